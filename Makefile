@@ -1,0 +1,130 @@
+# plaza: build, run and test.
+#
+#   make            build build/plaza, build/plaza-cli, build/plaza-bench
+#   make run        install missing Debian packages, build, run on :8080
+#   make test       install missing Debian packages, build, run every test
+#   make SANITIZER=address|undefined|thread   instrumented build
+#
+# The user's CFLAGS/LDFLAGS are kept and ours composed around them.
+
+VERSION := 0.1.0
+BUILD ?= build
+CC ?= cc
+
+PKGS := libuv msgpack hiredis libssl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lhttp_parser
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT := -O2 -g
+SAN :=
+ifneq ($(SANITIZER),)
+SAN := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+OPT := -O1 -g
+endif
+ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(SAN) -MMD -MP -pthread \
+	-Iinclude -Isrc -Ishards -DPZ_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SAN) -pthread $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+# Sources by product. src/proto: codec shared by everything; src/client: the
+# C client library; src/ + shards/: the server; src/cli: plaza-cli.
+PROTO_SRC := $(wildcard src/proto/*.c)
+CLIENT_SRC := $(wildcard src/client/*.c)
+SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard shards/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+FLOOR_SRC := $(wildcard bench/floor/*.c)
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+ITEST_SRC := $(wildcard tests/integration/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+PROTO_LIB := $(BUILD)/libplaza-proto.a
+CLIENT_LIB := $(BUILD)/libplaza-client.a
+SERVER_LIB := $(BUILD)/libplaza-server.a
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
+
+PROGRAMS := $(BUILD)/plaza $(BUILD)/plaza-cli
+ifneq ($(BENCH_SRC),)
+PROGRAMS += $(BUILD)/plaza-bench
+endif
+ifneq ($(FLOOR_SRC),)
+PROGRAMS += $(BUILD)/plaza-floor
+endif
+
+.PHONY: all run test unit integration deps test-deps clean format
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(PROTO_LIB): $(call obj,$(PROTO_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(SERVER_LIB): $(call obj,$(SERVER_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/plaza: $(call obj,src/main.c) $(SERVER_LIB) $(PROTO_LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+$(BUILD)/plaza-cli: $(call obj,$(CLI_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+$(BUILD)/plaza-bench: $(call obj,$(BENCH_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+$(BUILD)/plaza-floor: $(call obj,$(FLOOR_SRC))
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+# Unit tests link the server, client and codec libraries, never main.o.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SERVER_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -lcmocka -o $@
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+
+# Debian packages: what building, running and testing need. Installed only
+# when missing, so a prepared machine never touches apt.
+RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
+	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev
+TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets \
+	python3-msgpack python3-pytest
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+endef
+deps:
+	$(call apt_install,$(RUN_DEBS))
+test-deps: deps
+	$(call apt_install,$(TEST_DEBS))
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/plaza $(ARGS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all $(ITEST_BINS)
+	/usr/bin/python3 -m pytest -q tests/integration
+
+test: test-deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+format:
+	clang-format -i $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h shards/*.c \
+	  shards/*.h include/plaza/*.h bench/*.c bench/*.h bench/*/*.c tests/unit/*/*.c \
+	  tests/integration/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

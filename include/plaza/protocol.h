@@ -1,0 +1,77 @@
+/*
+ * plaza wire protocol v1: op codes, error codes, close codes and limits.
+ *
+ * This header is the C form of docs/protocol.md, shared by the server, the
+ * client library, the bench and the tests. Numbers here are the public
+ * contract: add, never renumber.
+ */
+#ifndef PLAZA_PROTOCOL_H
+#define PLAZA_PROTOCOL_H
+
+#define PZ_PROTOCOL_VERSION 1
+#define PZ_WS_SUBPROTOCOL "plaza.v1"
+#define PZ_WS_PATH "/ws"
+
+/* Client -> server ops. */
+enum pz_client_op {
+  PZ_C_HELLO = 1,
+  PZ_C_JOIN = 2,
+  PZ_C_LEAVE = 3,
+  PZ_C_MOVE = 4,
+  PZ_C_CHAT = 5,
+  PZ_C_WHISPER = 6,
+  PZ_C_PING = 7,
+};
+
+/* Server -> client ops. */
+enum pz_server_op {
+  PZ_S_WELCOME = 1,
+  PZ_S_ROOM = 2,
+  PZ_S_JOINED = 3,
+  PZ_S_LEFT = 4,
+  PZ_S_STATE = 5,
+  PZ_S_CHAT = 6,
+  PZ_S_WHISPER = 7,
+  PZ_S_PONG = 8,
+  PZ_S_ERROR = 9,
+};
+
+/* ERROR op codes. */
+enum pz_error_code {
+  PZ_ERR_BAD_MESSAGE = 1,
+  PZ_ERR_UNKNOWN_OP = 2,
+  PZ_ERR_NOT_IN_ROOM = 3,
+  PZ_ERR_RATE_LIMITED = 4,
+  PZ_ERR_ROOM_FULL = 5,
+  PZ_ERR_INVALID_ARGUMENT = 6,
+  PZ_ERR_NOT_FOUND = 7,
+  PZ_ERR_SESSION_EXPIRED = 9,
+  PZ_ERR_OVERLOADED = 10,
+  PZ_ERR_MOVE_REJECTED = 11,
+};
+
+/* WebSocket close codes. */
+enum pz_close_code {
+  PZ_CLOSE_NORMAL = 1000,
+  PZ_CLOSE_GOING_AWAY = 1001,
+  PZ_CLOSE_PROTOCOL_ERROR = 1002,
+  PZ_CLOSE_UNSUPPORTED_DATA = 1003,
+  PZ_CLOSE_TOO_BIG = 1009,
+  PZ_CLOSE_INTERNAL_ERROR = 1011,
+  PZ_CLOSE_HELLO_EXPECTED = 4000,
+  PZ_CLOSE_UNAUTHORIZED = 4001,
+  PZ_CLOSE_MALFORMED = 4002,
+  PZ_CLOSE_KICKED = 4003,
+  PZ_CLOSE_SLOW_CONSUMER = 4004,
+};
+
+/* Fixed limits of the contract (configurable ones live in the config). */
+#define PZ_ROOM_NAME_MAX 64    /* bytes of [A-Za-z0-9._:-] */
+#define PZ_NAME_MAX 32         /* bytes of UTF-8 */
+#define PZ_CHAT_TEXT_MAX 500   /* bytes of UTF-8 */
+#define PZ_CHAT_HISTORY 50     /* chat messages a room keeps */
+#define PZ_ID_MAX ((1ull << 53) - 1) /* ids stay exact in JavaScript */
+#define PZ_SESSION_TOKEN_MAX 64      /* bytes of a session token */
+#define PZ_TOKEN_MAX 4096            /* bytes of an auth token (JWT) */
+
+#endif

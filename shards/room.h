@@ -1,0 +1,32 @@
+/*
+ * A room: its members (an array, O(1) removal by swapping the last in), the
+ * members whose position changed since the last tick, and its chat.
+ * Owned by the worker of its shard; nothing here is shared across threads.
+ */
+#ifndef PZ_ROOM_H
+#define PZ_ROOM_H
+
+#include <stdint.h>
+#include <uthash.h>
+
+#include "chat_history.h"
+#include "plaza/protocol.h"
+#include "session.h"
+
+typedef struct pz_room {
+  char name[PZ_ROOM_NAME_MAX + 1];
+  uint8_t name_len;
+  UT_hash_handle hh; /* the shard's table, by name */
+  pz_session_t **members;
+  uint32_t n_members, cap_members;
+  uint32_t n_attached; /* members with an outlet: 0 means nobody to send to */
+  pz_session_t **dirty;
+  uint32_t n_dirty, cap_dirty;
+  uint64_t chat_seq;
+  pz_chat_history_t chat;
+} pz_room_t;
+
+/* True when name is 1-64 bytes of [A-Za-z0-9._:-]. */
+bool pz_room_name_valid(const char *name, size_t len);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * A session: who a client is (id, name, token), where it is (room,
+ * position) and its limits, kept apart from its socket. The socket side is
+ * the outlet; a session without one is detached and waits for a resume
+ * until `expires_ms`. A session is owned by exactly one worker at a time
+ * and moves between workers whole (see worker.c).
+ */
+#ifndef PZ_SESSION_H
+#define PZ_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "outlet.h"
+#include "plaza/codec.h"
+#include "plaza/protocol.h"
+#include "ratelimit.h"
+#include "rules.h"
+
+struct pz_room;
+
+typedef struct pz_session {
+  uint64_t id;
+  UT_hash_handle hh; /* the owning shard's table, by id */
+  char name[PZ_NAME_MAX + 1];
+  uint8_t name_len;
+  uint8_t token_len;
+  char token[PZ_SESSION_TOKEN_MAX + 1]; /* "<id>.<secret>" for resume */
+
+  struct pz_room *room; /* NULL outside a room */
+  uint32_t member_index; /* position in room->members */
+  bool dirty;            /* position changed since the last tick */
+  bool has_seq;
+  uint64_t seq; /* last MOVE seq applied (or acknowledged) */
+  pz_pos_t pos;
+  pz_motion_t motion;
+
+  pz_bucket_t move_bucket;
+  pz_bucket_t chat_bucket;
+  pz_window_t dropped; /* rate-limited messages, for 4003 */
+
+  pz_outlet_t *outlet; /* NULL while detached */
+  uint64_t expires_ms; /* detached: when the grace period ends */
+  struct pz_session *dprev, *dnext; /* the worker's list of detached ones */
+} pz_session_t;
+
+static inline pz_str_t pz_session_name(const pz_session_t *s) {
+  return (pz_str_t){s->name, s->name_len};
+}
+
+#endif

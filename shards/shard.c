@@ -1,0 +1,266 @@
+/*
+ * Sessions and rooms of one shard (see shard.h). Room membership is an
+ * array with swap-remove; each member remembers its index, so join and
+ * leave are O(1) apart from the notifications they send.
+ */
+#include "shard.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
+  memset(sh, 0, sizeof(*sh));
+  sh->index = index;
+  sh->cfg = *cfg;
+  pz_wire_init(&sh->wire);
+}
+
+static void room_free(pz_room_t *r) {
+  pz_chat_history_dispose(&r->chat);
+  free(r->members);
+  free(r->dirty);
+  free(r);
+}
+
+void pz_shard_dispose(pz_shard_t *sh) {
+  pz_session_t *s, *stmp;
+  HASH_ITER(hh, sh->sessions, s, stmp) {
+    HASH_DEL(sh->sessions, s);
+    free(s);
+  }
+  pz_room_t *r, *rtmp;
+  HASH_ITER(hh, sh->rooms, r, rtmp) {
+    HASH_DEL(sh->rooms, r);
+    room_free(r);
+  }
+  pz_wire_dispose(&sh->wire);
+}
+
+pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
+                                      pz_str_t name, pz_str_t token,
+                                      uint64_t now_ms) {
+  pz_session_t *s = pz_xcalloc(1, sizeof(*s));
+  s->id = id;
+  s->name_len = (uint8_t)(name.len > PZ_NAME_MAX ? PZ_NAME_MAX : name.len);
+  memcpy(s->name, name.ptr, s->name_len);
+  s->token_len = (uint8_t)(token.len > PZ_SESSION_TOKEN_MAX
+                               ? PZ_SESSION_TOKEN_MAX
+                               : token.len);
+  memcpy(s->token, token.ptr, s->token_len);
+  pz_motion_init(&s->motion, &sh->cfg.rules, now_ms);
+  pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
+  pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
+  pz_shard_session_add(sh, s);
+  return s;
+}
+
+void pz_shard_session_add(pz_shard_t *sh, pz_session_t *s) {
+  HASH_ADD(hh, sh->sessions, id, sizeof(s->id), s);
+  sh->n_sessions++;
+}
+
+void pz_shard_session_remove(pz_shard_t *sh, pz_session_t *s) {
+  HASH_DEL(sh->sessions, s);
+  sh->n_sessions--;
+}
+
+pz_session_t *pz_shard_session_find(pz_shard_t *sh, uint64_t id) {
+  pz_session_t *s;
+  HASH_FIND(hh, sh->sessions, &id, sizeof(id), s);
+  return s;
+}
+
+void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {
+  if (s->room)
+    pz_shard_leave(sh, s, false);
+  pz_shard_session_remove(sh, s);
+  free(s);
+}
+
+void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
+  if (s->room && !s->outlet && o)
+    s->room->n_attached++;
+  s->outlet = o;
+  s->expires_ms = 0;
+}
+
+void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
+                             uint64_t expires_ms) {
+  if (s->room && s->outlet)
+    s->room->n_attached--;
+  s->outlet = NULL;
+  s->expires_ms = expires_ms;
+}
+
+/* Sends the shared payload to every attached member but `skip`. */
+static void broadcast(pz_room_t *r, pz_payload_t *p, pz_session_t *skip) {
+  for (uint32_t i = 0; i < r->n_members; i++) {
+    pz_session_t *m = r->members[i];
+    if (m != skip && m->outlet)
+      pz_outlet_send(m->outlet, p->data, p->len, p->kind, p);
+  }
+}
+
+/* Encodes what pz_wire_begin started into a shared payload and sends it. */
+static void broadcast_wire(pz_shard_t *sh, pz_room_t *r, pz_session_t *skip,
+                           int kind) {
+  if (r->n_attached == 0 || (r->n_attached == 1 && skip && skip->outlet))
+    return;
+  pz_payload_t *p =
+      pz_payload_create(pz_wire_data(&sh->wire), pz_wire_len(&sh->wire), kind);
+  broadcast(r, p, skip);
+  pz_payload_unref(p);
+}
+
+static pz_member_t member_of(const pz_session_t *s) {
+  return (pz_member_t){s->id, pz_session_name(s), s->pos};
+}
+
+static void dirty_add(pz_room_t *r, pz_session_t *s) {
+  if (s->dirty)
+    return;
+  if (r->n_dirty == r->cap_dirty) {
+    r->cap_dirty = r->cap_dirty ? r->cap_dirty * 2 : 8;
+    r->dirty = pz_xrealloc(r->dirty, r->cap_dirty * sizeof(*r->dirty));
+  }
+  r->dirty[r->n_dirty++] = s;
+  s->dirty = true;
+}
+
+static void dirty_remove(pz_room_t *r, pz_session_t *s) {
+  if (!s->dirty)
+    return;
+  for (uint32_t i = 0; i < r->n_dirty; i++) {
+    if (r->dirty[i] == s) {
+      r->dirty[i] = r->dirty[--r->n_dirty];
+      break;
+    }
+  }
+  s->dirty = false;
+}
+
+void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
+                        uint64_t after_seq) {
+  pz_room_t *r = s->room;
+  if (!r || !s->outlet)
+    return;
+  msgpack_packer *pk = pz_wire_begin(&sh->wire);
+  pz_enc_room_begin(pk, (pz_str_t){r->name, r->name_len}, r->n_members);
+  for (uint32_t i = 0; i < r->n_members; i++) {
+    pz_member_t m = member_of(r->members[i]);
+    pz_enc_member(pk, &m);
+  }
+  pz_enc_room_history(pk, r->chat.count);
+  for (uint32_t i = 0; i < r->chat.count; i++)
+    pz_enc_chat_entry(pk, pz_chat_history_at(&r->chat, i));
+  pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
+  if (!replay)
+    return;
+  for (uint32_t i = 0; i < r->chat.count; i++) {
+    const pz_chat_entry_t *c = pz_chat_history_at(&r->chat, i);
+    if (c->seq <= after_seq)
+      continue;
+    pz_enc_chat(pz_wire_begin(&sh->wire), c);
+    pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
+  }
+}
+
+int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
+  pz_room_t *r;
+  HASH_FIND(hh, sh->rooms, name.ptr, name.len, r);
+  if (r && r->n_members >= sh->cfg.room_max_members)
+    return PZ_ERR_ROOM_FULL;
+  if (!r) {
+    r = pz_xcalloc(1, sizeof(*r));
+    memcpy(r->name, name.ptr, name.len);
+    r->name_len = (uint8_t)name.len;
+    pz_chat_history_init(&r->chat);
+    HASH_ADD_KEYPTR(hh, sh->rooms, r->name, r->name_len, r);
+    sh->n_rooms++;
+  }
+  if (r->n_members == r->cap_members) {
+    r->cap_members = r->cap_members ? r->cap_members * 2 : 8;
+    r->members = pz_xrealloc(r->members, r->cap_members * sizeof(*r->members));
+  }
+  s->room = r;
+  s->member_index = r->n_members;
+  r->members[r->n_members++] = s;
+  if (s->outlet)
+    r->n_attached++;
+  s->dirty = false;
+
+  pz_shard_send_room(sh, s, false, 0);
+  pz_member_t m = member_of(s);
+  pz_enc_joined(pz_wire_begin(&sh->wire), &m);
+  broadcast_wire(sh, r, s, PZ_PAYLOAD_RELIABLE);
+  return 0;
+}
+
+void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
+  pz_room_t *r = s->room;
+  if (!r)
+    return;
+  dirty_remove(r, s);
+  uint32_t i = s->member_index;
+  r->members[i] = r->members[--r->n_members];
+  r->members[i]->member_index = i;
+  if (s->outlet)
+    r->n_attached--;
+  s->room = NULL;
+
+  pz_enc_left(pz_wire_begin(&sh->wire), s->id);
+  broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
+  if (notify_self)
+    pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
+
+  if (r->n_members == 0) {
+    HASH_DEL(sh->rooms, r);
+    sh->n_rooms--;
+    room_free(r);
+  }
+}
+
+int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
+                  const pz_pos_t *pos, uint64_t now_ms) {
+  if (s->has_seq && seq <= s->seq)
+    return 1;
+  s->has_seq = true;
+  s->seq = seq;
+  dirty_add(s->room, s);
+  if (!pz_rules_check(&sh->cfg.rules, &s->motion, &s->pos, pos, now_ms))
+    return PZ_ERR_MOVE_REJECTED; /* STATE acknowledges seq at the old pos */
+  s->pos = *pos;
+  return 0;
+}
+
+void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
+                   uint64_t ts_ms) {
+  pz_room_t *r = s->room;
+  pz_chat_entry_t e = {++r->chat_seq, s->id, pz_session_name(s), text, ts_ms};
+  pz_chat_history_add(&r->chat, &e);
+  pz_enc_chat(pz_wire_begin(&sh->wire), &e);
+  broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
+}
+
+void pz_shard_tick(pz_shard_t *sh) {
+  sh->tick++;
+  pz_room_t *r, *tmp;
+  HASH_ITER(hh, sh->rooms, r, tmp) {
+    if (r->n_dirty == 0)
+      continue;
+    msgpack_packer *pk = pz_wire_begin(&sh->wire);
+    pz_enc_state_begin(pk, sh->tick, r->n_dirty);
+    for (uint32_t i = 0; i < r->n_dirty; i++) {
+      pz_session_t *m = r->dirty[i];
+      pz_state_entry_t e = {m->id, m->seq, m->pos};
+      pz_enc_state_entry(pk, &e);
+      m->dirty = false;
+    }
+    sh->stats.state_frames++;
+    sh->stats.state_entries += r->n_dirty;
+    r->n_dirty = 0;
+    broadcast_wire(sh, r, NULL, PZ_PAYLOAD_STATE);
+  }
+}

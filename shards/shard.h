@@ -1,0 +1,90 @@
+/*
+ * What one worker owns: the rooms of its shard and the sessions living on
+ * it, with the operations of the protocol that touch only them (join,
+ * leave, move, chat, the tick). Everything here runs on the owning
+ * worker's thread; cross-worker steps (moving a session, whispers) are the
+ * worker's job, through inboxes.
+ *
+ * Messages to clients go out through each session's outlet; a broadcast is
+ * encoded once into a shared payload.
+ */
+#ifndef PZ_SHARD_H
+#define PZ_SHARD_H
+
+#include <stdint.h>
+
+#include "room.h"
+#include "rules.h"
+#include "session.h"
+#include "wire.h"
+
+typedef struct pz_shard_config {
+  uint32_t room_max_members;
+  pz_rules_t rules;
+  double move_rate, chat_rate, chat_burst;
+} pz_shard_config_t;
+
+/* Counters a shard keeps for metrics (read by other threads as relaxed
+ * atomics, written only by the owner). */
+typedef struct pz_shard_stats {
+  uint64_t state_frames;  /* STATE payloads encoded */
+  uint64_t state_entries; /* entries in them */
+  uint64_t rooms;
+  uint64_t sessions;
+} pz_shard_stats_t;
+
+typedef struct pz_shard {
+  int index;
+  pz_shard_config_t cfg;
+  pz_room_t *rooms;       /* by name */
+  pz_session_t *sessions; /* by id: every session living on this shard */
+  uint32_t n_rooms, n_sessions;
+  uint64_t tick;
+  pz_wire_t wire;
+  pz_shard_stats_t stats;
+} pz_shard_t;
+
+void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg);
+/* Frees every room and session (sessions' outlets are not touched). */
+void pz_shard_dispose(pz_shard_t *sh);
+
+/* Sessions. create: a new session (copies name and token), not in a room.
+ * add/remove: move an existing session in or out of this shard's table
+ * without touching its room (used when it moves between workers).
+ * destroy: leaves its room (LEFT to the others) and frees it. */
+pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
+                                      pz_str_t name, pz_str_t token,
+                                      uint64_t now_ms);
+void pz_shard_session_add(pz_shard_t *sh, pz_session_t *s);
+void pz_shard_session_remove(pz_shard_t *sh, pz_session_t *s);
+pz_session_t *pz_shard_session_find(pz_shard_t *sh, uint64_t id);
+void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s);
+
+/* Attaching an outlet to a member (resume) or detaching it (drop). */
+void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o);
+void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
+                             uint64_t expires_ms);
+
+/* JOIN: the caller has left the previous room and checked the name.
+ * Returns 0 (ROOM sent to s, JOINED to the others) or PZ_ERR_ROOM_FULL. */
+int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
+/* LEAVE: LEFT to the remaining members, and to s when notify_self. */
+void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self);
+/* Sends ROOM to s (its room's members and history), then each chat of the
+ * history with seq > after_seq (resume). */
+void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
+                        uint64_t after_seq);
+
+/* MOVE: ignores seq not above the last; applies the rules. Returns 0, 1 when
+ * ignored as stale, or PZ_ERR_MOVE_REJECTED (the next STATE then carries
+ * the server's position with this seq). */
+int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
+                  const pz_pos_t *pos, uint64_t now_ms);
+/* CHAT: broadcast to the room, sender included, and keep in history. */
+void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
+                   uint64_t ts_ms);
+/* Tick: one STATE per room with changes, encoded once, sent to every
+ * attached member. */
+void pz_shard_tick(pz_shard_t *sh);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * Flags and their environment twins. One table drives parsing, the env
+ * look-up and --help, so a flag cannot exist in one and not the others.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum kind { K_STR, K_INT, K_U32, K_DBL, K_LEVEL };
+
+struct option_spec {
+  const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
+  enum kind kind;
+  size_t offset;
+  double min, max;
+  const char *deflt; /* shown by --help; "" when computed */
+  const char *help;
+};
+
+#define OFF(f) offsetof(pz_config_t, f)
+static const struct option_spec specs[] = {
+    {"host", K_STR, OFF(host), 0, 0, "0.0.0.0", "listen address"},
+    {"port", K_INT, OFF(port), 0, 65535, "8080",
+     "listen port (0 picks a free one)"},
+    {"workers", K_INT, OFF(workers), 1, PZ_MAX_WORKERS, "cores",
+     "worker loops, each owning a shard of rooms"},
+    {"tick-hz", K_INT, OFF(tick_hz), 1, 1000, "30", "STATE ticks per second"},
+    {"max-message", K_U32, OFF(max_message), 64, 64 << 20, "16384",
+     "largest inbound message in bytes (bigger closes 1009)"},
+    {"move-rate", K_DBL, OFF(move_rate), 0.1, 1e6, "60",
+     "MOVE messages per second per session"},
+    {"chat-rate", K_DBL, OFF(chat_rate), 0.01, 1e6, "5",
+     "CHAT and WHISPER per second per session"},
+    {"chat-burst", K_DBL, OFF(chat_burst), 1, 1e6, "10", "CHAT burst"},
+    {"abuse-limit", K_U32, OFF(abuse_limit), 1, 1e9, "100",
+     "rate-limited messages within 10 s before close 4003"},
+    {"malformed-limit", K_U32, OFF(malformed_limit), 0, 1e9, "10",
+     "malformed messages tolerated within 10 s; one more closes 4002"},
+    {"hello-timeout-ms", K_U32, OFF(hello_timeout_ms), 1, 1e9, "10000",
+     "time from upgrade to HELLO before close 4000"},
+    {"resume-grace-ms", K_U32, OFF(resume_grace_ms), 0, 1e9, "30000",
+     "how long a dropped session waits to be resumed"},
+    {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
+     "members per room (JOIN beyond gives ERROR 5)"},
+    {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
+     "sessions per process (HELLO beyond gives ERROR 10, close 1001)"},
+    {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",
+     "unsent bytes per connection before close 4004"},
+    {"sndbuf", K_INT, OFF(sndbuf), 0, 1 << 30, "0",
+     "SO_SNDBUF of client sockets in bytes (0: the kernel's)"},
+    {"max-speed", K_DBL, OFF(max_speed), 0, 1e9, "50",
+     "units per second a MOVE may travel (0: no limit)"},
+    {"bounds", K_DBL, OFF(bounds), 0, 1e30, "10000",
+     "largest |x|, |y|, |z| a MOVE may reach (0: no limit)"},
+    {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
+     "node number, part of every id (unique per cluster node)"},
+    {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
+     "error, warn, info or debug"},
+};
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+/* PLAZA_ + the flag in upper case, '-' as '_'. */
+static void env_name(const struct option_spec *s, char *out, size_t size) {
+  size_t n = (size_t)snprintf(out, size, "PLAZA_");
+  for (const char *c = s->flag; *c && n < size - 1; c++)
+    out[n++] = *c == '-' ? '_' : (char)(*c - ('a' <= *c && *c <= 'z') * 32);
+  out[n] = 0;
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: plaza [options]\n\n"
+             "A realtime WebSocket + MessagePack server for social 3D "
+             "spaces.\nEvery option also reads PLAZA_<OPTION> from the "
+             "environment (flags win).\n\n");
+  for (size_t i = 0; i < NSPECS; i++) {
+    char env[64];
+    env_name(&specs[i], env, sizeof(env));
+    fprintf(f, "  --%-18s %-24s %s (default %s)\n", specs[i].flag, env,
+            specs[i].help, specs[i].deflt);
+  }
+  fprintf(f, "  --%-18s %-24s %s\n", "help", "", "print this and exit");
+  fprintf(f, "  --%-18s %-24s %s\n", "version", "", "print the version");
+}
+
+static int set_value(pz_config_t *cfg, const struct option_spec *s,
+                     const char *val, const char *from) {
+  char *end;
+  void *field = (char *)cfg + s->offset;
+  double d;
+  switch (s->kind) {
+  case K_STR:
+    if (strlen(val) >= sizeof(cfg->host))
+      goto bad;
+    strcpy(field, val);
+    return 0;
+  case K_LEVEL: {
+    int lvl = pz_log_level_parse(val);
+    if (lvl < 0)
+      goto bad;
+    *(int *)field = lvl;
+    return 0;
+  }
+  default:
+    errno = 0;
+    d = strtod(val, &end);
+    if (errno || end == val || *end || !isfinite(d) || d < s->min ||
+        d > s->max)
+      goto bad;
+    if (s->kind != K_DBL && d != floor(d))
+      goto bad;
+    if (s->kind == K_INT)
+      *(int *)field = (int)d;
+    else if (s->kind == K_U32)
+      *(uint32_t *)field = (uint32_t)d;
+    else
+      *(double *)field = d;
+    return 0;
+  }
+bad:
+  fprintf(stderr, "plaza: bad value '%s' for --%s (from %s)\n", val, s->flag,
+          from);
+  return -1;
+}
+
+static void defaults(pz_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  strcpy(cfg->host, "0.0.0.0");
+  cfg->port = 8080;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  cfg->workers = cores < 1 ? 1 : cores > PZ_MAX_WORKERS ? PZ_MAX_WORKERS : cores;
+  cfg->tick_hz = 30;
+  cfg->max_message = 16384;
+  cfg->move_rate = 60;
+  cfg->chat_rate = 5;
+  cfg->chat_burst = 10;
+  cfg->abuse_limit = 100;
+  cfg->malformed_limit = 10;
+  cfg->hello_timeout_ms = 10000;
+  cfg->resume_grace_ms = 30000;
+  cfg->room_max_members = 1000;
+  cfg->max_connections = 100000;
+  cfg->max_outbound = 1 << 20;
+  cfg->sndbuf = 0;
+  cfg->max_speed = 50;
+  cfg->bounds = 10000;
+  cfg->node_id = UINT32_MAX; /* random, chosen by main */
+  cfg->log_level = PZ_LOG_INFO;
+}
+
+int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
+  defaults(cfg);
+  for (size_t i = 0; i < NSPECS; i++) {
+    char env[64];
+    env_name(&specs[i], env, sizeof(env));
+    const char *v = getenv(env);
+    if (v && *v && set_value(cfg, &specs[i], v, env))
+      return PZ_CONFIG_ERROR;
+  }
+
+  struct option longopts[NSPECS + 3];
+  for (size_t i = 0; i < NSPECS; i++)
+    longopts[i] = (struct option){specs[i].flag, required_argument, NULL,
+                                  (int)(256 + i)};
+  longopts[NSPECS] = (struct option){"help", no_argument, NULL, 'h'};
+  longopts[NSPECS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+  longopts[NSPECS + 2] = (struct option){0};
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return PZ_CONFIG_EXIT;
+    }
+    if (c == 'V') {
+      printf("plaza %s (protocol 1)\n", PZ_VERSION);
+      return PZ_CONFIG_EXIT;
+    }
+    if (c < 256 || c >= 256 + (int)NSPECS) {
+      usage(stderr);
+      return PZ_CONFIG_ERROR;
+    }
+    if (set_value(cfg, &specs[c - 256], optarg, "command line"))
+      return PZ_CONFIG_ERROR;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "plaza: unexpected argument '%s'\n", argv[optind]);
+    return PZ_CONFIG_ERROR;
+  }
+  return PZ_CONFIG_OK;
+}

@@ -1,0 +1,43 @@
+/*
+ * Configuration: command-line flags, each with an environment-variable twin
+ * (PLAZA_<FLAG>, flags win). Read once by main, read-only afterwards and
+ * shared by every thread.
+ */
+#ifndef PZ_CONFIG_H
+#define PZ_CONFIG_H
+
+#include <stdint.h>
+
+typedef struct pz_config {
+  char host[64];
+  int port;
+  int workers;
+  int tick_hz;
+  uint32_t max_message;
+  double move_rate;
+  double chat_rate;
+  double chat_burst;
+  uint32_t abuse_limit;
+  uint32_t malformed_limit;
+  uint32_t hello_timeout_ms;
+  uint32_t resume_grace_ms;
+  uint32_t room_max_members;
+  uint32_t max_connections;
+  uint32_t max_outbound;
+  int sndbuf;
+  double max_speed;
+  double bounds;
+  uint32_t node_id;
+  int log_level;
+} pz_config_t;
+
+enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };
+
+/* Fills cfg from defaults, then environment, then argv. Returns
+ * PZ_CONFIG_OK to run, PZ_CONFIG_EXIT after --help/--version (printed to
+ * stdout), PZ_CONFIG_ERROR after printing the reason to stderr. */
+int pz_config_load(pz_config_t *cfg, int argc, char **argv);
+
+#define PZ_MAX_WORKERS 64
+
+#endif

@@ -1,0 +1,150 @@
+/* /healthz, /metrics and /rooms (see endpoints.h). */
+#include "endpoints.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "bus.h"
+#include "clock.h"
+#include "conn.h"
+
+typedef struct pz_gather {
+  pz_conn_t *conn;
+  int pending;
+  char *json;
+  size_t len;
+} pz_gather_t;
+
+static char *fmt(size_t *len, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  int n = vsnprintf(NULL, 0, f, ap);
+  va_end(ap);
+  char *s = pz_xmalloc((size_t)n + 1);
+  va_start(ap, f);
+  vsnprintf(s, (size_t)n + 1, f, ap);
+  va_end(ap);
+  *len = (size_t)n;
+  return s;
+}
+
+static void healthz(pz_conn_t *c) {
+  pz_server_t *srv = c->w->srv;
+  int64_t conns = 0, rooms = 0;
+  for (int i = 0; i < srv->n_workers; i++) {
+    conns += PZ_GET(srv->workers[i]->metrics.connections);
+    rooms += PZ_GET(srv->workers[i]->metrics.rooms);
+  }
+  size_t len;
+  char *body = fmt(&len,
+                   "{\"status\":\"%s\",\"node\":\"%s\",\"version\":\"%s\","
+                   "\"connections\":%lld,\"sessions\":%lld,\"rooms\":%lld,"
+                   "\"workers\":%d,\"bus\":\"%s\",\"uptime_s\":%llu}\n",
+                   atomic_load(&srv->stopping) ? "stopping" : "ok",
+                   srv->node_name, PZ_VERSION, (long long)conns,
+                   (long long)atomic_load(&srv->sessions), (long long)rooms,
+                   srv->n_workers, srv->bus->vt->name,
+                   (unsigned long long)(pz_wall_ms() - srv->started_ms) /
+                       1000);
+  pz_conn_http_answer(c, 200, "application/json", body, len);
+}
+
+static void rooms_start(pz_conn_t *c) {
+  pz_server_t *srv = c->w->srv;
+  pz_gather_t *g = pz_xcalloc(1, sizeof(*g));
+  g->conn = c;
+  g->pending = srv->n_workers;
+  c->gather = g;
+  for (int i = 0; i < srv->n_workers; i++) {
+    pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
+    m->hdr.type = PZ_MSG_GATHER;
+    m->gather = g;
+    m->reply_to = c->w->index;
+    pz_worker_post(srv->workers[i], &m->hdr);
+  }
+}
+
+static void rooms_report(pz_worker_t *w, pz_msg_gather_t *m) {
+  size_t cap = 64, len = 0;
+  char *json = pz_xmalloc(cap);
+  json[0] = 0;
+  pz_room_t *r, *tmp;
+  HASH_ITER(hh, w->shard.rooms, r, tmp) {
+    char item[160];
+    int n = snprintf(item, sizeof(item),
+                     "%s{\"room\":\"%.*s\",\"members\":%u,\"shard\":%d}",
+                     len ? "," : "", r->name_len, r->name, r->n_members,
+                     w->index);
+    if (len + (size_t)n + 1 > cap) {
+      cap = (cap + (size_t)n) * 2;
+      json = pz_xrealloc(json, cap);
+    }
+    memcpy(json + len, item, (size_t)n + 1);
+    len += (size_t)n;
+  }
+  m->hdr.type = PZ_MSG_GATHER_PART;
+  m->json = json;
+  m->len = len;
+  pz_worker_post(w->srv->workers[m->reply_to], &m->hdr);
+}
+
+static void rooms_collect(pz_msg_gather_t *m) {
+  pz_gather_t *g = m->gather;
+  if (m->len) {
+    g->json = pz_xrealloc(g->json, g->len + m->len + 2);
+    if (g->len)
+      g->json[g->len++] = ',';
+    memcpy(g->json + g->len, m->json, m->len);
+    g->len += m->len;
+  }
+  free(m->json);
+  free(m);
+  if (--g->pending)
+    return;
+  if (g->conn) {
+    g->conn->gather = NULL;
+    size_t len;
+    char *body = fmt(&len, "{\"rooms\":[%.*s]}\n", (int)g->len,
+                     g->json ? g->json : "");
+    pz_conn_http_answer(g->conn, 200, "application/json", body, len);
+  }
+  free(g->json);
+  free(g);
+}
+
+void pz_endpoints_on_gather(pz_worker_t *w, pz_msg_gather_t *m) {
+  if (m->hdr.type == PZ_MSG_GATHER)
+    rooms_report(w, m);
+  else
+    rooms_collect(m);
+}
+
+void pz_endpoints_conn_gone(pz_conn_t *c) {
+  ((pz_gather_t *)c->gather)->conn = NULL;
+  c->gather = NULL;
+}
+
+void pz_endpoints_handle(pz_conn_t *c, int method, const char *path) {
+  if (method != HTTP_GET && method != HTTP_HEAD) {
+    size_t len;
+    char *body = fmt(&len, "method not allowed\n");
+    pz_conn_http_answer(c, 405, "text/plain", body, len);
+    return;
+  }
+  if (strcmp(path, "/healthz") == 0) {
+    healthz(c);
+  } else if (strcmp(path, "/metrics") == 0) {
+    size_t len;
+    char *body = pz_metrics_render(c->w->srv, &len);
+    pz_conn_http_answer(c, 200, "text/plain; version=0.0.4", body, len);
+  } else if (strcmp(path, "/rooms") == 0) {
+    rooms_start(c);
+  } else {
+    size_t len;
+    char *body = fmt(&len, "not found\n");
+    pz_conn_http_answer(c, 404, "text/plain", body, len);
+  }
+}

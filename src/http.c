@@ -1,0 +1,129 @@
+/*
+ * Request head parsing with http-parser (see http.h). The parser calls back
+ * with pieces of the URL, names and values, possibly split across feeds, so
+ * each is appended to a bounded buffer; overlong values are truncated, which
+ * for the headers we keep (keys, protocol lists) makes them fail checks later
+ * rather than overflow.
+ */
+#include "http.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+
+static const char *const field_names[PZ_HF_COUNT] = {
+    [PZ_HF_UPGRADE] = "upgrade",
+    [PZ_HF_CONNECTION] = "connection",
+    [PZ_HF_WS_KEY] = "sec-websocket-key",
+    [PZ_HF_WS_VERSION] = "sec-websocket-version",
+    [PZ_HF_WS_PROTOCOL] = "sec-websocket-protocol",
+    [PZ_HF_AUTHORIZATION] = "authorization",
+};
+
+static void append(char *buf, size_t cap, size_t *len, const char *at,
+                   size_t n) {
+  size_t room = cap - 1 - *len;
+  if (n > room)
+    n = room;
+  memcpy(buf + *len, at, n);
+  *len += n;
+  buf[*len] = 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n) {
+  pz_http_req_t *req = p->data;
+  append(req->path, sizeof(req->path), &req->path_len, at, n);
+  return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n) {
+  pz_http_req_t *req = p->data;
+  if (req->name_done) { /* a new header begins */
+    req->name_len = 0;
+    req->name_done = false;
+  }
+  append(req->name, sizeof(req->name), &req->name_len, at, n);
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n) {
+  pz_http_req_t *req = p->data;
+  if (!req->name_done) {
+    req->name_done = true;
+    req->field = PZ_HF_NONE;
+    for (int f = 1; f < PZ_HF_COUNT; f++)
+      if (strcasecmp(req->name, field_names[f]) == 0)
+        req->field = f;
+    /* A repeated header joins the earlier value as a list (RFC 9110). */
+    if (req->field && req->value_len[req->field])
+      append(req->values[req->field], sizeof(req->values[0]),
+             &req->value_len[req->field], ", ", 2);
+  }
+  if (req->field)
+    append(req->values[req->field], sizeof(req->values[0]),
+           &req->value_len[req->field], at, n);
+  return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+  pz_http_req_t *req = p->data;
+  req->complete = true;
+  req->method = p->method;
+  return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+};
+
+void pz_http_req_init(pz_http_req_t *req) {
+  memset(req, 0, sizeof(*req));
+  http_parser_init(&req->parser, HTTP_REQUEST);
+  req->parser.data = req;
+  req->name_done = true;
+}
+
+ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len) {
+  if (req->complete)
+    return 0;
+  size_t n = http_parser_execute(&req->parser, &settings, data, len);
+  req->head_bytes += n;
+  enum http_errno err = HTTP_PARSER_ERRNO(&req->parser);
+  if (req->complete) {
+    /* With an upgrade the parser stops right after the head, so n is where
+     * WebSocket frames begin; without one nothing after the head is read. */
+    req->upgrade = req->parser.upgrade;
+    return (ssize_t)n;
+  }
+  if (err != HPE_OK)
+    return PZ_EPROTO;
+  if (req->head_bytes > PZ_HTTP_HEAD_MAX)
+    return PZ_ETOOBIG;
+  return PZ_EAGAIN;
+}
+
+const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f) {
+  return req->values[f];
+}
+
+bool pz_http_has_token(const char *value, const char *token) {
+  size_t tl = strlen(token);
+  const char *p = value;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    const char *start = p;
+    while (*p && *p != ',')
+      p++;
+    const char *end = p;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+      end--;
+    if ((size_t)(end - start) == tl && strncasecmp(start, token, tl) == 0)
+      return true;
+  }
+  return false;
+}

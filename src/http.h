@@ -1,0 +1,55 @@
+/*
+ * Sans-I/O HTTP/1.1 request head parser over Debian's http-parser: feed it
+ * bytes as they arrive (any chunking, down to one byte) and it reports
+ * when the head is complete, keeping only what plaza needs: the method,
+ * path, and the headers of a WebSocket upgrade and of the admin API.
+ */
+#ifndef PZ_HTTP_H
+#define PZ_HTTP_H
+
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PZ_HTTP_HEAD_MAX 8192
+
+enum pz_http_field {
+  PZ_HF_NONE,
+  PZ_HF_UPGRADE,
+  PZ_HF_CONNECTION,
+  PZ_HF_WS_KEY,
+  PZ_HF_WS_VERSION,
+  PZ_HF_WS_PROTOCOL,
+  PZ_HF_AUTHORIZATION,
+  PZ_HF_COUNT
+};
+
+typedef struct pz_http_req {
+  http_parser parser;
+  bool complete;
+  bool upgrade; /* the parser saw Upgrade + Connection: upgrade */
+  int method;   /* enum http_method */
+  size_t head_bytes;
+  char path[256];
+  size_t path_len;
+  char name[32]; /* header name being read (truncated: longer is unknown) */
+  size_t name_len;
+  bool name_done;
+  int field; /* enum pz_http_field the value goes to */
+  char values[PZ_HF_COUNT][160];
+  size_t value_len[PZ_HF_COUNT];
+} pz_http_req_t;
+
+void pz_http_req_init(pz_http_req_t *req);
+/* Feeds bytes. Returns the number consumed when the head is complete
+ * (req->complete; bytes past it belong to the next protocol), PZ_EAGAIN
+ * when all were consumed and more are needed, PZ_ETOOBIG past
+ * PZ_HTTP_HEAD_MAX, PZ_EPROTO on malformed HTTP. */
+ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len);
+/* The value of a collected header ("" when absent), NUL-terminated. */
+const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f);
+/* True when a comma-separated header value holds `token` (case-insensitive). */
+bool pz_http_has_token(const char *value, const char *token);
+
+#endif

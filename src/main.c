@@ -1,0 +1,108 @@
+/*
+ * plaza: the process. Reads the configuration, binds the port, starts the
+ * workers and the acceptor, and on SIGINT/SIGTERM stops accepting, closes
+ * every client with 1001 and exits 0 once the workers have drained.
+ */
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acceptor.h"
+#include "alloc.h"
+#include "bus.h"
+#include "clock.h"
+#include "config.h"
+#include "id.h"
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+
+typedef struct {
+  pz_server_t *srv;
+  pz_acceptor_t *acceptor;
+  uv_signal_t sigint, sigterm;
+} pz_main_t;
+
+static void on_signal_closed(uv_handle_t *h) {
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  pz_main_t *m = sig->data;
+  pz_info("%s: closing clients with 1001 and stopping",
+          signum == SIGINT ? "SIGINT" : "SIGTERM");
+  atomic_store(&m->srv->stopping, 1);
+  pz_acceptor_stop(m->acceptor);
+  for (int i = 0; i < m->srv->n_workers; i++)
+    pz_worker_stop(m->srv->workers[i]);
+  uv_close((uv_handle_t *)&m->sigint, on_signal_closed);
+  uv_close((uv_handle_t *)&m->sigterm, on_signal_closed);
+}
+
+static uint32_t random_node_id(void) {
+  uint32_t v = 0;
+  if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+    v = (uint32_t)pz_mono_us();
+  return v & ((1u << PZ_NODE_BITS) - 1);
+}
+
+int main(int argc, char **argv) {
+  static pz_config_t cfg;
+  int r = pz_config_load(&cfg, argc, argv);
+  if (r != PZ_CONFIG_OK)
+    return r == PZ_CONFIG_EXIT ? 0 : 2;
+  pz_log_set_level(cfg.log_level);
+  signal(SIGPIPE, SIG_IGN);
+
+  pz_server_t srv = {0};
+  srv.cfg = &cfg;
+  srv.node_id = cfg.node_id == UINT32_MAX ? random_node_id() : cfg.node_id;
+  snprintf(srv.node_name, sizeof(srv.node_name), "plaza-%u", srv.node_id);
+  srv.started_ms = pz_wall_ms();
+  srv.n_workers = cfg.workers;
+  srv.bus = pz_bus_local_create();
+  srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
+
+  pz_main_t m = {.srv = &srv};
+  m.acceptor = pz_acceptor_create(&srv);
+  if (!m.acceptor)
+    return 1;
+  for (int i = 0; i < cfg.workers; i++) {
+    srv.workers[i] = pz_worker_create(&srv, i);
+    if (!srv.workers[i]) {
+      pz_error("cannot create worker %d", i);
+      return 1;
+    }
+  }
+  for (int i = 0; i < cfg.workers; i++)
+    if (pz_worker_start(srv.workers[i])) {
+      pz_error("cannot start worker thread %d", i);
+      return 1;
+    }
+  if (pz_acceptor_start(m.acceptor)) {
+    pz_error("cannot start the acceptor thread");
+    return 1;
+  }
+  pz_info("plaza %s node %u: listening on %s:%d, %d workers, %d Hz tick, "
+          "bus %s",
+          PZ_VERSION, srv.node_id, cfg.host, pz_acceptor_port(m.acceptor),
+          cfg.workers, cfg.tick_hz, srv.bus->vt->name);
+
+  uv_loop_t *loop = uv_default_loop();
+  uv_signal_init(loop, &m.sigint);
+  uv_signal_init(loop, &m.sigterm);
+  m.sigint.data = m.sigterm.data = &m;
+  uv_signal_start(&m.sigint, on_signal, SIGINT);
+  uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+
+  pz_acceptor_destroy(m.acceptor);
+  for (int i = 0; i < cfg.workers; i++)
+    pz_worker_destroy(srv.workers[i]);
+  free(srv.workers);
+  srv.bus->vt->destroy(srv.bus);
+  int closed = uv_loop_close(loop);
+  pz_info("stopped");
+  return closed == 0 ? 0 : 1;
+}

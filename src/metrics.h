@@ -1,0 +1,56 @@
+/*
+ * Per-worker counters for /metrics. Each worker writes only its own block,
+ * with relaxed atomic stores (a plain mov on x86: no lock, no fence); the
+ * HTTP side sums every worker's block with relaxed loads. Gauges are signed
+ * because a session may be counted up on one worker and down on another.
+ */
+#ifndef PZ_METRICS_H
+#define PZ_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PZ_TICK_BUCKETS 10
+/* Upper bounds of the tick duration histogram, in microseconds. */
+#define PZ_TICK_BOUNDS_US                                                      \
+  {50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000}
+
+/* Close codes we count, in this order. */
+#define PZ_CLOSE_CODES                                                         \
+  {1000, 1001, 1002, 1003, 1006, 1007, 1009, 1011,                              \
+   4000, 4001, 4002, 4003, 4004}
+#define PZ_N_CLOSE_CODES 13
+
+typedef struct pz_metrics {
+  _Atomic int64_t connections; /* open sockets (HTTP and WebSocket) */
+  _Atomic int64_t sessions;
+  _Atomic int64_t rooms;
+  _Atomic uint64_t accepted;
+  _Atomic uint64_t msgs_in[8];   /* by client op; [0]: unknown/malformed */
+  _Atomic uint64_t msgs_out[10]; /* by server op */
+  _Atomic uint64_t bytes_in, bytes_out;
+  _Atomic uint64_t errors[12]; /* ERROR frames sent, by code */
+  _Atomic uint64_t closes[PZ_N_CLOSE_CODES];
+  _Atomic uint64_t dropped_frames; /* messages shed: full inbox, slow client */
+  _Atomic uint64_t state_frames, state_entries;
+  _Atomic uint64_t tick_buckets[PZ_TICK_BUCKETS + 1]; /* last: +Inf */
+  _Atomic uint64_t tick_sum_us, tick_count;
+  _Atomic uint64_t http_requests;
+} pz_metrics_t;
+
+#define PZ_ADD(field, n)                                                       \
+  atomic_store_explicit(                                                       \
+      &(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
+      memory_order_relaxed)
+#define PZ_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+void pz_metrics_tick(pz_metrics_t *m, uint64_t us);
+void pz_metrics_close(pz_metrics_t *m, int code);
+
+struct pz_server;
+/* Renders the Prometheus text exposition of every worker's counters into a
+ * malloc'd string (caller frees); *len gets its length. */
+char *pz_metrics_render(struct pz_server *srv, size_t *len);
+
+#endif

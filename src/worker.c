@@ -1,0 +1,248 @@
+/*
+ * Worker threads (see worker.h): the inbox handlers, the tick and the
+ * housekeeping timers, and the orderly stop.
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "conn.h"
+#include "endpoints.h"
+#include "log.h"
+#include "session_ops.h"
+
+#define INBOX_BOUND 65536
+#define HOUSEKEEPING_MS 50
+
+void pz_worker_post(pz_worker_t *to, pz_msg_t *msg) {
+  pz_mailbox_post_force(&to->inbox, msg);
+}
+
+int pz_worker_try_post(pz_worker_t *to, pz_msg_t *msg) {
+  return pz_mailbox_post(&to->inbox, msg);
+}
+
+/* ---- tick ------------------------------------------------------------------ */
+
+static void schedule_tick(pz_worker_t *w);
+
+static void on_tick(uv_timer_t *t) {
+  pz_worker_t *w = t->data;
+  uint64_t t0 = pz_mono_us();
+  pz_shard_tick(&w->shard);
+  pz_metrics_tick(&w->metrics, pz_mono_us() - t0);
+  PZ_ADD(w->metrics.state_frames,
+         w->shard.stats.state_frames - PZ_GET(w->metrics.state_frames));
+  PZ_ADD(w->metrics.state_entries,
+         w->shard.stats.state_entries - PZ_GET(w->metrics.state_entries));
+  atomic_store_explicit(&w->metrics.rooms, w->shard.n_rooms,
+                        memory_order_relaxed);
+  schedule_tick(w);
+}
+
+/* Ticks keep to the configured rate on average: each is scheduled against
+ * an ideal timeline rather than "period after the last one", so rounding to
+ * milliseconds and slow ticks do not make the rate drift. */
+static void schedule_tick(pz_worker_t *w) {
+  uint64_t period_us = 1000000 / (uint64_t)w->cfg->tick_hz;
+  uint64_t due = w->tick_epoch_us + (w->shard.tick + 1) * period_us;
+  uint64_t now = pz_mono_us();
+  uint64_t wait_ms = due > now ? (due - now + 999) / 1000 : 0;
+  if (due + 10 * period_us < now) /* far behind: start a new timeline */
+    w->tick_epoch_us = now - (w->shard.tick + 1) * period_us;
+  uv_timer_start(&w->tick_timer, on_tick, wait_ms, 0);
+}
+
+/* ---- housekeeping and stop ---------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h) {
+}
+
+static void finish_stop(pz_worker_t *w) {
+  uv_close((uv_handle_t *)&w->tick_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&w->house_timer, on_handle_closed);
+  pz_mailbox_close(&w->inbox, on_handle_closed);
+}
+
+static void on_housekeeping(uv_timer_t *t) {
+  pz_worker_t *w = t->data;
+  uint64_t now = pz_worker_now(w);
+  pz_conn_sweep(w, now);
+  pz_session_sweep(w, now);
+  if (w->stopping && !w->waiting && !w->active && !w->closing)
+    finish_stop(w);
+}
+
+/* ---- inbox ------------------------------------------------------------------ */
+
+static void on_adopt(pz_worker_t *w, pz_msg_adopt_t *a) {
+  pz_conn_t *c = a->conn;
+  if (pz_conn_adopt(w, c, c->moving_fd) != 0) {
+    pz_error("worker %d could not adopt a connection", w->index);
+    if (a->session) { /* end it here, where it now belongs */
+      pz_session_host(w, a->session);
+      a->session->outlet = NULL;
+      pz_worker_session_end(w, a->session);
+    }
+    free(a);
+    return;
+  }
+  if (a->purpose == PZ_ADOPT_JOIN) {
+    pz_session_t *s = a->session;
+    pz_session_host(w, s);
+    if (pz_shard_join(&w->shard, s, (pz_str_t){a->room, a->room_len}) ==
+        PZ_ERR_ROOM_FULL)
+      pz_conn_error(c, PZ_ERR_ROOM_FULL, "room is full", PZ_C_JOIN);
+    free(a);
+  } else {
+    pz_session_resume(w, c, a);
+  }
+  if (w->stopping)
+    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "server shutting down");
+  else
+    pz_conn_resume_input(c);
+}
+
+static void on_dir(pz_worker_t *w, pz_msg_dir_t *m) {
+  pz_dir_entry_t *e;
+  HASH_FIND(hh, w->dir, &m->id, sizeof(m->id), e);
+  if (m->hdr.type == PZ_MSG_DIR_DEL) {
+    /* Only the worker the entry points at may remove it: a late DEL from
+     * a worker the session already left must not. */
+    if (e && e->worker == m->worker) {
+      HASH_DEL(w->dir, e);
+      free(e);
+    }
+  } else {
+    if (!e) {
+      e = pz_xmalloc(sizeof(*e));
+      e->id = m->id;
+      HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
+    }
+    e->worker = m->worker;
+  }
+  free(m);
+}
+
+static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
+  pz_worker_t *w = mb->data;
+  while (batch) {
+    pz_msg_t *m = batch;
+    batch = m->next;
+    switch (m->type) {
+    case PZ_MSG_NEW_SOCKET: {
+      pz_msg_socket_t *s = (pz_msg_socket_t *)m;
+      if (w->stopping)
+        close(s->fd);
+      else
+        pz_conn_accept(w, s->fd);
+      free(s);
+      break;
+    }
+    case PZ_MSG_ADOPT:
+      on_adopt(w, (pz_msg_adopt_t *)m);
+      break;
+    case PZ_MSG_DIR_SET:
+    case PZ_MSG_DIR_DEL:
+      on_dir(w, (pz_msg_dir_t *)m);
+      break;
+    case PZ_MSG_DELIVER:
+      pz_worker_deliver(w, (pz_msg_deliver_t *)m);
+      break;
+    case PZ_MSG_GATHER:
+    case PZ_MSG_GATHER_PART:
+      pz_endpoints_on_gather(w, (pz_msg_gather_t *)m);
+      break;
+    case PZ_MSG_STOP:
+      free(m);
+      if (!w->stopping) {
+        w->stopping = true;
+        pz_conn_close_all(w, PZ_CLOSE_GOING_AWAY);
+      }
+      break;
+    default:
+      pz_error("worker %d: unknown message type %d", w->index, m->type);
+      free(m);
+    }
+  }
+}
+
+/* ---- thread ------------------------------------------------------------------ */
+
+static void worker_main(void *arg) {
+  pz_worker_t *w = arg;
+  w->tick_epoch_us = pz_mono_us();
+  schedule_tick(w);
+  uv_timer_start(&w->house_timer, on_housekeeping, HOUSEKEEPING_MS,
+                 HOUSEKEEPING_MS);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
+  pz_worker_t *w = pz_xcalloc(1, sizeof(*w));
+  w->index = index;
+  w->srv = srv;
+  w->cfg = srv->cfg;
+  if (uv_loop_init(&w->loop))
+    goto fail_loop;
+  if (pz_mailbox_init(&w->inbox, &w->loop, INBOX_BOUND, on_inbox, w))
+    goto fail_inbox;
+  uv_timer_init(&w->loop, &w->tick_timer);
+  uv_timer_init(&w->loop, &w->house_timer);
+  w->tick_timer.data = w->house_timer.data = w;
+  pz_shard_config_t sc = {
+      .room_max_members = w->cfg->room_max_members,
+      .rules = {w->cfg->max_speed, w->cfg->bounds},
+      .move_rate = w->cfg->move_rate,
+      .chat_rate = w->cfg->chat_rate,
+      .chat_burst = w->cfg->chat_burst,
+  };
+  pz_shard_init(&w->shard, index, &sc);
+  msgpack_zone_init(&w->zone, 4096);
+  return w;
+fail_inbox:
+  uv_loop_close(&w->loop);
+fail_loop:
+  free(w);
+  return NULL;
+}
+
+int pz_worker_start(pz_worker_t *w) {
+  return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void pz_worker_stop(pz_worker_t *w) {
+  pz_msg_t *m = pz_xcalloc(1, sizeof(*m));
+  m->type = PZ_MSG_STOP;
+  pz_worker_post(w, m);
+}
+
+void pz_worker_destroy(pz_worker_t *w) {
+  uv_thread_join(&w->thread);
+  /* Messages that arrived after the inbox closed (a late socket). */
+  pz_msg_t *m = pz_mailbox_take(&w->inbox);
+  while (m) {
+    pz_msg_t *next = m->next;
+    if (m->type == PZ_MSG_NEW_SOCKET)
+      close(((pz_msg_socket_t *)m)->fd);
+    free(m);
+    m = next;
+  }
+  int r = uv_loop_close(&w->loop);
+  if (r)
+    pz_error("worker %d: loop closed with handles open: %s", w->index,
+             uv_strerror(r));
+  pz_dir_entry_t *e, *tmp;
+  HASH_ITER(hh, w->dir, e, tmp) {
+    HASH_DEL(w->dir, e);
+    free(e);
+  }
+  pz_shard_dispose(&w->shard);
+  msgpack_zone_destroy(&w->zone);
+  uv_mutex_destroy(&w->inbox.lock);
+  free(w);
+}

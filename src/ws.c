@@ -1,0 +1,67 @@
+/* Upgrade answer and frame headers (see ws.h). */
+#include "ws.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plaza/protocol.h"
+
+size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
+                          uint64_t len) {
+  out[0] = (uint8_t)(0x80 | opcode);
+  if (len < 126) {
+    out[1] = (uint8_t)len;
+    return 2;
+  }
+  if (len <= 0xffff) {
+    out[1] = 126;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; i++)
+    out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+  return 10;
+}
+
+void pz_ws_accept_key(const char *key, size_t key_len, char out[29]) {
+  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char in[128], digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (key_len > sizeof(in) - (sizeof(guid) - 1))
+    key_len = sizeof(in) - (sizeof(guid) - 1);
+  memcpy(in, key, key_len);
+  memcpy(in + key_len, guid, sizeof(guid) - 1);
+  EVP_Digest(in, key_len + sizeof(guid) - 1, digest, &digest_len, EVP_sha1(),
+             NULL);
+  EVP_EncodeBlock((unsigned char *)out, digest, (int)digest_len);
+}
+
+int pz_ws_handshake(const pz_http_req_t *req, char *out, size_t out_size) {
+  const char *key = pz_http_header(req, PZ_HF_WS_KEY);
+  if (req->method != HTTP_GET ||
+      !pz_http_has_token(pz_http_header(req, PZ_HF_UPGRADE), "websocket") ||
+      !pz_http_has_token(pz_http_header(req, PZ_HF_CONNECTION), "upgrade"))
+    return 426;
+  if (strcmp(pz_http_header(req, PZ_HF_WS_VERSION), "13") != 0)
+    return 426;
+  /* A key is 16 random bytes in base64: 24 characters. */
+  if (strlen(key) != 24)
+    return 400;
+  char accept[29];
+  pz_ws_accept_key(key, 24, accept);
+  const char *proto = "";
+  if (pz_http_has_token(pz_http_header(req, PZ_HF_WS_PROTOCOL),
+                        PZ_WS_SUBPROTOCOL))
+    proto = "Sec-WebSocket-Protocol: " PZ_WS_SUBPROTOCOL "\r\n";
+  int n = snprintf(out, out_size,
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n"
+                   "%s\r\n",
+                   accept, proto);
+  return n > 0 && (size_t)n < out_size ? 0 : 400;
+}

@@ -1,0 +1,32 @@
+/*
+ * WebSocket pieces around wslay: the upgrade's accept key and answer, and
+ * the frame header of a server message. wslay parses what clients send
+ * (masking, fragmentation, control frames, close codes); outgoing data
+ * frames are framed here because a broadcast shares one payload among
+ * many sockets, which wslay's per-context copy of each message would undo.
+ * Server frames are unmasked, so the header is all that differs.
+ */
+#ifndef PZ_WS_H
+#define PZ_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+#define PZ_WS_HEADER_MAX 10
+
+/* Writes the header of a final frame with `opcode` carrying len bytes.
+ * Returns its size (2, 4 or 10). */
+size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
+                          uint64_t len);
+
+/* Checks that a request head is a WebSocket upgrade we accept. Returns 0
+ * and writes the 101 answer into out (NUL-terminated), or returns the HTTP
+ * status to refuse with (400, 426). */
+int pz_ws_handshake(const pz_http_req_t *req, char *out, size_t out_size);
+
+/* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
+void pz_ws_accept_key(const char *key, size_t key_len, char out[29]);
+
+#endif
