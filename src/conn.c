@@ -82,7 +82,7 @@ static void hard_close(pz_conn_t *c) {
   bool end = c->close_code == PZ_CLOSE_MALFORMED ||
              c->close_code == PZ_CLOSE_KICKED ||
              c->close_code == PZ_CLOSE_UNSUPPORTED_DATA ||
-             c->close_code == PZ_CLOSE_TOO_BIG ||
+             c->close_code == PZ_CLOSE_TOO_BIG || c->close_code == 1007 ||
              c->close_code == PZ_CLOSE_PROTOCOL_ERROR;
   release_session(c, end);
   if (c->gather)

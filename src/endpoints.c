@@ -19,9 +19,10 @@ typedef struct pz_gather {
 } pz_gather_t;
 
 static char *fmt(size_t *len, const char *f, ...) {
+  char probe[1];
   va_list ap;
   va_start(ap, f);
-  int n = vsnprintf(NULL, 0, f, ap);
+  int n = vsnprintf(probe, sizeof(probe), f, ap);
   va_end(ap);
   char *s = pz_xmalloc((size_t)n + 1);
   va_start(ap, f);

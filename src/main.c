@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "acceptor.h"
 #include "alloc.h"
@@ -40,6 +41,20 @@ static void on_signal(uv_signal_t *sig, int signum) {
   uv_close((uv_handle_t *)&m->sigterm, on_signal_closed);
 }
 
+/* Each client is a descriptor: lift the soft limit to the hard one, as
+ * servers that hold many sockets do, and say what we got. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  pz_info("open file limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static uint32_t random_node_id(void) {
   uint32_t v = 0;
   if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
@@ -54,6 +69,7 @@ int main(int argc, char **argv) {
     return r == PZ_CONFIG_EXIT ? 0 : 2;
   pz_log_set_level(cfg.log_level);
   signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
 
   pz_server_t srv = {0};
   srv.cfg = &cfg;
