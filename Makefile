@@ -21,6 +21,8 @@ SAN :=
 ifneq ($(SANITIZER),)
 SAN := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 OPT := -O1 -g
+# gcc 12's format-truncation analysis misfires on UBSan's null checks.
+WARN += -Wno-format-truncation
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(SAN) -MMD -MP -pthread \
 	-Iinclude -Isrc -Ishards -DPZ_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
@@ -126,5 +128,7 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+include bench/peers/socketio/peer.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
