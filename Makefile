@@ -111,7 +111,7 @@ run: deps
 	$(BUILD)/plaza $(ARGS)
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 integration: all $(ITEST_BINS)
 	/usr/bin/python3 -m pytest -q tests/integration

@@ -26,6 +26,7 @@ bool pz_rules_check(const pz_rules_t *r, pz_motion_t *m, const pz_pos_t *from,
   if (dist > budget)
     return false;
   m->budget = (float)(budget - dist);
-  m->last_ms = now_ms;
+  if (now_ms > m->last_ms) /* a clock behind (another loop's) grants nothing */
+    m->last_ms = now_ms;
   return true;
 }

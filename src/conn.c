@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <utlist.h>
 
@@ -18,6 +19,14 @@
 #include "ws.h"
 
 #define LINGER_MS 3000 /* how long a closing socket waits for the peer */
+#define IDLE_RELEASE_MS 2000 /* quiet time before the parser is released */
+
+/* What a uv_write in flight needs; allocated only then, since most writes
+ * complete at once through uv_try_write. */
+struct pz_conn_write {
+  uv_write_t req;
+  uv_buf_t bufs[32];
+};
 
 static void conn_outlet_send(pz_outlet_t *o, const uint8_t *data, size_t len,
                              int kind, pz_payload_t *shared) {
@@ -122,30 +131,33 @@ static void on_write(uv_write_t *req, int status);
 static void start_write(pz_conn_t *c) {
   if (c->in_flight || !c->outq || !writable(c))
     return;
+  struct pz_conn_write *wr = pz_xmalloc(sizeof(*wr));
   unsigned n = 0, entries = 0;
   pz_outq_entry_t *e;
   LL_FOREACH(c->outq, e) {
-    if (n + 2 > sizeof(c->wbufs) / sizeof(c->wbufs[0]))
+    if (n + 2 > sizeof(wr->bufs) / sizeof(wr->bufs[0]))
       break;
     uint32_t off = e->off;
     if (off < e->hdr_len) {
-      c->wbufs[n++] = uv_buf_init((char *)e->hdr + off, e->hdr_len - off);
+      wr->bufs[n++] = uv_buf_init((char *)e->hdr + off, e->hdr_len - off);
       off = e->hdr_len;
     }
     off -= e->hdr_len;
     if (off < e->payload->len)
-      c->wbufs[n++] = uv_buf_init((char *)e->payload->data + off,
+      wr->bufs[n++] = uv_buf_init((char *)e->payload->data + off,
                                   e->payload->len - off);
     entries++;
   }
-  c->wreq.data = c;
-  int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, c->wbufs, n, on_write);
+  wr->req.data = c;
+  int r = uv_write(&wr->req, (uv_stream_t *)&c->tcp, wr->bufs, n, on_write);
   if (r) {
+    free(wr);
     pz_debug("write failed: %s", uv_strerror(r));
     c->eof = true;
     hard_close(c);
     return;
   }
+  c->writing = wr;
   c->in_flight = entries;
 }
 
@@ -155,6 +167,8 @@ static void on_write(uv_write_t *req, int status) {
   pz_conn_t *c = req->data;
   uint32_t done = c->in_flight;
   c->in_flight = 0;
+  free(c->writing);
+  c->writing = NULL;
   for (uint32_t i = 0; i < done && c->outq; i++) {
     pz_outq_entry_t *e = c->outq;
     size_t left = e->hdr_len + e->payload->len - e->off;
@@ -308,6 +322,7 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
   }
   size_t n = len < c->rx_len ? len : c->rx_len;
   memcpy(buf, c->rx, n);
+  pz_ws_scan_feed(&c->scan, c->rx, n);
   c->rx += n;
   c->rx_len -= n;
   return (ssize_t)n;
@@ -357,12 +372,29 @@ static const struct wslay_event_callbacks ws_callbacks = {
     .on_msg_recv_callback = ws_msg_cb,
 };
 
+/* The parser exists while the connection is busy; made again after an idle
+ * release. Returns false when it cannot be made (out of memory). */
+static bool ensure_ws(pz_conn_t *c) {
+  if (c->ws)
+    return true;
+  if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+    c->ws = NULL;
+    return false;
+  }
+  wslay_event_config_set_max_recv_msg_length(c->ws, c->w->cfg->max_message);
+  return true;
+}
+
 static void ws_flush(pz_conn_t *c) {
   if (c->ws && c->state != PZ_CONN_CLOSED && wslay_event_want_write(c->ws))
     wslay_event_send(c->ws);
 }
 
 static void ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
+  if (!ensure_ws(c)) {
+    hard_close(c);
+    return;
+  }
   c->rx = data;
   c->rx_len = len;
   int r = wslay_event_recv(c->ws);
@@ -439,11 +471,10 @@ static void upgrade(pz_conn_t *c) {
     http_error(c, status, "a WebSocket upgrade is expected here\n");
     return;
   }
-  if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+  if (!ensure_ws(c)) {
     hard_close(c);
     return;
   }
-  wslay_event_config_set_max_recv_msg_length(c->ws, c->w->cfg->max_message);
   out_send(c, NULL, 0, (const uint8_t *)answer, strlen(answer),
            PZ_PAYLOAD_RELIABLE, NULL);
   free(c->http);
@@ -506,8 +537,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     http_input(c, data, (size_t)nread);
     break;
   case PZ_CONN_WS:
+    c->last_rx_ms = pz_worker_now(c->w);
+    if (c->list == &c->w->active || c->list == &c->w->idle)
+      list_move(c, &c->w->active); /* to the tail: most recent */
+    ws_input(c, data, (size_t)nread);
+    break;
   case PZ_CONN_CLOSING:
-    if (c->ws)
+    if (c->ws) /* HTTP answers have none: their input is ignored */
       ws_input(c, data, (size_t)nread);
     break;
   default:
@@ -571,7 +607,7 @@ void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
     defer(c, -code, (const uint8_t *)reason, strlen(reason) + 1);
     return;
   }
-  if (!c->ws) {
+  if (c->state == PZ_CONN_HTTP || !ensure_ws(c)) {
     hard_close(c);
     return;
   }
@@ -599,6 +635,23 @@ void pz_conn_sweep(pz_worker_t *w, uint64_t now_ms) {
     if (c->deadline_ms <= now_ms)
       hard_close(c);
   }
+  /* The active list is ordered by last input: stop at the first recent. */
+  while ((c = w->active) && c->last_rx_ms + IDLE_RELEASE_MS <= now_ms) {
+    if (c->ws && pz_ws_scan_at_boundary(&c->scan) &&
+        !wslay_event_want_write(c->ws)) {
+      wslay_event_context_free(c->ws);
+      c->ws = NULL;
+      w->released_parsers++;
+    }
+    list_move(c, &w->idle);
+  }
+  /* Freed parsers sit in malloc's free lists, still counted in RSS; once
+   * enough have gone, hand the pages back (at most once a second). */
+  if (w->released_parsers >= 64 && now_ms >= w->last_trim_ms + 1000) {
+    malloc_trim(0);
+    w->released_parsers = 0;
+    w->last_trim_ms = now_ms;
+  }
 }
 
 void pz_conn_close_all(pz_worker_t *w, int code) {
@@ -608,10 +661,13 @@ void pz_conn_close_all(pz_worker_t *w, int code) {
         : pz_conn_close(w->waiting, code, "server shutting down");
   while (w->active)
     pz_conn_close(w->active, code, "server shutting down");
+  while (w->idle)
+    pz_conn_close(w->idle, code, "server shutting down");
 }
 
 void pz_conn_attach(pz_conn_t *c, pz_session_t *s) {
   c->session = s;
+  c->last_rx_ms = pz_worker_now(c->w);
   list_move(c, &c->w->active);
 }
 
@@ -666,6 +722,7 @@ int pz_conn_adopt(pz_worker_t *w, pz_conn_t *c, uv_os_sock_t fd) {
     return r;
   }
   c->state = PZ_CONN_WS;
+  c->last_rx_ms = pz_worker_now(w);
   list_move(c, &w->active);
   start_write(c);
   return 0;

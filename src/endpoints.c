@@ -18,7 +18,8 @@ typedef struct pz_gather {
   size_t len;
 } pz_gather_t;
 
-static char *fmt(size_t *len, const char *f, ...) {
+__attribute__((format(printf, 2, 3))) static char *fmt(size_t *len,
+                                                    const char *f, ...) {
   char probe[1];
   va_list ap;
   va_start(ap, f);

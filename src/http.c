@@ -70,6 +70,10 @@ static int on_headers_complete(http_parser *p) {
   pz_http_req_t *req = p->data;
   req->complete = true;
   req->method = p->method;
+  /* An upgrade stops the parser after the head by itself; anything else
+   * would run on into a body or the next request, so stop it here. */
+  if (!p->upgrade)
+    http_parser_pause(p, 1);
   return 0;
 }
 
@@ -91,8 +95,17 @@ ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len) {
   if (req->complete)
     return 0;
   size_t n = http_parser_execute(&req->parser, &settings, data, len);
-  req->head_bytes += n;
   enum http_errno err = HTTP_PARSER_ERRNO(&req->parser);
+  if (req->complete && err == HPE_PAUSED) {
+    /* Paused in on_headers_complete, http-parser 2.9 stops on the head's
+     * final LF without counting it. */
+    n++;
+    http_parser_pause(&req->parser, 0);
+    err = HPE_OK;
+  }
+  req->head_bytes += n;
+  if (req->head_bytes > PZ_HTTP_HEAD_MAX)
+    return PZ_ETOOBIG;
   if (req->complete) {
     /* With an upgrade the parser stops right after the head, so n is where
      * WebSocket frames begin; without one nothing after the head is read. */
@@ -101,8 +114,6 @@ ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len) {
   }
   if (err != HPE_OK)
     return PZ_EPROTO;
-  if (req->head_bytes > PZ_HTTP_HEAD_MAX)
-    return PZ_ETOOBIG;
   return PZ_EAGAIN;
 }
 

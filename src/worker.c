@@ -73,7 +73,7 @@ static void on_housekeeping(uv_timer_t *t) {
   uint64_t now = pz_worker_now(w);
   pz_conn_sweep(w, now);
   pz_session_sweep(w, now);
-  if (w->stopping && !w->waiting && !w->active && !w->closing)
+  if (w->stopping && !w->waiting && !w->active && !w->idle && !w->closing)
     finish_stop(w);
 }
 

@@ -116,9 +116,12 @@ typedef struct pz_worker {
   /* Connections by state; each list is ordered by its deadline because
    * every member got the same timeout when it was appended. */
   struct pz_conn *waiting; /* HTTP head or HELLO not yet received */
-  struct pz_conn *active;
+  struct pz_conn *active;  /* by last input, oldest first */
+  struct pz_conn *idle;    /* quiet ones whose parser was released */
   struct pz_conn *closing;
   pz_session_t *detached; /* sessions in their grace period, by expiry */
+  uint32_t released_parsers; /* idle parsers freed since the last trim */
+  uint64_t last_trim_ms;
   pz_metrics_t metrics;
   bool stopping;
   char readbuf[64 * 1024];

@@ -26,6 +26,38 @@ size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
   return 10;
 }
 
+void pz_ws_scan_feed(pz_ws_scan_t *s, const uint8_t *p, size_t n) {
+  while (n) {
+    if (s->payload_left) {
+      size_t k = n < s->payload_left ? n : (size_t)s->payload_left;
+      s->payload_left -= k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    s->hdr[s->have++] = *p++;
+    n--;
+    if (s->have < 2)
+      continue;
+    unsigned len7 = s->hdr[1] & 0x7f;
+    unsigned need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) +
+                    (s->hdr[1] & 0x80 ? 4 : 0);
+    if (s->have < need)
+      continue;
+    uint64_t len = len7;
+    if (len7 == 126)
+      len = (uint64_t)s->hdr[2] << 8 | s->hdr[3];
+    else if (len7 == 127)
+      for (int i = 0; i < 8; i++)
+        len = (i ? len << 8 : 0) | s->hdr[2 + i];
+    unsigned opcode = s->hdr[0] & 0x0f;
+    if (opcode < 8) /* data or continuation: FIN ends the message */
+      s->in_message = !(s->hdr[0] & 0x80);
+    s->payload_left = len;
+    s->have = 0;
+  }
+}
+
 void pz_ws_accept_key(const char *key, size_t key_len, char out[29]) {
   static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char in[128], digest[EVP_MAX_MD_SIZE];

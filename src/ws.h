@@ -26,6 +26,22 @@ size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
  * status to refuse with (400, 426). */
 int pz_ws_handshake(const pz_http_req_t *req, char *out, size_t out_size);
 
+/* Follows frame boundaries of a client's byte stream without parsing
+ * payloads, so the server knows when wslay holds no partial frame or
+ * message and its context (about 9 KiB) can be released while the client
+ * is idle. Fed exactly the bytes given to wslay. */
+typedef struct pz_ws_scan {
+  uint64_t payload_left; /* of the frame being read */
+  uint8_t have;          /* header bytes read so far */
+  uint8_t hdr[14];
+  uint8_t in_message; /* a data message's final frame is still to come */
+} pz_ws_scan_t;
+
+void pz_ws_scan_feed(pz_ws_scan_t *s, const uint8_t *p, size_t n);
+static inline int pz_ws_scan_at_boundary(const pz_ws_scan_t *s) {
+  return s->have == 0 && s->payload_left == 0 && !s->in_message;
+}
+
 /* base64(SHA-1(key + RFC 6455 GUID)) into out (29 bytes with the NUL). */
 void pz_ws_accept_key(const char *key, size_t key_len, char out[29]);
 
