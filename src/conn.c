@@ -102,14 +102,33 @@ static void hard_close(pz_conn_t *c) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  free(req);
+}
+
 /* A closing connection ends once the WebSocket close handshake is over (or
- * the peer is gone) and everything queued has been written. */
+ * the peer is gone) and everything queued has been written. It then sends
+ * FIN and reads until the peer's (or the linger deadline): closing with
+ * unread input would make the kernel answer RST, and an RST can destroy
+ * our close frame in the peer's receive queue before it reads it. */
 static void check_done(pz_conn_t *c) {
   if (c->state != PZ_CONN_CLOSING || c->outq)
     return;
-  if (c->eof || !c->ws ||
-      (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)))
+  if (c->eof) {
     hard_close(c);
+    return;
+  }
+  if (c->ws && (wslay_event_want_read(c->ws) || wslay_event_want_write(c->ws)))
+    return;
+  if (c->shut)
+    return;
+  uv_shutdown_t *req = pz_xmalloc(sizeof(*req));
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    free(req);
+    hard_close(c);
+    return;
+  }
+  c->shut = true;
 }
 
 static void enter_closing(pz_conn_t *c, uint32_t linger_ms) {
@@ -543,7 +562,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     ws_input(c, data, (size_t)nread);
     break;
   case PZ_CONN_CLOSING:
-    if (c->ws) /* HTTP answers have none: their input is ignored */
+    /* Until the close handshake is over wslay reads (the peer's close
+     * frame); after it, input is drained and dropped. */
+    if (c->ws && wslay_event_want_read(c->ws))
       ws_input(c, data, (size_t)nread);
     break;
   default:

@@ -66,6 +66,7 @@ typedef struct pz_conn {
   int state;
   bool reading;
   bool eof;
+  bool shut; /* FIN sent: draining until the peer's */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
   char peer[48];
 
