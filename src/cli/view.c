@@ -1,0 +1,258 @@
+/* What plaza-cli shows (see view.h). */
+#include "cli/view.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes s with control bytes replaced, so a peer's name or chat cannot
+ * drive the terminal. */
+static void put_text(FILE *out, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, out);
+  }
+}
+
+static void put_str(FILE *out, pz_str_t s) {
+  if (s.ptr != NULL)
+    put_text(out, s.ptr, s.len);
+}
+
+void pz_view_init(pz_view_t *v, FILE *out) {
+  memset(v, 0, sizeof(*v));
+  v->out = out;
+}
+
+void pz_view_dispose(pz_view_t *v) {
+  free(v->members);
+  v->members = NULL;
+  v->n = v->cap = 0;
+}
+
+/* Index of id, or where it would go. */
+static size_t find(const pz_view_t *v, uint64_t id, bool *found) {
+  size_t lo = 0, hi = v->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v->members[mid].id < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = lo < v->n && v->members[lo].id == id;
+  return lo;
+}
+
+static pz_view_member_t *lookup(pz_view_t *v, uint64_t id) {
+  bool found;
+  size_t i = find(v, id, &found);
+  return found ? &v->members[i] : NULL;
+}
+
+static void upsert(pz_view_t *v, const pz_member_t *m) {
+  bool found;
+  size_t i = find(v, m->id, &found);
+  pz_view_member_t *e;
+
+  if (!found) {
+    if (v->n == v->cap) {
+      size_t cap = v->cap ? v->cap * 2 : 16;
+      pz_view_member_t *p = realloc(v->members, cap * sizeof(*p));
+      if (p == NULL)
+        return; /* the table misses a member; the output stays right */
+      v->members = p;
+      v->cap = cap;
+    }
+    memmove(&v->members[i + 1], &v->members[i],
+            (v->n - i) * sizeof(v->members[0]));
+    v->n++;
+  }
+  e = &v->members[i];
+  e->id = m->id;
+  e->pos = m->pos;
+  e->moved = false;
+  size_t n = m->name.len < PZ_NAME_MAX ? m->name.len : PZ_NAME_MAX;
+  if (m->name.ptr != NULL)
+    memcpy(e->name, m->name.ptr, n);
+  e->name[m->name.ptr != NULL ? n : 0] = '\0';
+}
+
+static void remove_member(pz_view_t *v, uint64_t id) {
+  bool found;
+  size_t i = find(v, id, &found);
+  if (!found)
+    return;
+  memmove(&v->members[i], &v->members[i + 1],
+          (v->n - i - 1) * sizeof(v->members[0]));
+  v->n--;
+}
+
+/* "name#id", or "#id" for a member we do not know. */
+static void put_who(pz_view_t *v, uint64_t id) {
+  pz_view_member_t *e = lookup(v, id);
+  if (e != NULL)
+    put_text(v->out, e->name, strlen(e->name));
+  fprintf(v->out, "#%llu", (unsigned long long)id);
+}
+
+static const char *error_name(int code) {
+  switch (code) {
+  case PZ_ERR_BAD_MESSAGE:
+    return "bad_message";
+  case PZ_ERR_UNKNOWN_OP:
+    return "unknown_op";
+  case PZ_ERR_NOT_IN_ROOM:
+    return "not_in_room";
+  case PZ_ERR_RATE_LIMITED:
+    return "rate_limited";
+  case PZ_ERR_ROOM_FULL:
+    return "room_full";
+  case PZ_ERR_INVALID_ARGUMENT:
+    return "invalid_argument";
+  case PZ_ERR_NOT_FOUND:
+    return "not_found";
+  case PZ_ERR_SESSION_EXPIRED:
+    return "session_expired";
+  case PZ_ERR_OVERLOADED:
+    return "overloaded";
+  case PZ_ERR_MOVE_REJECTED:
+    return "move_rejected";
+  default:
+    return "error";
+  }
+}
+
+static void handle_room(pz_view_t *v, const pz_smsg_t *m) {
+  size_t n = m->u.room.room.len < PZ_ROOM_NAME_MAX ? m->u.room.room.len
+                                                   : PZ_ROOM_NAME_MAX;
+  v->n = 0;
+  v->in_room = true;
+  memcpy(v->room, m->u.room.room.ptr ? m->u.room.room.ptr : "", n);
+  v->room[n] = '\0';
+  for (size_t i = 0; i < m->u.room.n_members; i++)
+    upsert(v, &m->u.room.members[i]);
+  fputs("room ", v->out);
+  put_text(v->out, v->room, strlen(v->room));
+  fprintf(v->out, " (%zu member%s):", v->n, v->n == 1 ? "" : "s");
+  for (size_t i = 0; i < m->u.room.n_members; i++) {
+    fputs(i == 0 ? " " : ", ", v->out);
+    put_who(v, m->u.room.members[i].id);
+  }
+  fputc('\n', v->out);
+  for (size_t i = 0; i < m->u.room.n_history; i++) {
+    const pz_chat_entry_t *c = &m->u.room.history[i];
+    fputs("[", v->out);
+    put_str(v->out, c->name);
+    fputs("] ", v->out);
+    put_str(v->out, c->text);
+    fputc('\n', v->out);
+  }
+}
+
+static void handle_state(pz_view_t *v, const pz_smsg_t *m) {
+  for (size_t i = 0; i < m->u.state.n; i++) {
+    pz_view_member_t *e = lookup(v, m->u.state.entries[i].id);
+    if (e != NULL) {
+      e->pos = m->u.state.entries[i].pos;
+      e->moved = true;
+    }
+  }
+}
+
+void pz_view_handle(pz_view_t *v, const pz_smsg_t *m, double now_ms) {
+  FILE *out = v->out;
+
+  switch (m->op) {
+  case PZ_S_WELCOME:
+    v->self_id = m->u.welcome.id;
+    fprintf(out, "welcome: you are #%llu (tick %u Hz%s)\n",
+            (unsigned long long)m->u.welcome.id, m->u.welcome.tick_hz,
+            m->u.welcome.resumed ? ", session resumed" : "");
+    break;
+  case PZ_S_ROOM:
+    handle_room(v, m);
+    break;
+  case PZ_S_JOINED:
+    upsert(v, &m->u.joined);
+    fputs("joined: ", out);
+    put_who(v, m->u.joined.id);
+    fputc('\n', out);
+    break;
+  case PZ_S_LEFT:
+    fputs("left: ", out);
+    put_who(v, m->u.left.id);
+    fputc('\n', out);
+    if (m->u.left.id == v->self_id) {
+      v->in_room = false;
+      v->n = 0;
+    } else {
+      remove_member(v, m->u.left.id);
+    }
+    break;
+  case PZ_S_STATE:
+    handle_state(v, m);
+    break;
+  case PZ_S_CHAT:
+    fputc('[', out);
+    put_str(out, m->u.chat.name);
+    fputs("] ", out);
+    put_str(out, m->u.chat.text);
+    fputc('\n', out);
+    break;
+  case PZ_S_WHISPER:
+    fputs("(whisper from ", out);
+    put_str(out, m->u.whisper.name);
+    fprintf(out, "#%llu) ", (unsigned long long)m->u.whisper.from);
+    put_str(out, m->u.whisper.text);
+    fputc('\n', out);
+    break;
+  case PZ_S_PONG:
+    fprintf(out, "pong: %.1f ms\n", now_ms - m->u.pong.t);
+    break;
+  case PZ_S_ERROR:
+    fprintf(out, "error %d %s: ", m->u.error.code, error_name(m->u.error.code));
+    put_str(out, m->u.error.message);
+    if (m->u.error.op != 0)
+      fprintf(out, " (op %d)", m->u.error.op);
+    fputc('\n', out);
+    break;
+  default:
+    break;
+  }
+}
+
+void pz_view_print_positions(pz_view_t *v) {
+  bool any = false;
+  for (size_t i = 0; i < v->n; i++) {
+    pz_view_member_t *e = &v->members[i];
+    if (!e->moved)
+      continue;
+    fputs(any ? " " : "pos: ", v->out);
+    put_text(v->out, e->name, strlen(e->name));
+    fprintf(v->out, "#%llu (%.1f,%.1f,%.1f)", (unsigned long long)e->id,
+            (double)e->pos.x, (double)e->pos.y, (double)e->pos.z);
+    e->moved = false;
+    any = true;
+  }
+  if (any)
+    fputc('\n', v->out);
+}
+
+void pz_view_print_who(const pz_view_t *v) {
+  if (!v->in_room) {
+    fputs("who: not in a room\n", v->out);
+    return;
+  }
+  fputs("who: ", v->out);
+  put_text(v->out, v->room, strlen(v->room));
+  fputs(":", v->out);
+  for (size_t i = 0; i < v->n; i++) {
+    const pz_view_member_t *e = &v->members[i];
+    fputs(i == 0 ? " " : ", ", v->out);
+    put_text(v->out, e->name, strlen(e->name));
+    fprintf(v->out, "#%llu%s (%.1f,%.1f,%.1f)", (unsigned long long)e->id,
+            e->id == v->self_id ? " (you)" : "", (double)e->pos.x,
+            (double)e->pos.y, (double)e->pos.z);
+  }
+  fputc('\n', v->out);
+}

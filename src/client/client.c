@@ -1,0 +1,607 @@
+/*
+ * A client connection's life, and the thin layer that ties the sans-I/O
+ * parts (url.c, handshake.c, wslay) to libuv.
+ *
+ *   CONNECTING --connect--> HANDSHAKE --101--> OPEN --close frame--> CLOSING
+ *        \______________________\_________________\__________________\
+ *                                                         --> CLOSED (uv_close)
+ *
+ * Invariants: on_close runs exactly once, from the handle's close callback,
+ * and the client is freed right after it; no user callback runs inside a
+ * flush (the context's cork buffer is in use then); sends made while wslay
+ * is delivering this client's input are flushed when that input is done.
+ * Output goes straight to the socket with uv_try_write; only what the socket
+ * refuses is copied and written with uv_write, one write in flight at a time.
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include "client/client_int.h"
+#include "client/url.h"
+
+#define container_of(ptr, type, member)                                        \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void check_progress(pz_client_t *c);
+
+/* ---- wslay callbacks ----------------------------------------------------- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ws, uint8_t *buf, size_t len,
+                          int flags, void *user_data) {
+  pz_client_t *c = user_data;
+  (void)flags;
+  if (c->state == PZ_CS_CLOSED || c->in_len == 0) {
+    wslay_event_set_error(ws, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  if (len > c->in_len)
+    len = c->in_len;
+  memcpy(buf, c->in, len);
+  c->in += len;
+  c->in_len -= len;
+  return (ssize_t)len;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ws, const uint8_t *data,
+                          size_t len, int flags, void *user_data) {
+  pz_client_t *c = user_data;
+  (void)flags;
+  if (pz_cbuf_append(&c->ctx->cork, data, len) != 0) {
+    wslay_event_set_error(ws, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+  }
+  return (ssize_t)len;
+}
+
+static int ws_genmask_cb(wslay_event_context_ptr ws, uint8_t *buf, size_t len,
+                         void *user_data) {
+  pz_client_t *c = user_data;
+  (void)ws;
+  pz_client__genmask(c->ctx, buf, len);
+  return 0;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ws,
+                      const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user_data) {
+  pz_client_t *c = user_data;
+  (void)ws;
+  if (c->state == PZ_CS_CLOSED)
+    return; /* aborted from an earlier callback of this batch */
+  switch (arg->opcode) {
+  case WSLAY_TEXT_FRAME:
+  case WSLAY_BINARY_FRAME:
+    c->stats.msgs_in++;
+    if (c->cbs->on_message != NULL)
+      c->cbs->on_message(c,
+                         arg->opcode == WSLAY_TEXT_FRAME ? PZ_CLIENT_TEXT
+                                                         : PZ_CLIENT_BINARY,
+                         (const char *)arg->msg, arg->msg_length);
+    break;
+  case WSLAY_CONNECTION_CLOSE:
+    /* wslay has queued the echo; keep the reason for on_close. */
+    if (arg->msg_length > 2 && c->close_reason == NULL &&
+        (c->close_reason = malloc(arg->msg_length - 2)) != NULL) {
+      c->close_reason_len = (uint16_t)(arg->msg_length - 2);
+      memcpy(c->close_reason, arg->msg + 2, c->close_reason_len);
+    }
+    break;
+  default:
+    break; /* ping (answered by wslay) and pong */
+  }
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    .recv_callback = ws_recv_cb,
+    .send_callback = ws_send_cb,
+    .genmask_callback = ws_genmask_cb,
+    .on_msg_recv_callback = ws_msg_cb,
+};
+
+/* ---- output -------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status);
+
+static int start_write(pz_client_t *c) {
+  pz_write_t *w;
+  uv_buf_t b;
+  int r;
+
+  if ((w = malloc(sizeof(*w))) == NULL)
+    return UV_ENOMEM;
+  w->p = c->pend.p;
+  w->len = c->pend.len;
+  c->pend = (pz_cbuf_t){0};
+  b = uv_buf_init(w->p, (unsigned)w->len);
+  if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write)) != 0) {
+    free(w->p);
+    free(w);
+    return r;
+  }
+  c->inflight = w;
+  return 0;
+}
+
+/* Writes now what the socket takes, buffers the rest. Returns 0 or a libuv
+ * error. */
+static int out_write(pz_client_t *c, const char *data, size_t len) {
+  if (c->inflight == NULL && c->pend.len == 0) {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0) {
+      c->stats.bytes_out += (uint64_t)n;
+      data += n;
+      len -= (size_t)n;
+      if (len == 0)
+        return 0;
+    } else if (n != UV_EAGAIN) {
+      return n;
+    }
+  }
+  if (pz_cbuf_append(&c->pend, data, len) != 0)
+    return UV_ENOMEM;
+  return c->inflight == NULL ? start_write(c) : 0;
+}
+
+/* A write error once the peer's close frame is in is the peer closing
+ * first, not a failure. */
+static void fail_io(pz_client_t *c, int uverr) {
+  bool closed_by_peer = c->ws != NULL && wslay_event_get_close_received(c->ws);
+  pz_client__finish(c, closed_by_peer ? 0 : PZ_CLIENT_EIO, uv_strerror(uverr));
+}
+
+static void on_write(uv_write_t *req, int status) {
+  pz_write_t *w = container_of(req, pz_write_t, req);
+  pz_client_t *c = req->handle->data;
+  int r;
+
+  c->inflight = NULL;
+  if (status == 0)
+    c->stats.bytes_out += w->len;
+  free(w->p);
+  free(w);
+  if (c->state == PZ_CS_CLOSED)
+    return;
+  if (status < 0) {
+    fail_io(c, status);
+    return;
+  }
+  if (c->pend.len > 0 && (r = start_write(c)) != 0) {
+    fail_io(c, r);
+    return;
+  }
+  check_progress(c);
+}
+
+void pz_client__flush(pz_client_t *c) {
+  pz_cbuf_t *cork = &c->ctx->cork;
+  int r, w;
+
+  if (c->state == PZ_CS_CLOSED || c->ws == NULL || c->in_recv)
+    return;
+  cork->len = 0;
+  r = wslay_event_send(c->ws);
+  w = cork->len > 0 ? out_write(c, cork->p, cork->len) : 0;
+  if (cork->cap > (1u << 20)) /* one huge message: don't keep its buffer */
+    pz_cbuf_dispose(cork);
+  if (w != 0) {
+    fail_io(c, w);
+    return;
+  }
+  if (r != 0) {
+    pz_client__finish(c,
+                      r == WSLAY_ERR_NOMEM ? PZ_CLIENT_ENOMEM : PZ_CLIENT_EIO,
+                      "WebSocket send failed");
+    return;
+  }
+  check_progress(c);
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static const char *close_text(int code) {
+  switch (code) {
+  case 1002:
+    return "protocol error";
+  case 1007:
+    return "invalid UTF-8 in a text message";
+  case 1009:
+    return "message too big";
+  default:
+    return "connection failed";
+  }
+}
+
+/* Called after every step that may move the close along: input handled,
+ * output flushed, a write done. */
+static void check_progress(pz_client_t *c) {
+  bool rd, wr;
+
+  if (c->state == PZ_CS_CLOSED || c->ws == NULL)
+    return;
+  rd = wslay_event_get_read_enabled(c->ws);
+  wr = wslay_event_get_write_enabled(c->ws);
+  if (c->state == PZ_CS_OPEN && (!rd || !wr)) {
+    c->state = PZ_CS_CLOSING;
+    pz_client__arm(c, c->close_timeout_ms);
+  }
+  if (rd || wr || c->inflight != NULL || c->pend.len > 0)
+    return;
+  /* Both directions are done and our last frame is on the wire. After a
+   * close exchange the server closes TCP first (RFC 6455 7.1.1): wait for
+   * its EOF, the close timer bounding the wait. When wslay failed the
+   * connection itself (it sent 1002/1007/1009 without a close from the
+   * peer), there is nothing to wait for. */
+  if (!wslay_event_get_close_received(c->ws)) {
+    uint16_t sent = wslay_event_get_status_code_sent(c->ws);
+    pz_client__finish(c, PZ_CLIENT_EPROTO, close_text(sent));
+  }
+}
+
+static void on_closed(uv_handle_t *h) {
+  pz_client_t *c = h->data;
+  pz_client_ctx_t *ctx = c->ctx;
+  int code = PZ_CLIENT_CLOSE_ABNORMAL;
+  const char *reason = c->why != NULL ? c->why : "";
+  size_t reason_len = strlen(reason);
+
+  if (c->ws != NULL && wslay_event_get_close_received(c->ws)) {
+    code = wslay_event_get_status_code_received(c->ws);
+    reason = c->close_reason != NULL ? c->close_reason : "";
+    reason_len = c->close_reason_len;
+  } else if (c->ws != NULL && c->err == PZ_CLIENT_EPROTO &&
+             wslay_event_get_close_sent(c->ws)) {
+    code = wslay_event_get_status_code_sent(c->ws);
+  }
+  ctx->n_clients--; /* first, so on_close may close the context */
+  if (c->cbs->on_close != NULL)
+    c->cbs->on_close(c, code, reason, reason_len);
+
+  if (c->ws != NULL)
+    wslay_event_context_free(c->ws);
+  if (c->hs != NULL) {
+    pz_http_resp_dispose(&c->hs->resp);
+    free(c->hs);
+  }
+  pz_client__frags_free(c);
+  pz_cbuf_dispose(&c->pend);
+  free(c->close_reason);
+  free(c);
+}
+
+void pz_client__finish(pz_client_t *c, int err, const char *why) {
+  if (c->state == PZ_CS_CLOSED)
+    return;
+  c->state = PZ_CS_CLOSED;
+  c->err = err;
+  c->why = why;
+  pz_client__disarm(c);
+  /* Cancels a pending connect and pending writes; their callbacks run
+   * (with UV_ECANCELED) before on_closed. */
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void pz_client__timeout(pz_client_t *c) {
+  switch (c->state) {
+  case PZ_CS_CONNECTING:
+  case PZ_CS_HANDSHAKE:
+    pz_client__finish(c, PZ_CLIENT_ETIMEDOUT, "connect timed out");
+    break;
+  case PZ_CS_CLOSING:
+    if (c->ws != NULL && wslay_event_get_close_received(c->ws) &&
+        wslay_event_get_close_sent(c->ws))
+      pz_client__finish(c, 0, NULL); /* the server kept TCP open */
+    else
+      pz_client__finish(c, PZ_CLIENT_ETIMEDOUT, "close timed out");
+    break;
+  default:
+    pz_client__disarm(c);
+    break;
+  }
+}
+
+int pz_client_close(pz_client_t *c, int code, const char *reason) {
+  size_t reason_len = reason != NULL ? strlen(reason) : 0;
+  int r;
+
+  switch (c->state) {
+  case PZ_CS_CLOSED:
+    return PZ_CLIENT_ESTATE;
+  case PZ_CS_CLOSING:
+    return 0;
+  case PZ_CS_CONNECTING:
+  case PZ_CS_HANDSHAKE:
+    pz_client__finish(c, PZ_CLIENT_ECANCELED, "closed before the upgrade");
+    return 0;
+  default:
+    break;
+  }
+  if (code < 1000 || code > 4999 || reason_len > 123)
+    return PZ_CLIENT_EINVAL;
+  r = wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason,
+                              reason_len);
+  if (r == WSLAY_ERR_NOMEM)
+    return PZ_CLIENT_ENOMEM;
+  if (r == WSLAY_ERR_INVALID_ARGUMENT)
+    return PZ_CLIENT_EINVAL;
+  if (r != 0)
+    return 0; /* a close is already queued (wslay failed the connection) */
+  c->state = PZ_CS_CLOSING;
+  pz_client__arm(c, c->close_timeout_ms);
+  pz_client__flush(c);
+  return 0;
+}
+
+void pz_client_abort(pz_client_t *c) {
+  pz_client__finish(c, PZ_CLIENT_ECANCELED, "aborted");
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  pz_client_t *c = h->data;
+  (void)suggested;
+  *buf = uv_buf_init(c->ctx->rbuf, sizeof(c->ctx->rbuf));
+}
+
+static int open_ws(pz_client_t *c) {
+  pz_handshake_t *hs = c->hs;
+
+  if (wslay_event_context_client_init(&c->ws, &ws_callbacks, c) != 0)
+    return PZ_CLIENT_ENOMEM;
+  wslay_event_config_set_max_recv_msg_length(c->ws, hs->max_message);
+  c->http_status = 101;
+  c->protocol_selected = hs->resp.protocol_selected;
+  pz_http_resp_dispose(&hs->resp);
+  free(hs);
+  c->hs = NULL;
+  c->state = PZ_CS_OPEN;
+  pz_client__disarm(c);
+  return 0;
+}
+
+static void ws_feed(pz_client_t *c, const char *data, size_t len) {
+  int r;
+
+  c->in = data;
+  c->in_len = len;
+  c->in_recv = true;
+  r = wslay_event_recv(c->ws);
+  c->in_recv = false;
+  c->in_len = 0; /* what wslay left (after a close) is dropped */
+  if (c->state == PZ_CS_CLOSED)
+    return;
+  if (r != 0) {
+    pz_client__finish(
+        c, r == WSLAY_ERR_NOMEM ? PZ_CLIENT_ENOMEM : PZ_CLIENT_EPROTO,
+        "WebSocket receive failed");
+    return;
+  }
+  pz_client__flush(c); /* pongs, close echoes, sends from on_message */
+}
+
+static void on_eof(pz_client_t *c, ssize_t nread) {
+  if (c->state == PZ_CS_HANDSHAKE)
+    pz_client__finish(c, PZ_CLIENT_EHANDSHAKE,
+                      "connection closed during the upgrade");
+  else if (c->ws != NULL && wslay_event_get_close_received(c->ws))
+    pz_client__finish(c, 0, NULL);
+  else if (nread == UV_EOF)
+    pz_client__finish(c, PZ_CLIENT_ECLOSED,
+                      "connection closed without a close frame");
+  else
+    pz_client__finish(c, PZ_CLIENT_EIO, uv_strerror((int)nread));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  pz_client_t *c = s->data;
+  const char *p = buf->base;
+  size_t n = nread > 0 ? (size_t)nread : 0;
+
+  if (c->state == PZ_CS_CLOSED)
+    return;
+  if (nread < 0) {
+    on_eof(c, nread);
+    return;
+  }
+  c->stats.bytes_in += n;
+  if (c->state == PZ_CS_HANDSHAKE) {
+    ssize_t r = pz_http_resp_feed(&c->hs->resp, p, n);
+    if (r == PZ_CLIENT_EAGAIN)
+      return;
+    c->http_status = (uint16_t)c->hs->resp.status;
+    if (r < 0) {
+      pz_client__finish(c, (int)r,
+                        c->hs->resp.why ? c->hs->resp.why : "out of memory");
+      return;
+    }
+    if (open_ws(c) != 0) {
+      pz_client__finish(c, PZ_CLIENT_ENOMEM, "out of memory");
+      return;
+    }
+    p += r;
+    n -= (size_t)r;
+    if (c->cbs->on_open != NULL)
+      c->cbs->on_open(c);
+  }
+  if (n > 0 && (c->state == PZ_CS_OPEN || c->state == PZ_CS_CLOSING))
+    ws_feed(c, p, n);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  pz_client_t *c = req->handle->data;
+  int r;
+
+  if (status == UV_ECANCELED || c->state == PZ_CS_CLOSED)
+    return;
+  if (status < 0) {
+    pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(status));
+    return;
+  }
+  c->state = PZ_CS_HANDSHAKE;
+  if ((r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) != 0 ||
+      (r = out_write(c, c->hs->request, c->hs->request_len)) != 0)
+    pz_client__finish(c, PZ_CLIENT_EIO, uv_strerror(r));
+}
+
+void pz_client_opts_init(pz_client_opts_t *opts) {
+  memset(opts, 0, sizeof(*opts));
+  opts->subprotocol = PZ_WS_SUBPROTOCOL;
+}
+
+static pz_handshake_t *handshake_new(const pz_url_t *url,
+                                     const pz_client_opts_t *opts, int *err) {
+  char key[PZ_WS_KEY_LEN + 1];
+  pz_handshake_t *hs;
+  int n;
+
+  if ((*err = pz_ws_key_generate(key)) != 0)
+    return NULL;
+  if ((n = pz_ws_request_build(NULL, 0, url, key, opts->subprotocol)) < 0) {
+    *err = n;
+    return NULL;
+  }
+  if ((hs = calloc(1, sizeof(*hs) + (size_t)n + 1)) == NULL) {
+    *err = PZ_CLIENT_ENOMEM;
+    return NULL;
+  }
+  memcpy(hs->key, key, sizeof(key));
+  hs->request_len = (size_t)n;
+  pz_ws_request_build(hs->request, (size_t)n + 1, url, key, opts->subprotocol);
+  if (opts->subprotocol != NULL)
+    strcpy(hs->protocol, opts->subprotocol); /* length checked by build */
+  pz_http_resp_init(&hs->resp, hs->key,
+                    opts->subprotocol != NULL ? hs->protocol : NULL);
+  hs->max_message =
+      opts->max_message ? opts->max_message : PZ_CLIENT_DEFAULT_MAX_MESSAGE;
+  return hs;
+}
+
+/* Lets the kernel pick the source port at connect time from the whole
+ * 4-tuple, so one bound source address is not limited to one port range
+ * per process (IP_BIND_ADDRESS_NO_PORT, Linux 4.2). */
+static void bind_no_port(uv_tcp_t *tcp) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  uv_os_fd_t fd;
+  int one = 1;
+  if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                     sizeof(one));
+#else
+  (void)tcp;
+#endif
+}
+
+int pz_client_connect(pz_client_ctx_t *ctx, const char *url,
+                      const pz_client_opts_t *opts, const pz_client_cbs_t *cbs,
+                      void *data, pz_client_t **out) {
+  pz_client_opts_t defaults;
+  struct sockaddr_in sa, bind_sa;
+  pz_url_t u;
+  pz_client_t *c;
+  int err;
+
+  if (ctx == NULL || url == NULL || cbs == NULL || out == NULL || ctx->closing)
+    return PZ_CLIENT_EINVAL;
+  if (opts == NULL) {
+    pz_client_opts_init(&defaults);
+    opts = &defaults;
+  }
+  if ((err = pz_url_parse(url, &u)) != 0)
+    return err;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(u.port);
+  sa.sin_addr = u.addr;
+  memset(&bind_sa, 0, sizeof(bind_sa));
+  bind_sa.sin_family = AF_INET;
+  if (opts->bind_addr != NULL &&
+      inet_pton(AF_INET, opts->bind_addr, &bind_sa.sin_addr) != 1)
+    return PZ_CLIENT_EINVAL;
+
+  if ((c = calloc(1, sizeof(*c))) == NULL)
+    return PZ_CLIENT_ENOMEM;
+  if ((c->hs = handshake_new(&u, opts, &err)) == NULL)
+    goto fail_client;
+  if (uv_tcp_init_ex(ctx->loop, &c->tcp, AF_INET) != 0) {
+    err = PZ_CLIENT_EIO;
+    goto fail_hs;
+  }
+  c->tcp.data = c;
+  c->ctx = ctx;
+  c->cbs = cbs;
+  c->data = data;
+  c->close_timeout_ms = opts->close_timeout_ms ? opts->close_timeout_ms
+                                               : PZ_CLIENT_DEFAULT_CLOSE_MS;
+  c->state = PZ_CS_CONNECTING;
+  ctx->n_clients++;
+  pz_client__arm(c, opts->connect_timeout_ms ? opts->connect_timeout_ms
+                                             : PZ_CLIENT_DEFAULT_CONNECT_MS);
+  *out = c;
+
+  /* The handle exists: from here failures end in on_close. */
+  (void)uv_tcp_nodelay(&c->tcp, 1);
+  if (opts->bind_addr != NULL) {
+    bind_no_port(&c->tcp);
+    if ((err = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&bind_sa, 0)) !=
+        0) {
+      pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(err));
+      return 0;
+    }
+  }
+  if ((err = uv_tcp_connect(&c->hs->req, &c->tcp, (const struct sockaddr *)&sa,
+                            on_connect)) != 0)
+    pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(err));
+  return 0;
+
+fail_hs:
+  pz_http_resp_dispose(&c->hs->resp);
+  free(c->hs);
+fail_client:
+  free(c);
+  return err;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+void *pz_client_data(const pz_client_t *c) {
+  return c->data;
+}
+
+void pz_client_set_data(pz_client_t *c, void *data) {
+  c->data = data;
+}
+
+pz_client_ctx_t *pz_client_ctx(const pz_client_t *c) {
+  return c->ctx;
+}
+
+const pz_client_stats_t *pz_client_stats(const pz_client_t *c) {
+  return &c->stats;
+}
+
+bool pz_client_is_open(const pz_client_t *c) {
+  return c->state == PZ_CS_OPEN;
+}
+
+int pz_client_error(const pz_client_t *c) {
+  return c->err;
+}
+
+int pz_client_http_status(const pz_client_t *c) {
+  return c->http_status;
+}
+
+bool pz_client_protocol_selected(const pz_client_t *c) {
+  return c->protocol_selected;
+}
+
+size_t pz_client_buffered(const pz_client_t *c) {
+  return (c->inflight != NULL ? c->inflight->len : 0) + c->pend.len;
+}

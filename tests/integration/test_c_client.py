@@ -1,0 +1,205 @@
+"""The C client library and plaza-cli against the real build/plaza.
+
+The C programs (tests/integration/c_*.c, built by `make integration` into
+build/tests/integration/) print what failed and exit non-zero; plaza-cli is
+driven through pipes, as a person at a terminal would use it. The `plaza`
+fixture (conftest.py) starts the server on a free 127.0.0.1 port, waits for
+GET /healthz, and at teardown checks that SIGTERM makes it exit 0.
+"""
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, "build")
+CLI = os.path.join(BUILD, "plaza-cli")
+
+
+def binary(path):
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: run `make -C {ROOT} integration` (or build it)",
+                    pytrace=False)
+    return path
+
+
+def run_c_test(name, *args, timeout=30):
+    exe = binary(os.path.join(BUILD, "tests", "integration", name))
+    p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, f"{name} exited {p.returncode}:\n{out}"
+    return out
+
+
+class Cli:
+    """A plaza-cli process with its stdin a pipe and its output read by a
+    thread, so the test can wait for a line with a deadline."""
+
+    def __init__(self, url, room, name, *extra):
+        self.name = name
+        self.proc = subprocess.Popen([binary(CLI), *extra, url, room, name],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, pattern, timeout=5.0):
+        """Waits for a line matching the regex; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)  # keep the EOF for later calls
+                break
+            self.seen.append(line)
+            m = rx.search(line)
+            if m:
+                return m
+        pytest.fail(f"plaza-cli {self.name}: no line matching {pattern!r} within "
+                    f"{timeout}s; output so far:\n" + "\n".join(self.seen), pytrace=False)
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def eof(self):
+        self.proc.stdin.close()
+
+    def wait(self, timeout=5.0):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"plaza-cli {self.name} did not exit within {timeout}s; output:\n"
+                        + "\n".join(self.seen), pytrace=False)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def clis():
+    started = []
+
+    def start(*args):
+        c = Cli(*args)
+        started.append(c)
+        return c
+
+    yield start
+    for c in started:
+        c.kill()
+
+
+# ---- the C library ----------------------------------------------------------
+
+def test_c_roundtrip_two_clients(plaza):
+    srv = plaza()
+    out = run_c_test("c_roundtrip", srv.ws_url())
+    assert "c_roundtrip: ok" in out
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0, "plaza did not exit 0 on SIGTERM"
+
+
+def test_c_close_codes_reported(plaza):
+    srv = plaza()
+    out = run_c_test("c_close_codes", srv.ws_url(""))
+    assert "c_close_codes: ok" in out
+
+
+def test_c_client_memory_per_connection(plaza):
+    srv = plaza()
+    out = run_c_test("c_memory", srv.ws_url(), "500", "12288")
+    assert "bytes of heap per client" in out
+
+
+# ---- plaza-cli --------------------------------------------------------------
+
+def test_cli_chat_through_pipes(plaza, clis):
+    srv = plaza()
+    bob = clis(srv.ws_url(), "pipes", "bob")
+    bob.expect(r"^room pipes \(1 member\): bob#\d+$")
+    alice = clis(srv.ws_url(), "pipes", "alice")
+    alice.expect(r"^room pipes \(2 members\): ")
+    bob.expect(r"^joined: alice#\d+$")
+
+    alice.send("hello from a pipe")
+    bob.expect(r"^\[alice\] hello from a pipe$")
+    alice.expect(r"^\[alice\] hello from a pipe$")
+
+    # EOF on stdin: LEAVE, close 1000, exit 0.
+    alice.eof()
+    alice.expect(r"^closed: 1000")
+    assert alice.wait() == 0
+    bob.expect(r"^left: alice#\d+$")
+
+    # The server shutting down closes bob with 1001: printed, exit 0.
+    srv.signal(signal.SIGTERM)
+    bob.expect(r"^closed: 1001")
+    assert bob.wait() == 0
+    assert srv.wait_exit() == 0, "plaza did not exit 0 on SIGTERM"
+
+
+def test_cli_whisper_move_who(plaza, clis):
+    srv = plaza()
+    bob = clis(srv.ws_url(), "cmds", "bob")
+    bob_id = bob.expect(r"^welcome: you are #(\d+)").group(1)
+    bob.expect(r"^room cmds ")
+    alice = clis(srv.ws_url(), "cmds", "alice")
+    alice_id = alice.expect(r"^welcome: you are #(\d+)").group(1)
+    alice.expect(r"^room cmds ")
+
+    alice.send(f"/w {bob_id} psst")
+    bob.expect(rf"^\(whisper from alice#{alice_id}\) psst$")
+
+    alice.send("/move 1 0 2.5")
+    bob.expect(rf"^pos: .*alice#{alice_id} \(1\.0,0\.0,2\.5\)", timeout=5)
+
+    bob.send("/who")
+    bob.expect(rf"^who: cmds: .*alice#{alice_id}.*bob#{bob_id} \(you\)|"
+               rf"^who: cmds: .*bob#{bob_id} \(you\).*alice#{alice_id}")
+
+    alice.send("/w 12345 nobody")
+    alice.expect(r"^error 7 not_found")
+    alice.send("/bogus")
+    alice.expect(r"^unknown command")
+
+    alice.send("/quit")
+    alice.expect(r"^closed: 1000")
+    assert alice.wait() == 0
+    bob.eof()
+    assert bob.wait() == 0
+
+
+def test_cli_connection_failure_exit_code(plaza, clis):
+    srv = plaza()
+    # Nothing listens on port 1; a wrong path is refused by the server.
+    for url in ("ws://127.0.0.1:1/ws", srv.ws_url("/nope")):
+        cli = clis(url, "lobby", "x")
+        cli.expect(r"cannot connect")
+        assert cli.wait() == 1, url
+    cli = clis("http://127.0.0.1/", "lobby", "x")
+    assert cli.wait() == 2
