@@ -112,7 +112,45 @@ void pz_worker_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     not_found(w, d);
     return;
   }
-  /* Pointing here while not here: it is on its way to another worker,
-   * whose word will reach this inbox; look again after it. */
+  if (e->worker == PZ_DIR_MOVING) { /* held until it lands */
+    pz_msg_deliver_t **tail = &e->waiting;
+    while (*tail)
+      tail = (pz_msg_deliver_t **)&(*tail)->hdr.next;
+    d->hdr.next = NULL;
+    *tail = d;
+    return;
+  }
+  if (e->worker == w->index) { /* ours, yet not here: gone meanwhile */
+    not_found(w, d);
+    return;
+  }
   forward(w, e->worker, d);
+}
+
+void pz_dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
+  pz_dir_entry_t *e;
+  HASH_FIND(hh, w->dir, &id, sizeof(id), e);
+  if (!e && gone)
+    return;
+  if (!e) {
+    e = pz_xcalloc(1, sizeof(*e));
+    e->id = id;
+    HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
+  }
+  pz_msg_deliver_t *held = NULL;
+  if (worker != PZ_DIR_MOVING || gone) {
+    held = e->waiting;
+    e->waiting = NULL;
+  }
+  if (gone) {
+    HASH_DEL(w->dir, e);
+    free(e);
+  } else {
+    e->worker = worker;
+  }
+  while (held) { /* routed again with what the directory knows now */
+    pz_msg_deliver_t *d = held;
+    held = (pz_msg_deliver_t *)d->hdr.next;
+    pz_worker_deliver(w, d);
+  }
 }

@@ -13,37 +13,21 @@
 
 #define RESUME_MAX_HOPS 4
 
-static void dir_send(pz_worker_t *w, uint64_t id, int type) {
+/* Tells the id's home worker where the session is: `worker` (ours, or
+ * PZ_DIR_MOVING) or gone. Locally when we are the home. */
+static void dir_send(pz_worker_t *w, uint64_t id, int type, int worker) {
   int home = (int)pz_id_worker(id);
   if (home >= w->srv->n_workers)
     return;
   if (home == w->index) {
-    pz_dir_entry_t *e;
-    HASH_FIND(hh, w->dir, &id, sizeof(id), e);
-    if (type == PZ_MSG_DIR_DEL) {
-      if (e) {
-        HASH_DEL(w->dir, e);
-        free(e);
-      }
-      return;
-    }
-    if (!e) {
-      e = pz_xmalloc(sizeof(*e));
-      e->id = id;
-      HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
-    }
-    e->worker = w->index;
+    pz_dir_update(w, id, worker, type == PZ_MSG_DIR_DEL);
     return;
   }
   pz_msg_dir_t *m = pz_xmalloc(sizeof(*m));
   m->hdr.type = type;
   m->id = id;
-  m->worker = w->index;
+  m->worker = worker;
   pz_worker_post(w->srv->workers[home], &m->hdr);
-}
-
-void pz_worker_dir_set(pz_worker_t *w, uint64_t id) {
-  dir_send(w, id, PZ_MSG_DIR_SET);
 }
 
 static void send_welcome(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
@@ -74,7 +58,7 @@ pz_session_t *pz_worker_session_new(pz_worker_t *w, pz_str_t name) {
                               pz_worker_now(w));
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
-  dir_send(w, id, PZ_MSG_DIR_SET);
+  dir_send(w, id, PZ_MSG_DIR_SET, w->index);
   return s;
 }
 
@@ -100,7 +84,7 @@ void pz_worker_session_end(pz_worker_t *w, pz_session_t *s) {
   pz_shard_session_destroy(&w->shard, s);
   atomic_fetch_sub(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, -1);
-  dir_send(w, id, PZ_MSG_DIR_DEL);
+  dir_send(w, id, PZ_MSG_DIR_DEL, w->index);
 }
 
 void pz_worker_session_detach(pz_worker_t *w, pz_session_t *s) {
@@ -117,12 +101,14 @@ void pz_session_sweep(pz_worker_t *w, uint64_t now_ms) {
 void pz_session_unhost(pz_worker_t *w, pz_session_t *s) {
   pz_shard_session_remove(&w->shard, s);
   PZ_ADD(w->metrics.sessions, -1);
+  /* Posted before the session itself, so the home hears it first. */
+  dir_send(w, s->id, PZ_MSG_DIR_SET, PZ_DIR_MOVING);
 }
 
 void pz_session_host(pz_worker_t *w, pz_session_t *s) {
   pz_shard_session_add(&w->shard, s);
   PZ_ADD(w->metrics.sessions, 1);
-  dir_send(w, s->id, PZ_MSG_DIR_SET);
+  dir_send(w, s->id, PZ_MSG_DIR_SET, w->index);
 }
 
 /* The session is here and the token proves it: c takes it over. */
@@ -161,7 +147,8 @@ void pz_session_resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
       if (next == w->index) {
         pz_dir_entry_t *e;
         HASH_FIND(hh, w->dir, &a->id, sizeof(a->id), e);
-        next = e ? e->worker : w->index;
+        /* In transit (a JOIN moving it) it cannot be caught: fail. */
+        next = e && e->worker >= 0 ? e->worker : w->index;
       }
       if (next != w->index && next < w->srv->n_workers) {
         a->hops++;

@@ -110,20 +110,13 @@ static void on_adopt(pz_worker_t *w, pz_msg_adopt_t *a) {
 static void on_dir(pz_worker_t *w, pz_msg_dir_t *m) {
   pz_dir_entry_t *e;
   HASH_FIND(hh, w->dir, &m->id, sizeof(m->id), e);
+  /* A DEL counts only from the worker the entry points at: a late one from
+   * a worker the session already left must not remove it. */
   if (m->hdr.type == PZ_MSG_DIR_DEL) {
-    /* Only the worker the entry points at may remove it: a late DEL from
-     * a worker the session already left must not. */
-    if (e && e->worker == m->worker) {
-      HASH_DEL(w->dir, e);
-      free(e);
-    }
+    if (e && e->worker == m->worker)
+      pz_dir_update(w, m->id, m->worker, true);
   } else {
-    if (!e) {
-      e = pz_xmalloc(sizeof(*e));
-      e->id = m->id;
-      HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
-    }
-    e->worker = m->worker;
+    pz_dir_update(w, m->id, m->worker, false);
   }
   free(m);
 }
@@ -239,6 +232,11 @@ void pz_worker_destroy(pz_worker_t *w) {
   pz_dir_entry_t *e, *tmp;
   HASH_ITER(hh, w->dir, e, tmp) {
     HASH_DEL(w->dir, e);
+    while (e->waiting) {
+      pz_msg_deliver_t *d = e->waiting;
+      e->waiting = (pz_msg_deliver_t *)d->hdr.next;
+      free(d);
+    }
     free(e);
   }
   pz_shard_dispose(&w->shard);

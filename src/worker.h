@@ -26,7 +26,7 @@ struct pz_conn;
 enum pz_msg_type {
   PZ_MSG_NEW_SOCKET,  /* from the acceptor: a socket to serve */
   PZ_MSG_ADOPT,       /* a connection (and maybe session) in transit */
-  PZ_MSG_DIR_SET,     /* to the home worker: session id now lives on w */
+  PZ_MSG_DIR_SET,     /* to the home worker: session id lives on w (or moves) */
   PZ_MSG_DIR_DEL,     /* to the home worker: session id is gone */
   PZ_MSG_DELIVER,     /* a whisper or error for a session id */
   PZ_MSG_GATHER,      /* /rooms: report your rooms to the requester */
@@ -92,10 +92,14 @@ typedef struct pz_msg_gather {
   char *json; /* GATHER_PART: the worker's rooms as JSON objects, malloc'd */
 } pz_msg_gather_t;
 
-/* A home worker's record of where one of its sessions lives. */
+/* A home worker's record of where one of its sessions lives. While the
+ * session moves between workers it is "in transit" (PZ_DIR_MOVING) and
+ * whispers for it wait here until its new worker reports in. */
+#define PZ_DIR_MOVING (-1)
 typedef struct pz_dir_entry {
   uint64_t id;
   int worker;
+  struct pz_msg_deliver *waiting; /* held while moving, in arrival order */
   UT_hash_handle hh;
 } pz_dir_entry_t;
 
@@ -150,8 +154,10 @@ void pz_worker_session_detach(pz_worker_t *w, pz_session_t *s);
 void pz_worker_deliver(pz_worker_t *w, pz_msg_deliver_t *msg);
 pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
                                  pz_str_t name, pz_str_t text);
-/* Tells the home worker of s that it lives on w now. */
-void pz_worker_dir_set(pz_worker_t *w, uint64_t id);
+/* Home worker thread: the directory learns that session `id` lives on
+ * `worker` (PZ_DIR_MOVING while in transit) or is gone (`gone`); held
+ * whispers are routed again. */
+void pz_dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone);
 
 static inline uint64_t pz_worker_now(pz_worker_t *w) {
   return uv_now(&w->loop);
