@@ -1,0 +1,153 @@
+"""HTTP on the WebSocket port: /healthz, /metrics, /rooms, 404, /ws without upgrade."""
+
+import re
+import socket
+import time
+
+from plaza_client import Client, async_test, http_get, http_json, rooms_list
+
+
+def wait_until(check, timeout=5.0):
+    """Poll check() until it returns a true value; return the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(0.05)
+
+
+@async_test
+async def test_healthz_reports_status_node_connections_rooms(plaza):
+    srv = plaza()
+    doc = http_json(srv, "/healthz")
+    for field in ("status", "node", "connections", "rooms"):
+        assert field in doc, f"/healthz lacks {field!r}: {doc!r}"
+    assert doc["status"] == "ok", doc
+    assert isinstance(doc["connections"], int) and isinstance(doc["rooms"], int), doc
+
+    c = await Client.joined(srv, "health-room")
+    last = {}
+
+    def counted():
+        last.update(http_json(srv, "/healthz"))
+        return last["connections"] >= 1 and last["rooms"] >= 1
+
+    assert wait_until(counted), f"/healthz does not count our connection and room: {last!r}"
+    await c.close()
+
+
+METRIC_LINE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+'
+    r'([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|NaN|[-+]?Inf))(\s+-?[0-9]+)?$')
+
+
+def parse_metrics(text):
+    """{family: type} and [(name, labels, value)] of a Prometheus text exposition;
+    AssertionError on a line that is not valid exposition syntax."""
+    types, samples = {}, []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 4 and parts[1] == "TYPE":
+                types[parts[2]] = parts[3].strip()
+            continue
+        m = METRIC_LINE.match(line)
+        assert m, f"not a Prometheus sample line: {line!r}\n--- /metrics ---\n{text}"
+        samples.append((m.group(1), m.group(2) or "", m.group(3)))
+    return types, samples
+
+
+@async_test
+async def test_metrics_exposes_prometheus_families(plaza):
+    srv = plaza()
+    # Some traffic so that per-op message counters exist.
+    a = await Client.joined(srv, "metrics-room")
+    b = await Client.joined(srv, "metrics-room")
+    await a.ping(3.0)
+    await a.send(5, "hello metrics")
+    await b.wait_for(6)
+
+    status, headers, text = http_get(srv, "/metrics")
+    assert status == 200, f"/metrics: {status}\n{text}"
+    ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+    assert ctype.startswith("text/plain"), f"/metrics content-type {ctype!r}"
+    types, samples = parse_metrics(text)
+    names = {n for n, _, _ in samples} | set(types)
+    plaza_names = sorted(n for n in names if n.startswith("plaza_"))
+    ctx = f"\nplaza_ families: {plaza_names}\n--- /metrics ---\n{text}"
+    assert plaza_names, "no plaza_ metrics" + ctx
+
+    def has(sub):
+        return any(sub in n for n in plaza_names)
+
+    assert has("connection"), "no connections metric" + ctx
+    assert has("room"), "no rooms metric" + ctx
+    assert has("byte"), "no bytes metric" + ctx
+    assert has("drop"), "no dropped frames metric" + ctx
+    assert has("redis"), "no redis link state metric" + ctx
+
+    msg = [(n, l) for n, l, _ in samples if n.startswith("plaza_") and "message" in n]
+    assert msg, "no messages metric" + ctx
+    assert any('op="' in l for _, l in msg), "messages metrics carry no op label" + ctx
+    inbound = re.compile(r'(_in(_|$)|received|inbound|direction="in")')
+    outbound = re.compile(r'(_out(_|$)|sent|outbound|direction="out")')
+    assert any(inbound.search(n + l) for n, l in msg), "no inbound messages metric" + ctx
+    assert any(outbound.search(n + l) for n, l in msg), "no outbound messages metric" + ctx
+
+    hist = [f for f, t in types.items() if f.startswith("plaza_") and "tick" in f
+            and t == "histogram"]
+    assert hist, "no tick duration histogram (# TYPE ... histogram)" + ctx
+    fam = hist[0]
+    assert any(n == fam + "_bucket" and 'le="+Inf"' in l for n, l, _ in samples), \
+        f"{fam}_bucket with le=\"+Inf\" missing" + ctx
+    assert any(n == fam + "_sum" for n, _, _ in samples), f"{fam}_sum missing" + ctx
+    assert any(n == fam + "_count" for n, _, _ in samples), f"{fam}_count missing" + ctx
+    await a.close()
+    await b.close()
+
+
+@async_test
+async def test_rooms_lists_joined_room_with_member_count(plaza):
+    srv = plaza()
+    a = await Client.joined(srv, "lobby")
+    b = await Client.joined(srv, "lobby")
+    last = []
+
+    def listed():
+        last[:] = rooms_list(srv)
+        return any(r.get("room") == "lobby" and r.get("members") == 2 for r in last)
+
+    assert wait_until(listed), f"/rooms does not list lobby with 2 members: {last!r}"
+    await a.close()
+    await b.close()
+
+
+def test_unknown_path_is_404(plaza):
+    srv = plaza()
+    status, _, body = http_get(srv, "/no/such/thing")
+    assert status == 404, f"GET /no/such/thing: {status} {body[:200]!r}"
+
+
+def test_ws_without_upgrade_headers_is_400_or_426(plaza):
+    srv = plaza()
+    status, _, body = http_get(srv, "/ws")
+    assert status in (400, 426), f"GET /ws without upgrade: {status} {body[:200]!r}"
+
+
+def test_http_keeps_serving_after_many_requests(plaza):
+    """Guards against a leak or a stuck parser in the HTTP path."""
+    srv = plaza()
+    for _ in range(50):
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        assert data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:200]
