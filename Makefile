@@ -132,3 +132,19 @@ clean:
 include bench/peers/socketio/peer.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Fuzzing (clang's libFuzzer + ASan): `make fuzz FUZZ_SECONDS=60` runs each
+# target over its corpus in tests/fuzz/corpus/<name>, adding what it finds.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -Ishards $(PKG_CFLAGS)
+.PHONY: fuzz
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/http.c src/ws.c \
+	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
+	  mkdir -p tests/fuzz/corpus/$${t#fuzz_}; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    tests/fuzz/corpus/$${t#fuzz_}; \
+	done
