@@ -55,6 +55,12 @@ ifneq ($(FLOOR_SRC),)
 PROGRAMS += $(BUILD)/plaza-floor
 endif
 
+# Keep intermediate objects (no trailing `rm` after the test summary) and
+# keep recursive makes quiet about directories: the test runner's summary
+# must be the last line `make test` prints.
+.SECONDARY:
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all run test unit integration deps test-deps clean format
 all: $(PROGRAMS)
 
