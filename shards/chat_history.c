@@ -18,8 +18,7 @@ void pz_chat_history_dispose(pz_chat_history_t *h) {
 
 void pz_chat_history_add(pz_chat_history_t *h, const pz_chat_entry_t *e) {
   /* One block: the entry, then name, then text. */
-  pz_chat_entry_t *c =
-      pz_xmalloc(sizeof(*c) + e->name.len + e->text.len + 2);
+  pz_chat_entry_t *c = pz_xmalloc(sizeof(*c) + e->name.len + e->text.len + 2);
   char *name = (char *)(c + 1);
   char *text = name + e->name.len + 1;
   memcpy(name, e->name.ptr, e->name.len);

@@ -18,8 +18,7 @@ typedef struct pz_bucket {
 void pz_bucket_init(pz_bucket_t *b, double burst, uint64_t now_ms);
 /* Refills at `rate` per second up to `burst`, then takes one token if there
  * is one. True when the event is allowed. */
-bool pz_bucket_take(pz_bucket_t *b, double rate, double burst,
-                    uint64_t now_ms);
+bool pz_bucket_take(pz_bucket_t *b, double rate, double burst, uint64_t now_ms);
 
 /* Counts events in a fixed window restarted when it has passed: cheap and
  * good enough to tell sustained abuse from a burst. */

@@ -28,7 +28,7 @@ typedef struct pz_session {
   uint8_t token_len;
   char token[PZ_SESSION_TOKEN_MAX + 1]; /* "<id>.<secret>" for resume */
 
-  struct pz_room *room; /* NULL outside a room */
+  struct pz_room *room;  /* NULL outside a room */
   uint32_t member_index; /* position in room->members */
   bool dirty;            /* position changed since the last tick */
   bool has_seq;
@@ -40,8 +40,8 @@ typedef struct pz_session {
   pz_bucket_t chat_bucket;
   pz_window_t dropped; /* rate-limited messages, for 4003 */
 
-  pz_outlet_t *outlet; /* NULL while detached */
-  uint64_t expires_ms; /* detached: when the grace period ends */
+  pz_outlet_t *outlet;              /* NULL while detached */
+  uint64_t expires_ms;              /* detached: when the grace period ends */
   struct pz_session *dprev, *dnext; /* the worker's list of detached ones */
 } pz_session_t;
 

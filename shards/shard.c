@@ -45,9 +45,9 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   s->id = id;
   s->name_len = (uint8_t)(name.len > PZ_NAME_MAX ? PZ_NAME_MAX : name.len);
   memcpy(s->name, name.ptr, s->name_len);
-  s->token_len = (uint8_t)(token.len > PZ_SESSION_TOKEN_MAX
-                               ? PZ_SESSION_TOKEN_MAX
-                               : token.len);
+  s->token_len =
+      (uint8_t)(token.len > PZ_SESSION_TOKEN_MAX ? PZ_SESSION_TOKEN_MAX
+                                                 : token.len);
   memcpy(s->token, token.ptr, s->token_len);
   pz_motion_init(&s->motion, &sh->cfg.rules, now_ms);
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);

@@ -49,8 +49,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
           errno == ENOMEM) {
-        pz_warn("accept: %s; pausing %d ms", strerror(errno),
-                EMFILE_PAUSE_MS);
+        pz_warn("accept: %s; pausing %d ms", strerror(errno), EMFILE_PAUSE_MS);
         uv_poll_stop(&a->poll);
         uv_timer_start(&a->pause, on_pause_over, EMFILE_PAUSE_MS, 0);
       }
@@ -64,8 +63,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   }
 }
 
-static void on_closed(uv_handle_t *h) {
-}
+static void on_closed(uv_handle_t *h) {}
 
 static void on_stop(uv_async_t *async) {
   pz_acceptor_t *a = async->data;

@@ -112,8 +112,7 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
   default:
     errno = 0;
     d = strtod(val, &end);
-    if (errno || end == val || *end || !isfinite(d) || d < s->min ||
-        d > s->max)
+    if (errno || end == val || *end || !isfinite(d) || d < s->min || d > s->max)
       goto bad;
     if (s->kind != K_DBL && d != floor(d))
       goto bad;
@@ -136,7 +135,9 @@ static void defaults(pz_config_t *cfg) {
   strcpy(cfg->host, "0.0.0.0");
   cfg->port = 8080;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  cfg->workers = cores < 1 ? 1 : cores > PZ_MAX_WORKERS ? PZ_MAX_WORKERS : cores;
+  cfg->workers = cores < 1                ? 1
+                 : cores > PZ_MAX_WORKERS ? PZ_MAX_WORKERS
+                                          : cores;
   cfg->tick_hz = 30;
   cfg->max_message = 16384;
   cfg->move_rate = 60;
@@ -168,8 +169,8 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
 
   struct option longopts[NSPECS + 3];
   for (size_t i = 0; i < NSPECS; i++)
-    longopts[i] = (struct option){specs[i].flag, required_argument, NULL,
-                                  (int)(256 + i)};
+    longopts[i] =
+        (struct option){specs[i].flag, required_argument, NULL, (int)(256 + i)};
   longopts[NSPECS] = (struct option){"help", no_argument, NULL, 'h'};
   longopts[NSPECS + 1] = (struct option){"version", no_argument, NULL, 'V'};
   longopts[NSPECS + 2] = (struct option){0};

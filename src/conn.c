@@ -18,7 +18,7 @@
 #include "log.h"
 #include "ws.h"
 
-#define LINGER_MS 3000 /* how long a closing socket waits for the peer */
+#define LINGER_MS 3000       /* how long a closing socket waits for the peer */
 #define IDLE_RELEASE_MS 2000 /* quiet time before the parser is released */
 
 /* What a uv_write in flight needs; allocated only then, since most writes
@@ -163,8 +163,8 @@ static void start_write(pz_conn_t *c) {
     }
     off -= e->hdr_len;
     if (off < e->payload->len)
-      wr->bufs[n++] = uv_buf_init((char *)e->payload->data + off,
-                                  e->payload->len - off);
+      wr->bufs[n++] =
+          uv_buf_init((char *)e->payload->data + off, e->payload->len - off);
     entries++;
   }
   wr->req.data = c;
@@ -219,8 +219,8 @@ static void queue_bytes(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
                         pz_payload_t *shared, size_t written) {
   pz_outq_entry_t *e = pz_xmalloc(sizeof(*e));
   e->next = NULL;
-  e->payload = shared ? pz_payload_ref(shared)
-                      : pz_payload_create(data, len, kind);
+  e->payload =
+      shared ? pz_payload_ref(shared) : pz_payload_create(data, len, kind);
   e->hdr_len = (uint8_t)hlen;
   memcpy(e->hdr, hdr, hlen);
   e->off = (uint32_t)written;
@@ -255,8 +255,8 @@ static void slow_consumer(pz_conn_t *c) {
     c->outq = NULL;
   c->outq_tail = keep;
   PZ_ADD(c->w->metrics.dropped_frames, dropped);
-  pz_info("closing slow consumer %s: outbound queue passed %u bytes",
-          c->peer, c->w->cfg->max_outbound);
+  pz_info("closing slow consumer %s: outbound queue passed %u bytes", c->peer,
+          c->w->cfg->max_outbound);
   pz_conn_close(c, PZ_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
@@ -332,8 +332,8 @@ static void handle_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
   }
 }
 
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf,
-                          size_t len, int flags, void *user_data) {
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                          int flags, void *user_data) {
   pz_conn_t *c = user_data;
   if (c->rx_len == 0 || c->state == PZ_CONN_MIGRATING) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -359,8 +359,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
   return (ssize_t)len;
 }
 
-static void defer(pz_conn_t *c, int opcode, const uint8_t *data,
-                  size_t len) {
+static void defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len) {
   pz_deferred_t *d = pz_xmalloc(sizeof(*d) + len);
   d->next = NULL;
   d->opcode = opcode;
@@ -445,10 +444,11 @@ static void ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   check_done(c);
 }
 
-/* ---- HTTP phase ----------------------------------------------------------- */
+/* ---- HTTP phase -----------------------------------------------------------
+ */
 
-void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
-                         char *body, size_t len) {
+void pz_conn_http_answer(pz_conn_t *c, int status, const char *type, char *body,
+                         size_t len) {
   if (c->state != PZ_CONN_HTTP) {
     free(body);
     return;
@@ -467,7 +467,7 @@ void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
                    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n",
                    status, reason, type, len,
                    status == 426 ? "Upgrade: websocket\r\n"
-                                 "Sec-WebSocket-Version: 13\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n"
                                  : "");
   out_send(c, (const uint8_t *)head, (size_t)n, (const uint8_t *)body, len,
            PZ_PAYLOAD_RELIABLE, NULL);
@@ -529,7 +529,8 @@ static void http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   pz_endpoints_handle(c, c->http->method, c->http->path);
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------
+ */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   pz_conn_t *c = h->data;
@@ -619,7 +620,8 @@ void pz_conn_accept(pz_worker_t *w, uv_os_sock_t fd) {
   list_move(c, &w->waiting);
 }
 
-/* ---- closing ---------------------------------------------------------------- */
+/* ---- closing ----------------------------------------------------------------
+ */
 
 void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
   if (c->state == PZ_CONN_CLOSING || c->state == PZ_CONN_CLOSED)
@@ -692,7 +694,8 @@ void pz_conn_attach(pz_conn_t *c, pz_session_t *s) {
   list_move(c, &c->w->active);
 }
 
-/* ---- moving between workers ------------------------------------------------ */
+/* ---- moving between workers ------------------------------------------------
+ */
 
 static void on_migrate_closed(uv_handle_t *h) {
   pz_conn_t *c = h->data;

@@ -66,7 +66,7 @@ typedef struct pz_conn {
   int state;
   bool reading;
   bool eof;
-  bool shut; /* FIN sent: draining until the peer's */
+  bool shut;            /* FIN sent: draining until the peer's */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
   char peer[48];
 
@@ -89,7 +89,7 @@ typedef struct pz_conn {
   /* Outbound queue: head may be in flight (writing). */
   pz_outq_entry_t *outq, *outq_tail;
   size_t outq_bytes;
-  uint32_t in_flight;           /* entries handed to uv_write */
+  uint32_t in_flight;            /* entries handed to uv_write */
   struct pz_conn_write *writing; /* only while a uv_write is in flight */
 
   pz_msg_adopt_t *moving; /* what to do there while MIGRATING */
@@ -123,7 +123,7 @@ void pz_conn_sweep(pz_worker_t *w, uint64_t now_ms);
 /* Worker stop: closes every connection with 1001. */
 void pz_conn_close_all(pz_worker_t *w, int code);
 /* The HTTP side answers (endpoints.c). Takes ownership of body. */
-void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
-                         char *body, size_t len);
+void pz_conn_http_answer(pz_conn_t *c, int status, const char *type, char *body,
+                         size_t len);
 
 #endif

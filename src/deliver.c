@@ -47,8 +47,7 @@ static void not_found(pz_worker_t *w, pz_msg_deliver_t *d) {
   free(d);
 }
 
-static void deliver_here(pz_worker_t *w, pz_session_t *s,
-                         pz_msg_deliver_t *d) {
+static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   pz_conn_t *c = (pz_conn_t *)s->outlet;
   if (c) {
     if (d->kind == PZ_DELIVER_WHISPER) {

@@ -27,8 +27,8 @@ static void malformed(pz_conn_t *c, int code, const char *message, int op) {
     return;
   }
   pz_conn_error(c, code, message, op);
-  uint32_t n = pz_window_hit(&c->malformed, MALFORMED_WINDOW_MS,
-                             pz_worker_now(w));
+  uint32_t n =
+      pz_window_hit(&c->malformed, MALFORMED_WINDOW_MS, pz_worker_now(w));
   if (n > w->cfg->malformed_limit)
     pz_conn_close(c, PZ_CLOSE_MALFORMED, "too many malformed messages");
 }
@@ -38,8 +38,8 @@ static void rate_limited(pz_conn_t *c, int op) {
   pz_worker_t *w = c->w;
   PZ_ADD(w->metrics.dropped_frames, 1);
   pz_conn_error(c, PZ_ERR_RATE_LIMITED, "rate limited: message dropped", op);
-  uint32_t n = pz_window_hit(&c->session->dropped, ABUSE_WINDOW_MS,
-                             pz_worker_now(w));
+  uint32_t n =
+      pz_window_hit(&c->session->dropped, ABUSE_WINDOW_MS, pz_worker_now(w));
   if (n > w->cfg->abuse_limit)
     pz_conn_close(c, PZ_CLOSE_KICKED, "kicked: sustained rate limit abuse");
 }
@@ -47,8 +47,8 @@ static void rate_limited(pz_conn_t *c, int op) {
 static bool text_ok(pz_conn_t *c, pz_str_t text, int op) {
   if (text.len < 1 || text.len > PZ_CHAT_TEXT_MAX ||
       !pz_utf8_valid(text.ptr, text.len)) {
-    malformed(c, PZ_ERR_INVALID_ARGUMENT,
-              "text must be 1-500 bytes of UTF-8", op);
+    malformed(c, PZ_ERR_INVALID_ARGUMENT, "text must be 1-500 bytes of UTF-8",
+              op);
     return false;
   }
   return true;

@@ -19,7 +19,7 @@ typedef struct pz_gather {
 } pz_gather_t;
 
 __attribute__((format(printf, 2, 3))) static char *fmt(size_t *len,
-                                                    const char *f, ...) {
+                                                       const char *f, ...) {
   char probe[1];
   va_list ap;
   va_start(ap, f);
@@ -41,16 +41,15 @@ static void healthz(pz_conn_t *c) {
     rooms += PZ_GET(srv->workers[i]->metrics.rooms);
   }
   size_t len;
-  char *body = fmt(&len,
-                   "{\"status\":\"%s\",\"node\":\"%s\",\"version\":\"%s\","
-                   "\"connections\":%lld,\"sessions\":%lld,\"rooms\":%lld,"
-                   "\"workers\":%d,\"bus\":\"%s\",\"uptime_s\":%llu}\n",
-                   atomic_load(&srv->stopping) ? "stopping" : "ok",
-                   srv->node_name, PZ_VERSION, (long long)conns,
-                   (long long)atomic_load(&srv->sessions), (long long)rooms,
-                   srv->n_workers, srv->bus->vt->name,
-                   (unsigned long long)(pz_wall_ms() - srv->started_ms) /
-                       1000);
+  char *body =
+      fmt(&len,
+          "{\"status\":\"%s\",\"node\":\"%s\",\"version\":\"%s\","
+          "\"connections\":%lld,\"sessions\":%lld,\"rooms\":%lld,"
+          "\"workers\":%d,\"bus\":\"%s\",\"uptime_s\":%llu}\n",
+          atomic_load(&srv->stopping) ? "stopping" : "ok", srv->node_name,
+          PZ_VERSION, (long long)conns, (long long)atomic_load(&srv->sessions),
+          (long long)rooms, srv->n_workers, srv->bus->vt->name,
+          (unsigned long long)(pz_wall_ms() - srv->started_ms) / 1000);
   pz_conn_http_answer(c, 200, "application/json", body, len);
 }
 
@@ -76,10 +75,9 @@ static void rooms_report(pz_worker_t *w, pz_msg_gather_t *m) {
   pz_room_t *r, *tmp;
   HASH_ITER(hh, w->shard.rooms, r, tmp) {
     char item[160];
-    int n = snprintf(item, sizeof(item),
-                     "%s{\"room\":\"%.*s\",\"members\":%u,\"shard\":%d}",
-                     len ? "," : "", r->name_len, r->name, r->n_members,
-                     w->index);
+    int n = snprintf(
+        item, sizeof(item), "%s{\"room\":\"%.*s\",\"members\":%u,\"shard\":%d}",
+        len ? "," : "", r->name_len, r->name, r->n_members, w->index);
     if (len + (size_t)n + 1 > cap) {
       cap = (cap + (size_t)n) * 2;
       json = pz_xrealloc(json, cap);
@@ -109,8 +107,8 @@ static void rooms_collect(pz_msg_gather_t *m) {
   if (g->conn) {
     g->conn->gather = NULL;
     size_t len;
-    char *body = fmt(&len, "{\"rooms\":[%.*s]}\n", (int)g->len,
-                     g->json ? g->json : "");
+    char *body =
+        fmt(&len, "{\"rooms\":[%.*s]}\n", (int)g->len, g->json ? g->json : "");
     pz_conn_http_answer(g->conn, 200, "application/json", body, len);
   }
   free(g->json);

@@ -26,8 +26,7 @@ typedef struct {
   uv_signal_t sigint, sigterm;
 } pz_main_t;
 
-static void on_signal_closed(uv_handle_t *h) {
-}
+static void on_signal_closed(uv_handle_t *h) {}
 
 static void on_signal(uv_signal_t *sig, int signum) {
   pz_main_t *m = sig->data;

@@ -34,8 +34,8 @@ typedef struct out {
   size_t len, cap;
 } out_t;
 
-__attribute__((format(printf, 2, 3))) static void put(out_t *o,
-                                                      const char *f, ...) {
+__attribute__((format(printf, 2, 3))) static void put(out_t *o, const char *f,
+                                                      ...) {
   for (;;) {
     va_list ap;
     va_start(ap, f);
@@ -63,16 +63,23 @@ static void family(out_t *o, const char *name, const char *type,
     _s;                                                                        \
   })
 
-static const char *const in_ops[8] = {"invalid", "hello",   "join",
-                                      "leave",   "move",    "chat",
-                                      "whisper", "ping"};
-static const char *const out_ops[10] = {"", "welcome", "room",    "joined",
-                                        "left", "state", "chat", "whisper",
+static const char *const in_ops[8] = {"invalid", "hello", "join",    "leave",
+                                      "move",    "chat",  "whisper", "ping"};
+static const char *const out_ops[10] = {"",     "welcome", "room", "joined",
+                                        "left", "state",   "chat", "whisper",
                                         "pong", "error"};
-static const char *const error_names[12] = {
-    "",          "bad_message",     "unknown_op",       "not_in_room",
-    "rate_limited", "room_full",    "invalid_argument", "not_found",
-    "",          "session_expired", "overloaded",       "move_rejected"};
+static const char *const error_names[12] = {"",
+                                            "bad_message",
+                                            "unknown_op",
+                                            "not_in_room",
+                                            "rate_limited",
+                                            "room_full",
+                                            "invalid_argument",
+                                            "not_found",
+                                            "",
+                                            "session_expired",
+                                            "overloaded",
+                                            "move_rejected"};
 
 char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   out_t o = {pz_xmalloc(8192), 0, 8192};

@@ -14,12 +14,14 @@
 #define PZ_TICK_BUCKETS 10
 /* Upper bounds of the tick duration histogram, in microseconds. */
 #define PZ_TICK_BOUNDS_US                                                      \
-  {50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000}
+  { 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000 }
 
 /* Close codes we count, in this order. */
 #define PZ_CLOSE_CODES                                                         \
-  {1000, 1001, 1002, 1003, 1006, 1007, 1009, 1011,                              \
-   4000, 4001, 4002, 4003, 4004}
+  {                                                                            \
+    1000, 1001, 1002, 1003, 1006, 1007, 1009, 1011, 4000, 4001, 4002, 4003,    \
+        4004                                                                   \
+  }
 #define PZ_N_CLOSE_CODES 13
 
 typedef struct pz_metrics {

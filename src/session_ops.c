@@ -40,22 +40,20 @@ static void send_welcome(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
 }
 
 pz_session_t *pz_worker_session_new(pz_worker_t *w, pz_str_t name) {
-  uint64_t id = pz_id_make(w->srv->node_id, (uint32_t)w->index,
-                           ++w->id_counter);
+  uint64_t id =
+      pz_id_make(w->srv->node_id, (uint32_t)w->index, ++w->id_counter);
   char token[PZ_SESSION_TOKEN_MAX + 1];
   int tlen = pz_token_make(id, token, sizeof(token));
   if (tlen < 0)
     return NULL;
   char guest[PZ_NAME_MAX + 1];
   if (!name.ptr) {
-    int n = snprintf(guest, sizeof(guest), "guest-%llu",
-                     (unsigned long long)id);
+    int n =
+        snprintf(guest, sizeof(guest), "guest-%llu", (unsigned long long)id);
     name = (pz_str_t){guest, (uint32_t)n};
   }
-  pz_session_t *s =
-      pz_shard_session_create(&w->shard, id, name,
-                              (pz_str_t){token, (uint32_t)tlen},
-                              pz_worker_now(w));
+  pz_session_t *s = pz_shard_session_create(
+      &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   dir_send(w, id, PZ_MSG_DIR_SET, w->index);

@@ -26,7 +26,8 @@ int pz_worker_try_post(pz_worker_t *to, pz_msg_t *msg) {
   return pz_mailbox_post(&to->inbox, msg);
 }
 
-/* ---- tick ------------------------------------------------------------------ */
+/* ---- tick ------------------------------------------------------------------
+ */
 
 static void schedule_tick(pz_worker_t *w);
 
@@ -57,10 +58,10 @@ static void schedule_tick(pz_worker_t *w) {
   uv_timer_start(&w->tick_timer, on_tick, wait_ms, 0);
 }
 
-/* ---- housekeeping and stop ---------------------------------------------------- */
+/* ---- housekeeping and stop
+ * ---------------------------------------------------- */
 
-static void on_handle_closed(uv_handle_t *h) {
-}
+static void on_handle_closed(uv_handle_t *h) {}
 
 static void finish_stop(pz_worker_t *w) {
   uv_close((uv_handle_t *)&w->tick_timer, on_handle_closed);
@@ -77,7 +78,8 @@ static void on_housekeeping(uv_timer_t *t) {
     finish_stop(w);
 }
 
-/* ---- inbox ------------------------------------------------------------------ */
+/* ---- inbox ------------------------------------------------------------------
+ */
 
 static void on_adopt(pz_worker_t *w, pz_msg_adopt_t *a) {
   pz_conn_t *c = a->conn;
@@ -164,7 +166,8 @@ static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
   }
 }
 
-/* ---- thread ------------------------------------------------------------------ */
+/* ---- thread
+ * ------------------------------------------------------------------ */
 
 static void worker_main(void *arg) {
   pz_worker_t *w = arg;

@@ -123,7 +123,7 @@ typedef struct pz_worker {
   struct pz_conn *active;  /* by last input, oldest first */
   struct pz_conn *idle;    /* quiet ones whose parser was released */
   struct pz_conn *closing;
-  pz_session_t *detached; /* sessions in their grace period, by expiry */
+  pz_session_t *detached;    /* sessions in their grace period, by expiry */
   uint32_t released_parsers; /* idle parsers freed since the last trim */
   uint64_t last_trim_ms;
   pz_metrics_t metrics;

@@ -40,7 +40,10 @@ void pz_ws_scan_feed(pz_ws_scan_t *s, const uint8_t *p, size_t n) {
     if (s->have < 2)
       continue;
     unsigned len7 = s->hdr[1] & 0x7f;
-    unsigned need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) +
+    unsigned need = 2 +
+                    (len7 == 126   ? 2
+                     : len7 == 127 ? 8
+                                   : 0) +
                     (s->hdr[1] & 0x80 ? 4 : 0);
     if (s->have < need)
       continue;

@@ -66,10 +66,10 @@ enum pz_close_code {
 };
 
 /* Fixed limits of the contract (configurable ones live in the config). */
-#define PZ_ROOM_NAME_MAX 64    /* bytes of [A-Za-z0-9._:-] */
-#define PZ_NAME_MAX 32         /* bytes of UTF-8 */
-#define PZ_CHAT_TEXT_MAX 500   /* bytes of UTF-8 */
-#define PZ_CHAT_HISTORY 50     /* chat messages a room keeps */
+#define PZ_ROOM_NAME_MAX 64          /* bytes of [A-Za-z0-9._:-] */
+#define PZ_NAME_MAX 32               /* bytes of UTF-8 */
+#define PZ_CHAT_TEXT_MAX 500         /* bytes of UTF-8 */
+#define PZ_CHAT_HISTORY 50           /* chat messages a room keeps */
 #define PZ_ID_MAX ((1ull << 53) - 1) /* ids stay exact in JavaScript */
 #define PZ_SESSION_TOKEN_MAX 64      /* bytes of a session token */
 #define PZ_TOKEN_MAX 4096            /* bytes of an auth token (JWT) */

@@ -66,10 +66,10 @@ static void test_boundaries_whole_messages(void **state) {
 
 static void test_fragmented_message_with_ping_inside(void **state) {
   uint8_t buf[256];
-  size_t n1 = frame(buf, 0, 2, 10);                /* first fragment */
-  size_t n2 = n1 + frame(buf + n1, 1, 9, 3);       /* ping in between */
-  size_t n3 = n2 + frame(buf + n2, 0, 0, 10);      /* continuation */
-  size_t n4 = n3 + frame(buf + n3, 1, 0, 10);      /* final fragment */
+  size_t n1 = frame(buf, 0, 2, 10);           /* first fragment */
+  size_t n2 = n1 + frame(buf + n1, 1, 9, 3);  /* ping in between */
+  size_t n3 = n2 + frame(buf + n2, 0, 0, 10); /* continuation */
+  size_t n4 = n3 + frame(buf + n3, 1, 0, 10); /* final fragment */
   uint8_t at[257];
   memset(at, 0xff, sizeof(at));
   feed(buf, n4, 1, at);
