@@ -1,0 +1,260 @@
+/* plaza-bench's command line (see opts.h and bench/CONTRACT.md). */
+#include "opts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/url.h"
+#include "plaza/client.h"
+#include "proto.h"
+
+#define DEFAULT_PLAZA_URL "ws://127.0.0.1:8080/ws"
+#define DEFAULT_SIO_URL                                                        \
+  "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+
+static const char usage[] =
+    "usage: plaza-bench [flags]   (bench/CONTRACT.md)\n"
+    "  --url URL              ws:// URL of the server (default per --proto)\n"
+    "  --proto plaza|socketio wire protocol (plaza)\n"
+    "  --scenario NAME        social|crowd|idle|churn (social)\n"
+    "  --clients N            simulated clients (preset)\n"
+    "  --room-size S          members per room (preset)\n"
+    "  --move-hz R            MOVE per second per client, 0: none (preset)\n"
+    "  --chat-per-min C       CHAT per minute per client (preset)\n"
+    "  --ramp S               seconds to connect everyone (5)\n"
+    "  --duration S           measured seconds after the ramp (20; 10 per\n"
+    "                         step with --find-capacity)\n"
+    "  --drain S              seconds after the window for late STATEs (1)\n"
+    "  --threads T            bench threads, rooms split across them (1)\n"
+    "  --sample K             clients per room that decode fully (5)\n"
+    "  --local-ips N          source addresses 127.0.0.1..127.0.0.N (1)\n"
+    "  --lazy-ms MS           read count-only clients every MS, in batches;\n"
+    "                         0: as soon as data comes (0)\n"
+    "  --server-pid PID       sample the server's CPU and RSS from /proc\n"
+    "  --json FILE            write the figures as JSON\n"
+    "  --find-capacity        raise clients step by step (--start, --step,\n"
+    "                         --max) until p99 > --p99-ms or errors\n"
+    "  --p99-ms MS            latency budget (50)\n"
+    "  --start N --step N --max N   capacity search (1000, 1000, 100000)\n"
+    "  --seed N               random seed (walks, chats, phases)\n"
+    "  --quiet                no progress line\n";
+
+static int bad(const char *flag, const char *val) {
+  fprintf(stderr, "plaza-bench: bad value for %s: '%s'\n%s", flag,
+          val ? val : "", usage);
+  return -1;
+}
+
+static bool num(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+    return false;
+  *out = v;
+  return true;
+}
+
+static bool u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
+  double v;
+  if (!num(s, lo, hi, &v) || v != floor(v))
+    return false;
+  *out = (uint32_t)v;
+  return true;
+}
+
+int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
+  /* Explicit flags override the preset: remember which were given. */
+  bool has_clients = false, has_room = false, has_hz = false, has_chat = false,
+       has_duration = false;
+  double d;
+
+  memset(o, 0, sizeof(*o));
+  o->proto_name = "plaza";
+  o->scenario = "social";
+  o->ramp_s = 5;
+  o->duration_s = 20;
+  o->drain_s = 1;
+  o->threads = 1;
+  o->sample = 5;
+  o->local_ips = 1;
+  o->lazy_ms = 0;
+  o->p99_ms = 50;
+  o->start = 1000;
+  o->step = 1000;
+  o->max = 100000;
+  o->progress = true;
+  o->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+
+  for (int i = 1; i < argc; i++) {
+    const char *f = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED()                                                                 \
+  do {                                                                         \
+    if (v == NULL)                                                             \
+      return bad(f, v);                                                        \
+    i++;                                                                       \
+  } while (0)
+    if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+      fputs(usage, stdout);
+      return 1;
+    } else if (!strcmp(f, "--url")) {
+      NEED();
+      o->url = v;
+    } else if (!strcmp(f, "--proto")) {
+      NEED();
+      if (strcmp(v, "plaza") && strcmp(v, "socketio"))
+        return bad(f, v);
+      o->proto_name = v;
+    } else if (!strcmp(f, "--scenario")) {
+      NEED();
+      o->scenario = v;
+    } else if (!strcmp(f, "--clients")) {
+      NEED();
+      if (!u32(v, 1, 10000000, &o->clients))
+        return bad(f, v);
+      has_clients = true;
+    } else if (!strcmp(f, "--room-size")) {
+      NEED();
+      if (!u32(v, 1, 100000, &o->room_size))
+        return bad(f, v);
+      has_room = true;
+    } else if (!strcmp(f, "--move-hz")) {
+      NEED();
+      if (!num(v, 0, 1000, &o->move_hz))
+        return bad(f, v);
+      has_hz = true;
+    } else if (!strcmp(f, "--chat-per-min")) {
+      NEED();
+      if (!num(v, 0, 6000, &o->chat_per_min))
+        return bad(f, v);
+      has_chat = true;
+    } else if (!strcmp(f, "--ramp")) {
+      NEED();
+      if (!num(v, 0, 3600, &o->ramp_s))
+        return bad(f, v);
+    } else if (!strcmp(f, "--duration")) {
+      NEED();
+      if (!num(v, 0.1, 86400, &o->duration_s))
+        return bad(f, v);
+      has_duration = true;
+    } else if (!strcmp(f, "--drain")) {
+      NEED();
+      if (!num(v, 0, 60, &o->drain_s))
+        return bad(f, v);
+    } else if (!strcmp(f, "--threads")) {
+      NEED();
+      if (!u32(v, 1, 256, &o->threads))
+        return bad(f, v);
+    } else if (!strcmp(f, "--sample")) {
+      NEED();
+      if (!u32(v, 0, 100000, &o->sample))
+        return bad(f, v);
+    } else if (!strcmp(f, "--local-ips")) {
+      NEED();
+      if (!u32(v, 1, 254, &o->local_ips))
+        return bad(f, v);
+    } else if (!strcmp(f, "--lazy-ms")) {
+      NEED();
+      if (!u32(v, 0, 10000, &o->lazy_ms))
+        return bad(f, v);
+    } else if (!strcmp(f, "--server-pid")) {
+      NEED();
+      uint32_t pid;
+      if (!u32(v, 1, 1u << 30, &pid))
+        return bad(f, v);
+      o->server_pid = (int)pid;
+    } else if (!strcmp(f, "--json")) {
+      NEED();
+      o->json = v;
+    } else if (!strcmp(f, "--find-capacity")) {
+      o->find_capacity = true;
+    } else if (!strcmp(f, "--p99-ms")) {
+      NEED();
+      if (!num(v, 0.001, 1e6, &o->p99_ms))
+        return bad(f, v);
+    } else if (!strcmp(f, "--start")) {
+      NEED();
+      if (!u32(v, 1, 10000000, &o->start))
+        return bad(f, v);
+    } else if (!strcmp(f, "--step")) {
+      NEED();
+      if (!u32(v, 1, 10000000, &o->step))
+        return bad(f, v);
+    } else if (!strcmp(f, "--max")) {
+      NEED();
+      if (!u32(v, 1, 10000000, &o->max))
+        return bad(f, v);
+    } else if (!strcmp(f, "--seed")) {
+      NEED();
+      if (!num(v, 0, 1e18, &d))
+        return bad(f, v);
+      o->seed = (uint64_t)d;
+    } else if (!strcmp(f, "--quiet")) {
+      o->progress = false;
+    } else {
+      fprintf(stderr, "plaza-bench: unknown flag '%s'\n%s", f, usage);
+      return -1;
+    }
+#undef NEED
+  }
+
+  /* Presets (bench/CONTRACT.md), then the explicit flags again. */
+  uint32_t clients = 1000, room = 50;
+  double hz = 20, chat = 2;
+  if (!strcmp(o->scenario, "social")) {
+    o->scen = PZ_SCEN_SOCIAL;
+  } else if (!strcmp(o->scenario, "crowd")) {
+    o->scen = PZ_SCEN_CROWD;
+    room = 1000;
+  } else if (!strcmp(o->scenario, "idle")) {
+    o->scen = PZ_SCEN_IDLE;
+    hz = 0;
+    chat = 0;
+  } else if (!strcmp(o->scenario, "churn")) {
+    o->scen = PZ_SCEN_CHURN;
+    o->churn = true;
+  } else {
+    return bad("--scenario", o->scenario);
+  }
+  if (!has_clients)
+    o->clients = clients;
+  if (!has_room)
+    o->room_size = room;
+  if (!has_hz)
+    o->move_hz = hz;
+  if (!has_chat)
+    o->chat_per_min = chat;
+  if (o->find_capacity && !has_duration)
+    o->duration_s = 10; /* each step is a full run: keep steps short */
+  if (o->find_capacity && o->max < o->start)
+    return bad("--max", "below --start");
+
+  if (!strcmp(o->proto_name, "socketio")) {
+    o->proto = &pz_bench_proto_socketio;
+    if (o->url == NULL)
+      o->url = DEFAULT_SIO_URL;
+  } else {
+    o->proto = &pz_bench_proto_plaza;
+    if (o->url == NULL)
+      o->url = DEFAULT_PLAZA_URL;
+  }
+  pz_url_t u;
+  int r = pz_url_parse(o->url, &u);
+  if (r != 0) {
+    fprintf(stderr, "plaza-bench: bad --url '%s': %s (ws://IPv4:PORT/PATH)\n",
+            o->url, pz_client_strerror(r));
+    return -1;
+  }
+  /* Not from the seed: two runs with one seed must not share rooms. */
+  snprintf(
+      o->run_id, sizeof(o->run_id), "%06x",
+      (unsigned)(((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) &
+                 0xffffff));
+  return 0;
+}
