@@ -136,6 +136,7 @@ clean:
 	rm -rf $(BUILD)
 
 include bench/peers/socketio/peer.mk
+include bench/bench.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -1,0 +1,894 @@
+#!/usr/bin/python3
+"""plaza against the Socket.io peer and the floor, on this machine.
+
+    bench/run/bench.py --full     what `make bench` runs (< 30 min)
+    bench/run/bench.py --quick    what `make bench-quick` runs (< 3 min)
+
+The server under test runs pinned to CPU 0 (`taskset -c 0`; plaza with
+`--workers 1`), build/plaza-bench pinned to CPU 1 with `--threads 1` and
+`--server-pid`, so server CPU and RSS come from /proc. Every run starts a
+fresh server and stops it afterwards. Servers are interleaved run by run
+(plaza, peer, floor, plaza, ...) so that the noise of a shared machine falls
+on all of them alike; figures are medians of the runs.
+
+--full writes every run's JSON and summary.json under bench/results/<date>/,
+draws docs/bench-cpu.svg and docs/bench-latency.svg with gnuplot, and
+regenerates docs/benchmarks.md. --quick writes under
+bench/results/<date>-quick/ and prints a table; it leaves docs/ alone.
+
+Every process started here is stopped on exit, on failure and on Ctrl-C or
+SIGTERM (and, should this script be killed outright, by PR_SET_PDEATHSIG).
+Python 3 standard library only.
+"""
+
+import argparse
+import ctypes
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+BENCH_BIN = os.environ.get("PLAZA_BENCH_BIN", os.path.join(BUILD, "plaza-bench"))
+PLAZA_BIN = os.path.join(BUILD, "plaza")
+FLOOR_BIN = os.path.join(BUILD, "plaza-floor")
+PEER_DIR = os.path.join(ROOT, "bench", "peers", "socketio")
+DOCS = os.path.join(ROOT, "docs")
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+SERVER_CPU, BENCH_CPU = "0", "1"
+TICK_HZ = 30
+NOFILE = 250000          # file descriptors for the server and the bench
+FULL_BUDGET_S = 28 * 60  # `make bench` must end within 30 minutes
+LABEL = {"plaza": "plaza", "peer": "Socket.io peer", "floor": "floor"}
+
+# ---------------------------------------------------------------------------
+# what runs: the plans of --quick and --full
+
+# One "step" = one scenario at one load, for several servers, `runs` times.
+QUICK_PLAN = [
+    dict(key="social-1000", scenario="social", clients=1000, room_size=50,
+         servers=["plaza", "peer", "floor"], runs=1, ramp=3, duration=8),
+]
+
+FULL_PLAN = [
+    dict(key="social-1000", scenario="social", clients=1000, room_size=50,
+         servers=["plaza", "peer", "floor"], runs=3, ramp=5, duration=15),
+    dict(key="social-1500", scenario="social", clients=1500, room_size=50,
+         servers=["plaza", "peer", "floor"], runs=3, ramp=5, duration=15),
+    dict(key="crowd", scenario="crowd", clients=1000, room_size=1000,
+         servers=["plaza", "peer", "floor"], runs=3, ramp=5, duration=10),
+    # idle: memory per connection, RSS growth from before the ramp to the
+    # end of an 8 s idle window (plaza frees a quiet connection's WebSocket
+    # parser after a few seconds). The peer gets fewer connections: Node
+    # accepts them slowly on one core. Capped at the open files limit.
+    dict(key="idle", scenario="idle", room_size=50,
+         clients_by_server={"plaza": 50000, "floor": 50000, "peer": 20000},
+         servers=["plaza", "peer", "floor"], runs=3, ramp=20, duration=8,
+         local_ips=8),
+    # capacity at p99 <= 50 ms (one search each: it is already many runs;
+    # each step adds clients to the connected ones: ramp 3 s, 10 s window)
+    dict(key="capacity", scenario="social", room_size=50, capacity=True,
+         servers=["plaza", "peer"], runs=1, ramp=3, duration=10, local_ips=8,
+         search={"plaza": (500, 500, 40000), "peer": (250, 250, 6000)}),
+]
+
+
+# ---------------------------------------------------------------------------
+# processes
+
+_children = []  # every Popen started, stopped in stop_all()
+
+
+def _pdeathsig():
+    """In the child before exec: die with SIGTERM if this script dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def spawn(argv, *, cwd=None, env=None, log=None):
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                             stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True, preexec_fn=_pdeathsig)
+    finally:
+        if log:
+            out.close()
+    _children.append(p)
+    return p
+
+
+def stop(p, timeout=10.0):
+    """SIGTERM the process group, then SIGKILL; returns the exit code."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:  # anything left in its group (it was started as a session leader)
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if p.poll() is None:
+        p.wait()
+    if p in _children:
+        _children.remove(p)
+    return p.returncode
+
+
+def stop_all():
+    for p in list(_children):
+        stop(p, timeout=5.0)
+
+
+def _on_signal(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def healthy(port, proc, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# servers under test
+
+def server_argv(kind, port, room_size):
+    """argv, cwd, env, url, proto of one server under test on CPU 0."""
+    pin = ["taskset", "-c", SERVER_CPU]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAZA_")}
+    if kind == "plaza":
+        argv = pin + [PLAZA_BIN, "--host", "127.0.0.1", "--port", str(port),
+                      "--workers", "1", "--tick-hz", str(TICK_HZ), "--log-level", "warn"]
+        return argv, ROOT, env, f"ws://127.0.0.1:{port}/ws", "plaza"
+    if kind == "floor":
+        argv = pin + [FLOOR_BIN, "--host", "127.0.0.1", "--port", str(port),
+                      "--tick-hz", str(TICK_HZ), "--room-size", str(room_size)]
+        return argv, ROOT, env, f"ws://127.0.0.1:{port}/ws", "plaza"
+    if kind == "peer":
+        env = dict(env, PORT=str(port), HOST="127.0.0.1", TICK_HZ=str(TICK_HZ))
+        env.pop("REDIS_URL", None)
+        argv = pin + ["node", "server.js"]
+        url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+        return argv, PEER_DIR, env, url, "socketio"
+    raise ValueError(kind)
+
+
+def show_cmd(argv, env=None, cwd=None):
+    s = " ".join(shlex.quote(a) for a in argv).replace(ROOT + "/", "")
+    if env is not None and "TICK_HZ" in env and "PORT" in env:
+        s = f"PORT={env['PORT']} HOST=127.0.0.1 TICK_HZ={env['TICK_HZ']} " + s
+    if cwd and os.path.abspath(cwd) != ROOT:
+        s = f"(cd {os.path.relpath(cwd, ROOT)} && {s})"
+    return s
+
+
+# ---------------------------------------------------------------------------
+# one run
+
+class Runner:
+    def __init__(self, outdir, budget_s):
+        self.outdir = outdir
+        self.t0 = time.monotonic()
+        self.budget_s = budget_s
+        self.commands = []  # (what, server command, bench command)
+        self.skipped = []
+
+    def elapsed(self):
+        return time.monotonic() - self.t0
+
+    def run(self, kind, step, clients, rep, capacity=False):
+        """Starts the server, runs the bench, stops the server; the JSON
+        (with our own "run" record added) or None."""
+        name = f"{step['key']}-{kind}" + ("" if capacity else f"-{clients}-r{rep}")
+        json_path = os.path.join(self.outdir, name + ".json")
+        log_path = os.path.join(self.outdir, "logs", name)
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        port = free_port()
+        argv, cwd, env, url, proto = server_argv(kind, port, step["room_size"])
+        srv = spawn(argv, cwd=cwd, env=env, log=log_path + ".server.log")
+        rec = {"server_kind": kind, "server_cmd": show_cmd(argv, env if kind == "peer" else None, cwd)}
+        try:
+            if not healthy(port, srv):
+                print(f"  !! {kind} did not start (see {os.path.relpath(log_path, ROOT)}.server.log)",
+                      flush=True)
+                return None
+            bargv = ["taskset", "-c", BENCH_CPU, BENCH_BIN, "--url", url, "--proto", proto,
+                     "--scenario", step["scenario"], "--threads", "1",
+                     "--ramp", str(step["ramp"]), "--duration", str(step["duration"]),
+                     "--server-pid", str(srv.pid), "--json", json_path]
+            if step.get("local_ips"):
+                bargv += ["--local-ips", str(step["local_ips"])]
+            if capacity:
+                start, stp, mx = step["search"][kind]
+                bargv += ["--find-capacity", "--p99-ms", "50", "--start", str(start),
+                          "--step", str(stp), "--max", str(mx)]
+                n_steps = (mx - start) // stp + 1
+                timeout = n_steps * (step["ramp"] + step["duration"] + 30) + 60
+            else:
+                bargv += ["--clients", str(clients)]
+                timeout = step["ramp"] + step["duration"] + 90 + clients / 1000
+            rec["bench_cmd"] = show_cmd(bargv)
+            self.commands.append({"step": step["key"], "server": kind,
+                                  "server_cmd": rec["server_cmd"], "bench_cmd": rec["bench_cmd"]})
+            t = time.monotonic()
+            b = spawn(bargv, cwd=ROOT, log=log_path + ".bench.log")
+            try:
+                rc = b.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"  !! bench timed out after {timeout:.0f} s", flush=True)
+                stop(b)
+                return None
+            finally:
+                if b in _children:
+                    _children.remove(b)
+            rec["wall_s"] = round(time.monotonic() - t, 1)
+            rec["bench_exit"] = rc
+            if srv.poll() is not None:
+                print(f"  !! {kind} exited during the run (code {srv.returncode})", flush=True)
+                rec["server_died"] = srv.returncode
+            try:
+                with open(json_path) as f:
+                    data = json.load(f)
+            except (OSError, ValueError) as e:
+                print(f"  !! no JSON from the bench (exit {rc}): {e}; "
+                      f"see {os.path.relpath(log_path, ROOT)}.bench.log", flush=True)
+                return None
+            data["run"] = rec
+            with open(json_path, "w") as f:
+                json.dump(data, f, indent=1)
+            return data
+        finally:
+            code = stop(srv)
+            rec["server_exit"] = code
+
+    def over_budget(self, need_s):
+        return self.budget_s and self.elapsed() + need_s > self.budget_s
+
+
+# ---------------------------------------------------------------------------
+# figures of a run
+
+def g(d, *path, default=None):
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return default
+        d = d[k]
+    return d
+
+
+def figures(d):
+    """The numbers of one run that the tables use."""
+    clients = g(d, "connections", "made") or g(d, "params", "clients") or 0
+    attempted = g(d, "connections", "attempted") or g(d, "params", "clients") or 0
+    measured = g(d, "measured_s") or g(d, "params", "duration_s") or 0
+    cpu_pct = g(d, "server", "cpu_pct")
+    cpu_s = g(d, "server", "cpu_s")
+    f = {
+        "clients": clients, "attempted": attempted,
+        "cpu_pct": cpu_pct,
+        "cpu_pct_per_1000": (cpu_pct * 1000.0 / clients) if cpu_pct is not None and clients else None,
+        # CPU seconds the server spent per client-second, in microseconds
+        "cpu_us_per_client_s": (cpu_s * 1e6 / (clients * measured))
+        if cpu_s is not None and clients and measured else None,
+        "p50": g(d, "latency_ms", "move", "p50"),
+        "p99": g(d, "latency_ms", "move", "p99"),
+        "p999": g(d, "latency_ms", "move", "p999"),
+        "chat_p99": g(d, "latency_ms", "chat", "p99"),
+        "bytes_in": g(d, "bytes_per_client_per_s", "in"),
+        "bytes_out": g(d, "bytes_per_client_per_s", "out"),
+        "delivered": g(d, "moves_delivered_ratio"),
+        "errors": sum((g(d, "errors_by_code") or {}).values()),
+        "closes": sum(v for k, v in (g(d, "closes_by_code") or {}).items() if k != "1000"),
+        "failed": g(d, "connections", "failed") or 0,
+        "bench_limited": bool(g(d, "bench", "limited")),
+        "bench_note": g(d, "bench", "note") or "",
+        "bench_cpu_pct": g(d, "bench", "cpu_pct"),
+    }
+    before, after = g(d, "server", "rss_kb_before"), g(d, "server", "rss_kb_after_connect")
+    f["rss_kb_before"], f["rss_kb_after_connect"] = before, after
+    f["rss_kb_end"] = g(d, "server", "rss_kb_end")
+    end = f["rss_kb_end"]
+    # growth per connection: at the end of the window (idle: the steady
+    # state) and right after the ramp
+    f["rss_kib_per_conn"] = ((end - before) / clients) if before is not None and end is not None and clients else None
+    f["rss_kib_per_conn_connect"] = ((after - before) / clients) if before is not None and after is not None and clients else None
+    return f
+
+
+def med(runs, key):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    if not vals:
+        return None
+    if isinstance(vals[0], bool):
+        return any(vals)
+    return statistics.median(vals)
+
+
+def summarize(runs):
+    """Medians over the runs of one server at one step."""
+    fs = [figures(d) for d in runs]
+    s = {k: med(fs, k) for k in fs[0] if k != "bench_note"} if fs else {}
+    s["runs"] = len(fs)
+    s["bench_limited"] = any(f["bench_limited"] for f in fs)
+    s["bench_notes"] = sorted({f["bench_note"] for f in fs if f["bench_note"]})
+    s["errors_max"] = max((f["errors"] for f in fs), default=None)
+    return s
+
+
+def ratio(a, b):
+    return (a / b) if a is not None and b else None
+
+
+# ---------------------------------------------------------------------------
+# the plan
+
+def run_plan(plan, runner, quick):
+    results = {}  # key -> kind -> [json]
+    capacity = {}
+    for step in plan:
+        key = step["key"]
+        if not step.get("capacity"):
+            results.setdefault(key, {k: [] for k in step["servers"]})
+        if step.get("capacity"):
+            for kind in step["servers"]:
+                est = 8 * (step["ramp"] + step["duration"] + 8)
+                if runner.over_budget(est):
+                    runner.skipped.append(f"{key} {kind}: skipped, the time budget was spent")
+                    print(f"== {key} {kind}: skipped (time budget)", flush=True)
+                    continue
+                print(f"== capacity at p99 <= 50 ms: {kind} (t={runner.elapsed():.0f}s)", flush=True)
+                d = runner.run(kind, step, None, 1, capacity=True)
+                if d:
+                    capacity[kind] = d
+                    print(f"   {kind}: capacity {d.get('capacity')} (limited by {d.get('limited_by')})",
+                          flush=True)
+            continue
+        for rep in range(1, step["runs"] + 1):
+            for kind in step["servers"]:
+                clients = step.get("clients") or step["clients_by_server"][kind]
+                est = step["ramp"] + step["duration"] + 8 + clients / 5000
+                if runner.over_budget(est):
+                    runner.skipped.append(f"{key} {kind} run {rep}: skipped, the time budget was spent")
+                    continue
+                d = runner.run(kind, step, clients, rep)
+                if d is None:
+                    continue
+                results[key][kind].append(d)
+                f = figures(d)
+                print(f"== {key:<12} {kind:<6} run {rep}: {fmt(f['clients'], 0)} clients, "
+                      f"cpu {fmt(f['cpu_pct'])}%, p50 {fmt(f['p50'])} ms, p99 {fmt(f['p99'])} ms, "
+                      f"delivered {fmt(f['delivered'], 4)}, errors {f['errors']}"
+                      + (f", RSS/conn {fmt(f['rss_kib_per_conn'], 2)} KiB" if step['scenario'] == 'idle' else "")
+                      + (" [bench limited]" if f["bench_limited"] else "")
+                      + f"  (t={runner.elapsed():.0f}s)", flush=True)
+    return results, capacity
+
+
+def fmt(v, nd=1, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return "–"
+    if nd == 0:
+        return f"{int(round(v)):,}{unit}"
+    return f"{v:,.{nd}f}{unit}"
+
+
+def fmt_ratio(v):
+    return "–" if v is None else f"{v:.2f}×"
+
+
+# ---------------------------------------------------------------------------
+# machine
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+
+    def rd(p):
+        try:
+            with open(p) as f:
+                return f.read().strip()
+        except OSError:
+            return "?"
+
+    mem_kb = 0
+    for line in rd("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    node = "?"
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    os_name = "?"
+    for line in rd("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            os_name = line.split("=", 1)[1].strip('"')
+    return {
+        "cpu_model": model, "nproc": os.cpu_count(), "kernel": platform.release(),
+        "os": os_name, "mem_gib": round(mem_kb / 1048576, 1), "node": node,
+        "ip_local_port_range": rd("/proc/sys/net/ipv4/ip_local_port_range").replace("\t", " "),
+        "somaxconn": rd("/proc/sys/net/core/somaxconn"),
+        "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    }
+
+
+def prepare_limits(max_clients, local_ips):
+    """Raises the descriptor limit (children inherit it) and checks the
+    ephemeral ports against the largest load of the plan."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(NOFILE, 2 * max_clients + 1000)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+        except (ValueError, OSError):
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            except (ValueError, OSError):
+                pass
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft < max_clients + 100:
+        print(f"warning: open files limit {soft} < {max_clients} clients (not root?)", flush=True)
+    try:
+        lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        per_ip = hi - lo + 1
+        if max_clients / max(local_ips, 1) > per_ip * 0.8:
+            print(f"warning: {max_clients} clients over {local_ips} source addresses need more than "
+                  f"the {per_ip} ephemeral ports of net.ipv4.ip_local_port_range", flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def fit_plan(plan, limit):
+    """Caps every load at what one process may open (server and bench each
+    hold one descriptor per client); returns notes on what was lowered."""
+    cap = (limit - 600) // 1000 * 1000
+    notes = []
+    for st in plan:
+        for kind, n in list(st.get("clients_by_server", {}).items()):
+            if n > cap:
+                st["clients_by_server"][kind] = cap
+                notes.append(f"{st['key']} {kind}: {cap:,} connections instead of {n:,}: the open "
+                             f"files limit of one process is {limit:,} here and cannot be raised "
+                             "(no CAP_SYS_RESOURCE)")
+        for kind, (start, step, mx) in list(st.get("search", {}).items()):
+            if mx > cap:
+                st["search"][kind] = (start, step, max(start, start + (cap - start) // step * step))
+                notes.append(f"{st['key']} {kind}: the search stops at "
+                             f"{st['search'][kind][2]:,} clients, the open files limit of one "
+                             f"process being {limit:,} here")
+        if st.get("clients") and st["clients"] > cap:
+            notes.append(f"{st['key']}: {st['clients']:,} clients exceed the open files limit")
+    return notes
+
+
+def check_tools(quick):
+    missing = [p for p in (BENCH_BIN, PLAZA_BIN, FLOOR_BIN) if not os.access(p, os.X_OK)]
+    if missing:
+        sys.exit("missing: " + ", ".join(missing) + " (run `make all`)")
+    if not os.path.isdir(os.path.join(PEER_DIR, "node_modules")):
+        sys.exit("the Socket.io peer is not installed (run `make peer-socketio-install`)")
+    for tool in ["taskset", "node"] + ([] if quick else ["gnuplot"]):
+        if shutil.which(tool) is None:
+            sys.exit(f"missing tool: {tool}")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs 2 CPUs: the server on CPU 0, the bench on CPU 1")
+
+
+# ---------------------------------------------------------------------------
+# report
+
+def build_summary(results, capacity, runner, mach, date, quick, argv):
+    scen = {}
+    for key, by_kind in results.items():
+        scen[key] = {k: summarize(v) for k, v in by_kind.items() if v}
+    cap = {}
+    for kind, d in capacity.items():
+        steps = []
+        for st in d.get("steps") or []:
+            f = figures(st)
+            steps.append({k: f[k] for k in ("clients", "cpu_pct", "p50", "p99", "delivered",
+                                             "errors", "bench_limited", "bench_cpu_pct")})
+        cap[kind] = {"capacity": d.get("capacity"), "limited_by": d.get("limited_by"),
+                     "p99_budget_ms": d.get("p99_budget_ms", 50), "steps": steps}
+    ratios = {}
+    for key, s in scen.items():
+        r = {}
+        pl, pe, fl = s.get("plaza"), s.get("peer"), s.get("floor")
+        if pl and pe:
+            r["cpu_plaza_over_peer"] = ratio(pl["cpu_pct_per_1000"], pe["cpu_pct_per_1000"])
+            r["p99_plaza_over_peer"] = ratio(pl["p99"], pe["p99"])
+            if key == "idle":
+                r["rss_plaza_over_peer"] = ratio(pl["rss_kib_per_conn"], pe["rss_kib_per_conn"])
+        if pl and fl:
+            r["cpu_client_s_plaza_over_floor"] = ratio(pl["cpu_us_per_client_s"], fl["cpu_us_per_client_s"])
+            if key == "idle":
+                r["rss_plaza_over_floor"] = ratio(pl["rss_kib_per_conn"], fl["rss_kib_per_conn"])
+        if r:
+            ratios[key] = r
+    if "plaza" in cap and "peer" in cap and cap["plaza"]["capacity"] and cap["peer"]["capacity"]:
+        ratios["capacity"] = {"plaza_over_peer": cap["plaza"]["capacity"] / cap["peer"]["capacity"]}
+    return {
+        "tool": "bench/run/bench.py", "schema": 1, "mode": "quick" if quick else "full",
+        "date": date, "machine": mach, "command": "make " + ("bench-quick" if quick else "bench"),
+        "script": "/usr/bin/python3 bench/run/bench.py " + " ".join(argv),
+        "elapsed_s": round(runner.elapsed()), "scenarios": scen, "capacity": cap,
+        "ratios": ratios, "skipped": runner.skipped, "commands": runner.commands,
+    }
+
+
+def limited_mark(s):
+    return " ⚠" if s and s.get("bench_limited") else ""
+
+
+def print_table(summary):
+    print()
+    print(f"{'step':<13}{'server':<8}{'clients':>8}{'cpu %':>8}{'%/1k cl':>9}{'µs/cl·s':>9}"
+          f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'err':>5}")
+    for key, by in summary["scenarios"].items():
+        for kind, s in by.items():
+            print(f"{key:<13}{kind:<8}{fmt(s['clients'], 0):>8}{fmt(s['cpu_pct']):>8}"
+                  f"{fmt(s['cpu_pct_per_1000'], 2):>9}{fmt(s['cpu_us_per_client_s'], 1):>9}"
+                  f"{fmt(s['p50']):>8}{fmt(s['p99']):>8}{fmt(s['bytes_in'], 0):>9}"
+                  f"{fmt(s['bytes_out'], 0):>9}{fmt(s['delivered'], 4):>8}"
+                  f"{fmt(s['errors_max'], 0):>5}{'  bench limited' if s['bench_limited'] else ''}")
+    for key, r in summary["ratios"].items():
+        print(f"{key}: " + ", ".join(f"{k} {fmt_ratio(v)}" for k, v in r.items()))
+    for kind, c in summary["capacity"].items():
+        print(f"capacity {kind}: {c['capacity']} (limited by {c['limited_by']})")
+    print()
+
+
+def write_plots(summary, outdir):
+    """docs/bench-cpu.svg and docs/bench-latency.svg from the capacity steps."""
+    cap = summary["capacity"]
+    series = [(k, cap[k]["steps"]) for k in ("plaza", "peer") if k in cap and cap[k]["steps"]]
+    if not series:
+        return []
+    files = {}
+    for kind, steps in series:
+        p = os.path.join(outdir, f"curve-{kind}.dat")
+        with open(p, "w") as f:
+            f.write("# clients cpu_pct p99_ms\n")
+            for st in sorted(steps, key=lambda s: s["clients"] or 0):
+                if st["clients"]:
+                    f.write(f"{st['clients']} {st['cpu_pct'] if st['cpu_pct'] is not None else 'NaN'} "
+                            f"{st['p99'] if st['p99'] is not None else 'NaN'}\n")
+        files[kind] = p
+    out = []
+    m = summary["machine"]
+    sub = f"social scenario, server on 1 core of {m['cpu_model']} ({summary['date']})"
+    for name, col, ylabel, extra in (
+            ("bench-cpu.svg", 2, "server CPU (% of one core)", ""),
+            ("bench-latency.svg", 3, "p99 move-to-STATE latency (ms)",
+             "set arrow from graph 0, first 50 to graph 1, first 50 nohead dt 2 lc rgb '#888888'\n"
+             "set label 'budget 50 ms' at graph 0.02, first 53 tc rgb '#666666'\n")):
+        path = os.path.join(DOCS, name)
+        plots = ", ".join(
+            f"'{files[k]}' using 1:{col} with linespoints lw 2 pt 7 ps 0.7 "
+            f"lc rgb '{'#1f77b4' if k == 'plaza' else '#d62728'}' title '{LABEL[k]}'"
+            for k, _ in series)
+        script = (
+            "set terminal svg size 760,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'\n"
+            f"set output '{path}'\n"
+            f"set title \"{ylabel} vs clients\\n{{/*0.8 {sub}}}\"\n"
+            "set xlabel 'clients (log scale)'\n"
+            f"set ylabel '{ylabel}'\n"
+            "set logscale x\nset grid\nset key top left\nset yrange [0:*]\n"
+            f"{extra}plot {plots}\n")
+        with open(os.path.join(outdir, name + ".gp"), "w") as f:
+            f.write(script)
+        r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+        if r.returncode == 0:
+            out.append(name)
+        else:
+            print(f"gnuplot failed for {name}: {r.stderr.strip()}", flush=True)
+    return out
+
+
+def write_markdown(summary, outdir, plots):
+    m, sc, cap, ra = summary["machine"], summary["scenarios"], summary["capacity"], summary["ratios"]
+    rel = os.path.relpath(outdir, ROOT)
+    L = []
+    w = L.append
+    w("# Benchmarks: plaza, the Socket.io design it replaces, and the floor")
+    w("")
+    w("<!-- Generated by `make bench` (bench/run/bench.py): edits here are overwritten. -->")
+    w("")
+    w(f"Measured on {summary['date']} by `{summary['command']}` ({summary['elapsed_s'] // 60} min "
+      f"{summary['elapsed_s'] % 60} s). Every run's JSON: [`{rel}/`](../{rel}/).")
+    w("")
+    w("## Machine")
+    w("")
+    w(f"- CPU: {m['cpu_model']}, {m['nproc']} cores (`nproc`); {m['mem_gib']} GiB RAM; a shared, "
+      "noisy virtual machine, so read ratios and medians rather than absolute numbers")
+    w(f"- Kernel {m['kernel']}, {m['os']}; Node.js {m['node']} for the peer")
+    w(f"- `net.ipv4.ip_local_port_range` = {m['ip_local_port_range']}, "
+      f"`net.core.somaxconn` = {m['somaxconn']}, open files limit raised to {m['nofile']}")
+    w("")
+    w("## How")
+    w("")
+    w("- The server under test runs alone on CPU 0 (`taskset -c 0`): plaza with `--workers 1`, "
+      "the Socket.io peer (`bench/peers/socketio`, Node.js + Express + Socket.io 4.8 + msgpack parser), "
+      "or the floor (`build/plaza-floor`: epoll, the same reads and writes, no protocol work; see "
+      "the comment at the top of `bench/floor/floor.c`). All tick at 30 Hz.")
+    w("- The load generator `build/plaza-bench` runs on CPU 1 (`taskset -c 1 … --threads 1`). "
+      "It reads the server's CPU time (utime+stime) and RSS from `/proc/<pid>` over the measured "
+      "window (`--server-pid`). Only 127.0.0.1 traffic.")
+    w("- A fresh server for every run; servers interleaved run by run; three runs per server and "
+      "load, figures are **medians** (the capacity search is one search per server).")
+    w("- Latency: time from a client's MOVE to the STATE entry carrying that id/seq at every "
+      "other sampled member of the room (the 30 Hz tick alone accounts for up to 33 ms).")
+    w("- *CPU per 1,000 clients*: server CPU (% of one core) × 1000 / clients. "
+      "*CPU per client-second*: server CPU time / (clients × measured seconds), in µs. "
+      "*Bytes per client per second*: from the client's side (in = received).")
+    w("")
+    w("Commands (ports are picked free at run time; every run's exact command is in "
+      f"`{rel}/summary.json`):")
+    w("")
+    w("```sh")
+    w(summary["command"] + "      # = " + summary["script"])
+    seen = set()
+    for c in summary["commands"]:
+        k = (c["step"], c["server"])
+        if k in seen:
+            continue
+        seen.add(k)
+        w(f"# {c['step']}, {c['server']}")
+        w(c["server_cmd"] + " &")
+        w(c["bench_cmd"])
+    w("```")
+    w("")
+
+    def row(cells):
+        w("| " + " | ".join(cells) + " |")
+
+    notes = []
+
+    def lim(kind, s):
+        if s and s.get("bench_limited"):
+            notes.append(f"{kind}: the bench reported itself as the limit"
+                         + (f" ({'; '.join(s['bench_notes'])})" if s.get("bench_notes") else ""))
+            return " ⚠"
+        return ""
+
+    w("## Headline")
+    w("")
+    row(["", "plaza", "Socket.io peer", "plaza / peer", "floor", "plaza / floor"])
+    row(["---"] * 6)
+    if cap:
+        pc, ec = cap.get("plaza", {}), cap.get("peer", {})
+        row(["capacity at p99 ≤ 50 ms (clients, social, one core)",
+             f"{fmt(pc.get('capacity'), 0)}" + (f" (stopped by: {pc.get('limited_by')})" if pc else ""),
+             f"{fmt(ec.get('capacity'), 0)}" + (f" (stopped by: {ec.get('limited_by')})" if ec else ""),
+             fmt_ratio(ra.get("capacity", {}).get("plaza_over_peer")), "", ""])
+    for key in ("social-1000", "social-1500"):
+        s = sc.get(key)
+        if not s:
+            continue
+        pl, pe, fl = s.get("plaza"), s.get("peer"), s.get("floor")
+        r = ra.get(key, {})
+        row([f"CPU per 1,000 clients ({key}), % of a core",
+             fmt(g(pl, "cpu_pct_per_1000"), 1), fmt(g(pe, "cpu_pct_per_1000"), 1),
+             fmt_ratio(r.get("cpu_plaza_over_peer")), fmt(g(fl, "cpu_pct_per_1000"), 1),
+             fmt_ratio(r.get("cpu_client_s_plaza_over_floor"))])
+        row([f"p99 move latency ({key}), ms", fmt(g(pl, "p99")), fmt(g(pe, "p99")),
+             fmt_ratio(r.get("p99_plaza_over_peer")), fmt(g(fl, "p99")), ""])
+    s = sc.get("idle")
+    if s:
+        pl, pe, fl = s.get("plaza"), s.get("peer"), s.get("floor")
+        r = ra.get("idle", {})
+        row([f"memory per idle connection (RSS growth over {fmt(g(pl, 'clients'), 0)} "
+             "connections, end of window), KiB", fmt(g(pl, "rss_kib_per_conn"), 2),
+             fmt(g(pe, "rss_kib_per_conn"), 2), fmt_ratio(r.get("rss_plaza_over_peer")),
+             fmt(g(fl, "rss_kib_per_conn"), 2), fmt_ratio(r.get("rss_plaza_over_floor"))])
+    w("")
+
+    titles = {
+        "social-1000": "social, 1,000 clients (rooms of 50, 20 moves/s, 2 chats/min)",
+        "social-1500": "social, 1,500 clients",
+        "crowd": "crowd (one room of 1,000, 20 moves/s)",
+        "idle": "idle (connections that HELLO and JOIN, then nothing): memory per connection",
+    }
+    for key, by in sc.items():
+        w(f"## {titles.get(key, key)}")
+        w("")
+        if key == "idle":
+            w("RSS is sampled before the ramp, right after it and at the end of the 8 s idle "
+              "window; *per connection* = growth / connections.")
+            w("")
+            row(["server", "connections", "RSS before (KiB)", "after the ramp (KiB)",
+                 "end of window (KiB)", "per connection, after the ramp (KiB)",
+                 "**per idle connection, end of window (KiB)**", "server CPU %", "runs"])
+            row(["---"] * 9)
+            for kind in ("plaza", "peer", "floor"):
+                s = by.get(kind)
+                if s:
+                    row([LABEL[kind] + lim(f"idle {kind}", s), fmt(s["clients"], 0),
+                         fmt(s["rss_kb_before"], 0), fmt(s["rss_kb_after_connect"], 0),
+                         fmt(s["rss_kb_end"], 0), fmt(s["rss_kib_per_conn_connect"], 2),
+                         f"**{fmt(s['rss_kib_per_conn'], 2)}**", fmt(s["cpu_pct"]), str(s["runs"])])
+        else:
+            row(["server", "clients", "server CPU % of a core", "CPU per 1,000 clients",
+                 "CPU µs per client-second", "p50 ms", "p99 ms", "p99.9 ms",
+                 "bytes/client/s in", "bytes/client/s out", "moves delivered", "errors", "runs"])
+            row(["---"] * 13)
+            for kind in ("plaza", "peer", "floor"):
+                s = by.get(kind)
+                if s:
+                    row([LABEL[kind] + lim(f"{key} {kind}", s), fmt(s["clients"], 0), fmt(s["cpu_pct"]),
+                         fmt(s["cpu_pct_per_1000"], 2), fmt(s["cpu_us_per_client_s"], 1),
+                         fmt(s["p50"]), fmt(s["p99"]), fmt(s["p999"]), fmt(s["bytes_in"], 0),
+                         fmt(s["bytes_out"], 0), fmt(s["delivered"], 4),
+                         fmt(s["errors_max"], 0), str(s["runs"])])
+        r = ra.get(key)
+        if r:
+            w("")
+            parts = []
+            if "cpu_plaza_over_peer" in r:
+                parts.append(f"plaza / peer CPU per client: **{fmt_ratio(r['cpu_plaza_over_peer'])}**")
+            if "p99_plaza_over_peer" in r:
+                parts.append(f"p99 plaza / peer: {fmt_ratio(r['p99_plaza_over_peer'])}")
+            if "cpu_client_s_plaza_over_floor" in r:
+                parts.append("plaza / floor CPU per client-second: "
+                             f"**{fmt_ratio(r['cpu_client_s_plaza_over_floor'])}**")
+            if "rss_plaza_over_peer" in r:
+                parts.append(f"memory per connection plaza / peer: **{fmt_ratio(r['rss_plaza_over_peer'])}**")
+            if "rss_plaza_over_floor" in r:
+                parts.append(f"plaza / floor: {fmt_ratio(r['rss_plaza_over_floor'])}")
+            w("Ratios (medians): " + "; ".join(parts) + ".")
+        w("")
+
+    if cap:
+        w("## Capacity at p99 ≤ 50 ms (social)")
+        w("")
+        w("`--find-capacity --p99-ms 50` raises the number of clients step by step until p99 "
+          "move latency passes 50 ms or errors appear; the capacity is the largest step that held.")
+        w("")
+        for kind in ("plaza", "peer"):
+            c = cap.get(kind)
+            if not c:
+                continue
+            w(f"**{LABEL[kind]}**: {fmt(c['capacity'], 0)} clients (stopped by: {c['limited_by']}).")
+            w("")
+            row(["clients", "server CPU %", "p50 ms", "p99 ms", "moves delivered", "errors", "bench CPU %"])
+            row(["---"] * 7)
+            for st in c["steps"]:
+                row([fmt(st["clients"], 0), fmt(st["cpu_pct"]), fmt(st["p50"]), fmt(st["p99"]),
+                     fmt(st["delivered"], 4), fmt(st["errors"], 0),
+                     fmt(st["bench_cpu_pct"]) + (" ⚠ bench limited" if st["bench_limited"] else "")])
+            w("")
+            if c["limited_by"] == "bench":
+                notes.append(f"capacity {kind}: the search stopped because the bench (one core) "
+                             "was the limit, so the server's capacity is at least that")
+    if plots:
+        w("## Curves")
+        w("")
+        w("The capacity-search steps, plaza and the peer on the same axes (log scale of clients).")
+        w("")
+        for p in plots:
+            w(f"![{p}]({p})")
+            w("")
+    if notes or summary["skipped"]:
+        w("## Notes")
+        w("")
+        for n in notes:
+            w(f"- ⚠ bench limited — {n}.")
+        for n in summary["skipped"]:
+            w(f"- {n}.")
+        w("")
+    with open(os.path.join(DOCS, "benchmarks.md"), "w") as f:
+        f.write("\n".join(L))
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--quick", action="store_true", help="rough side-by-side, < 3 min")
+    mode.add_argument("--full", action="store_true", help="the full comparison, < 30 min")
+    ap.add_argument("--only", help="comma-separated step keys of the plan to run (debugging)")
+    ap.add_argument("--no-docs", action="store_true", help="do not touch docs/ (full mode)")
+    args = ap.parse_args()
+    quick = args.quick
+    plan = QUICK_PLAN if quick else FULL_PLAN
+    if args.only:
+        keep = set(args.only.split(","))
+        plan = [s for s in plan if s["key"] in keep]
+
+    check_tools(quick)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    max_clients = max([s.get("clients") or 0 for s in plan] +
+                      [max(s.get("clients_by_server", {}).values() or [0]) for s in plan] +
+                      [max((v[2] for v in s.get("search", {}).values()), default=0) for s in plan])
+    prepare_limits(max_clients, max([s.get("local_ips", 1) for s in plan]))
+    limit_notes = fit_plan(plan, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    for n in limit_notes:
+        print("note: " + n, flush=True)
+
+    now = datetime.datetime.now()
+    date = now.strftime("%Y-%m-%d %H:%M")
+    stamp = now.strftime("%Y-%m-%d-%H%M") + ("-quick" if quick else "")
+    outdir = os.path.join(RESULTS, stamp)
+    os.makedirs(outdir, exist_ok=True)
+    mach = machine()
+    print(f"plaza bench ({'quick' if quick else 'full'}): {mach['cpu_model']}, {mach['nproc']} cores, "
+          f"kernel {mach['kernel']}; results in {os.path.relpath(outdir, ROOT)}/", flush=True)
+    runner = Runner(outdir, None if quick else FULL_BUDGET_S)
+    runner.skipped += limit_notes
+    try:
+        results, capacity = run_plan(plan, runner, quick)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted ({e or 'Ctrl-C'}): stopping every process started", flush=True)
+        stop_all()
+        sys.exit(130)
+    finally:
+        stop_all()
+    summary = build_summary(results, capacity, runner, mach, date, quick, sys.argv[1:])
+    with open(os.path.join(outdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print_table(summary)
+    if not quick and not args.no_docs:
+        plots = write_plots(summary, outdir)
+        write_markdown(summary, outdir, plots)
+        print(f"wrote docs/benchmarks.md" + "".join(f", docs/{p}" for p in plots), flush=True)
+    print(f"results: {os.path.relpath(outdir, ROOT)}/summary.json", flush=True)
+    bad = [f"{k} {kind}" for k, by in results.items() for kind, v in by.items() if not v]
+    bad += [f"capacity {kind}" for s in plan if s.get("capacity") for kind in s["servers"]
+            if kind not in capacity]
+    if bad:
+        print("some steps produced no result: " + ", ".join(sorted(set(bad))), flush=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
