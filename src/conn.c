@@ -16,6 +16,7 @@
 #include "endpoints.h"
 #include "error.h"
 #include "log.h"
+#include "session_ops.h"
 #include "ws.h"
 
 #define LINGER_MS 3000       /* how long a closing socket waits for the peer */
@@ -201,13 +202,15 @@ static void on_write(uv_write_t *req, int status) {
     c->outq_tail = NULL;
   if (c->state == PZ_CONN_CLOSED)
     return;
+  if (c->state == PZ_CONN_MIGRATING) {
+    /* Moves even if the write failed: its session already left this
+     * shard, and the next worker learns of a broken socket on read. */
+    migrate_close(c);
+    return;
+  }
   if (status < 0) {
     c->eof = true;
     hard_close(c);
-    return;
-  }
-  if (c->state == PZ_CONN_MIGRATING) {
-    migrate_close(c);
     return;
   }
   start_write(c);
@@ -573,13 +576,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
 }
 
+/* Opens fd on w's loop and starts reading. On failure the fd is closed and
+ * the connection freed (now or in its close callback): callers just stop. */
 static int open_on_loop(pz_worker_t *w, pz_conn_t *c, uv_os_sock_t fd) {
   int r = uv_tcp_init(&w->loop, &c->tcp);
-  if (r)
+  if (r) {
+    close(fd);
+    free_conn(c);
     return r;
+  }
   c->tcp.data = c;
   r = uv_tcp_open(&c->tcp, fd);
-  if (!r)
+  if (r)
+    close(fd); /* not the handle's: uv_close will not close it */
+  else
     r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (r) {
     c->state = PZ_CONN_CLOSED;
@@ -603,10 +613,8 @@ void pz_conn_accept(pz_worker_t *w, uv_os_sock_t fd) {
   c->state = PZ_CONN_HTTP;
   c->http = pz_xmalloc(sizeof(*c->http));
   pz_http_req_init(c->http);
-  if (open_on_loop(w, c, fd)) {
-    close(fd);
+  if (open_on_loop(w, c, fd))
     return;
-  }
   PZ_ADD(w->metrics.accepted, 1);
   struct sockaddr_storage sa;
   int salen = sizeof(sa);
@@ -714,6 +722,8 @@ static void migrate_close(pz_conn_t *c) {
     c->moving_fd = -1;
   if (c->moving_fd < 0) {
     pz_error("cannot hand a connection over: dup failed");
+    if (c->moving->session) /* back into this shard, to be ended here */
+      pz_session_host(c->w, c->moving->session);
     free(c->moving);
     c->moving = NULL;
     c->state = PZ_CONN_WS;
@@ -741,10 +751,8 @@ void pz_conn_migrate(pz_conn_t *c, pz_msg_adopt_t *msg, int to) {
 int pz_conn_adopt(pz_worker_t *w, pz_conn_t *c, uv_os_sock_t fd) {
   c->w = w;
   int r = open_on_loop(w, c, fd);
-  if (r) {
-    close(fd);
+  if (r)
     return r;
-  }
   c->state = PZ_CONN_WS;
   c->last_rx_ms = pz_worker_now(w);
   list_move(c, &w->active);

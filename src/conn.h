@@ -100,7 +100,8 @@ typedef struct pz_conn {
 /* Worker thread. Takes a freshly accepted socket. */
 void pz_conn_accept(pz_worker_t *w, uv_os_sock_t fd);
 /* Worker thread. Opens a connection that arrived from another worker on
- * this worker's loop. Returns 0 or a libuv error (the conn is then gone). */
+ * this worker's loop. Returns 0 or a libuv error: then the conn and its fd
+ * are gone (its session, if any, is the caller's to end). */
 int pz_conn_adopt(pz_worker_t *w, pz_conn_t *c, uv_os_sock_t fd);
 /* Sends one message (payload bytes, framed here). */
 void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
