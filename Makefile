@@ -61,7 +61,8 @@ endif
 .SECONDARY:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test unit integration deps test-deps clean format
+.PHONY: all run test unit integration integration-sanitized deps test-deps clean \
+	format
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -122,10 +123,21 @@ unit: $(UNIT_BINS)
 integration: all $(ITEST_BINS)
 	/usr/bin/python3 -m pytest -q tests/integration
 
+# The integration suite runs twice: against the shipped build, then against
+# an ASan+UBSan build of the server where any memory error or undefined
+# behaviour aborts the process and fails the test that caused it.
+integration-sanitized:
+	$(MAKE) BUILD=$(BUILD)-san SANITIZER=address,undefined $(BUILD)-san/plaza
+	PLAZA_BIN=$(CURDIR)/$(BUILD)-san/plaza \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+	    --ignore=tests/integration/test_bench_tool.py
+
 test: test-deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) integration-sanitized
 
 format:
 	clang-format -i $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h shards/*.c \
@@ -133,7 +145,7 @@ format:
 	  tests/integration/*.c)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-san
 
 include bench/peers/socketio/peer.mk
 include bench/bench.mk

@@ -225,7 +225,8 @@ static void queue_bytes(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
   e->payload =
       shared ? pz_payload_ref(shared) : pz_payload_create(data, len, kind);
   e->hdr_len = (uint8_t)hlen;
-  memcpy(e->hdr, hdr, hlen);
+  if (hlen) /* wslay's frames and the 101 come without a header of ours */
+    memcpy(e->hdr, hdr, hlen);
   e->off = (uint32_t)written;
   if (c->outq_tail)
     c->outq_tail->next = e;
@@ -367,7 +368,8 @@ static void defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len) {
   d->next = NULL;
   d->opcode = opcode;
   d->len = len;
-  memcpy(d->data, data, len);
+  if (len) /* wslay gives an empty message as NULL */
+    memcpy(d->data, data, len);
   if (c->deferred_tail)
     c->deferred_tail->next = d;
   else
@@ -422,7 +424,8 @@ static void ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (c->rx_len && c->state == PZ_CONN_MIGRATING) {
     /* Read but not yet parsed: goes along to the next worker. */
     uint8_t *keep = pz_xmalloc(c->pending_rx_len + c->rx_len);
-    memcpy(keep, c->pending_rx, c->pending_rx_len);
+    if (c->pending_rx_len)
+      memcpy(keep, c->pending_rx, c->pending_rx_len);
     memcpy(keep + c->pending_rx_len, c->rx, c->rx_len);
     free(c->pending_rx);
     c->pending_rx = keep;
