@@ -72,23 +72,24 @@
 #define HTTP_MAX 4096
 #define MSG_MAX 16384
 #define OUT_MAX (1u << 20) /* unsent bytes before a client is dropped */
-#define ENTRY_MAX 40   /* 96 cf id8 seq<=9 4*(ca f4) = 1+9+9+20 */
-#define ID_BASE (1ull << 38) /* like plaza's [node:15][worker:6][n:32], node 1 */
+#define ENTRY_MAX 40       /* 96 cf id8 seq<=9 4*(ca f4) = 1+9+9+20 */
+#define ID_BASE                                                                \
+  (1ull << 38) /* like plaza's [node:15][worker:6][n:32], node 1 */
 
 typedef struct room room_t;
 
 typedef struct conn {
   int fd;
-  bool ws;         /* past the upgrade */
-  bool dirty;      /* moved since the last tick */
+  bool ws;    /* past the upgrade */
+  bool dirty; /* moved since the last tick */
   bool hello;
   bool dead;       /* closed; freed at the end of the loop iteration */
   uint32_t member; /* index in room->members */
   uint64_t id;
   room_t *room;
-  uint8_t *in;     /* partial HTTP head or partial frame, else NULL */
+  uint8_t *in; /* partial HTTP head or partial frame, else NULL */
   uint32_t in_len;
-  uint8_t *out;    /* unwritten rest, else NULL */
+  uint8_t *out; /* unwritten rest, else NULL */
   uint32_t out_len, out_off;
   uint8_t entry_len;
   uint8_t entry[ENTRY_MAX]; /* this member's pre-encoded STATE entry */
@@ -466,7 +467,8 @@ static void tick(void) {
   }
 }
 
-/* ---- client messages ------------------------------------------------------- */
+/* ---- client messages -------------------------------------------------------
+ */
 
 /* Size of one MessagePack scalar at p (numbers only), 0 if unknown. */
 static size_t num_size(const uint8_t *p) {
@@ -474,11 +476,22 @@ static size_t num_size(const uint8_t *p) {
   if (b < 0x80 || b >= 0xe0)
     return 1;
   switch (b) {
-  case 0xcc: case 0xd0: return 2;
-  case 0xcd: case 0xd1: return 3;
-  case 0xce: case 0xd2: case 0xca: return 5;
-  case 0xcf: case 0xd3: case 0xcb: return 9;
-  default: return 0;
+  case 0xcc:
+  case 0xd0:
+    return 2;
+  case 0xcd:
+  case 0xd1:
+    return 3;
+  case 0xce:
+  case 0xd2:
+  case 0xca:
+    return 5;
+  case 0xcf:
+  case 0xd3:
+  case 0xcb:
+    return 9;
+  default:
+    return 0;
   }
 }
 
@@ -579,7 +592,8 @@ static void on_message(conn_t *c, const uint8_t *p, size_t n) {
     on_move(c, p, n);
     break;
   case 1: { /* HELLO -> WELCOME [1, id, session, tick_hz, time, false] */
-    static const char session[] = "274877906945.00000000000000000000000000000000";
+    static const char session[] =
+        "274877906945.00000000000000000000000000000000";
     uint8_t w[96], *q = w;
     c->hello = true;
     *q++ = 0x96;

@@ -500,9 +500,8 @@ def fit_plan(plan, limit):
         for kind, (start, step, mx) in list(st.get("search", {}).items()):
             if mx > cap:
                 st["search"][kind] = (start, step, max(start, start + (cap - start) // step * step))
-                notes.append(f"{st['key']} {kind}: the search stops at "
-                             f"{st['search'][kind][2]:,} clients, the open files limit of one "
-                             f"process being {limit:,} here")
+                print(f"note: capacity {kind}: the search stops at {st['search'][kind][2]:,} "
+                      f"clients (open files limit {limit:,})", flush=True)
         if st.get("clients") and st["clients"] > cap:
             notes.append(f"{st['key']}: {st['clients']:,} clients exceed the open files limit")
     return notes
@@ -541,15 +540,18 @@ def build_summary(results, capacity, runner, mach, date, quick, argv):
     for key, s in scen.items():
         r = {}
         pl, pe, fl = s.get("plaza"), s.get("peer"), s.get("floor")
+        idle = key == "idle"
         if pl and pe:
-            r["cpu_plaza_over_peer"] = ratio(pl["cpu_pct_per_1000"], pe["cpu_pct_per_1000"])
-            r["p99_plaza_over_peer"] = ratio(pl["p99"], pe["p99"])
-            if key == "idle":
+            if idle:
                 r["rss_plaza_over_peer"] = ratio(pl["rss_kib_per_conn"], pe["rss_kib_per_conn"])
+            else:
+                r["cpu_plaza_over_peer"] = ratio(pl["cpu_pct_per_1000"], pe["cpu_pct_per_1000"])
+                r["p99_plaza_over_peer"] = ratio(pl["p99"], pe["p99"])
         if pl and fl:
-            r["cpu_client_s_plaza_over_floor"] = ratio(pl["cpu_us_per_client_s"], fl["cpu_us_per_client_s"])
-            if key == "idle":
+            if idle:
                 r["rss_plaza_over_floor"] = ratio(pl["rss_kib_per_conn"], fl["rss_kib_per_conn"])
+            else:
+                r["cpu_client_s_plaza_over_floor"] = ratio(pl["cpu_us_per_client_s"], fl["cpu_us_per_client_s"])
         if r:
             ratios[key] = r
     if "plaza" in cap and "peer" in cap and cap["plaza"]["capacity"] and cap["peer"]["capacity"]:
@@ -608,7 +610,7 @@ def write_plots(summary, outdir):
             ("bench-cpu.svg", 2, "server CPU (% of one core)", ""),
             ("bench-latency.svg", 3, "p99 move-to-STATE latency (ms)",
              "set arrow from graph 0, first 50 to graph 1, first 50 nohead dt 2 lc rgb '#888888'\n"
-             "set label 'budget 50 ms' at graph 0.02, first 53 tc rgb '#666666'\n")):
+             "set label 'budget 50 ms' at graph 0.02, first 52 tc rgb '#666666'\n")):
         path = os.path.join(DOCS, name)
         plots = ", ".join(
             f"'{files[k]}' using 1:{col} with linespoints lw 2 pt 7 ps 0.7 "
@@ -618,9 +620,9 @@ def write_plots(summary, outdir):
             "set terminal svg size 760,440 dynamic enhanced font 'Helvetica,12' background rgb 'white'\n"
             f"set output '{path}'\n"
             f"set title \"{ylabel} vs clients\\n{{/*0.8 {sub}}}\"\n"
-            "set xlabel 'clients (log scale)'\n"
+            "set xlabel 'clients'\n"
             f"set ylabel '{ylabel}'\n"
-            "set logscale x\nset grid\nset key top left\nset yrange [0:*]\n"
+            "set grid\nset key bottom right box opaque\nset xrange [0:*]\nset yrange [0:*]\n"
             f"{extra}plot {plots}\n")
         with open(os.path.join(outdir, name + ".gp"), "w") as f:
             f.write(script)
@@ -690,6 +692,7 @@ def write_markdown(summary, outdir, plots):
         w("| " + " | ".join(cells) + " |")
 
     notes = []
+    notes_fail = []
 
     def lim(kind, s):
         if s and s.get("bench_limited"):
@@ -762,7 +765,13 @@ def write_markdown(summary, outdir, plots):
             for kind in ("plaza", "peer", "floor"):
                 s = by.get(kind)
                 if s:
-                    row([LABEL[kind] + lim(f"{key} {kind}", s), fmt(s["clients"], 0), fmt(s["cpu_pct"]),
+                    made = fmt(s["clients"], 0)
+                    if s.get("attempted") and s["clients"] is not None and s["clients"] < s["attempted"]:
+                        made += f" of {fmt(s['attempted'], 0)}"
+                        notes_fail.append(f"{key}, {LABEL[kind]}: only {made} clients connected "
+                                          "(median of the runs); the others failed (close 1006), "
+                                          "the server being saturated; its figures are per connected client")
+                    row([LABEL[kind] + lim(f"{key} {kind}", s), made, fmt(s["cpu_pct"]),
                          fmt(s["cpu_pct_per_1000"], 2), fmt(s["cpu_us_per_client_s"], 1),
                          fmt(s["p50"]), fmt(s["p99"]), fmt(s["p999"]), fmt(s["bytes_in"], 0),
                          fmt(s["bytes_out"], 0), fmt(s["delivered"], 4),
@@ -771,6 +780,7 @@ def write_markdown(summary, outdir, plots):
         if r:
             w("")
             parts = []
+            r = {k: v for k, v in r.items() if v is not None}
             if "cpu_plaza_over_peer" in r:
                 parts.append(f"plaza / peer CPU per client: **{fmt_ratio(r['cpu_plaza_over_peer'])}**")
             if "p99_plaza_over_peer" in r:
@@ -782,7 +792,8 @@ def write_markdown(summary, outdir, plots):
                 parts.append(f"memory per connection plaza / peer: **{fmt_ratio(r['rss_plaza_over_peer'])}**")
             if "rss_plaza_over_floor" in r:
                 parts.append(f"plaza / floor: {fmt_ratio(r['rss_plaza_over_floor'])}")
-            w("Ratios (medians): " + "; ".join(parts) + ".")
+            if parts:
+                w("Ratios (medians): " + "; ".join(parts) + ".")
         w("")
 
     if cap:
@@ -807,19 +818,24 @@ def write_markdown(summary, outdir, plots):
             if c["limited_by"] == "bench":
                 notes.append(f"capacity {kind}: the search stopped because the bench (one core) "
                              "was the limit, so the server's capacity is at least that")
+            if c["limited_by"] == "max":
+                notes_fail.append(f"capacity {LABEL[kind]}: the search reached its largest step "
+                                  "(bounded by the open files limit) and held: the capacity is at least that")
     if plots:
         w("## Curves")
         w("")
-        w("The capacity-search steps, plaza and the peer on the same axes (log scale of clients).")
+        w("The capacity-search steps, plaza and the peer on the same axes.")
         w("")
         for p in plots:
             w(f"![{p}]({p})")
             w("")
-    if notes or summary["skipped"]:
+    if notes or notes_fail or summary["skipped"]:
         w("## Notes")
         w("")
         for n in notes:
             w(f"- ⚠ bench limited — {n}.")
+        for n in notes_fail:
+            w(f"- {n}.")
         for n in summary["skipped"]:
             w(f"- {n}.")
         w("")
@@ -828,15 +844,74 @@ def write_markdown(summary, outdir, plots):
 
 
 # ---------------------------------------------------------------------------
+# --report DIR: the summary, the plots and docs/benchmarks.md again from the
+# run JSON files of an earlier --full (e.g. after changing this report)
+
+ORDER = {"plaza": 0, "peer": 1, "floor": 2}
+
+
+def load_dir(outdir):
+    results, capacity, commands = {}, {}, []
+    for fn in sorted(os.listdir(outdir)):
+        if not fn.endswith(".json") or fn == "summary.json":
+            continue
+        with open(os.path.join(outdir, fn)) as f:
+            d = json.load(f)
+        base = fn[:-5]
+        if d.get("mode") == "capacity":
+            key, kind = "capacity", base[len("capacity-"):]
+            capacity[kind] = d
+        else:
+            key, kind, _clients, _rep = base.rsplit("-", 3)
+            results.setdefault(key, {}).setdefault(kind, []).append(d)
+        run = d.get("run") or {}
+        if run.get("bench_cmd"):
+            commands.append({"step": key, "server": kind, "server_cmd": run.get("server_cmd", ""),
+                             "bench_cmd": run["bench_cmd"]})
+    keys = [st["key"] for st in FULL_PLAN]
+    rank = lambda k: keys.index(k) if k in keys else len(keys)
+    results = {k: dict(sorted(results[k].items(), key=lambda kv: ORDER.get(kv[0], 9)))
+               for k in sorted(results, key=rank)}
+    commands.sort(key=lambda c: (rank(c["step"]), ORDER.get(c["server"], 9)))
+    return results, capacity, commands
+
+
+def regenerate(outdir):
+    old = {}
+    try:
+        with open(os.path.join(outdir, "summary.json")) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        pass
+    results, capacity, commands = load_dir(outdir)
+    runner = Runner(outdir, None)
+    runner.commands = commands
+    runner.skipped = old.get("skipped", [])
+    runner.t0 = time.monotonic() - old.get("elapsed_s", 0)
+    mach = old.get("machine") or machine()
+    date = old.get("date") or os.path.basename(outdir)
+    summary = build_summary(results, capacity, runner, mach, date, False, ["--full"])
+    with open(os.path.join(outdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print_table(summary)
+    plots = write_plots(summary, outdir)
+    write_markdown(summary, outdir, plots)
+    print("wrote docs/benchmarks.md" + "".join(f", docs/{p}" for p in plots), flush=True)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", action="store_true", help="rough side-by-side, < 3 min")
     mode.add_argument("--full", action="store_true", help="the full comparison, < 30 min")
+    mode.add_argument("--report", metavar="DIR",
+                      help="rebuild summary.json, the SVGs and docs/benchmarks.md from DIR's runs")
     ap.add_argument("--only", help="comma-separated step keys of the plan to run (debugging)")
     ap.add_argument("--no-docs", action="store_true", help="do not touch docs/ (full mode)")
     args = ap.parse_args()
+    if args.report:
+        regenerate(os.path.abspath(args.report))
+        return
     quick = args.quick
     plan = QUICK_PLAN if quick else FULL_PLAN
     if args.only:
