@@ -200,6 +200,37 @@ def show_cmd(argv, env=None, cwd=None):
     return s
 
 
+def proc_times(pid):
+    """utime, stime of a process in seconds, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        hz = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / hz, int(fields[12]) / hz
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def sample_split(srv, bench, t_a, t_b):
+    """Server user and system CPU seconds between monotonic t_a and t_b."""
+    def until(t):
+        while time.monotonic() < t:
+            if bench.poll() is not None or srv.poll() is not None:
+                return False
+            time.sleep(min(0.2, max(0.0, t - time.monotonic())))
+        return True
+    if t_b - t_a < 2 or not until(t_a):
+        return None
+    a, ta = proc_times(srv.pid), time.monotonic()
+    if a is None or not until(t_b):
+        return None
+    b, tb = proc_times(srv.pid), time.monotonic()
+    if b is None:
+        return None
+    return {"user_s": round(b[0] - a[0], 3), "sys_s": round(b[1] - a[1], 3),
+            "window_s": round(tb - ta, 3)}
+
+
 # ---------------------------------------------------------------------------
 # one run
 
@@ -251,7 +282,14 @@ class Runner:
             t = time.monotonic()
             b = spawn(bargv, cwd=ROOT, log=log_path + ".bench.log")
             try:
-                rc = b.wait(timeout)
+                if not capacity:
+                    # our own look at the server's user vs system CPU time,
+                    # inside the bench's measured window
+                    split = sample_split(srv, b, t + step["ramp"] + 1.0,
+                                         t + step["ramp"] + step["duration"] - 0.5)
+                    if split:
+                        rec["server_cpu_split"] = split
+                rc = b.wait(timeout - (time.monotonic() - t))
             except subprocess.TimeoutExpired:
                 print(f"  !! bench timed out after {timeout:.0f} s", flush=True)
                 stop(b)
@@ -322,6 +360,13 @@ def figures(d):
         "bench_note": g(d, "bench", "note") or "",
         "bench_cpu_pct": g(d, "bench", "cpu_pct"),
     }
+    split = g(d, "run", "server_cpu_split")
+    f["user_pct"] = f["sys_pct"] = f["user_us_per_client_s"] = None
+    if split and split.get("window_s"):
+        f["user_pct"] = 100.0 * split["user_s"] / split["window_s"]
+        f["sys_pct"] = 100.0 * split["sys_s"] / split["window_s"]
+        if clients:
+            f["user_us_per_client_s"] = split["user_s"] * 1e6 / (clients * split["window_s"])
     before, after = g(d, "server", "rss_kb_before"), g(d, "server", "rss_kb_after_connect")
     f["rss_kb_before"], f["rss_kb_after_connect"] = before, after
     f["rss_kb_end"] = g(d, "server", "rss_kb_end")
@@ -552,6 +597,8 @@ def build_summary(results, capacity, runner, mach, date, quick, argv):
                 r["rss_plaza_over_floor"] = ratio(pl["rss_kib_per_conn"], fl["rss_kib_per_conn"])
             else:
                 r["cpu_client_s_plaza_over_floor"] = ratio(pl["cpu_us_per_client_s"], fl["cpu_us_per_client_s"])
+                r["user_cpu_client_s_plaza_over_floor"] = ratio(pl["user_us_per_client_s"],
+                                                                fl["user_us_per_client_s"])
         if r:
             ratios[key] = r
     if "plaza" in cap and "peer" in cap and cap["plaza"]["capacity"] and cap["peer"]["capacity"]:
@@ -571,11 +618,11 @@ def limited_mark(s):
 
 def print_table(summary):
     print()
-    print(f"{'step':<13}{'server':<8}{'clients':>8}{'cpu %':>8}{'%/1k cl':>9}{'µs/cl·s':>9}"
+    print(f"{'step':<13}{'server':<8}{'clients':>8}{'cpu %':>8}{'user %':>8}{'%/1k cl':>9}{'µs/cl·s':>9}"
           f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'err':>5}")
     for key, by in summary["scenarios"].items():
         for kind, s in by.items():
-            print(f"{key:<13}{kind:<8}{fmt(s['clients'], 0):>8}{fmt(s['cpu_pct']):>8}"
+            print(f"{key:<13}{kind:<8}{fmt(s['clients'], 0):>8}{fmt(s['cpu_pct']):>8}{fmt(s['user_pct']):>8}"
                   f"{fmt(s['cpu_pct_per_1000'], 2):>9}{fmt(s['cpu_us_per_client_s'], 1):>9}"
                   f"{fmt(s['p50']):>8}{fmt(s['p99']):>8}{fmt(s['bytes_in'], 0):>9}"
                   f"{fmt(s['bytes_out'], 0):>9}{fmt(s['delivered'], 4):>8}"
@@ -670,6 +717,11 @@ def write_markdown(summary, outdir, plots):
     w("- *CPU per 1,000 clients*: server CPU (% of one core) × 1000 / clients. "
       "*CPU per client-second*: server CPU time / (clients × measured seconds), in µs. "
       "*Bytes per client per second*: from the client's side (in = received).")
+    w("- *user / kernel*: the server's utime and stime from `/proc/<pid>/stat`, sampled by the "
+      "script inside the measured window. On loopback the kernel's TCP work of a write (the "
+      "sender's and much of the receiver's) is charged to the writing process, which is why "
+      "even the floor spends a good part of a core: compare the user-space shares to see "
+      "what the server's own code costs.")
     w("")
     w("Commands (ports are picked free at run time; every run's exact command is in "
       f"`{rel}/summary.json`):")
@@ -758,10 +810,10 @@ def write_markdown(summary, outdir, plots):
                          fmt(s["rss_kb_end"], 0), fmt(s["rss_kib_per_conn_connect"], 2),
                          f"**{fmt(s['rss_kib_per_conn'], 2)}**", fmt(s["cpu_pct"]), str(s["runs"])])
         else:
-            row(["server", "clients", "server CPU % of a core", "CPU per 1,000 clients",
-                 "CPU µs per client-second", "p50 ms", "p99 ms", "p99.9 ms",
+            row(["server", "clients", "server CPU % of a core", "of which user / kernel %",
+                 "CPU per 1,000 clients", "CPU µs per client-second", "p50 ms", "p99 ms", "p99.9 ms",
                  "bytes/client/s in", "bytes/client/s out", "moves delivered", "errors", "runs"])
-            row(["---"] * 13)
+            row(["---"] * 14)
             for kind in ("plaza", "peer", "floor"):
                 s = by.get(kind)
                 if s:
@@ -772,6 +824,7 @@ def write_markdown(summary, outdir, plots):
                                           "(median of the runs); the others failed (close 1006), "
                                           "the server being saturated; its figures are per connected client")
                     row([LABEL[kind] + lim(f"{key} {kind}", s), made, fmt(s["cpu_pct"]),
+                         f"{fmt(s['user_pct'])} / {fmt(s['sys_pct'])}",
                          fmt(s["cpu_pct_per_1000"], 2), fmt(s["cpu_us_per_client_s"], 1),
                          fmt(s["p50"]), fmt(s["p99"]), fmt(s["p999"]), fmt(s["bytes_in"], 0),
                          fmt(s["bytes_out"], 0), fmt(s["delivered"], 4),
@@ -788,6 +841,9 @@ def write_markdown(summary, outdir, plots):
             if "cpu_client_s_plaza_over_floor" in r:
                 parts.append("plaza / floor CPU per client-second: "
                              f"**{fmt_ratio(r['cpu_client_s_plaza_over_floor'])}**")
+            if "user_cpu_client_s_plaza_over_floor" in r:
+                parts.append("user-space CPU only, plaza / floor: "
+                             f"{fmt_ratio(r['user_cpu_client_s_plaza_over_floor'])}")
             if "rss_plaza_over_peer" in r:
                 parts.append(f"memory per connection plaza / peer: **{fmt_ratio(r['rss_plaza_over_peer'])}**")
             if "rss_plaza_over_floor" in r:
