@@ -10,6 +10,7 @@
  * refuses is kept (one uv_write in flight at a time, like the library).
  */
 #include "wsc.h"
+#include "client/bind.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -571,21 +572,6 @@ static void on_connect(uv_connect_t *req, int status) {
     finish(c, PZ_CLIENT_EIO);
 }
 
-/* Lets the kernel pick the source port from the whole 4-tuple at connect
- * time, so a bound source address is not limited to one port range
- * (IP_BIND_ADDRESS_NO_PORT, Linux 4.2), as the client library does. */
-static void bind_no_port(uv_tcp_t *tcp) {
-#ifdef IP_BIND_ADDRESS_NO_PORT
-  uv_os_fd_t fd;
-  int one = 1;
-  if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
-    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                     sizeof(one));
-#else
-  (void)tcp;
-#endif
-}
-
 int pz_wsc_connect(pz_wsc_t *c, pz_wsc_ctx_t *ctx,
                    const struct sockaddr_in *bind) {
   struct pz_wsc_hs *hs;
@@ -620,7 +606,7 @@ int pz_wsc_connect(pz_wsc_t *c, pz_wsc_ctx_t *ctx,
   /* The handle exists: from here failures end in on_close. */
   (void)uv_tcp_nodelay(&c->tcp, 1);
   if (bind != NULL) {
-    bind_no_port(&c->tcp);
+    pz_tcp_bind_no_port(&c->tcp);
     if (uv_tcp_bind(&c->tcp, (const struct sockaddr *)bind, 0) != 0) {
       finish(c, PZ_CLIENT_ECONNECT);
       return 0;

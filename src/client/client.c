@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 
 #include "client/client_int.h"
+#include "client/bind.h"
 #include "client/url.h"
 
 #define container_of(ptr, type, member)                                        \
@@ -483,21 +484,6 @@ static pz_handshake_t *handshake_new(const pz_url_t *url,
   return hs;
 }
 
-/* Lets the kernel pick the source port at connect time from the whole
- * 4-tuple, so one bound source address is not limited to one port range
- * per process (IP_BIND_ADDRESS_NO_PORT, Linux 4.2). */
-static void bind_no_port(uv_tcp_t *tcp) {
-#ifdef IP_BIND_ADDRESS_NO_PORT
-  uv_os_fd_t fd;
-  int one = 1;
-  if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
-    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                     sizeof(one));
-#else
-  (void)tcp;
-#endif
-}
-
 int pz_client_connect(pz_client_ctx_t *ctx, const char *url,
                       const pz_client_opts_t *opts, const pz_client_cbs_t *cbs,
                       void *data, pz_client_t **out) {
@@ -548,7 +534,7 @@ int pz_client_connect(pz_client_ctx_t *ctx, const char *url,
   /* The handle exists: from here failures end in on_close. */
   (void)uv_tcp_nodelay(&c->tcp, 1);
   if (opts->bind_addr != NULL) {
-    bind_no_port(&c->tcp);
+    pz_tcp_bind_no_port(&c->tcp);
     if ((err = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&bind_sa, 0)) !=
         0) {
       pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(err));

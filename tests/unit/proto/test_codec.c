@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "plaza/codec.h"
+#include "pack_fmt.h"
 
 typedef struct fx {
   msgpack_sbuffer sb;
@@ -81,63 +82,6 @@ static int fx_dec_n(fx_t *f, size_t n, pz_cmsg_t *m, pz_decode_error_t *e) {
 
 static int fx_dec(fx_t *f, pz_cmsg_t *m, pz_decode_error_t *e) {
   return fx_dec_n(f, f->sb.size, m, e);
-}
-
-/* Packs values by a format: a array(unsigned) m map(unsigned) u unsigned
- * U uint64_t i int I int64_t f float32(double) d float64 s str b bin
- * n nil t true F false; spaces are ignored. */
-static void pack_v(msgpack_packer *pk, const char *fmt, va_list ap) {
-  for (; *fmt; fmt++) {
-    switch (*fmt) {
-    case ' ':
-      break;
-    case 'a':
-      msgpack_pack_array(pk, va_arg(ap, unsigned));
-      break;
-    case 'm':
-      msgpack_pack_map(pk, va_arg(ap, unsigned));
-      break;
-    case 'u':
-      msgpack_pack_uint64(pk, va_arg(ap, unsigned));
-      break;
-    case 'U':
-      msgpack_pack_uint64(pk, va_arg(ap, uint64_t));
-      break;
-    case 'i':
-      msgpack_pack_int64(pk, va_arg(ap, int));
-      break;
-    case 'I':
-      msgpack_pack_int64(pk, va_arg(ap, int64_t));
-      break;
-    case 'f':
-      msgpack_pack_float(pk, (float)va_arg(ap, double));
-      break;
-    case 'd':
-      msgpack_pack_double(pk, va_arg(ap, double));
-      break;
-    case 's': {
-      const char *s = va_arg(ap, const char *);
-      msgpack_pack_str_with_body(pk, s, strlen(s));
-      break;
-    }
-    case 'b': {
-      const char *s = va_arg(ap, const char *);
-      msgpack_pack_bin_with_body(pk, s, strlen(s));
-      break;
-    }
-    case 'n':
-      msgpack_pack_nil(pk);
-      break;
-    case 't':
-      msgpack_pack_true(pk);
-      break;
-    case 'F':
-      msgpack_pack_false(pk);
-      break;
-    default:
-      fail_msg("bad pack format '%c'", *fmt);
-    }
-  }
 }
 
 static int dec_fmt(fx_t *f, pz_cmsg_t *m, pz_decode_error_t *e, const char *fmt,

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "plaza/codec.h"
+#include "pack_fmt.h"
 
 typedef struct fx {
   msgpack_sbuffer sb;
@@ -65,51 +66,6 @@ static int fx_dec_n(fx_t *f, size_t n, pz_smsg_t *m) {
 
 static int fx_dec(fx_t *f, pz_smsg_t *m) {
   return fx_dec_n(f, f->sb.size, m);
-}
-
-/* Packs by a format: a array(unsigned) u unsigned U uint64_t i int
- * f float32(double) d float64 s str n nil t true; spaces ignored. */
-static void pack(msgpack_packer *pk, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  for (; *fmt; fmt++) {
-    switch (*fmt) {
-    case ' ':
-      break;
-    case 'a':
-      msgpack_pack_array(pk, va_arg(ap, unsigned));
-      break;
-    case 'u':
-      msgpack_pack_uint64(pk, va_arg(ap, unsigned));
-      break;
-    case 'U':
-      msgpack_pack_uint64(pk, va_arg(ap, uint64_t));
-      break;
-    case 'i':
-      msgpack_pack_int64(pk, va_arg(ap, int));
-      break;
-    case 'f':
-      msgpack_pack_float(pk, (float)va_arg(ap, double));
-      break;
-    case 'd':
-      msgpack_pack_double(pk, va_arg(ap, double));
-      break;
-    case 's': {
-      const char *s = va_arg(ap, const char *);
-      msgpack_pack_str_with_body(pk, s, strlen(s));
-      break;
-    }
-    case 'n':
-      msgpack_pack_nil(pk);
-      break;
-    case 't':
-      msgpack_pack_true(pk);
-      break;
-    default:
-      fail_msg("bad pack format '%c'", *fmt);
-    }
-  }
-  va_end(ap);
 }
 
 #define assert_str_equal(s, lit)                                               \
