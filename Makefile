@@ -24,23 +24,44 @@ OPT := -O1 -g
 # gcc 12's format-truncation analysis misfires on UBSan's null checks.
 WARN += -Wno-format-truncation
 endif
-ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(SAN) -MMD -MP -pthread \
-	-Iinclude -Isrc -Ishards -DPZ_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(OPT) $(SAN) -MMD -MP -pthread \
+	-Iinclude $(INC) -DPZ_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SAN) -pthread $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
-# Sources by product. src/proto: codec shared by everything; src/client: the
-# C client library; src/ + shards/: the server; src/cli: plaza-cli.
+# Sources by product. src/proto: the codec, shared by everything; the server
+# in layers (src/core, src/net, shards, src/bus, src/server); clients/c: the
+# C client library; clients/cli: plaza-cli.
 PROTO_SRC := $(wildcard src/proto/*.c)
-CLIENT_SRC := $(wildcard src/client/*.c)
-SERVER_SRC := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard shards/*.c)
-CLI_SRC := $(wildcard src/cli/*.c)
+CLIENT_SRC := $(wildcard clients/c/*.c)
+SERVER_SRC := $(wildcard src/core/*.c src/net/*.c shards/*.c src/bus/*.c) \
+	$(filter-out src/server/main.c,$(wildcard src/server/*.c))
+CLI_SRC := $(wildcard clients/cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FLOOR_SRC := $(wildcard bench/floor/*.c)
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 ITEST_SRC := $(wildcard tests/integration/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# The build enforces the layers: each folder is compiled with the include
+# paths of itself and the layers below it, and nothing else.
+L_CORE := -Isrc/core
+L_NET := $(L_CORE) -Isrc/net
+L_SHARDS := $(L_CORE) -Ishards
+L_BUS := $(L_CORE) -Isrc/bus
+L_SERVER := $(L_CORE) -Isrc/net -Ishards -Isrc/bus -Isrc/server
+$(BUILD)/obj/src/proto/%.o: INC = -Isrc/proto
+$(BUILD)/obj/src/core/%.o: INC = $(L_CORE)
+$(BUILD)/obj/src/net/%.o: INC = $(L_NET)
+$(BUILD)/obj/shards/%.o: INC = $(L_SHARDS)
+$(BUILD)/obj/src/bus/%.o: INC = $(L_BUS)
+$(BUILD)/obj/src/server/%.o: INC = $(L_SERVER)
+$(BUILD)/obj/clients/c/%.o: INC = -Iclients/c
+$(BUILD)/obj/clients/cli/%.o: INC = -Iclients/cli
+$(BUILD)/obj/bench/%.o: INC = -Iclients/c -Ibench
+$(BUILD)/obj/tests/unit/%.o: INC = $(L_SERVER) -Iclients/c
+$(BUILD)/obj/tests/integration/%.o: INC = -Iclients/c
 PROTO_LIB := $(BUILD)/libplaza-proto.a
 CLIENT_LIB := $(BUILD)/libplaza-client.a
 SERVER_LIB := $(BUILD)/libplaza-server.a
@@ -76,7 +97,7 @@ $(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
 $(SERVER_LIB): $(call obj,$(SERVER_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/plaza: $(call obj,src/main.c) $(SERVER_LIB) $(PROTO_LIB)
+$(BUILD)/plaza: $(call obj,src/server/main.c) $(SERVER_LIB) $(PROTO_LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 $(BUILD)/plaza-cli: $(call obj,$(CLI_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
@@ -140,9 +161,9 @@ test: test-deps
 	$(MAKE) integration-sanitized
 
 format:
-	clang-format -i $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h shards/*.c \
-	  shards/*.h include/plaza/*.h bench/*.c bench/*.h bench/*/*.c tests/unit/*/*.c \
-	  tests/integration/*.c)
+	clang-format -i $(wildcard src/*/*.c src/*/*.h shards/*.c shards/*.h \
+	  clients/*/*.c clients/*/*.h include/plaza/*.h bench/*.c bench/*.h \
+	  bench/*/*.c tests/unit/*/*.c tests/unit/*/*.h tests/integration/*.c)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-san
@@ -156,12 +177,12 @@ include bench/bench.mk
 # target over its corpus in tests/fuzz/corpus/<name>, adding what it finds.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -Ishards $(PKG_CFLAGS)
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(L_NET) $(PKG_CFLAGS)
 .PHONY: fuzz
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/http.c src/ws.c \
+	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c \
 	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
 	  mkdir -p tests/fuzz/corpus/$${t#fuzz_}; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

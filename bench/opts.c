@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/url.h"
+#include "url.h"
 #include "plaza/client.h"
 #include "proto.h"
 

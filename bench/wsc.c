@@ -10,7 +10,7 @@
  * refuses is kept (one uv_write in flight at a time, like the library).
  */
 #include "wsc.h"
-#include "client/bind.h"
+#include "bind.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -30,8 +30,8 @@
 
 #include <uv.h>
 
-#include "client/handshake.h"
-#include "client/url.h"
+#include "handshake.h"
+#include "url.h"
 #include "plaza/client.h"
 #include "wsf.h"
 

@@ -14,25 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum pz_payload_kind {
-  PZ_PAYLOAD_RELIABLE = 0, /* never dropped nor reordered */
-  PZ_PAYLOAD_STATE = 1,    /* latest wins over an unsent older STATE */
-};
-
-/* Refcounted, owned by one worker thread (never crosses threads). */
-typedef struct pz_payload {
-  uint32_t refs;
-  uint32_t len;
-  uint8_t kind;
-  uint8_t data[];
-} pz_payload_t;
-
-pz_payload_t *pz_payload_create(const void *data, size_t len, int kind);
-static inline pz_payload_t *pz_payload_ref(pz_payload_t *p) {
-  p->refs++;
-  return p;
-}
-void pz_payload_unref(pz_payload_t *p);
+#include "payload.h"
 
 typedef struct pz_outlet pz_outlet_t;
 struct pz_outlet_vtbl {

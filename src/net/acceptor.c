@@ -18,13 +18,13 @@
 
 #include "alloc.h"
 #include "log.h"
-#include "worker.h"
 
 #define BACKLOG 4096
 #define EMFILE_PAUSE_MS 100
 
 struct pz_acceptor {
-  pz_server_t *srv;
+  pz_acceptor_cb on_socket;
+  void *data;
   uv_thread_t thread;
   uv_loop_t loop;
   uv_poll_t poll;
@@ -32,7 +32,6 @@ struct pz_acceptor {
   uv_async_t stop;
   int fd;
   int port;
-  unsigned next_worker;
 };
 
 static void on_readable(uv_poll_t *p, int status, int events);
@@ -55,11 +54,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
       }
       return; /* EAGAIN, or a connection that died in the backlog */
     }
-    pz_msg_socket_t *m = pz_xmalloc(sizeof(*m));
-    m->hdr.type = PZ_MSG_NEW_SOCKET;
-    m->fd = fd;
-    pz_worker_t *w = a->srv->workers[a->next_worker++ % a->srv->n_workers];
-    pz_worker_post(w, &m->hdr);
+    a->on_socket(a->data, fd);
   }
 }
 
@@ -72,21 +67,21 @@ static void on_stop(uv_async_t *async) {
   uv_close((uv_handle_t *)&a->stop, on_closed);
 }
 
-pz_acceptor_t *pz_acceptor_create(pz_server_t *srv) {
-  const pz_config_t *cfg = srv->cfg;
+pz_acceptor_t *pz_acceptor_create(const char *host, int port,
+                                  pz_acceptor_cb on_socket, void *data) {
   pz_acceptor_t *a = pz_xcalloc(1, sizeof(*a));
-  a->srv = srv;
+  a->on_socket = on_socket;
+  a->data = data;
   struct sockaddr_storage ss;
   int family = AF_INET;
   socklen_t sslen;
-  if (uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&ss) == 0) {
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0) {
     sslen = sizeof(struct sockaddr_in);
-  } else if (uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&ss) ==
-             0) {
+  } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
     family = AF_INET6;
     sslen = sizeof(struct sockaddr_in6);
   } else {
-    pz_error("--host %s is not an IPv4 or IPv6 address", cfg->host);
+    pz_error("--host %s is not an IPv4 or IPv6 address", host);
     goto fail;
   }
   a->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -97,8 +92,7 @@ pz_acceptor_t *pz_acceptor_create(pz_server_t *srv) {
   int one = 1;
   setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (bind(a->fd, (struct sockaddr *)&ss, sslen) != 0) {
-    pz_error("cannot listen on %s:%d: %s", cfg->host, cfg->port,
-             strerror(errno));
+    pz_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
     goto fail_fd;
   }
   if (listen(a->fd, BACKLOG) != 0) {

@@ -19,9 +19,9 @@
 
 #include <arpa/inet.h>
 
-#include "client/client_int.h"
-#include "client/bind.h"
-#include "client/url.h"
+#include "client_int.h"
+#include "bind.h"
+#include "url.h"
 
 #define container_of(ptr, type, member)                                        \
   ((type *)((char *)(ptr)-offsetof(type, member)))

@@ -13,7 +13,7 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
-#include "client/handshake.h"
+#include "handshake.h"
 #include "plaza/client.h"
 
 #define PZ_CLIENT_READ_BUF (64 * 1024)

@@ -50,9 +50,5 @@ typedef struct pz_metrics {
 void pz_metrics_tick(pz_metrics_t *m, uint64_t us);
 void pz_metrics_close(pz_metrics_t *m, int code);
 
-struct pz_server;
-/* Renders the Prometheus text exposition of every worker's counters into a
- * malloc'd string (caller frees); *len gets its length. */
-char *pz_metrics_render(struct pz_server *srv, size_t *len);
 
 #endif

@@ -9,7 +9,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "client/url.h"
+#include "url.h"
 #include "plaza/client.h"
 
 static void assert_target(const pz_url_t *u, const char *want) {

@@ -1,5 +1,5 @@
 /* plaza-cli input lines (see command.h). */
-#include "cli/command.h"
+#include "command.h"
 
 #include <errno.h>
 #include <math.h>

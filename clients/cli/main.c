@@ -21,9 +21,9 @@
 
 #include <uv.h>
 
-#include "cli/command.h"
-#include "cli/input.h"
-#include "cli/view.h"
+#include "command.h"
+#include "input.h"
+#include "view.h"
 #include "plaza/client.h"
 #include "plaza/codec.h"
 

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "conn.h"
+#include "metrics_render.h"
 
 typedef struct pz_gather {
   pz_conn_t *conn;

@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "client/handshake.h"
-#include "client/url.h"
+#include "handshake.h"
+#include "url.h"
 #include "plaza/client.h"
 
 /* RFC 6455 section 1.3 (its accept value, as python-websockets computes

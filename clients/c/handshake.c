@@ -1,5 +1,5 @@
 /* WebSocket opening handshake, client side, sans-I/O (see handshake.h). */
-#include "client/handshake.h"
+#include "handshake.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "client/url.h"
+#include "url.h"
 
 #define PZ_WS_KEY_LEN 24    /* base64 of 16 random bytes */
 #define PZ_WS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */

@@ -23,8 +23,19 @@
 typedef struct {
   pz_server_t *srv;
   pz_acceptor_t *acceptor;
+  unsigned next_worker; /* acceptor thread only */
   uv_signal_t sigint, sigterm;
 } pz_main_t;
+
+/* Acceptor thread: sockets go to the workers round robin. */
+static void on_socket(void *data, uv_os_sock_t fd) {
+  pz_main_t *m = data;
+  pz_msg_socket_t *msg = pz_xmalloc(sizeof(*msg));
+  msg->hdr.type = PZ_MSG_NEW_SOCKET;
+  msg->fd = fd;
+  pz_worker_post(m->srv->workers[m->next_worker++ % m->srv->n_workers],
+                 &msg->hdr);
+}
 
 static void on_signal_closed(uv_handle_t *h) {}
 
@@ -80,7 +91,7 @@ int main(int argc, char **argv) {
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
 
   pz_main_t m = {.srv = &srv};
-  m.acceptor = pz_acceptor_create(&srv);
+  m.acceptor = pz_acceptor_create(cfg.host, cfg.port, on_socket, &m);
   if (!m.acceptor)
     return 1;
   for (int i = 0; i < cfg.workers; i++) {

@@ -1,5 +1,5 @@
 /* WebSocket URL parsing (see url.h). */
-#include "client/url.h"
+#include "url.h"
 
 #include <arpa/inet.h>
 #include <string.h>

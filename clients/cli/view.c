@@ -1,5 +1,5 @@
 /* What plaza-cli shows (see view.h). */
-#include "cli/view.h"
+#include "view.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client_int.h"
+#include "client_int.h"
 
 static int scratch_write(void *data, const char *buf, size_t len) {
   pz_client_ctx_t *ctx = data;

@@ -1,5 +1,5 @@
 /* Lines from stdin, or any descriptor, on a libuv loop (see input.h). */
-#include "cli/input.h"
+#include "input.h"
 
 #include <string.h>
 

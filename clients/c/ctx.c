@@ -12,7 +12,7 @@
 
 #include <openssl/rand.h>
 
-#include "client/client_int.h"
+#include "client_int.h"
 
 int pz_cbuf_append(pz_cbuf_t *b, const void *data, size_t len) {
   if (b->cap - b->len < len) {
