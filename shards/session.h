@@ -38,7 +38,8 @@ typedef struct pz_session {
 
   pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
-  pz_window_t dropped; /* rate-limited messages, for 4003 */
+  pz_window_t dropped;   /* rate-limited messages, for 4003 */
+  pz_window_t malformed; /* malformed messages, for 4002 */
 
   pz_outlet_t *outlet;              /* NULL while detached */
   uint64_t expires_ms;              /* detached: when the grace period ends */

@@ -50,5 +50,4 @@ typedef struct pz_metrics {
 void pz_metrics_tick(pz_metrics_t *m, uint64_t us);
 void pz_metrics_close(pz_metrics_t *m, int code);
 
-
 #endif

@@ -6,12 +6,18 @@
 
 #include "alloc.h"
 
-pz_payload_t *pz_payload_create(const void *data, size_t len, int kind) {
+pz_payload_t *pz_payload_alloc(size_t len, int kind) {
   pz_payload_t *p = pz_xmalloc(sizeof(*p) + len);
   p->refs = 1;
   p->len = (uint32_t)len;
   p->kind = (uint8_t)kind;
-  memcpy(p->data, data, len);
+  return p;
+}
+
+pz_payload_t *pz_payload_create(const void *data, size_t len, int kind) {
+  pz_payload_t *p = pz_payload_alloc(len, kind);
+  if (len) /* an empty message may come as NULL */
+    memcpy(p->data, data, len);
   return p;
 }
 

@@ -23,6 +23,9 @@ typedef struct pz_payload {
   uint8_t data[];
 } pz_payload_t;
 
+/* A payload of len bytes for the caller to fill (refs 1). */
+pz_payload_t *pz_payload_alloc(size_t len, int kind);
+/* A payload holding a copy of data. */
 pz_payload_t *pz_payload_create(const void *data, size_t len, int kind);
 static inline pz_payload_t *pz_payload_ref(pz_payload_t *p) {
   p->refs++;

@@ -1,130 +1,139 @@
 /*
- * A client connection: the socket, its protocol phase (HTTP head, then
- * WebSocket), the outbound queue, and the session attached to it. It is
- * the outlet through which shards reach the client.
+ * Client connections: a byte stream, its protocol phase (an HTTP head,
+ * then WebSocket), its outbound queue, and the session attached to it (the
+ * connection is that session's outlet). What a connection means to the
+ * server (a request to answer, a message to dispatch, a session whose
+ * socket is gone) reaches the layer above through the up-calls of its
+ * host; this layer never names the dispatcher or the sessions.
  *
- * Phases: HTTP -> WS (hello pending) -> WS (session) -> CLOSING -> gone.
- * A connection may travel to another worker (MIGRATING): it stops reading,
- * lets its in-flight write finish, gives its fd a duplicate, closes its
- * libuv handle and is posted to the new worker, which opens the duplicate
- * on its own loop. Input already read travels along and is handled there.
+ * Phases: HTTP -> WS (HELLO pending) -> WS (session) -> CLOSING -> gone.
+ * A connection may travel to another worker (pz_conn_migrate): its stream
+ * lets go of the socket, and the connection (parser, unsent output, input
+ * already read) is handed to the other worker, which opens the socket on
+ * its own loop.
  *
- * Idle connections keep no WebSocket parser: after a few quiet seconds, when
- * the input stands between messages, wslay's context is freed and made again
- * on the next byte; that keeps an idle client near 1 KiB of user memory.
+ * Writes are corked: frames produced for a connection during one loop turn
+ * wait in its queue and leave together, in one writev, from the host's
+ * flush step (before the loop polls again, and after each batch of I/O).
+ * Closes asked for from inside any callback are carried out there too.
  *
- * Outbound: each message is first tried with uv_try_write (no allocation
- * in the common case); what the socket does not take is queued, holding a
- * reference to a shared payload or a copy. Queued bytes past
- * --max-outbound close the connection with 4004.
+ * Everything here runs on the thread of the host's loop.
  */
 #ifndef PZ_CONN_H
 #define PZ_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include <wslay/wslay.h>
 
+#include "config.h"
 #include "http.h"
+#include "metrics.h"
 #include "outlet.h"
-#include "ratelimit.h"
-#include "worker.h"
-#include "ws.h"
 
-enum pz_conn_state {
-  PZ_CONN_HTTP,
-  PZ_CONN_WS,
-  PZ_CONN_MIGRATING,
-  PZ_CONN_CLOSING,
-  PZ_CONN_CLOSED,
-};
+typedef struct pz_conn pz_conn_t;
+struct pz_session;
 
-typedef struct pz_outq_entry {
-  struct pz_outq_entry *next;
-  pz_payload_t *payload; /* the message bytes (shared or a copy) */
-  uint32_t off;          /* bytes of header+payload already written */
-  uint8_t hdr_len;
-  uint8_t hdr[10];
-} pz_outq_entry_t;
+/* Up-calls to the server; each borrows what it is given for the call. */
+typedef struct pz_conn_events {
+  /* A complete HTTP request head that is not the WebSocket upgrade: answer
+   * it with pz_conn_http_answer (now or later). */
+  void (*on_request)(pz_conn_t *c, const pz_http_req_t *req);
+  /* The connection waiting for an answer is gone (a later answer would
+   * find nothing). */
+  void (*on_request_gone)(pz_conn_t *c);
+  /* One complete binary WebSocket message. */
+  void (*on_message)(pz_conn_t *c, const uint8_t *data, size_t len);
+  /* Session s no longer has this connection: `code` is the close code
+   * (ours, the peer's, or 1006 for a dropped socket). The callee decides
+   * whether the session ends or waits for a resume. */
+  void (*on_gone)(pz_conn_t *c, struct pz_session *s, int code);
+} pz_conn_events_t;
 
-/* Something read while the connection was moving, handled on arrival: a
- * message (binary or text), the peer's close, or our own close request. */
-typedef struct pz_deferred {
-  struct pz_deferred *next;
-  int opcode; /* WSLAY_*_FRAME, WSLAY_CONNECTION_CLOSE, or -code: close */
-  size_t len;
-  uint8_t data[];
-} pz_deferred_t;
+/* The connections of one loop (a worker's): lists by deadline, the flush
+ * step, and the scratch read buffer. Embed it; init on the loop's thread. */
+typedef struct pz_conn_host {
+  uv_loop_t *loop;
+  const pz_config_t *cfg;
+  pz_metrics_t *metrics;
+  const pz_conn_events_t *events;
+  void *owner; /* the worker, for the up-calls */
+  uv_prepare_t before_poll;
+  uv_check_t after_io;
+  /* Connections by state; each list is ordered by its deadline because
+   * every member got the same timeout when it was appended. */
+  pz_conn_t *waiting; /* HTTP head or HELLO not yet received */
+  pz_conn_t *active;  /* by last input, oldest first */
+  pz_conn_t *idle;    /* quiet ones whose parser was released */
+  pz_conn_t *closing;
+  pz_conn_t *flush; /* output or a close to carry out this turn */
+  uint32_t released_parsers;
+  uint64_t last_trim_ms;
+  uint8_t readbuf[64 * 1024];
+} pz_conn_host_t;
 
-typedef struct pz_conn {
-  pz_outlet_t outlet;
-  pz_worker_t *w;
-  struct pz_conn *prev, *next; /* in one of the worker's lists */
-  struct pz_conn **list;       /* which one */
-  uv_tcp_t tcp;
-  int state;
-  bool reading;
-  bool eof;
-  bool shut;            /* FIN sent: draining until the peer's */
-  uint64_t deadline_ms; /* HELLO or close linger deadline */
-  char peer[48];
+void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
+                       const pz_config_t *cfg, pz_metrics_t *metrics,
+                       const pz_conn_events_t *events, void *owner);
+/* Closes the host's handles (its loop then ends when its connections have). */
+void pz_conn_host_close(pz_conn_host_t *h);
+static inline bool pz_conn_host_empty(const pz_conn_host_t *h) {
+  return !h->waiting && !h->active && !h->idle && !h->closing;
+}
+/* Housekeeping: HELLO and linger deadlines, idle parser release. */
+void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms);
+/* Asks every connection to close with `code` (shutdown). */
+void pz_conn_close_all(pz_conn_host_t *h, int code);
 
-  pz_http_req_t *http; /* HTTP phase only */
-  void *gather;        /* a pending /rooms answer */
+/* Takes a freshly accepted socket (owns fd from here on). */
+void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd);
 
-  wslay_event_context_ptr ws; /* NULL while idle (released) */
-  pz_ws_scan_t scan;          /* where the input stands between frames */
-  uint64_t last_rx_ms;
-  const uint8_t *rx; /* input being fed to wslay */
-  size_t rx_len;
-  pz_deferred_t *deferred, *deferred_tail; /* messages read while moving */
-  uint8_t *pending_rx;                     /* bytes read while moving */
-  size_t pending_rx_len;
+/* True when closing with `code` ends the session at once (a kick) rather
+ * than leaving it resumable. */
+bool pz_close_ends_session(int code);
 
-  pz_session_t *session;
-  pz_window_t malformed;
-  int close_code;
+/* The worker this connection is on, its outlet, its session, its peer. */
+void *pz_conn_owner(const pz_conn_t *c);
+pz_outlet_t *pz_conn_outlet(pz_conn_t *c);
+pz_conn_t *pz_conn_from_outlet(pz_outlet_t *o);
+struct pz_session *pz_conn_session(const pz_conn_t *c);
+const char *pz_conn_peer(const pz_conn_t *c);
+/* True once a close was asked for: later input is not acted upon. */
+bool pz_conn_closing(const pz_conn_t *c);
+/* The connection now carries session s (HELLO done), or none (NULL). */
+void pz_conn_attach(pz_conn_t *c, struct pz_session *s);
 
-  /* Outbound queue: head may be in flight (writing). */
-  pz_outq_entry_t *outq, *outq_tail;
-  size_t outq_bytes;
-  uint32_t in_flight;            /* entries handed to uv_write */
-  struct pz_conn_write *writing; /* only while a uv_write is in flight */
-
-  pz_msg_adopt_t *moving; /* what to do there while MIGRATING */
-  int moving_to;          /* the worker it is going to */
-  uv_os_sock_t moving_fd;
-} pz_conn_t;
-
-/* Worker thread. Takes a freshly accepted socket. */
-void pz_conn_accept(pz_worker_t *w, uv_os_sock_t fd);
-/* Worker thread. Opens a connection that arrived from another worker on
- * this worker's loop. Returns 0 or a libuv error: then the conn and its fd
- * are gone (its session, if any, is the caller's to end). */
-int pz_conn_adopt(pz_worker_t *w, pz_conn_t *c, uv_os_sock_t fd);
-/* Sends one message (payload bytes, framed here). */
+/* Queues one server message (payload bytes; framed here). `shared` is
+ * NULL (bytes borrowed: copied) or the refcounted payload holding them. */
 void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
                   pz_payload_t *shared);
-/* Sends ERROR [9, code, message, op?]. */
-void pz_conn_error(pz_conn_t *c, int code, const char *message, int op);
-/* Starts the close handshake with a code; the socket closes when the peer
- * answers, or at the linger deadline. */
+/* Asks for the close handshake with `code`; carried out at the flush
+ * step. Kicks (1002, 1003, 1007, 1009, 4002, 4003) give up the session at
+ * once, so its token cannot take it over meanwhile. */
 void pz_conn_close(pz_conn_t *c, int code, const char *reason);
-/* Worker thread: the connection now carries session s (HELLO done). */
-void pz_conn_attach(pz_conn_t *c, pz_session_t *s);
-/* Moves the connection to worker `to`; msg says what to do there (takes
- * msg). The session, if any, must already be out of this worker's shard. */
-void pz_conn_migrate(pz_conn_t *c, pz_msg_adopt_t *msg, int to);
-/* Handles input that arrived before it moved (after adoption). */
-void pz_conn_resume_input(pz_conn_t *c);
-/* Worker housekeeping: enforces HELLO and linger deadlines, and releases
- * the WebSocket parser of connections idle for a while. */
-void pz_conn_sweep(pz_worker_t *w, uint64_t now_ms);
-/* Worker stop: closes every connection with 1001. */
-void pz_conn_close_all(pz_worker_t *w, int code);
-/* The HTTP side answers (endpoints.c). Takes ownership of body. */
-void pz_conn_http_answer(pz_conn_t *c, int status, const char *type, char *body,
+
+/* What the answering module keeps for a pending request (NULL at first). */
+void pz_conn_set_request_data(pz_conn_t *c, void *data);
+void *pz_conn_request_data(const pz_conn_t *c);
+
+/* Answers the HTTP request and closes: status line, Content-Type, extra
+ * header lines (NULL, or "Name: value\r\n"...), and body (borrowed; not
+ * sent to HEAD). */
+void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
+                         const char *extra_headers, const void *body,
                          size_t len);
+
+/* Moving between workers. migrate: the connection leaves this host (its
+ * session must already have left this worker's shard); once its socket is
+ * released and its queue holds nothing shared, `moved` runs here with
+ * `arg`, and must hand c to the other worker, which calls adopt. adopt:
+ * 0, or a PZ_E* code when the socket cannot be opened there (then c is
+ * freed and its session, if any, is the caller's to end). resume_input:
+ * handles what was read before the move, once the caller has set c up. */
+typedef void (*pz_conn_moved_cb)(pz_conn_t *c, void *arg);
+void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg);
+int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c);
+void pz_conn_resume_input(pz_conn_t *c);
 
 #endif

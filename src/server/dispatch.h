@@ -1,7 +1,9 @@
 /*
  * The message dispatcher: decodes one client message and carries it out
- * against the connection's session and shard, answering errors as the
- * protocol says. Runs on the connection's worker.
+ * against the connection's session and shard. Domain outcomes (a full
+ * room, a rejected move) come back from the shard as named results and
+ * become wire error codes here, in one place. Runs on the connection's
+ * worker, as the connection layer's on_message up-call.
  */
 #ifndef PZ_DISPATCH_H
 #define PZ_DISPATCH_H
@@ -9,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct pz_conn;
+#include "conn.h"
 
 /* Handles one binary message (bytes borrowed for the call). */
-void pz_dispatch(struct pz_conn *c, const uint8_t *data, size_t len);
+void pz_dispatch(pz_conn_t *c, const uint8_t *data, size_t len);
 
 #endif

@@ -9,8 +9,15 @@
 #include "alloc.h"
 #include "bus.h"
 #include "clock.h"
-#include "conn.h"
 #include "metrics_render.h"
+
+typedef struct pz_msg_gather {
+  pz_msg_t hdr;
+  struct pz_gather *gather;
+  int reply_to;
+  size_t len;
+  char *json; /* GATHER_PART: the worker's rooms as JSON objects, malloc'd */
+} pz_msg_gather_t;
 
 typedef struct pz_gather {
   pz_conn_t *conn;
@@ -34,8 +41,14 @@ __attribute__((format(printf, 2, 3))) static char *fmt(size_t *len,
   return s;
 }
 
+static void answer(pz_conn_t *c, int status, const char *type, char *body,
+                   size_t len) {
+  pz_conn_http_answer(c, status, type, NULL, body, len);
+  free(body);
+}
+
 static void healthz(pz_conn_t *c) {
-  pz_server_t *srv = c->w->srv;
+  pz_server_t *srv = ((pz_worker_t *)pz_conn_owner(c))->srv;
   int64_t conns = 0, rooms = 0;
   for (int i = 0; i < srv->n_workers; i++) {
     conns += PZ_GET(srv->workers[i]->metrics.connections);
@@ -51,20 +64,21 @@ static void healthz(pz_conn_t *c) {
           PZ_VERSION, (long long)conns, (long long)atomic_load(&srv->sessions),
           (long long)rooms, srv->n_workers, srv->bus->vt->name,
           (unsigned long long)(pz_wall_ms() - srv->started_ms) / 1000);
-  pz_conn_http_answer(c, 200, "application/json", body, len);
+  answer(c, 200, "application/json", body, len);
 }
 
 static void rooms_start(pz_conn_t *c) {
-  pz_server_t *srv = c->w->srv;
+  pz_worker_t *w = pz_conn_owner(c);
+  pz_server_t *srv = w->srv;
   pz_gather_t *g = pz_xcalloc(1, sizeof(*g));
   g->conn = c;
   g->pending = srv->n_workers;
-  c->gather = g;
+  pz_conn_set_request_data(c, g);
   for (int i = 0; i < srv->n_workers; i++) {
     pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
     m->hdr.type = PZ_MSG_GATHER;
     m->gather = g;
-    m->reply_to = c->w->index;
+    m->reply_to = w->index;
     pz_worker_post(srv->workers[i], &m->hdr);
   }
 }
@@ -106,46 +120,56 @@ static void rooms_collect(pz_msg_gather_t *m) {
   if (--g->pending)
     return;
   if (g->conn) {
-    g->conn->gather = NULL;
+    pz_conn_set_request_data(g->conn, NULL);
     size_t len;
     char *body =
         fmt(&len, "{\"rooms\":[%.*s]}\n", (int)g->len, g->json ? g->json : "");
-    pz_conn_http_answer(g->conn, 200, "application/json", body, len);
+    answer(g->conn, 200, "application/json", body, len);
   }
   free(g->json);
   free(g);
 }
 
-void pz_endpoints_on_gather(pz_worker_t *w, pz_msg_gather_t *m) {
-  if (m->hdr.type == PZ_MSG_GATHER)
-    rooms_report(w, m);
-  else
-    rooms_collect(m);
+static void on_gather(pz_worker_t *w, pz_msg_t *m) {
+  rooms_report(w, (pz_msg_gather_t *)m);
 }
 
-void pz_endpoints_conn_gone(pz_conn_t *c) {
-  ((pz_gather_t *)c->gather)->conn = NULL;
-  c->gather = NULL;
+static void on_gather_part(pz_worker_t *w, pz_msg_t *m) {
+  rooms_collect((pz_msg_gather_t *)m);
 }
 
-void pz_endpoints_handle(pz_conn_t *c, int method, const char *path) {
-  if (method != HTTP_GET && method != HTTP_HEAD) {
-    size_t len;
-    char *body = fmt(&len, "method not allowed\n");
-    pz_conn_http_answer(c, 405, "text/plain", body, len);
+void pz_endpoints_register(pz_worker_t *w) {
+  pz_worker_on(w, PZ_MSG_GATHER, on_gather);
+  pz_worker_on(w, PZ_MSG_GATHER_PART, on_gather_part);
+}
+
+void pz_endpoints_on_request_gone(pz_conn_t *c) {
+  pz_gather_t *g = pz_conn_request_data(c);
+  if (g)
+    g->conn = NULL;
+  pz_conn_set_request_data(c, NULL);
+}
+
+static void text(pz_conn_t *c, int status, const char *body) {
+  pz_conn_http_answer(c, status, "text/plain", NULL, body, strlen(body));
+}
+
+void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req) {
+  const char *path = req->path;
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+    text(c, 405, "method not allowed\n");
     return;
   }
   if (strcmp(path, "/healthz") == 0) {
     healthz(c);
   } else if (strcmp(path, "/metrics") == 0) {
     size_t len;
-    char *body = pz_metrics_render(c->w->srv, &len);
-    pz_conn_http_answer(c, 200, "text/plain; version=0.0.4", body, len);
+    char *body =
+        pz_metrics_render(((pz_worker_t *)pz_conn_owner(c))->srv, &len);
+    answer(c, 200, "text/plain; version=0.0.4", body, len);
   } else if (strcmp(path, "/rooms") == 0) {
     rooms_start(c);
   } else {
-    size_t len;
-    char *body = fmt(&len, "not found\n");
-    pz_conn_http_answer(c, 404, "text/plain", body, len);
+    text(c, 404, "not found\n");
   }
 }

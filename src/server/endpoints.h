@@ -6,15 +6,14 @@
 #ifndef PZ_ENDPOINTS_H
 #define PZ_ENDPOINTS_H
 
-struct pz_conn;
-struct pz_worker;
-struct pz_msg_gather;
+#include "conn.h"
+#include "worker.h"
 
-/* Answers (now or after a gather) a request head already parsed. */
-void pz_endpoints_handle(struct pz_conn *c, int method, const char *path);
-/* Inbox: PZ_MSG_GATHER (report rooms) and PZ_MSG_GATHER_PART (collect). */
-void pz_endpoints_on_gather(struct pz_worker *w, struct pz_msg_gather *m);
-/* The connection waiting for a gather is gone. */
-void pz_endpoints_conn_gone(struct pz_conn *c);
+/* Registers the inbox handlers (GATHER, GATHER_PART). */
+void pz_endpoints_register(pz_worker_t *w);
+/* Connection up-calls: a request head to answer (now or after a gather),
+ * and a connection gone before its answer. */
+void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req);
+void pz_endpoints_on_request_gone(pz_conn_t *c);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * Worker threads (see worker.h): the inbox handlers, the tick and the
- * housekeeping timers, and the orderly stop.
+ * Worker threads (see worker.h): the inbox, the tick and housekeeping
+ * timers, and the orderly stop. The modules are wired here: each registers
+ * its inbox handlers, and the connection layer's up-calls go to them.
  */
 #include "worker.h"
 
@@ -10,13 +11,25 @@
 
 #include "alloc.h"
 #include "clock.h"
-#include "conn.h"
+#include "dispatch.h"
 #include "endpoints.h"
 #include "log.h"
-#include "session_ops.h"
+#include "routing.h"
+#include "sessions.h"
 
 #define INBOX_BOUND 65536
 #define HOUSEKEEPING_MS 50
+
+static const pz_conn_events_t conn_events = {
+    .on_request = pz_endpoints_on_request,
+    .on_request_gone = pz_endpoints_on_request_gone,
+    .on_message = pz_dispatch,
+    .on_gone = pz_sessions_on_gone,
+};
+
+void pz_worker_on(pz_worker_t *w, int type, pz_msg_handler handler) {
+  w->handlers[type] = handler;
+}
 
 void pz_worker_post(pz_worker_t *to, pz_msg_t *msg) {
   pz_mailbox_post_force(&to->inbox, msg);
@@ -26,8 +39,7 @@ int pz_worker_try_post(pz_worker_t *to, pz_msg_t *msg) {
   return pz_mailbox_post(&to->inbox, msg);
 }
 
-/* ---- tick ------------------------------------------------------------------
- */
+/* ---- tick --------------------------------------------------------------- */
 
 static void schedule_tick(pz_worker_t *w);
 
@@ -58,69 +70,43 @@ static void schedule_tick(pz_worker_t *w) {
   uv_timer_start(&w->tick_timer, on_tick, wait_ms, 0);
 }
 
-/* ---- housekeeping and stop
- * ---------------------------------------------------- */
+/* ---- housekeeping and stop ---------------------------------------------- */
 
 static void on_handle_closed(uv_handle_t *h) {}
 
 static void finish_stop(pz_worker_t *w) {
   uv_close((uv_handle_t *)&w->tick_timer, on_handle_closed);
   uv_close((uv_handle_t *)&w->house_timer, on_handle_closed);
+  pz_conn_host_close(&w->conns);
   pz_mailbox_close(&w->inbox, on_handle_closed);
 }
 
 static void on_housekeeping(uv_timer_t *t) {
   pz_worker_t *w = t->data;
   uint64_t now = pz_worker_now(w);
-  pz_conn_sweep(w, now);
-  pz_session_sweep(w, now);
-  if (w->stopping && !w->waiting && !w->active && !w->idle && !w->closing)
+  pz_conn_sweep(&w->conns, now);
+  pz_sessions_sweep(w, now);
+  if (w->stopping && pz_conn_host_empty(&w->conns))
     finish_stop(w);
 }
 
-/* ---- inbox ------------------------------------------------------------------
- */
+/* ---- inbox -------------------------------------------------------------- */
 
-static void on_adopt(pz_worker_t *w, pz_msg_adopt_t *a) {
-  pz_conn_t *c = a->conn;
-  if (pz_conn_adopt(w, c, c->moving_fd) != 0) {
-    pz_error("worker %d could not adopt a connection", w->index);
-    if (a->session) { /* end it here, where it now belongs */
-      pz_session_host(w, a->session);
-      a->session->outlet = NULL;
-      pz_worker_session_end(w, a->session);
-    }
-    free(a);
-    return;
-  }
-  if (a->purpose == PZ_ADOPT_JOIN) {
-    pz_session_t *s = a->session;
-    pz_session_host(w, s);
-    if (pz_shard_join(&w->shard, s, (pz_str_t){a->room, a->room_len}) ==
-        PZ_ERR_ROOM_FULL)
-      pz_conn_error(c, PZ_ERR_ROOM_FULL, "room is full", PZ_C_JOIN);
-    free(a);
-  } else {
-    pz_session_resume(w, c, a);
-  }
+static void on_new_socket(pz_worker_t *w, pz_msg_t *m) {
+  pz_msg_socket_t *s = (pz_msg_socket_t *)m;
   if (w->stopping)
-    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "server shutting down");
+    close(s->fd);
   else
-    pz_conn_resume_input(c);
+    pz_conn_accept(&w->conns, s->fd);
+  free(s);
 }
 
-static void on_dir(pz_worker_t *w, pz_msg_dir_t *m) {
-  pz_dir_entry_t *e;
-  HASH_FIND(hh, w->dir, &m->id, sizeof(m->id), e);
-  /* A DEL counts only from the worker the entry points at: a late one from
-   * a worker the session already left must not remove it. */
-  if (m->hdr.type == PZ_MSG_DIR_DEL) {
-    if (e && e->worker == m->worker)
-      pz_dir_update(w, m->id, m->worker, true);
-  } else {
-    pz_dir_update(w, m->id, m->worker, false);
-  }
+static void on_stop(pz_worker_t *w, pz_msg_t *m) {
   free(m);
+  if (!w->stopping) {
+    w->stopping = true;
+    pz_conn_close_all(&w->conns, PZ_CLOSE_GOING_AWAY);
+  }
 }
 
 static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
@@ -128,46 +114,16 @@ static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
   while (batch) {
     pz_msg_t *m = batch;
     batch = m->next;
-    switch (m->type) {
-    case PZ_MSG_NEW_SOCKET: {
-      pz_msg_socket_t *s = (pz_msg_socket_t *)m;
-      if (w->stopping)
-        close(s->fd);
-      else
-        pz_conn_accept(w, s->fd);
-      free(s);
-      break;
-    }
-    case PZ_MSG_ADOPT:
-      on_adopt(w, (pz_msg_adopt_t *)m);
-      break;
-    case PZ_MSG_DIR_SET:
-    case PZ_MSG_DIR_DEL:
-      on_dir(w, (pz_msg_dir_t *)m);
-      break;
-    case PZ_MSG_DELIVER:
-      pz_worker_deliver(w, (pz_msg_deliver_t *)m);
-      break;
-    case PZ_MSG_GATHER:
-    case PZ_MSG_GATHER_PART:
-      pz_endpoints_on_gather(w, (pz_msg_gather_t *)m);
-      break;
-    case PZ_MSG_STOP:
-      free(m);
-      if (!w->stopping) {
-        w->stopping = true;
-        pz_conn_close_all(w, PZ_CLOSE_GOING_AWAY);
-      }
-      break;
-    default:
+    if (m->type >= 0 && m->type < PZ_MSG_COUNT && w->handlers[m->type]) {
+      w->handlers[m->type](w, m);
+    } else {
       pz_error("worker %d: unknown message type %d", w->index, m->type);
       free(m);
     }
   }
 }
 
-/* ---- thread
- * ------------------------------------------------------------------ */
+/* ---- thread ------------------------------------------------------------- */
 
 static void worker_main(void *arg) {
   pz_worker_t *w = arg;
@@ -190,6 +146,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   uv_timer_init(&w->loop, &w->tick_timer);
   uv_timer_init(&w->loop, &w->house_timer);
   w->tick_timer.data = w->house_timer.data = w;
+  pz_conn_host_init(&w->conns, &w->loop, w->cfg, &w->metrics, &conn_events, w);
   pz_shard_config_t sc = {
       .room_max_members = w->cfg->room_max_members,
       .rules = {w->cfg->max_speed, w->cfg->bounds},
@@ -199,6 +156,11 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);
+  pz_worker_on(w, PZ_MSG_NEW_SOCKET, on_new_socket);
+  pz_worker_on(w, PZ_MSG_STOP, on_stop);
+  pz_sessions_register(w);
+  pz_routing_register(w);
+  pz_endpoints_register(w);
   return w;
 fail_inbox:
   uv_loop_close(&w->loop);
@@ -232,16 +194,7 @@ void pz_worker_destroy(pz_worker_t *w) {
   if (r)
     pz_error("worker %d: loop closed with handles open: %s", w->index,
              uv_strerror(r));
-  pz_dir_entry_t *e, *tmp;
-  HASH_ITER(hh, w->dir, e, tmp) {
-    HASH_DEL(w->dir, e);
-    while (e->waiting) {
-      pz_msg_deliver_t *d = e->waiting;
-      e->waiting = (pz_msg_deliver_t *)d->hdr.next;
-      free(d);
-    }
-    free(e);
-  }
+  pz_routing_dispose(w);
   pz_shard_dispose(&w->shard);
   msgpack_zone_destroy(&w->zone);
   uv_mutex_destroy(&w->inbox.lock);

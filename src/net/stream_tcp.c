@@ -1,0 +1,176 @@
+/*
+ * The plain TCP byte stream (see stream.h). libuv's uv_tcp_t would queue
+ * writes itself and pin their buffers until a callback; a poll handle on
+ * the socket lets the outbound queue above stay the only owner of unsent
+ * bytes, know exactly what was written, and hand the descriptor to another
+ * loop at any time.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "stream.h"
+
+static int errno_to_pz(int e) {
+  return e == ECONNRESET || e == EPIPE ? PZ_ECLOSED : PZ_EIO;
+}
+
+static void watch(pz_tcp_stream_t *t);
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  pz_tcp_stream_t *t = p->data;
+  if (status < 0) /* an error on the socket: let read() say which */
+    events = UV_READABLE | (t->want_write ? UV_WRITABLE : 0);
+  if ((events & (UV_READABLE | UV_DISCONNECT)) && t->reading) {
+    ssize_t n = read(t->fd, t->readbuf, t->readbuf_size);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      /* spurious */
+    } else {
+      if (n <= 0) {
+        t->reading = false;
+        watch(t);
+      }
+      t->base.on_read(&t->base,
+                      n > 0    ? n
+                      : n == 0 ? PZ_ECLOSED
+                               : errno_to_pz(errno),
+                      t->readbuf);
+      if (t->closing)
+        return;
+    }
+  }
+  if ((events & UV_WRITABLE) && t->want_write) {
+    t->want_write = false;
+    watch(t);
+    t->base.on_writable(&t->base);
+  }
+}
+
+/* Watches what is wanted now; each change is one epoll_ctl. */
+static void watch(pz_tcp_stream_t *t) {
+  int ev = (t->reading ? UV_READABLE : 0) | (t->want_write ? UV_WRITABLE : 0);
+  if (ev == t->events || t->closing)
+    return;
+  t->events = ev;
+  if (ev)
+    uv_poll_start(&t->poll, ev, on_poll);
+  else
+    uv_poll_stop(&t->poll);
+}
+
+static int tcp_read_start(pz_stream_t *s) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  t->reading = true;
+  watch(t);
+  return 0;
+}
+
+static void tcp_read_stop(pz_stream_t *s) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  t->reading = false;
+  watch(t);
+}
+
+static ssize_t tcp_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++)
+    total += bufs[i].len;
+  /* uv_buf_t is laid out as struct iovec on unix (libuv guarantees it). */
+  ssize_t r;
+  do
+    r = writev(t->fd, (const struct iovec *)bufs, (int)n);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno != EAGAIN)
+    return errno_to_pz(errno);
+  if (r < 0)
+    r = 0;
+  if ((size_t)r < total && !t->want_write) {
+    t->want_write = true;
+    watch(t);
+  }
+  return r;
+}
+
+static int tcp_shutdown(pz_stream_t *s) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  return shutdown(t->fd, SHUT_WR) == 0 ? 0 : errno_to_pz(errno);
+}
+
+static void on_closed(uv_handle_t *h) {
+  pz_tcp_stream_t *t = h->data;
+  close(t->fd);
+  t->cb.closed(&t->base);
+}
+
+static void tcp_close(pz_stream_t *s, pz_stream_closed_cb cb) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  t->closing = true;
+  t->cb.closed = cb;
+  uv_close((uv_handle_t *)&t->poll, on_closed);
+}
+
+static void on_detached(uv_handle_t *h) {
+  pz_tcp_stream_t *t = h->data;
+  t->cb.detached(&t->base, t->fd);
+}
+
+static void tcp_detach(pz_stream_t *s, pz_stream_detached_cb cb) {
+  pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
+  t->closing = true;
+  t->cb.detached = cb;
+  uv_close((uv_handle_t *)&t->poll, on_detached);
+}
+
+static const struct pz_stream_vtbl tcp_vtbl = {
+    tcp_read_start, tcp_read_stop, tcp_writev,
+    tcp_shutdown,   tcp_close,     tcp_detach,
+};
+
+int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
+                       uint8_t *readbuf, size_t readbuf_size,
+                       const pz_tcp_options_t *opt) {
+  memset(t, 0, sizeof(*t));
+  if (uv_poll_init_socket(loop, &t->poll, fd) != 0)
+    return PZ_EIO;
+  t->base.vt = &tcp_vtbl;
+  t->poll.data = t;
+  t->fd = fd;
+  t->readbuf = readbuf;
+  t->readbuf_size = readbuf_size;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (opt && opt->sndbuf > 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &opt->sndbuf, sizeof(opt->sndbuf));
+  if (opt && opt->keepalive_s > 0) {
+    int idle = opt->keepalive_s, intvl = 10, cnt = 3;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+  }
+  return 0;
+}
+
+void pz_tcp_peer_name(uv_os_sock_t fd, char *out, size_t size) {
+  struct sockaddr_storage sa;
+  socklen_t len = sizeof(sa);
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
+    if (sa.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    }
+  }
+  snprintf(out, size, "%s:%d", ip, port);
+}

@@ -1,0 +1,101 @@
+/*
+ * The connection's insides, shared by its files only: conn.c (lifetime,
+ * output, closing, the flush step), conn_ws.c (wslay), conn_http.c (the
+ * HTTP phase) and conn_move.c (moving between workers).
+ */
+#ifndef PZ_CONN_INT_H
+#define PZ_CONN_INT_H
+
+#include <wslay/wslay.h>
+
+#include "conn.h"
+#include "outq.h"
+#include "stream.h"
+#include "ws.h"
+
+#define PZ_LINGER_MS 3000 /* how long a closing socket waits for the peer */
+
+enum pz_conn_state {
+  PZ_CONN_HTTP,
+  PZ_CONN_WS,
+  PZ_CONN_MIGRATING,
+  PZ_CONN_CLOSING,
+  PZ_CONN_CLOSED,
+};
+
+/* Something read while the connection was moving, handled on arrival: a
+ * message (binary or text), the peer's close, or our own close request. */
+typedef struct pz_deferred {
+  struct pz_deferred *next;
+  int opcode; /* WSLAY_*_FRAME, WSLAY_CONNECTION_CLOSE, or -code: close */
+  size_t len;
+  uint8_t data[];
+} pz_deferred_t;
+
+struct pz_conn {
+  pz_outlet_t outlet; /* first: the outlet is the connection */
+  pz_conn_host_t *host;
+  struct pz_conn *prev, *next;   /* in one of the host's lists */
+  struct pz_conn **list;         /* which one */
+  struct pz_conn *fprev, *fnext; /* in the host's flush list */
+  bool flushing;
+  pz_tcp_stream_t tcp;
+  uv_os_sock_t fd; /* while moving */
+  int state;
+  bool eof;             /* the peer's side is closed */
+  bool shut;            /* our FIN sent: draining until the peer's */
+  bool blocked;         /* the stream takes no more until on_writable */
+  bool close_pending;   /* pz_conn_close asked; the flush step does it */
+  bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
+  uint64_t deadline_ms; /* HELLO or close linger deadline */
+  char peer[48];
+
+  pz_http_req_t *http;  /* HTTP phase only */
+  bool request_pending; /* on_request called, no answer yet */
+  void *request_data;   /* the answering module's, meanwhile */
+
+  wslay_event_context_ptr ws; /* NULL while idle (released) */
+  pz_ws_scan_t scan;          /* where the input stands between frames */
+  uint64_t last_rx_ms;
+  const uint8_t *rx; /* input being fed to wslay */
+  size_t rx_len;
+  pz_deferred_t *deferred, *deferred_tail; /* messages read while moving */
+  uint8_t *pending_rx;                     /* bytes read while moving */
+  size_t pending_rx_len;
+
+  struct pz_session *session;
+  int close_code;
+  char close_reason[124]; /* a close frame's reason is at most 123 bytes */
+
+  pz_outq_t outq;
+  pz_conn_moved_cb moved;
+  void *moved_arg;
+};
+
+/* conn.c */
+void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list);
+void pz_conn_schedule_flush(pz_conn_t *c);
+void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
+                  const void *data, size_t len, int kind, pz_payload_t *shared);
+void pz_conn_enter_closing(pz_conn_t *c);
+void pz_conn_release_session(pz_conn_t *c, int code);
+void pz_conn_hard_close(pz_conn_t *c);
+void pz_conn_check_done(pz_conn_t *c);
+void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data);
+void pz_conn_on_writable(pz_stream_t *s);
+int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd);
+void pz_conn_free(pz_conn_t *c);
+
+/* conn_ws.c */
+bool pz_conn_ws_ensure(pz_conn_t *c);
+void pz_conn_ws_input(pz_conn_t *c, const uint8_t *data, size_t len);
+void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
+                        size_t len);
+void pz_conn_ws_close(pz_conn_t *c);
+void pz_conn_ws_release_idle(pz_conn_t *c);
+void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len);
+
+/* conn_http.c */
+void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * A connection moving to another worker (see conn.h). The stream lets go
+ * of the socket at once, whatever is unsent: unsent output stays in the
+ * queue and travels with it, after the queue has made private copies of
+ * the broadcast payloads it shared with this worker's other connections
+ * (their reference counts are not atomic). Input already read travels too:
+ * messages wslay had parsed are deferred, bytes it had not are kept.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <utlist.h>
+
+#include "conn_int.h"
+#include "log.h"
+
+static void on_detached(pz_stream_t *s, uv_os_sock_t fd) {
+  pz_conn_t *c = s->data;
+  c->fd = fd;
+  pz_outq_privatize(&c->outq);
+  c->moved(c, c->moved_arg);
+}
+
+void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
+  c->state = PZ_CONN_MIGRATING;
+  c->moved = moved;
+  c->moved_arg = arg;
+  pz_conn_list_move(c, NULL);
+  if (c->flushing) {
+    DL_DELETE2(c->host->flush, c, fprev, fnext);
+    c->flushing = false;
+  }
+  PZ_ADD(c->host->metrics->connections, -1);
+  pz_stream_detach(&c->tcp.base, on_detached);
+}
+
+int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
+  c->host = h;
+  int r = pz_conn_open_stream(c, c->fd);
+  if (r) {
+    pz_error("cannot open a moved connection (%s): closing it", c->peer);
+    close(c->fd);
+    c->session = NULL;
+    pz_conn_free(c);
+    return r;
+  }
+  c->state = PZ_CONN_WS;
+  c->last_rx_ms = uv_now(h->loop);
+  pz_conn_list_move(c, &h->active);
+  if (!pz_outq_empty(&c->outq))
+    pz_conn_schedule_flush(c);
+  return 0;
+}
+
+void pz_conn_resume_input(pz_conn_t *c) {
+  while (c->deferred && c->state == PZ_CONN_WS && !c->close_pending) {
+    pz_deferred_t *d = c->deferred;
+    c->deferred = d->next;
+    if (!c->deferred)
+      c->deferred_tail = NULL;
+    if (d->opcode < 0)
+      pz_conn_close(c, -d->opcode, (const char *)d->data);
+    else
+      pz_conn_ws_message(c, d->opcode, d->data, d->len);
+    free(d);
+  }
+  if (c->pending_rx && c->state == PZ_CONN_WS) {
+    uint8_t *data = c->pending_rx;
+    size_t len = c->pending_rx_len;
+    c->pending_rx = NULL;
+    c->pending_rx_len = 0;
+    pz_conn_ws_input(c, data, len);
+    free(data);
+  }
+}

@@ -1,0 +1,20 @@
+/*
+ * Server messages sent to one client (not broadcasts): encoded into the
+ * worker's scratch buffer and sent through the session's outlet, which
+ * copies what it must keep. Counted in the metrics here, in one place.
+ */
+#ifndef PZ_REPLIES_H
+#define PZ_REPLIES_H
+
+#include "worker.h"
+
+/* ERROR [9, code, message, op?] (op 0: none). */
+void pz_reply_error(pz_worker_t *w, pz_outlet_t *o, int code,
+                    const char *message, int op);
+void pz_reply_welcome(pz_worker_t *w, pz_outlet_t *o, const pz_session_t *s,
+                      bool resumed);
+void pz_reply_pong(pz_worker_t *w, pz_outlet_t *o, const msgpack_object *t);
+void pz_reply_whisper(pz_worker_t *w, pz_outlet_t *o, uint64_t from,
+                      pz_str_t name, pz_str_t text, uint64_t ts_ms);
+
+#endif

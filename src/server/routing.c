@@ -1,0 +1,241 @@
+/* Routing whispers and errors to session ids (see routing.h). */
+#include "routing.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "alloc.h"
+#include "bus.h"
+#include "id.h"
+#include "log.h"
+#include "replies.h"
+
+/* A guard against a routing bug, not a limit on moving targets: a message
+ * misses only when its target moved meanwhile, and moves are bounded by
+ * the JOIN rate. */
+#define DELIVER_MAX_HOPS 256
+
+typedef struct pz_dir_entry {
+  uint64_t id;
+  int worker;
+  pz_msg_deliver_t *waiting; /* held while moving, in arrival order */
+  UT_hash_handle hh;
+} pz_dir_entry_t;
+
+typedef struct pz_msg_dir {
+  pz_msg_t hdr;
+  uint64_t id;
+  int worker;
+} pz_msg_dir_t;
+
+pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
+                                 pz_str_t name, pz_str_t text) {
+  pz_msg_deliver_t *d = pz_xcalloc(1, sizeof(*d) + text.len + 1);
+  d->hdr.type = PZ_MSG_DELIVER;
+  d->kind = kind;
+  d->to = to;
+  d->from = from;
+  if (name.ptr) {
+    d->name_len = (uint8_t)(name.len > PZ_NAME_MAX ? PZ_NAME_MAX : name.len);
+    memcpy(d->name, name.ptr, d->name_len);
+  }
+  d->text_len = text.len;
+  if (text.len)
+    memcpy(d->text, text.ptr, text.len);
+  return d;
+}
+
+static void answer_error(pz_worker_t *w, pz_msg_deliver_t *d, int code,
+                         const char *message) {
+  if (d->kind == PZ_DELIVER_WHISPER) {
+    pz_msg_deliver_t *e =
+        pz_deliver_new(PZ_DELIVER_ERROR, d->from, 0, (pz_str_t){NULL, 0},
+                       (pz_str_t){message, (uint32_t)strlen(message)});
+    e->error_code = code;
+    e->error_op = PZ_C_WHISPER;
+    pz_routing_deliver(w, e);
+  }
+  free(d);
+}
+
+/* The target is unknown: the sender of a whisper hears ERROR 7. */
+static void not_found(pz_worker_t *w, pz_msg_deliver_t *d) {
+  answer_error(w, d, PZ_ERR_NOT_FOUND, "no session with that id");
+}
+
+static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
+  if (!s->outlet) {
+    /* In its grace period: a whisper is not kept for a later resume (the
+     * sender is told, as for an unknown id); an error for it is moot. */
+    if (d->kind == PZ_DELIVER_WHISPER) {
+      answer_error(w, d, PZ_ERR_NOT_FOUND, "that session is disconnected");
+      return;
+    }
+  } else if (d->kind == PZ_DELIVER_WHISPER) {
+    pz_reply_whisper(w, s->outlet, d->from, (pz_str_t){d->name, d->name_len},
+                     (pz_str_t){d->text, d->text_len}, d->ts_ms);
+  } else {
+    pz_reply_error(w, s->outlet, d->error_code, d->text, d->error_op);
+  }
+  free(d);
+}
+
+static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
+  d->hops++;
+  if (pz_worker_try_post(w->srv->workers[to], &d->hdr) != 0) {
+    PZ_ADD(w->metrics.dropped_frames, 1);
+    pz_warn("worker %d inbox full: whisper dropped", to);
+    if (d->kind == PZ_DELIVER_WHISPER) {
+      /* Tell the sender when it is here; otherwise the drop is silent. */
+      pz_session_t *from = pz_shard_session_find(&w->shard, d->from);
+      if (from && from->outlet)
+        pz_reply_error(w, from->outlet, PZ_ERR_OVERLOADED,
+                       "server overloaded: whisper dropped", PZ_C_WHISPER);
+    }
+    free(d);
+  }
+}
+
+void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
+  pz_session_t *s = pz_shard_session_find(&w->shard, d->to);
+  if (s) {
+    deliver_here(w, s, d);
+    return;
+  }
+  if (d->hops >= DELIVER_MAX_HOPS) {
+    pz_warn("message for session %llu dropped after %d hops",
+            (unsigned long long)d->to, d->hops);
+    not_found(w, d);
+    return;
+  }
+  if (pz_id_node(d->to) != w->srv->node_id) {
+    if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+      not_found(w, d);
+    return;
+  }
+  int home = (int)pz_id_worker(d->to);
+  if (home >= w->srv->n_workers) {
+    not_found(w, d);
+    return;
+  }
+  if (home != w->index) {
+    forward(w, home, d);
+    return;
+  }
+  pz_dir_entry_t *e;
+  HASH_FIND(hh, w->dir, &d->to, sizeof(d->to), e);
+  if (!e) {
+    not_found(w, d);
+    return;
+  }
+  if (e->worker == PZ_DIR_MOVING) { /* held until it lands */
+    pz_msg_deliver_t **tail = &e->waiting;
+    while (*tail)
+      tail = (pz_msg_deliver_t **)&(*tail)->hdr.next;
+    d->hdr.next = NULL;
+    *tail = d;
+    return;
+  }
+  if (e->worker == w->index) { /* ours, yet not here: gone meanwhile */
+    not_found(w, d);
+    return;
+  }
+  forward(w, e->worker, d);
+}
+
+/* Home worker: the directory learns where session id lives, or that it is
+ * gone; messages held for it are routed again. */
+static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
+  pz_dir_entry_t *e;
+  HASH_FIND(hh, w->dir, &id, sizeof(id), e);
+  if (!e && gone)
+    return;
+  if (!e) {
+    e = pz_xcalloc(1, sizeof(*e));
+    e->id = id;
+    HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
+  }
+  pz_msg_deliver_t *held = NULL;
+  if (worker != PZ_DIR_MOVING || gone) {
+    held = e->waiting;
+    e->waiting = NULL;
+  }
+  if (gone) {
+    HASH_DEL(w->dir, e);
+    free(e);
+  } else {
+    e->worker = worker;
+  }
+  while (held) { /* routed again with what the directory knows now */
+    pz_msg_deliver_t *d = held;
+    held = (pz_msg_deliver_t *)d->hdr.next;
+    pz_routing_deliver(w, d);
+  }
+}
+
+/* Tells the id's home where the session is: locally when we are it. */
+static void dir_send(pz_worker_t *w, uint64_t id, int type, int worker) {
+  int home = (int)pz_id_worker(id);
+  if (home >= w->srv->n_workers)
+    return;
+  if (home == w->index) {
+    dir_update(w, id, worker, type == PZ_MSG_DIR_DEL);
+    return;
+  }
+  pz_msg_dir_t *m = pz_xmalloc(sizeof(*m));
+  m->hdr.type = type;
+  m->id = id;
+  m->worker = worker;
+  pz_worker_post(w->srv->workers[home], &m->hdr);
+}
+
+void pz_routing_dir_set(pz_worker_t *w, uint64_t id, int worker) {
+  dir_send(w, id, PZ_MSG_DIR_SET, worker);
+}
+
+void pz_routing_dir_gone(pz_worker_t *w, uint64_t id) {
+  dir_send(w, id, PZ_MSG_DIR_DEL, w->index);
+}
+
+int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id) {
+  pz_dir_entry_t *e;
+  HASH_FIND(hh, w->dir, &id, sizeof(id), e);
+  return e ? e->worker : -2;
+}
+
+static void on_dir(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_dir_t *m = (pz_msg_dir_t *)msg;
+  /* A DEL counts only from the worker the entry points at: a late one from
+   * a worker the session already left must not remove it. */
+  if (m->hdr.type == PZ_MSG_DIR_DEL) {
+    if (pz_routing_dir_lookup(w, m->id) == m->worker)
+      dir_update(w, m->id, m->worker, true);
+  } else {
+    dir_update(w, m->id, m->worker, false);
+  }
+  free(m);
+}
+
+static void on_deliver(pz_worker_t *w, pz_msg_t *msg) {
+  pz_routing_deliver(w, (pz_msg_deliver_t *)msg);
+}
+
+void pz_routing_register(pz_worker_t *w) {
+  pz_worker_on(w, PZ_MSG_DIR_SET, on_dir);
+  pz_worker_on(w, PZ_MSG_DIR_DEL, on_dir);
+  pz_worker_on(w, PZ_MSG_DELIVER, on_deliver);
+}
+
+void pz_routing_dispose(pz_worker_t *w) {
+  pz_dir_entry_t *e, *tmp;
+  HASH_ITER(hh, w->dir, e, tmp) {
+    HASH_DEL(w->dir, e);
+    while (e->waiting) {
+      pz_msg_deliver_t *d = e->waiting;
+      e->waiting = (pz_msg_deliver_t *)d->hdr.next;
+      free(d);
+    }
+    free(e);
+  }
+}

@@ -1,0 +1,57 @@
+/*
+ * Routing a whisper (or an error answering one) to a session id, wherever
+ * it lives. The worker holding the session delivers it; otherwise the id's
+ * home worker (in the id) forwards it along its directory of where each of
+ * its sessions lives now. While a session moves between workers the home
+ * holds its messages until the new worker reports in, so a move never
+ * turns into a false ERROR 7. Ids of other nodes go to the bus.
+ */
+#ifndef PZ_ROUTING_H
+#define PZ_ROUTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "worker.h"
+
+enum pz_deliver_kind { PZ_DELIVER_WHISPER, PZ_DELIVER_ERROR };
+
+typedef struct pz_msg_deliver {
+  pz_msg_t hdr;
+  int kind;
+  int hops;
+  uint64_t to;
+  uint64_t from;
+  uint64_t ts_ms;
+  int error_code; /* ERROR */
+  int error_op;
+  uint8_t name_len;
+  char name[PZ_NAME_MAX + 1];
+  uint32_t text_len;
+  char text[]; /* whisper text, or the error message */
+} pz_msg_deliver_t;
+
+/* A home worker's record of where one of its sessions lives. While the
+ * session moves between workers it is "in transit" (PZ_DIR_MOVING) and
+ * whispers for it wait here until its new worker reports in. */
+#define PZ_DIR_MOVING (-1)
+
+/* Registers the inbox handlers (DELIVER, DIR_SET, DIR_DEL). */
+void pz_routing_register(pz_worker_t *w);
+/* Frees the directory (worker destroy). */
+void pz_routing_dispose(pz_worker_t *w);
+
+/* A whisper or error for session `to` (copies name and text). */
+pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
+                                 pz_str_t name, pz_str_t text);
+/* Worker thread: routes msg to its session wherever it lives (takes msg). */
+void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *msg);
+/* Worker thread: tells the home of session `id` that it lives on this
+ * worker, is moving (PZ_DIR_MOVING) or is gone. */
+void pz_routing_dir_set(pz_worker_t *w, uint64_t id, int worker);
+void pz_routing_dir_gone(pz_worker_t *w, uint64_t id);
+/* Home worker thread: where session id lives per the directory: a worker
+ * index, PZ_DIR_MOVING, or -2 when it is not known. */
+int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id);
+
+#endif

@@ -1,0 +1,262 @@
+/* Session life across workers (see sessions.h). */
+#include "sessions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utlist.h>
+
+#include "alloc.h"
+#include "id.h"
+#include "log.h"
+#include "replies.h"
+#include "routing.h"
+
+#define RESUME_MAX_HOPS 4
+
+enum pz_adopt_purpose { PZ_ADOPT_JOIN, PZ_ADOPT_RESUME };
+
+/* A connection in transit, and what to do with it on arrival. */
+typedef struct pz_msg_adopt {
+  pz_msg_t hdr;
+  pz_conn_t *conn;
+  pz_session_t *session; /* JOIN: the session moving with it */
+  int purpose;
+  int hops;
+  int to;
+  /* JOIN */
+  char room[PZ_ROOM_NAME_MAX + 1];
+  uint8_t room_len;
+  /* RESUME */
+  uint64_t id;
+  char token[PZ_SESSION_TOKEN_MAX + 1];
+  uint8_t token_len;
+  bool has_last_chat_seq;
+  uint64_t last_chat_seq;
+  char name[PZ_NAME_MAX + 1]; /* for the fresh session if resume fails */
+  uint8_t name_len;
+} pz_msg_adopt_t;
+
+static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
+  uint64_t id =
+      pz_id_make(w->srv->node_id, (uint32_t)w->index, ++w->id_counter);
+  char token[PZ_SESSION_TOKEN_MAX + 1];
+  int tlen = pz_token_make(id, token, sizeof(token));
+  if (tlen < 0)
+    return NULL;
+  char guest[PZ_NAME_MAX + 1];
+  if (!name.ptr) {
+    int n =
+        snprintf(guest, sizeof(guest), "guest-%llu", (unsigned long long)id);
+    name = (pz_str_t){guest, (uint32_t)n};
+  }
+  pz_session_t *s = pz_shard_session_create(
+      &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
+  atomic_fetch_add(&w->srv->sessions, 1);
+  PZ_ADD(w->metrics.sessions, 1);
+  pz_routing_dir_set(w, id, w->index);
+  return s;
+}
+
+static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
+  pz_shard_session_attach(&w->shard, s, pz_conn_outlet(c));
+  pz_conn_attach(c, s);
+}
+
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name) {
+  pz_session_t *s = session_new(w, name);
+  if (!s) {
+    pz_conn_close(c, PZ_CLOSE_INTERNAL_ERROR, "no randomness for a token");
+    return;
+  }
+  attach(w, c, s);
+  pz_reply_welcome(w, pz_conn_outlet(c), s, false);
+  pz_debug("session %llu (%.*s) on worker %d", (unsigned long long)s->id,
+           s->name_len, s->name, w->index);
+}
+
+void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
+  if (!s->outlet && s->expires_ms)
+    DL_DELETE2(w->detached, s, dprev, dnext);
+  uint64_t id = s->id;
+  pz_shard_session_destroy(&w->shard, s);
+  atomic_fetch_sub(&w->srv->sessions, 1);
+  PZ_ADD(w->metrics.sessions, -1);
+  pz_routing_dir_gone(w, id);
+}
+
+void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
+  pz_worker_t *w = pz_conn_owner(c);
+  if (s->outlet != pz_conn_outlet(c))
+    return; /* resumed on another connection meanwhile */
+  if (pz_close_ends_session(code) || w->cfg->resume_grace_ms == 0) {
+    pz_debug("session %llu ends (close %d)", (unsigned long long)s->id, code);
+    s->outlet = NULL;
+    pz_shard_session_detach(&w->shard, s, 0);
+    pz_sessions_end(w, s);
+    return;
+  }
+  pz_debug("session %llu detached (close %d): resumable for %u ms",
+           (unsigned long long)s->id, code, w->cfg->resume_grace_ms);
+  pz_shard_session_detach(&w->shard, s,
+                          pz_worker_now(w) + w->cfg->resume_grace_ms);
+  DL_APPEND2(w->detached, s, dprev, dnext);
+}
+
+void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms) {
+  while (w->detached && w->detached->expires_ms <= now_ms) {
+    pz_debug("session %llu: grace period over",
+             (unsigned long long)w->detached->id);
+    pz_sessions_end(w, w->detached);
+  }
+}
+
+/* A session leaves this worker's shard to move elsewhere (not freed). The
+ * home hears "in transit" before the session itself is posted. */
+static void unhost(pz_worker_t *w, pz_session_t *s) {
+  pz_shard_session_remove(&w->shard, s);
+  PZ_ADD(w->metrics.sessions, -1);
+  pz_routing_dir_set(w, s->id, PZ_DIR_MOVING);
+}
+
+/* A session arrived: into the shard, and the home directory learns it. */
+static void host(pz_worker_t *w, pz_session_t *s) {
+  pz_shard_session_add(&w->shard, s);
+  PZ_ADD(w->metrics.sessions, 1);
+  pz_routing_dir_set(w, s->id, w->index);
+}
+
+/* ---- moving a connection ------------------------------------------------ */
+
+static void on_moved(pz_conn_t *c, void *arg) {
+  pz_msg_adopt_t *a = arg;
+  pz_worker_t *w = pz_conn_owner(c);
+  a->conn = c;
+  pz_worker_post(w->srv->workers[a->to], &a->hdr);
+}
+
+static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
+  a->hdr.type = PZ_MSG_ADOPT;
+  a->to = to;
+  pz_conn_migrate(c, on_moved, a);
+}
+
+void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
+                                int to) {
+  pz_session_t *s = pz_conn_session(c);
+  pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
+  a->purpose = PZ_ADOPT_JOIN;
+  a->session = s;
+  memcpy(a->room, room.ptr, room.len);
+  a->room_len = (uint8_t)room.len;
+  unhost(w, s);
+  send_along(c, a, to);
+}
+
+/* ---- resume ------------------------------------------------------------- */
+
+/* The session is here and the token proves it: c takes it over. */
+static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
+                        const pz_msg_adopt_t *a) {
+  if (s->outlet) {
+    /* Still attached to an older socket the client gave up on. */
+    pz_conn_t *old = pz_conn_from_outlet(s->outlet);
+    pz_conn_attach(old, NULL);
+    pz_shard_session_detach(&w->shard, s, 0);
+    pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
+  } else {
+    DL_DELETE2(w->detached, s, dprev, dnext);
+  }
+  attach(w, c, s);
+  pz_reply_welcome(w, pz_conn_outlet(c), s, true);
+  pz_shard_send_room(&w->shard, s, a->has_last_chat_seq, a->last_chat_seq);
+  pz_debug("session %llu resumed on worker %d", (unsigned long long)s->id,
+           w->index);
+}
+
+/* Carries out a resume on the worker where c is now (takes a). */
+static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
+  if (a->token_len) {
+    pz_session_t *s = pz_shard_session_find(&w->shard, a->id);
+    if (s) {
+      if (pz_token_equal(s->token, s->token_len, a->token, a->token_len)) {
+        resume_here(w, c, s, a);
+        free(a);
+        return;
+      }
+    } else if (a->hops < RESUME_MAX_HOPS &&
+               pz_id_node(a->id) == w->srv->node_id) {
+      /* Ask the home worker, or go where its directory points. */
+      int next = (int)pz_id_worker(a->id);
+      if (next == w->index) {
+        int where = pz_routing_dir_lookup(w, a->id);
+        /* In transit (a JOIN moving it) it cannot be caught: fail. */
+        next = where >= 0 ? where : w->index;
+      }
+      if (next != w->index && next < w->srv->n_workers) {
+        a->hops++;
+        send_along(c, a, next);
+        return;
+      }
+    }
+  }
+  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
+                 "session unknown or expired", PZ_C_HELLO);
+  pz_sessions_welcome(w, c,
+                      a->name_len ? (pz_str_t){a->name, a->name_len}
+                                  : (pz_str_t){NULL, 0});
+  free(a);
+}
+
+void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
+                        pz_str_t name, bool has_last_chat_seq,
+                        uint64_t last_chat_seq) {
+  pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
+  a->purpose = PZ_ADOPT_RESUME;
+  a->has_last_chat_seq = has_last_chat_seq;
+  a->last_chat_seq = last_chat_seq;
+  if (name.ptr) {
+    memcpy(a->name, name.ptr, name.len);
+    a->name_len = (uint8_t)name.len;
+  }
+  if (token.len <= PZ_SESSION_TOKEN_MAX &&
+      pz_token_parse(token.ptr, token.len, &a->id)) {
+    memcpy(a->token, token.ptr, token.len);
+    a->token_len = (uint8_t)token.len;
+  }
+  resume(w, c, a); /* an unparsable token fails there */
+}
+
+/* ---- arrival ------------------------------------------------------------ */
+
+static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
+  pz_conn_t *c = a->conn;
+  if (a->session) /* here now, whatever happens to the connection */
+    host(w, a->session);
+  if (pz_conn_adopt(&w->conns, c) != 0) {
+    if (a->session) {
+      a->session->outlet = NULL;
+      pz_sessions_end(w, a->session);
+    }
+    free(a);
+    return;
+  }
+  if (a->purpose == PZ_ADOPT_JOIN) {
+    if (pz_shard_join(&w->shard, a->session,
+                      (pz_str_t){a->room, a->room_len}) == PZ_ERR_ROOM_FULL)
+      pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_ROOM_FULL, "room is full",
+                     PZ_C_JOIN);
+    free(a);
+  } else {
+    resume(w, c, a);
+  }
+  if (w->stopping)
+    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "server shutting down");
+  else
+    pz_conn_resume_input(c);
+}
+
+void pz_sessions_register(pz_worker_t *w) {
+  pz_worker_on(w, PZ_MSG_ADOPT, on_adopt);
+}

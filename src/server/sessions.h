@@ -1,0 +1,38 @@
+/*
+ * Session life across workers: creating one at HELLO, resuming one
+ * wherever it lives (the connection travels to it, guided by the home
+ * worker's directory), a JOIN that takes a session to the worker of its
+ * room, and what a lost connection means for its session (the grace
+ * period, or the end). Worker thread only.
+ */
+#ifndef PZ_SESSIONS_H
+#define PZ_SESSIONS_H
+
+#include <stdbool.h>
+
+#include "worker.h"
+
+/* Registers the inbox handler (ADOPT: a connection arriving). */
+void pz_sessions_register(pz_worker_t *w);
+
+/* HELLO without resume: a fresh session for c, and WELCOME. */
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name);
+/* HELLO with a resume token: attaches c to the session if it lives here
+ * and the token matches, sends c on towards it when it lives elsewhere, or
+ * answers ERROR 9 and a fresh session (named `name`). */
+void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
+                        pz_str_t name, bool has_last_chat_seq,
+                        uint64_t last_chat_seq);
+/* JOIN of a room on worker `to`: the session (already out of its room)
+ * and its connection go there, and join on arrival. */
+void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
+                                int to);
+/* Ends a session for good: leaves its room (LEFT), frees it. */
+void pz_sessions_end(pz_worker_t *w, pz_session_t *s);
+/* Connection up-call: s lost its connection c with close `code`. A kick
+ * or a zero grace period ends it; otherwise it waits for a resume. */
+void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
+/* Expires detached sessions whose grace period has passed. */
+void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms);
+
+#endif
