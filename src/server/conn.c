@@ -311,10 +311,6 @@ static void on_before_poll(uv_prepare_t *p) {
   flush_all(p->data);
 }
 
-static void on_after_io(uv_check_t *ch) {
-  flush_all(ch->data);
-}
-
 /* ---- closing ------------------------------------------------------------ */
 
 void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
@@ -383,20 +379,16 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
   h->events = events;
   h->owner = owner;
   uv_prepare_init(loop, &h->before_poll);
-  uv_check_init(loop, &h->after_io);
-  h->before_poll.data = h->after_io.data = h;
+  h->before_poll.data = h;
   uv_prepare_start(&h->before_poll, on_before_poll);
-  uv_check_start(&h->after_io, on_after_io);
-  /* The flush handles never keep the loop alive by themselves. */
+  /* The flush step never keeps the loop alive by itself. */
   uv_unref((uv_handle_t *)&h->before_poll);
-  uv_unref((uv_handle_t *)&h->after_io);
 }
 
 static void on_handle_closed(uv_handle_t *h) {}
 
 void pz_conn_host_close(pz_conn_host_t *h) {
   uv_close((uv_handle_t *)&h->before_poll, on_handle_closed);
-  uv_close((uv_handle_t *)&h->after_io, on_handle_closed);
 }
 
 /* ---- reading ------------------------------------------------------------ */

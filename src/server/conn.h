@@ -14,8 +14,10 @@
  *
  * Writes are corked: frames produced for a connection during one loop turn
  * wait in its queue and leave together, in one writev, from the host's
- * flush step (before the loop polls again, and after each batch of I/O).
- * Closes asked for from inside any callback are carried out there too.
+ * flush step just before the loop polls again (redis' beforeSleep): what
+ * the I/O callbacks of a turn produced goes out with what the next turn's
+ * timers (the tick) add, and no later than that. Closes asked for from
+ * inside any callback are carried out there too.
  *
  * Everything here runs on the thread of the host's loop.
  */
@@ -60,7 +62,6 @@ typedef struct pz_conn_host {
   const pz_conn_events_t *events;
   void *owner; /* the worker, for the up-calls */
   uv_prepare_t before_poll;
-  uv_check_t after_io;
   /* Connections by state; each list is ordered by its deadline because
    * every member got the same timeout when it was appended. */
   pz_conn_t *waiting; /* HTTP head or HELLO not yet received */
