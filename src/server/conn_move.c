@@ -13,6 +13,7 @@
 
 #include "conn_int.h"
 #include "log.h"
+#include "plaza/protocol.h"
 
 static void on_detached(pz_stream_t *s, uv_os_sock_t fd) {
   pz_conn_t *c = s->data;
@@ -38,7 +39,13 @@ int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
   c->host = h;
   int r = pz_conn_open_stream(c, c->fd);
   if (r) {
+    /* Best effort: the client learns why (1011) rather than seeing a drop. */
+    static const uint8_t close_1011[] = {0x88, 0x02,
+                                         PZ_CLOSE_INTERNAL_ERROR >> 8,
+                                         PZ_CLOSE_INTERNAL_ERROR & 0xff};
     pz_error("cannot open a moved connection (%s): closing it", c->peer);
+    ssize_t w = write(c->fd, close_1011, sizeof(close_1011));
+    (void)w;
     close(c->fd);
     c->session = NULL;
     pz_conn_free(c);
