@@ -108,11 +108,12 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
                              sizeof(h->readbuf), &opt);
   if (r)
     return r;
-  c->tcp.base.data = c;
-  c->tcp.base.on_read = pz_conn_on_read;
-  c->tcp.base.on_writable = pz_conn_on_writable;
+  c->stream = c->stream;
+  c->stream->data = c;
+  c->stream->on_read = pz_conn_on_read;
+  c->stream->on_writable = pz_conn_on_writable;
   c->blocked = false;
-  pz_stream_read_start(&c->tcp.base);
+  pz_stream_read_start(c->stream);
   PZ_ADD(h->metrics->connections, 1);
   return 0;
 }
@@ -167,7 +168,7 @@ void pz_conn_hard_close(pz_conn_t *c) {
   pz_conn_list_move(c, NULL);
   flush_remove(c);
   PZ_ADD(c->host->metrics->connections, -1);
-  pz_stream_close(&c->tcp.base, on_stream_closed);
+  pz_stream_close(c->stream, on_stream_closed);
 }
 
 void pz_conn_enter_closing(pz_conn_t *c) {
@@ -195,7 +196,7 @@ void pz_conn_check_done(pz_conn_t *c) {
     return;
   if (c->shut)
     return;
-  if (pz_stream_shutdown(&c->tcp.base) != 0) {
+  if (pz_stream_shutdown(c->stream) != 0) {
     pz_conn_hard_close(c);
     return;
   }
@@ -244,7 +245,7 @@ static void write_out(pz_conn_t *c) {
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
       total += bufs[i].len;
-    ssize_t r = pz_stream_writev(&c->tcp.base, bufs, n);
+    ssize_t r = pz_stream_writev(c->stream, bufs, n);
     if (r < 0) {
       pz_debug("write to %s failed: %s", c->peer, pz_strerror((int)r));
       c->eof = true;

@@ -39,6 +39,7 @@ struct pz_conn {
   struct pz_conn **list;         /* which one */
   struct pz_conn *fprev, *fnext; /* in the host's flush list */
   bool flushing;
+  pz_stream_t *stream; /* what the connection reads and writes: &tcp.base */
   pz_tcp_stream_t tcp;
   uv_os_sock_t fd; /* while moving */
   int state;

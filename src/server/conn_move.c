@@ -32,7 +32,7 @@ void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
     c->flushing = false;
   }
   PZ_ADD(c->host->metrics->connections, -1);
-  pz_stream_detach(&c->tcp.base, on_detached);
+  pz_stream_detach(c->stream, on_detached);
 }
 
 int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
