@@ -108,7 +108,7 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
                              sizeof(h->readbuf), &opt);
   if (r)
     return r;
-  c->stream = c->stream;
+  c->stream = &c->tcp.base;
   c->stream->data = c;
   c->stream->on_read = pz_conn_on_read;
   c->stream->on_writable = pz_conn_on_writable;
