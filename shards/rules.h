@@ -22,7 +22,10 @@ typedef struct pz_motion {
   uint64_t last_ms;
 } pz_motion_t;
 
+/* A full budget at now_ms. */
 void pz_motion_init(pz_motion_t *m, const pz_rules_t *r, uint64_t now_ms);
+/* True when p is inside the bounds. */
+bool pz_rules_in_bounds(const pz_rules_t *r, const pz_pos_t *p);
 /* True when moving from `from` to `to` at now_ms keeps the rules; then the
  * budget is spent. False leaves the budget as it was. */
 bool pz_rules_check(const pz_rules_t *r, pz_motion_t *m, const pz_pos_t *from,
