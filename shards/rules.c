@@ -3,8 +3,12 @@
 
 #include <math.h>
 
+static double budget_cap(const pz_rules_t *r) {
+  return r->max_speed * PZ_RULES_BURST_S;
+}
+
 void pz_motion_init(pz_motion_t *m, const pz_rules_t *r, uint64_t now_ms) {
-  m->budget = (float)r->max_speed;
+  m->budget = (float)budget_cap(r);
   m->last_ms = now_ms;
 }
 
@@ -19,11 +23,11 @@ bool pz_rules_check(const pz_rules_t *r, pz_motion_t *m, const pz_pos_t *from,
     return false;
   if (r->max_speed <= 0)
     return true;
-  double budget = m->budget;
+  double budget = m->budget, cap = budget_cap(r);
   if (now_ms > m->last_ms) {
     budget += (double)(now_ms - m->last_ms) * r->max_speed / 1000.0;
-    if (budget > r->max_speed)
-      budget = r->max_speed;
+    if (budget > cap)
+      budget = cap;
   }
   double dx = to->x - from->x, dy = to->y - from->y, dz = to->z - from->z;
   double dist = sqrt(dx * dx + dy * dy + dz * dz);

@@ -1,8 +1,9 @@
 /*
  * Movement rules of a room: a speed limit and world bounds. Speed is
  * checked against a distance budget that refills at max_speed per second
- * up to one second's worth, so moves bunched by network jitter pass while
- * sustained teleporting does not. Pure data; time in milliseconds.
+ * up to PZ_RULES_BURST_S seconds' worth, so moves bunched by network or
+ * server stalls pass while teleports and sustained speeding do not. Pure
+ * data; time in milliseconds.
  */
 #ifndef PZ_RULES_H
 #define PZ_RULES_H
@@ -11,6 +12,16 @@
 #include <stdint.h>
 
 #include "plaza/codec.h"
+
+/* Seconds of travel at max_speed the budget holds. Moves of a client
+ * walking at speed v pass however they are bunched as long as the delay
+ * from its send to our read varies by at most BURST_S * max_speed / v
+ * seconds: a stall of 3 s at max speed, 3.75 s at 80% of it. One second
+ * (what it was) let a 1.5 s stall of a loaded server reject steady
+ * walkers. The price: after standing still for 3 s a client may jump as
+ * far as it could have walked in them, and a client at twice the limit
+ * is stopped after 3 s, at 1.2x after 15 s. */
+#define PZ_RULES_BURST_S 3.0
 
 typedef struct pz_rules {
   double max_speed; /* units per second; 0: no limit */
