@@ -3,23 +3,31 @@
 
 #include <math.h>
 
+static double budget_cap(const pz_rules_t *r) {
+  return r->max_speed * PZ_RULES_BURST_S;
+}
+
 void pz_motion_init(pz_motion_t *m, const pz_rules_t *r, uint64_t now_ms) {
-  m->budget = (float)r->max_speed;
+  m->budget = (float)budget_cap(r);
   m->last_ms = now_ms;
+}
+
+bool pz_rules_in_bounds(const pz_rules_t *r, const pz_pos_t *p) {
+  return r->bounds <= 0 || (fabs(p->x) <= r->bounds &&
+                            fabs(p->y) <= r->bounds && fabs(p->z) <= r->bounds);
 }
 
 bool pz_rules_check(const pz_rules_t *r, pz_motion_t *m, const pz_pos_t *from,
                     const pz_pos_t *to, uint64_t now_ms) {
-  if (r->bounds > 0 && (fabs(to->x) > r->bounds || fabs(to->y) > r->bounds ||
-                        fabs(to->z) > r->bounds))
+  if (!pz_rules_in_bounds(r, to))
     return false;
   if (r->max_speed <= 0)
     return true;
-  double budget = m->budget;
+  double budget = m->budget, cap = budget_cap(r);
   if (now_ms > m->last_ms) {
     budget += (double)(now_ms - m->last_ms) * r->max_speed / 1000.0;
-    if (budget > r->max_speed)
-      budget = r->max_speed;
+    if (budget > cap)
+      budget = cap;
   }
   double dx = to->x - from->x, dy = to->y - from->y, dz = to->z - from->z;
   double dist = sqrt(dx * dx + dy * dy + dz * dz);

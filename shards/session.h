@@ -34,6 +34,11 @@ typedef struct pz_session {
   bool has_seq;
   uint64_t seq; /* last MOVE seq applied (or acknowledged) */
   pz_pos_t pos;
+  /* False from creation and from each JOIN until a MOVE is accepted: that
+   * move is a spawn, anywhere inside the bounds, since where the server
+   * holds the session then (the origin, or its spot in the room it left)
+   * is no place the client walked from. A resume keeps it as it was. */
+  bool placed;
   pz_motion_t motion;
 
   pz_bucket_t move_bucket;

@@ -190,6 +190,7 @@ int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   if (s->outlet)
     r->n_attached++;
   s->dirty = false;
+  s->placed = false; /* a new room: the next MOVE spawns */
 
   pz_shard_send_room(sh, s, false, 0);
   pz_member_t m = member_of(s);
@@ -229,8 +230,17 @@ int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
   s->has_seq = true;
   s->seq = seq;
   dirty_add(s->room, s);
-  if (!pz_rules_check(&sh->cfg.rules, &s->motion, &s->pos, pos, now_ms))
+  const pz_rules_t *rules = &sh->cfg.rules;
+  if (!s->placed) {
+    /* A spawn: no speed to measure from where the server put it; the
+     * budget starts full from here. Resume keeps `placed`: not a spawn. */
+    if (!pz_rules_in_bounds(rules, pos))
+      return PZ_ERR_MOVE_REJECTED; /* still unplaced: the next one spawns */
+    pz_motion_init(&s->motion, rules, now_ms);
+    s->placed = true;
+  } else if (!pz_rules_check(rules, &s->motion, &s->pos, pos, now_ms)) {
     return PZ_ERR_MOVE_REJECTED; /* STATE acknowledges seq at the old pos */
+  }
   s->pos = *pos;
   return 0;
 }

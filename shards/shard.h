@@ -75,9 +75,10 @@ void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self);
 void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
                         uint64_t after_seq);
 
-/* MOVE: ignores seq not above the last; applies the rules. Returns 0, 1 when
- * ignored as stale, or PZ_ERR_MOVE_REJECTED (the next STATE then carries
- * the server's position with this seq). */
+/* MOVE: ignores seq not above the last; applies the rules, only the bounds
+ * to the first accepted move after creation or JOIN (a spawn). Returns 0, 1
+ * when ignored as stale, or PZ_ERR_MOVE_REJECTED (the next STATE then
+ * carries the server's position with this seq). */
 int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
                   const pz_pos_t *pos, uint64_t now_ms);
 /* CHAT: broadcast to the room, sender included, and keep in history. */

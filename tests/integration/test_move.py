@@ -150,13 +150,38 @@ async def test_move_beyond_max_speed_is_rejected_with_server_position(plaza):
     a = await Client.joined(srv, "rules")
     me = [m for m in a.room_msg[2] if m[0] == a.id][0]
     x0 = me[2]
+    # The first move after JOIN is the spawn (bounds only); speed counts after.
+    await a.send(4, 1, x0, me[3], me[4], 0.0)
+    await wait_entry(a, a.id, lambda e: e[1] == 1)
     target = x0 + 1000.0
-    await a.send(4, 1, target, me[3], me[4], 0.0)
+    await a.send(4, 2, target, me[3], me[4], 0.0)
     e = await a.wait_for(ERROR, keep=True)
     assert e[1] == E_MOVE_REJECTED, f"teleport answered {e!r}"
-    st = await wait_entry(a, a.id)
+    st = await wait_entry(a, a.id, lambda e: e[1] == 2)
     assert abs(st[2] - target) > 100, \
         f"STATE shows the rejected position {st!r} (spawn x {x0}, target {target})"
+    await a.close()
+
+
+@async_test
+async def test_first_move_after_join_spawns_far_from_origin(plaza):
+    srv = plaza()  # the default rules: --max-speed 50, --bounds 10000
+    a = await Client.joined(srv, "spawn")
+    # A new user's client puts its avatar at x=60, more than one second's
+    # travel from the origin, and idles there (no time between moves).
+    for seq in range(1, 41):
+        await a.send(4, seq, 60.0 + 0.01 * seq, 0.0, 5.0, 0.0)
+    st = await wait_entry(a, a.id, lambda e: e[1] == 40)
+    assert_pos(st, 60.4, 0.0, 5.0, 0.0)
+    await a.collect(0.2)
+    errors = [m for m in a.seen if m[0] == ERROR]
+    assert not errors, f"the spawn and the moves after it answered {errors!r}"
+    # Placed, it is speed-checked like everyone: a far jump is refused.
+    await a.send(4, 41, 2060.0, 0.0, 5.0, 0.0)
+    e = await a.wait_for(ERROR, keep=True)
+    assert e[1] == E_MOVE_REJECTED, f"a 2000-unit jump answered {e!r}"
+    st = await wait_entry(a, a.id, lambda e: e[1] == 41)
+    assert_pos(st, 60.4, 0.0, 5.0, 0.0)
     await a.close()
 
 

@@ -2,8 +2,8 @@
 
 import asyncio
 
-from plaza_client import (CHAT, ERROR, E_SESSION_EXPIRED, JOINED, LEFT, ROOM, STATE, WELCOME,
-                          Client, async_test)
+from plaza_client import (CHAT, ERROR, E_MOVE_REJECTED, E_SESSION_EXPIRED, JOINED, LEFT, ROOM,
+                          STATE, WELCOME, Client, async_test)
 
 
 async def drop_and_settle(c):
@@ -125,3 +125,32 @@ async def test_clean_close_within_grace_can_resume(plaza):
     r = await a2.wait_for(ROOM)
     assert r[1] == "reload", r
     await a2.close()
+
+
+@async_test
+async def test_resume_is_not_a_new_spawn(plaza):
+    """The first move after JOIN may land anywhere (a spawn); the first move
+    after a resume is held to the speed limit from the restored position."""
+    srv = plaza(resume_grace_ms=10000)  # the default rules: max speed 50
+    a = await Client.joined(srv, "respawn", label="a")
+    await a.send(4, 1, 300.0, 0.0, 0.0, 0.0)
+    await a.wait_for(STATE, lambda m: any(e[0] == a.id and e[1] == 1 for e in m[2]))
+    assert not any(m[0] == ERROR for m in a.seen), a.history()
+    old_id, token = a.id, a.session
+    await drop_and_settle(a)
+
+    for attempt in range(4):  # the new socket lands on either worker
+        a2 = await Client.connect(srv, label=f"a2-{attempt}")
+        w = await a2.hello(resume=token)
+        assert w[1] == old_id and w[5] is True, f"resume failed: {w!r}"
+        await a2.wait_for(ROOM)
+        seq = 2 + attempt
+        await a2.send(4, seq, -300.0, 0.0, 0.0, 0.0)
+        e = await a2.wait_for(ERROR)
+        assert e[1] == E_MOVE_REJECTED, f"600-unit jump after resume answered {e!r}"
+        st = await a2.wait_for(STATE, lambda m: any(e[0] == old_id and e[1] == seq
+                                                    for e in m[2]))
+        x = [e for e in st[2] if e[0] == old_id][0][2]
+        assert abs(x - 300.0) < 1e-3, f"STATE after the refused jump: {st!r}"
+        token = w[2]
+        await drop_and_settle(a2)

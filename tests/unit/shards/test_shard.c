@@ -5,8 +5,9 @@
  * Checked: JOIN (ROOM with members and history to the joiner, JOINED to
  * the others), room full, LEAVE (LEFT to the others, to self when asked),
  * empty rooms freed, swap-removal keeping membership right, MOVE (stale seq
- * ignored, a rejected move acknowledged at the old position), the tick (one
- * STATE per room with only changed members, one payload shared by every
+ * ignored, a rejected move acknowledged at the old position, the first
+ * move after a JOIN a spawn held only to the bounds, a resume not), the tick
+ * (one STATE per room with only changed members, one payload shared by every
  * recipient: encode once), detached members (receive nothing, stay
  * members), CHAT (per-room seq, sender included, history in ROOM) and the
  * resume replay of pz_shard_send_room.
@@ -495,6 +496,89 @@ static void test_move_rejected_acknowledged_at_old_position(void **state) {
   assert_float_equal(e->pos.z, 0, 0);
 }
 
+/* The STATE entry of session `id` in the only message rec i got. */
+static const pz_state_entry_t *only_entry(fx_t *f, int i, uint64_t id) {
+  const pz_state_entry_t *e = state_entry(only(f, i, PZ_S_STATE), id);
+  assert_non_null(e);
+  return e;
+}
+
+static void test_first_move_after_join_spawns(void **state) {
+  fx_t *f = *state; /* max speed 10, bounds 100 */
+  pz_session_t *a = mk(f, 0), *b = mk(f, 1);
+  join(f, a, "lobby");
+  join(f, b, "lobby");
+  /* 60 units from the origin at once: six seconds' worth, yet a spawn. */
+  pz_pos_t spawn = {60, 0, -20, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 1, &spawn, 1000), 0);
+  clear_all(f);
+  pz_shard_tick(&f->sh);
+  for (int i = 0; i < 2; i++) {
+    const pz_state_entry_t *e = only_entry(f, i, 100);
+    assert_int_equal(e->seq, 1);
+    assert_float_equal(e->pos.x, 60, 0);
+    assert_float_equal(e->pos.z, -20, 0);
+  }
+  /* From there on speed counts: walking on passes, a jump back fails. */
+  pz_pos_t walk = {63, 0, -20, 0}, back = {0, 0, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 2, &walk, 1100), 0);
+  assert_int_equal(pz_shard_move(&f->sh, a, 3, &back, 1200),
+                   PZ_ERR_MOVE_REJECTED);
+  assert_float_equal(a->pos.x, 63, 0);
+  /* The other member's first move is its own spawn. */
+  pz_pos_t far = {-90, 90, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, b, 1, &far, 1200), 0);
+  assert_float_equal(b->pos.x, -90, 0);
+}
+
+static void test_spawn_keeps_the_bounds(void **state) {
+  fx_t *f = *state; /* max speed 10, bounds 100 */
+  pz_session_t *a = mk(f, 0);
+  join(f, a, "lobby");
+  pz_pos_t out = {0, 101, 0, 0}, in = {0, 95, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 1, &out, 0), PZ_ERR_MOVE_REJECTED);
+  assert_float_equal(a->pos.y, 0, 0);
+  /* Refused, the spawn is still to come: the next move may land far. */
+  assert_int_equal(pz_shard_move(&f->sh, a, 2, &in, 0), 0);
+  assert_float_equal(a->pos.y, 95, 0);
+}
+
+/* Session 0 in "lobby", spawned by its MOVE seq 1 at (50, 0, 0) at 0 ms. */
+static pz_session_t *spawned_at_50(fx_t *f) {
+  pz_session_t *a = mk(f, 0);
+  join(f, a, "lobby");
+  pz_pos_t p = {50, 0, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 1, &p, 0), 0);
+  return a;
+}
+
+static void test_join_again_spawns_again(void **state) {
+  fx_t *f = *state; /* max speed 10, bounds 100 */
+  pz_session_t *a = spawned_at_50(f);
+  pz_pos_t p = {50, 0, 0, 0}, q = {-50, 0, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 2, &q, 100), PZ_ERR_MOVE_REJECTED);
+  pz_shard_leave(&f->sh, a, false);
+  join(f, a, "plaza");
+  assert_int_equal(pz_shard_move(&f->sh, a, 3, &q, 200), 0);
+  assert_float_equal(a->pos.x, -50, 0);
+  /* ... and only that first move. */
+  assert_int_equal(pz_shard_move(&f->sh, a, 4, &p, 300), PZ_ERR_MOVE_REJECTED);
+}
+
+static void test_resume_is_not_a_spawn(void **state) {
+  fx_t *f = *state; /* max speed 10, bounds 100 */
+  pz_session_t *a = spawned_at_50(f);
+  pz_pos_t q = {-50, 0, 0, 0};
+  pz_shard_session_detach(&f->sh, a, 30000);
+  pz_shard_session_attach(&f->sh, a, &f->rec[0].outlet);
+  /* Back at its place, still moving at walking speed, ten seconds on. */
+  assert_int_equal(pz_shard_move(&f->sh, a, 2, &q, 10000),
+                   PZ_ERR_MOVE_REJECTED);
+  assert_float_equal(a->pos.x, 50, 0);
+  pz_pos_t near = {45, 0, 0, 0};
+  assert_int_equal(pz_shard_move(&f->sh, a, 3, &near, 10000), 0);
+}
+
 static void test_tick_one_shared_state_per_room(void **state) {
   fx_t *f = *state;
   pz_session_t *s[5];
@@ -819,6 +903,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_move_rejected_acknowledged_at_old_position, setup_rules,
           teardown),
+#define R(name) cmocka_unit_test_setup_teardown(name, setup_rules, teardown)
+      R(test_first_move_after_join_spawns),
+      R(test_spawn_keeps_the_bounds),
+      R(test_join_again_spawns_again),
+      R(test_resume_is_not_a_spawn),
+#undef R
       T(test_tick_one_shared_state_per_room),
       T(test_lone_member_gets_own_state),
       T(test_leaver_not_in_state),
