@@ -167,11 +167,12 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
   }
 }
 
-int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
+pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
+                                pz_str_t name) {
   pz_room_t *r;
   HASH_FIND(hh, sh->rooms, name.ptr, name.len, r);
   if (r && r->n_members >= sh->cfg.room_max_members)
-    return PZ_ERR_ROOM_FULL;
+    return PZ_SHARD_ROOM_FULL;
   if (!r) {
     r = pz_xcalloc(1, sizeof(*r));
     memcpy(r->name, name.ptr, name.len);
@@ -196,7 +197,7 @@ int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   pz_member_t m = member_of(s);
   pz_enc_joined(pz_wire_begin(&sh->wire), &m);
   broadcast_wire(sh, r, s, PZ_PAYLOAD_RELIABLE);
-  return 0;
+  return PZ_SHARD_OK;
 }
 
 void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
@@ -223,10 +224,10 @@ void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
   }
 }
 
-int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
-                  const pz_pos_t *pos, uint64_t now_ms) {
+pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
+                                const pz_pos_t *pos, uint64_t now_ms) {
   if (s->has_seq && seq <= s->seq)
-    return 1;
+    return PZ_SHARD_STALE;
   s->has_seq = true;
   s->seq = seq;
   dirty_add(s->room, s);
@@ -235,14 +236,14 @@ int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
     /* A spawn: no speed to measure from where the server put it; the
      * budget starts full from here. Resume keeps `placed`: not a spawn. */
     if (!pz_rules_in_bounds(rules, pos))
-      return PZ_ERR_MOVE_REJECTED; /* still unplaced: the next one spawns */
+      return PZ_SHARD_MOVE_REJECTED; /* still unplaced: the next one spawns */
     pz_motion_init(&s->motion, rules, now_ms);
     s->placed = true;
   } else if (!pz_rules_check(rules, &s->motion, &s->pos, pos, now_ms)) {
-    return PZ_ERR_MOVE_REJECTED; /* STATE acknowledges seq at the old pos */
+    return PZ_SHARD_MOVE_REJECTED; /* STATE acknowledges seq at the old pos */
   }
   s->pos = *pos;
-  return 0;
+  return PZ_SHARD_OK;
 }
 
 void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,

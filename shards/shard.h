@@ -18,6 +18,15 @@
 #include "session.h"
 #include "wire.h"
 
+/* What a shard operation came to: domain outcomes, which the dispatcher
+ * alone turns into the protocol's error codes. */
+typedef enum pz_shard_result {
+  PZ_SHARD_OK = 0,
+  PZ_SHARD_STALE,         /* MOVE: seq not above the last; ignored */
+  PZ_SHARD_ROOM_FULL,     /* JOIN: the room is at its member limit */
+  PZ_SHARD_MOVE_REJECTED, /* MOVE: breaks the speed or bounds rule */
+} pz_shard_result_t;
+
 typedef struct pz_shard_config {
   uint32_t room_max_members;
   pz_rules_t rules;
@@ -66,8 +75,9 @@ void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
                              uint64_t expires_ms);
 
 /* JOIN: the caller has left the previous room and checked the name.
- * Returns 0 (ROOM sent to s, JOINED to the others) or PZ_ERR_ROOM_FULL. */
-int pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
+ * Returns PZ_SHARD_OK (ROOM sent to s, JOINED to the others) or
+ * PZ_SHARD_ROOM_FULL. */
+pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
 /* LEAVE: LEFT to the remaining members, and to s when notify_self. */
 void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self);
 /* Sends ROOM to s (its room's members and history), then each chat of the
@@ -76,11 +86,11 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
                         uint64_t after_seq);
 
 /* MOVE: ignores seq not above the last; applies the rules, only the bounds
- * to the first accepted move after creation or JOIN (a spawn). Returns 0, 1
- * when ignored as stale, or PZ_ERR_MOVE_REJECTED (the next STATE then
- * carries the server's position with this seq). */
-int pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
-                  const pz_pos_t *pos, uint64_t now_ms);
+ * to the first accepted move after creation or JOIN (a spawn). Returns
+ * PZ_SHARD_OK, PZ_SHARD_STALE (ignored), or PZ_SHARD_MOVE_REJECTED (the
+ * next STATE then carries the server's position with this seq). */
+pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
+                                const pz_pos_t *pos, uint64_t now_ms);
 /* CHAT: broadcast to the room, sender included, and keep in history. */
 void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
                    uint64_t ts_ms);

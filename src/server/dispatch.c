@@ -27,6 +27,22 @@ static void error(const pz_ctx_t *x, int code, const char *message, int op) {
   pz_reply_error(x->w, pz_conn_outlet(x->c), code, message, op);
 }
 
+void pz_dispatch_answer(pz_conn_t *c, pz_shard_result_t r, int op) {
+  pz_worker_t *w = pz_conn_owner(c);
+  switch (r) {
+  case PZ_SHARD_OK:
+  case PZ_SHARD_STALE:
+    break;
+  case PZ_SHARD_ROOM_FULL:
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_ROOM_FULL, "room is full", op);
+    break;
+  case PZ_SHARD_MOVE_REJECTED:
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_MOVE_REJECTED,
+                   "move breaks the room's rules", op);
+    break;
+  }
+}
+
 static void malformed(const pz_ctx_t *x, int code, const char *message,
                       int op) {
   PZ_ADD(x->w->metrics.msgs_in[0], 1);
@@ -121,8 +137,7 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
     pz_sessions_join_elsewhere(w, x->c, room, shard);
     return;
   }
-  if (pz_shard_join(&w->shard, s, room) == PZ_ERR_ROOM_FULL)
-    error(x, PZ_ERR_ROOM_FULL, "room is full", PZ_C_JOIN);
+  pz_dispatch_answer(x->c, pz_shard_join(&w->shard, s, room), PZ_C_JOIN);
 }
 
 static void on_move(const pz_ctx_t *x, const pz_cmsg_t *m) {
@@ -138,9 +153,9 @@ static void on_move(const pz_ctx_t *x, const pz_cmsg_t *m) {
     rate_limited(x, PZ_C_MOVE);
     return;
   }
-  if (pz_shard_move(&w->shard, s, m->u.move.seq, &m->u.move.pos, now) ==
-      PZ_ERR_MOVE_REJECTED)
-    error(x, PZ_ERR_MOVE_REJECTED, "move breaks the room's rules", PZ_C_MOVE);
+  pz_dispatch_answer(
+      x->c, pz_shard_move(&w->shard, s, m->u.move.seq, &m->u.move.pos, now),
+      PZ_C_MOVE);
 }
 
 static void on_chat(const pz_ctx_t *x, const pz_cmsg_t *m) {

@@ -7,6 +7,7 @@
 #include <utlist.h>
 
 #include "alloc.h"
+#include "dispatch.h"
 #include "id.h"
 #include "log.h"
 #include "replies.h"
@@ -243,10 +244,10 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
     return;
   }
   if (a->purpose == PZ_ADOPT_JOIN) {
-    if (pz_shard_join(&w->shard, a->session,
-                      (pz_str_t){a->room, a->room_len}) == PZ_ERR_ROOM_FULL)
-      pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_ROOM_FULL, "room is full",
-                     PZ_C_JOIN);
+    pz_dispatch_answer(
+        c,
+        pz_shard_join(&w->shard, a->session, (pz_str_t){a->room, a->room_len}),
+        PZ_C_JOIN);
     free(a);
   } else {
     resume(w, c, a);

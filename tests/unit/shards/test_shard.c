@@ -265,7 +265,7 @@ static void test_room_full(void **state) {
   join(f, b, "tiny");
   clear_all(f);
   assert_int_equal(pz_shard_join(&f->sh, c, pz_str_c("tiny")),
-                   PZ_ERR_ROOM_FULL);
+                   PZ_SHARD_ROOM_FULL);
   assert_null(c->room);
   assert_int_equal(find_room(f, "tiny")->n_members, 2);
   for (int i = 0; i < 3; i++)
@@ -434,7 +434,7 @@ static void test_move_ignores_stale_seq(void **state) {
   /* The first seq is taken whatever it is, 0 included. */
   assert_int_equal(pz_shard_move(&f->sh, a, 0, &p0, 0), 0);
   assert_int_equal(pz_shard_move(&f->sh, a, 5, &p5, 0), 0);
-  assert_int_equal(pz_shard_move(&f->sh, a, 5, &p6, 0), 1);
+  assert_int_equal(pz_shard_move(&f->sh, a, 5, &p6, 0), PZ_SHARD_STALE);
   assert_int_equal(pz_shard_move(&f->sh, a, 4, &p4, 0), 1);
   assert_int_equal(pz_shard_move(&f->sh, a, 0, &p4, 0), 1);
   assert_int_equal(a->seq, 5);
@@ -471,7 +471,7 @@ static void test_move_rejected_acknowledged_at_old_position(void **state) {
   clear_all(f);
 
   assert_int_equal(pz_shard_move(&f->sh, a, 2, &out, 100),
-                   PZ_ERR_MOVE_REJECTED);
+                   PZ_SHARD_MOVE_REJECTED);
   assert_float_equal(a->pos.x, 3, 0);
   pz_shard_tick(&f->sh);
   for (int i = 0; i < 2; i++) { /* the mover and the others alike */
@@ -487,7 +487,7 @@ static void test_move_rejected_acknowledged_at_old_position(void **state) {
 
   /* Speed: a teleport inside the bounds. */
   assert_int_equal(pz_shard_move(&f->sh, a, 3, &fast, 200),
-                   PZ_ERR_MOVE_REJECTED);
+                   PZ_SHARD_MOVE_REJECTED);
   /* A rejected seq is consumed: resending it is stale. */
   assert_int_equal(pz_shard_move(&f->sh, a, 3, &ok, 200), 1);
   pz_shard_tick(&f->sh);
@@ -523,7 +523,7 @@ static void test_first_move_after_join_spawns(void **state) {
   pz_pos_t walk = {63, 0, -20, 0}, back = {0, 0, 0, 0};
   assert_int_equal(pz_shard_move(&f->sh, a, 2, &walk, 1100), 0);
   assert_int_equal(pz_shard_move(&f->sh, a, 3, &back, 1200),
-                   PZ_ERR_MOVE_REJECTED);
+                   PZ_SHARD_MOVE_REJECTED);
   assert_float_equal(a->pos.x, 63, 0);
   /* The other member's first move is its own spawn. */
   pz_pos_t far = {-90, 90, 0, 0};
@@ -536,7 +536,8 @@ static void test_spawn_keeps_the_bounds(void **state) {
   pz_session_t *a = mk(f, 0);
   join(f, a, "lobby");
   pz_pos_t out = {0, 101, 0, 0}, in = {0, 95, 0, 0};
-  assert_int_equal(pz_shard_move(&f->sh, a, 1, &out, 0), PZ_ERR_MOVE_REJECTED);
+  assert_int_equal(pz_shard_move(&f->sh, a, 1, &out, 0),
+                   PZ_SHARD_MOVE_REJECTED);
   assert_float_equal(a->pos.y, 0, 0);
   /* Refused, the spawn is still to come: the next move may land far. */
   assert_int_equal(pz_shard_move(&f->sh, a, 2, &in, 0), 0);
@@ -556,13 +557,15 @@ static void test_join_again_spawns_again(void **state) {
   fx_t *f = *state; /* max speed 10, bounds 100 */
   pz_session_t *a = spawned_at_50(f);
   pz_pos_t p = {50, 0, 0, 0}, q = {-50, 0, 0, 0};
-  assert_int_equal(pz_shard_move(&f->sh, a, 2, &q, 100), PZ_ERR_MOVE_REJECTED);
+  assert_int_equal(pz_shard_move(&f->sh, a, 2, &q, 100),
+                   PZ_SHARD_MOVE_REJECTED);
   pz_shard_leave(&f->sh, a, false);
   join(f, a, "plaza");
   assert_int_equal(pz_shard_move(&f->sh, a, 3, &q, 200), 0);
   assert_float_equal(a->pos.x, -50, 0);
   /* ... and only that first move. */
-  assert_int_equal(pz_shard_move(&f->sh, a, 4, &p, 300), PZ_ERR_MOVE_REJECTED);
+  assert_int_equal(pz_shard_move(&f->sh, a, 4, &p, 300),
+                   PZ_SHARD_MOVE_REJECTED);
 }
 
 static void test_resume_is_not_a_spawn(void **state) {
@@ -573,7 +576,7 @@ static void test_resume_is_not_a_spawn(void **state) {
   pz_shard_session_attach(&f->sh, a, &f->rec[0].outlet);
   /* Back at its place, still moving at walking speed, ten seconds on. */
   assert_int_equal(pz_shard_move(&f->sh, a, 2, &q, 10000),
-                   PZ_ERR_MOVE_REJECTED);
+                   PZ_SHARD_MOVE_REJECTED);
   assert_float_equal(a->pos.x, 50, 0);
   pz_pos_t near = {45, 0, 0, 0};
   assert_int_equal(pz_shard_move(&f->sh, a, 3, &near, 10000), 0);
