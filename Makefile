@@ -3,6 +3,7 @@
 #   make            build build/plaza, build/plaza-cli, build/plaza-bench
 #   make run        install missing Debian packages, build, run on :8080
 #   make test       install missing Debian packages, build, run every test
+#   make client-test  the TypeScript client's tests and the browser test
 #   make SANITIZER=address|undefined|thread   instrumented build
 #
 # The user's CFLAGS/LDFLAGS are kept and ours composed around them.
@@ -50,7 +51,7 @@ L_CORE := -Isrc/core
 L_NET := $(L_CORE) -Isrc/net
 L_SHARDS := $(L_CORE) -Ishards
 L_BUS := $(L_CORE) -Isrc/bus
-L_SERVER := $(L_CORE) -Isrc/net -Ishards -Isrc/bus -Isrc/server
+L_SERVER := $(L_CORE) -Isrc/net -Ishards -Isrc/bus -Isrc/server -I$(BUILD)/gen
 $(BUILD)/obj/src/proto/%.o: INC = -Isrc/proto
 $(BUILD)/obj/src/core/%.o: INC = $(L_CORE)
 $(BUILD)/obj/src/net/%.o: INC = $(L_NET)
@@ -106,6 +107,15 @@ $(BUILD)/plaza-bench: $(call obj,$(BENCH_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/plaza-floor: $(call obj,$(FLOOR_SRC))
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
+# The demo page plaza serves at GET /, embedded into the binary
+# (src/server/static_assets.c). The bundle is committed: building needs
+# python3, not npm (clients/ts/client.mk rebuilds it).
+DEMO_ASSETS := clients/ts/demo/index.html clients/ts/demo/bundle/demo.js
+$(BUILD)/gen/static_assets_data.inc: src/server/static_assets.py $(DEMO_ASSETS)
+	@mkdir -p $(dir $@)
+	python3 src/server/static_assets.py $@ $(DEMO_ASSETS)
+$(BUILD)/obj/src/server/static_assets.o: $(BUILD)/gen/static_assets_data.inc
+
 # Unit tests link the server, client and codec libraries, never main.o.
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SERVER_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
@@ -117,7 +127,7 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $
 # Debian packages: what building, running and testing need. Installed only
 # when missing, so a prepared machine never touches apt.
 RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
-	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev
+	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3
 TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
 	python3-msgpack python3-pytest
 define apt_install
@@ -157,6 +167,7 @@ integration-sanitized:
 test: test-deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) client-test
 	$(MAKE) integration
 	$(MAKE) integration-sanitized
 
@@ -168,6 +179,7 @@ format:
 clean:
 	rm -rf $(BUILD) $(BUILD)-san
 
+include clients/ts/client.mk
 include bench/peers/socketio/peer.mk
 include bench/bench.mk
 

@@ -19,6 +19,7 @@ static const char *const field_names[PZ_HF_COUNT] = {
     [PZ_HF_WS_VERSION] = "sec-websocket-version",
     [PZ_HF_WS_PROTOCOL] = "sec-websocket-protocol",
     [PZ_HF_AUTHORIZATION] = "authorization",
+    [PZ_HF_IF_NONE_MATCH] = "if-none-match",
 };
 
 static void append(char *buf, size_t cap, size_t *len, const char *at,

@@ -22,6 +22,7 @@ enum pz_http_field {
   PZ_HF_WS_VERSION,
   PZ_HF_WS_PROTOCOL,
   PZ_HF_AUTHORIZATION,
+  PZ_HF_IF_NONE_MATCH,
   PZ_HF_COUNT
 };
 

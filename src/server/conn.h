@@ -120,7 +120,7 @@ void *pz_conn_request_data(const pz_conn_t *c);
 
 /* Answers the HTTP request and closes: status line, Content-Type, extra
  * header lines (NULL, or "Name: value\r\n"...), and body (borrowed; not
- * sent to HEAD). */
+ * sent to HEAD nor with a 304, though Content-Length gives its size). */
 void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
                          const char *extra_headers, const void *body,
                          size_t len);

@@ -60,7 +60,8 @@ void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
   if (c->state != PZ_CONN_HTTP)
     return;
   c->request_pending = false;
-  bool head_only = c->http && c->http->method == HTTP_HEAD;
+  /* HEAD and 304 carry the headers of the answer, not its body. */
+  bool head_only = status == 304 || (c->http && c->http->method == HTTP_HEAD);
   char head[1024];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"

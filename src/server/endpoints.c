@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "metrics_render.h"
+#include "static_assets.h"
 
 typedef struct pz_msg_gather {
   pz_msg_t hdr;
@@ -154,6 +155,20 @@ static void text(pz_conn_t *c, int status, const char *body) {
   pz_conn_http_answer(c, status, "text/plain", NULL, body, strlen(body));
 }
 
+/* An embedded file (static_assets.h): 304 when the client's copy is
+ * current (no body, as for HEAD). */
+static void asset(pz_conn_t *c, const pz_http_req_t *req, const pz_asset_t *a) {
+  char extra[200];
+  snprintf(
+      extra, sizeof(extra),
+      "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n",
+      a->etag, a->cache_control);
+  bool fresh =
+      pz_asset_etag_matches(a, pz_http_header(req, PZ_HF_IF_NONE_MATCH));
+  pz_conn_http_answer(c, fresh ? 304 : 200, a->content_type, extra, a->data,
+                      a->len);
+}
+
 void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req) {
   const char *path = req->path;
   if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
@@ -169,6 +184,8 @@ void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req) {
     answer(c, 200, "text/plain; version=0.0.4", body, len);
   } else if (strcmp(path, "/rooms") == 0) {
     rooms_start(c);
+  } else if (pz_asset_find(path)) {
+    asset(c, req, pz_asset_find(path));
   } else {
     text(c, 404, "not found\n");
   }

@@ -1,0 +1,102 @@
+/*
+ * The caller's own avatar, predicted. Waiting a round trip for the server
+ * before moving feels sluggish, so the client moves at once and sends the
+ * result. The server answers in STATE with its position and the last seq
+ * it applied; the Predictor takes that position as the truth and replays
+ * the steps the server has not seen yet on top of it. Normally that lands
+ * where the prediction already was; after a refused move (ERROR 11) the
+ * server's position wins and the avatar snaps back to where it may be.
+ */
+import type { PlazaClient } from "./client.js";
+import type { Position, StateEntry } from "./messages.js";
+import { ErrorCode } from "./protocol.js";
+
+/** A change of position, as input handling produces it. */
+export interface Step {
+  dx?: number;
+  dy?: number;
+  dz?: number;
+  /** Turn in radians. */
+  dyaw?: number;
+}
+
+interface Unacked {
+  seq: number;
+  step: Step;
+}
+
+export class Predictor {
+  /** Where the caller's avatar is drawn. */
+  position: Position = { x: 0, y: 0, z: 0, yaw: 0 };
+  /** How many STATEs corrected the prediction (refused moves, mostly). */
+  corrections = 0;
+  /** How many moves the server refused (ERROR 11). */
+  rejected = 0;
+  private unacked: Unacked[] = [];
+  private readonly client: PlazaClient;
+  private readonly offs: Array<() => void>;
+
+  constructor(client: PlazaClient) {
+    this.client = client;
+    this.offs = [
+      client.on("room", (r) => {
+        const me = r.members.find((m) => m.id === client.id);
+        if (me) this.reset(me);
+      }),
+      client.on("state", (s) => {
+        const me = s.entries.find((e) => e.id === client.id);
+        if (me) this.reconcile(me);
+      }),
+      client.on("error", (e) => {
+        if (e.code === ErrorCode.move_rejected) this.rejected++;
+      }),
+    ];
+  }
+
+  /** Puts the avatar at p and forgets unacknowledged steps. */
+  reset(p: Position): void {
+    this.position = { x: p.x, y: p.y, z: p.z, yaw: p.yaw };
+    this.unacked = [];
+  }
+
+  /** Applies a step locally and sends the resulting position. */
+  step(s: Step): Position {
+    this.position = apply(this.position, s);
+    const seq = this.client.move(this.position);
+    this.unacked.push({ seq, step: s });
+    return this.position;
+  }
+
+  /** The server's word on our avatar: its position after move `seq`. */
+  reconcile(e: StateEntry): void {
+    this.unacked = this.unacked.filter((u) => u.seq > e.seq);
+    let p: Position = { x: e.x, y: e.y, z: e.z, yaw: e.yaw };
+    for (const u of this.unacked) p = apply(p, u.step);
+    const off = Math.hypot(
+      p.x - this.position.x,
+      p.y - this.position.y,
+      p.z - this.position.z,
+    );
+    // float32 on the wire: differences below a millimetre are rounding.
+    if (off > 1e-3) this.corrections++;
+    this.position = p;
+  }
+
+  /** Steps sent and not yet acknowledged by a STATE. */
+  get pending(): number {
+    return this.unacked.length;
+  }
+
+  detach(): void {
+    this.offs.forEach((off) => off());
+  }
+}
+
+function apply(p: Position, s: Step): Position {
+  return {
+    x: p.x + (s.dx ?? 0),
+    y: p.y + (s.dy ?? 0),
+    z: p.z + (s.dz ?? 0),
+    yaw: p.yaw + (s.dyaw ?? 0),
+  };
+}
