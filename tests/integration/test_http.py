@@ -1,10 +1,9 @@
 """HTTP on the WebSocket port: /healthz, /metrics, /rooms, 404, /ws without upgrade."""
 
 import re
-import socket
 import time
 
-from plaza_client import Client, async_test, http_get, http_json, rooms_list
+from plaza_client import Client, async_test, http_get, http_json, http_raw, rooms_list
 
 
 def wait_until(check, timeout=5.0):
@@ -141,13 +140,5 @@ def test_http_keeps_serving_after_many_requests(plaza):
     """Guards against a leak or a stuck parser in the HTTP path."""
     srv = plaza()
     for _ in range(50):
-        s = socket.create_connection((srv.host, srv.port), timeout=5)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        data = http_raw(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:200]
