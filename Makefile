@@ -186,7 +186,12 @@ include bench/bench.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Fuzzing (clang's libFuzzer + ASan): `make fuzz FUZZ_SECONDS=60` runs each
-# target over its corpus in tests/fuzz/corpus/<name>, adding what it finds.
+# target seeded with the committed corpus tests/fuzz/corpus/<name>, which it
+# only reads. libFuzzer writes what it finds into the first corpus directory
+# it is given, so that is $(BUILD)/fuzz/corpus-new/<name>, and crash files
+# go to $(BUILD)/fuzz/: the tree stays clean. To keep inputs worth having,
+# merge them in deliberately:
+#   build/fuzz/fuzz_X -merge=1 tests/fuzz/corpus/X build/fuzz/corpus-new/X
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(L_NET) $(PKG_CFLAGS)
@@ -196,7 +201,8 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c \
 	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
-	  mkdir -p tests/fuzz/corpus/$${t#fuzz_}; \
+	  mkdir -p $(BUILD)/fuzz/corpus-new/$${t#fuzz_}; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	    tests/fuzz/corpus/$${t#fuzz_}; \
+	    -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus-new/$${t#fuzz_} tests/fuzz/corpus/$${t#fuzz_}; \
 	done

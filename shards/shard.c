@@ -152,17 +152,22 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
     pz_member_t m = member_of(r->members[i]);
     pz_enc_member(pk, &m);
   }
-  pz_enc_room_history(pk, r->chat.count);
-  for (uint32_t i = 0; i < r->chat.count; i++)
+  /* On a replay the history stops at after_seq: what follows comes once,
+   * as the CHAT messages below, not a second time inside ROOM. The history
+   * is ordered by seq, so the kept part is a prefix. */
+  uint32_t kept = r->chat.count;
+  if (replay) {
+    kept = 0;
+    while (kept < r->chat.count &&
+           pz_chat_history_at(&r->chat, kept)->seq <= after_seq)
+      kept++;
+  }
+  pz_enc_room_history(pk, kept);
+  for (uint32_t i = 0; i < kept; i++)
     pz_enc_chat_entry(pk, pz_chat_history_at(&r->chat, i));
   pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
-  if (!replay)
-    return;
-  for (uint32_t i = 0; i < r->chat.count; i++) {
-    const pz_chat_entry_t *c = pz_chat_history_at(&r->chat, i);
-    if (c->seq <= after_seq)
-      continue;
-    pz_enc_chat(pz_wire_begin(&sh->wire), c);
+  for (uint32_t i = kept; i < r->chat.count; i++) {
+    pz_enc_chat(pz_wire_begin(&sh->wire), pz_chat_history_at(&r->chat, i));
     pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
   }
 }

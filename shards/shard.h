@@ -80,8 +80,9 @@ void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
 pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
 /* LEAVE: LEFT to the remaining members, and to s when notify_self. */
 void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self);
-/* Sends ROOM to s (its room's members and history), then each chat of the
- * history with seq > after_seq (resume). */
+/* Sends ROOM to s (its room's members and history). With replay (a resume
+ * that gave last_chat_seq) ROOM's history stops at after_seq and each chat
+ * with seq > after_seq follows as its own CHAT, so none arrives twice. */
 void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
                         uint64_t after_seq);
 

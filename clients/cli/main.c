@@ -5,13 +5,16 @@
  *
  * Connects, says HELLO as NAME, joins ROOM once WELCOMEd, then prints one
  * line per event (members, chat, whispers, errors, and every 2 s the
- * positions that changed) and sends what is typed on stdin (see command.h).
- * stdin is read only once in the room, so piped lines are never sent before
- * the JOIN took effect. EOF or /quit closes with 1000.
+ * positions that changed; our own as soon as the server applied a /move)
+ * and sends what is typed on stdin (see command.h). stdin is read only once
+ * the first JOIN is answered (ROOM, or an ERROR: then /join or /quit), so
+ * piped lines are never sent before the JOIN took effect. EOF or /quit
+ * closes with 1000; Ctrl-C twice drops the connection.
  *
  * Exit status: 0 after a normal close (ours, or the server's 1000/1001),
  * 1 when the connection or upgrade failed, 2 on bad usage, 3 when the server
- * closed with another code or the connection broke.
+ * closed with another code or the connection broke, 4 when the server
+ * refused the HELLO (the ERROR is printed; the name, say).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -29,7 +32,13 @@
 
 #define POS_INTERVAL_MS 2000
 
-enum { EXIT_OK = 0, EXIT_CONNECT = 1, EXIT_USAGE = 2, EXIT_CLOSED = 3 };
+enum {
+  EXIT_OK = 0,
+  EXIT_CONNECT = 1,
+  EXIT_USAGE = 2,
+  EXIT_CLOSED = 3,
+  EXIT_REFUSED = 4
+};
 
 typedef struct cli {
   uv_loop_t *loop;
@@ -42,7 +51,7 @@ typedef struct cli {
   msgpack_zone zone;
   const char *url, *room, *name, *token;
   uint64_t move_seq;
-  bool opened, joined_once, input_started, quitting;
+  bool opened, joined_once, input_started, quitting, refused;
   int exit_code;
 } cli_t;
 
@@ -80,9 +89,13 @@ static void run_command(cli_t *cli, const pz_cli_cmd_t *cmd) {
   case PZ_CMD_WHISPER:
     report(pz_client_send_whisper(cli->c, cmd->to, cmd->text), "whisper");
     break;
-  case PZ_CMD_MOVE:
-    report(pz_client_send_move(cli->c, ++cli->move_seq, cmd->pos), "move");
+  case PZ_CMD_MOVE: {
+    int r = pz_client_send_move(cli->c, ++cli->move_seq, cmd->pos);
+    report(r, "move");
+    if (r == 0)
+      cli->view.await_seq = cli->move_seq;
     break;
+  }
   case PZ_CMD_JOIN:
     report(pz_client_send_join(cli->c, cmd->room), "join");
     break;
@@ -119,7 +132,19 @@ static void on_line(pz_input_t *in, const char *line, size_t len) {
 static void on_input_eof(pz_input_t *in) {
   cli_t *cli = in->data;
   pz_input_stop(in);
-  quit(cli, "bye");
+  /* After /quit the close handshake is under way: the end of input is
+   * not a second request to quit, which would drop the connection. */
+  if (!cli->quitting)
+    quit(cli, "bye");
+}
+
+static void start_input(cli_t *cli) {
+  if (cli->input_started)
+    return;
+  int r = pz_input_start(&cli->in, cli->loop, 0, on_line, on_input_eof, cli);
+  cli->input_started = true;
+  if (r != 0)
+    fprintf(stderr, "plaza-cli: cannot read stdin: %s\n", uv_strerror(r));
 }
 
 static void on_open(pz_client_t *c) {
@@ -148,11 +173,14 @@ static void on_message(pz_client_t *c, int opcode, const char *data,
   if (m.op == PZ_S_WELCOME && !cli->joined_once) {
     cli->joined_once = true;
     report(pz_client_send_join(c, pz_str_c(cli->room)), "join");
-  } else if (m.op == PZ_S_ROOM && !cli->input_started) {
-    int r = pz_input_start(&cli->in, cli->loop, 0, on_line, on_input_eof, cli);
-    cli->input_started = true;
-    if (r != 0)
-      fprintf(stderr, "plaza-cli: cannot read stdin: %s\n", uv_strerror(r));
+  } else if (m.op == PZ_S_ERROR && !cli->joined_once) {
+    /* An ERROR before WELCOME refuses the HELLO (a bad name): the server
+     * would only wait for a better HELLO until its timeout. */
+    cli->refused = true;
+    quit(cli, "hello refused");
+  } else if (m.op == PZ_S_ROOM || m.op == PZ_S_ERROR) {
+    /* The first JOIN was answered, refused or not: the user may type. */
+    start_input(cli);
   }
   msgpack_zone_clear(&cli->zone);
 }
@@ -173,7 +201,10 @@ static void on_close(pz_client_t *c, int code, const char *reason,
   } else {
     printf("closed: %d%s%.*s\n", code, reason_len ? " " : "", (int)reason_len,
            reason);
-    if (cli->quitting || code == PZ_CLOSE_NORMAL || code == PZ_CLOSE_GOING_AWAY)
+    if (cli->refused)
+      cli->exit_code = EXIT_REFUSED;
+    else if (cli->quitting || code == PZ_CLOSE_NORMAL ||
+             code == PZ_CLOSE_GOING_AWAY)
       cli->exit_code = EXIT_OK;
     else
       cli->exit_code = EXIT_CLOSED;

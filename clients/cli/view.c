@@ -149,12 +149,28 @@ static void handle_room(pz_view_t *v, const pz_smsg_t *m) {
   }
 }
 
+static void put_pos(pz_view_t *v, const pz_view_member_t *e) {
+  put_text(v->out, e->name, strlen(e->name));
+  fprintf(v->out, "#%llu (%.1f,%.1f,%.1f)", (unsigned long long)e->id,
+          (double)e->pos.x, (double)e->pos.y, (double)e->pos.z);
+}
+
 static void handle_state(pz_view_t *v, const pz_smsg_t *m) {
   for (size_t i = 0; i < m->u.state.n; i++) {
-    pz_view_member_t *e = lookup(v, m->u.state.entries[i].id);
-    if (e != NULL) {
-      e->pos = m->u.state.entries[i].pos;
-      e->moved = true;
+    const pz_state_entry_t *s = &m->u.state.entries[i];
+    pz_view_member_t *e = lookup(v, s->id);
+    if (e == NULL)
+      continue;
+    e->pos = s->pos;
+    e->moved = true;
+    /* The server echoes the last seq it applied: ours reached it (a
+     * rejected move too, at the server's position). */
+    if (s->id == v->self_id && v->await_seq != 0 && s->seq >= v->await_seq) {
+      v->await_seq = 0;
+      e->moved = false;
+      fputs("pos: ", v->out);
+      put_pos(v, e);
+      fputc('\n', v->out);
     }
   }
 }
@@ -228,9 +244,7 @@ void pz_view_print_positions(pz_view_t *v) {
     if (!e->moved)
       continue;
     fputs(any ? " " : "pos: ", v->out);
-    put_text(v->out, e->name, strlen(e->name));
-    fprintf(v->out, "#%llu (%.1f,%.1f,%.1f)", (unsigned long long)e->id,
-            (double)e->pos.x, (double)e->pos.y, (double)e->pos.z);
+    put_pos(v, e);
     e->moved = false;
     any = true;
   }

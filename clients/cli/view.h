@@ -2,7 +2,8 @@
  * What plaza-cli shows: the members of the room as the server reports them,
  * and one readable line per server message. Positions from STATE are only
  * recorded; pz_view_print_positions() prints those that changed, so a 30 Hz
- * stream becomes one compact line every couple of seconds.
+ * stream becomes one compact line every couple of seconds. Our own position
+ * is printed as soon as the STATE acknowledging our last MOVE arrives.
  */
 #ifndef PZ_CLI_VIEW_H
 #define PZ_CLI_VIEW_H
@@ -24,6 +25,10 @@ typedef struct pz_view_member {
 typedef struct pz_view {
   FILE *out;
   uint64_t self_id;
+  /* seq of our last MOVE until a STATE acknowledges it (0: none): that
+   * STATE prints our position at once instead of on the next positions
+   * line, so a /move is answered when the server applied it. */
+  uint64_t await_seq;
   bool in_room;
   char room[PZ_ROOM_NAME_MAX + 1];
   pz_view_member_t *members; /* sorted by id */

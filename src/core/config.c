@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,54 +16,62 @@
 
 #include "log.h"
 
-enum kind { K_STR, K_INT, K_U32, K_DBL, K_LEVEL };
+enum kind { K_HOST, K_INT, K_U32, K_DBL, K_LEVEL };
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
   enum kind kind;
   size_t offset;
-  double min, max;
-  const char *deflt; /* shown by --help; "" when computed */
+  double min, max;   /* numbers only; --help shows them */
+  const char *deflt; /* shown by --help; a word when computed */
   const char *help;
 };
 
+/* docs/operations.md carries this table (flag, env, default, range,
+ * meaning) and tests/integration/test_docs_flags.py checks that the two
+ * agree: change them together. */
+
 #define OFF(f) offsetof(pz_config_t, f)
 static const struct option_spec specs[] = {
-    {"host", K_STR, OFF(host), 0, 0, "0.0.0.0", "listen address"},
+    {"host", K_HOST, OFF(host), 0, 0, "0.0.0.0",
+     "listen address: an IPv4 or IPv6 literal, or a host name resolved at "
+     "start"},
     {"port", K_INT, OFF(port), 0, 65535, "8080",
-     "listen port (0 picks a free one)"},
+     "listen port; 0 picks a free one (logged)"},
     {"workers", K_INT, OFF(workers), 1, PZ_MAX_WORKERS, "cores",
      "worker loops, each owning a shard of rooms"},
     {"tick-hz", K_INT, OFF(tick_hz), 1, 1000, "30", "STATE ticks per second"},
     {"max-message", K_U32, OFF(max_message), 64, 64 << 20, "16384",
-     "largest inbound message in bytes (bigger closes 1009)"},
+     "largest client message in bytes; bigger closes 1009"},
     {"move-rate", K_DBL, OFF(move_rate), 0.1, 1e6, "60",
-     "MOVE messages per second per session"},
+     "MOVE per second per session (burst the same)"},
     {"chat-rate", K_DBL, OFF(chat_rate), 0.01, 1e6, "5",
-     "CHAT and WHISPER per second per session"},
-    {"chat-burst", K_DBL, OFF(chat_burst), 1, 1e6, "10", "CHAT burst"},
+     "CHAT + WHISPER per second per session"},
+    {"chat-burst", K_DBL, OFF(chat_burst), 1, 1e6, "10",
+     "CHAT + WHISPER burst"},
     {"abuse-limit", K_U32, OFF(abuse_limit), 1, 1e9, "100",
      "rate-limited messages within 10 s before close 4003"},
     {"malformed-limit", K_U32, OFF(malformed_limit), 0, 1e9, "10",
      "malformed messages tolerated within 10 s; one more closes 4002"},
     {"hello-timeout-ms", K_U32, OFF(hello_timeout_ms), 1, 1e9, "10000",
-     "time from upgrade to HELLO before close 4000"},
+     "time from connect (and again from the upgrade) to HELLO; then close "
+     "4000"},
     {"resume-grace-ms", K_U32, OFF(resume_grace_ms), 0, 1e9, "30000",
-     "how long a dropped session waits to be resumed"},
+     "how long a dropped session waits for a resume (0: none)"},
     {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
-     "members per room (JOIN beyond gives ERROR 5)"},
+     "members per room; JOIN beyond gives ERROR 5"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
-     "sessions per process (HELLO beyond gives ERROR 10, close 1001)"},
+     "sessions per process; HELLO beyond gives ERROR 10 and close 1001"},
     {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",
      "unsent bytes per connection before close 4004"},
     {"sndbuf", K_INT, OFF(sndbuf), 0, 1 << 30, "0",
-     "SO_SNDBUF of client sockets in bytes (0: the kernel's)"},
+     "SO_SNDBUF of client sockets (0: the kernel's autotuning)"},
     {"max-speed", K_DBL, OFF(max_speed), 0, 1e9, "50",
-     "units per second a MOVE may travel (0: no limit)"},
+     "units per second a MOVE may travel (0: off)"},
     {"bounds", K_DBL, OFF(bounds), 0, 1e30, "10000",
-     "largest |x|, |y|, |z| a MOVE may reach (0: no limit)"},
+     "largest |x|, |y|, |z| (0: off)"},
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
-     "node number, part of every id (unique per cluster node)"},
+     "node number, part of every id; set it per node in a cluster"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
 };
@@ -82,23 +91,42 @@ static void usage(FILE *f) {
              "spaces.\nEvery option also reads PLAZA_<OPTION> from the "
              "environment (flags win).\n\n");
   for (size_t i = 0; i < NSPECS; i++) {
-    char env[64];
-    env_name(&specs[i], env, sizeof(env));
-    fprintf(f, "  --%-18s %-24s %s (default %s)\n", specs[i].flag, env,
-            specs[i].help, specs[i].deflt);
+    const struct option_spec *s = &specs[i];
+    char env[64], range[64] = "";
+    env_name(s, env, sizeof(env));
+    if (s->kind != K_HOST && s->kind != K_LEVEL)
+      snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
+    fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
+            s->deflt, range);
   }
   fprintf(f, "  --%-18s %-24s %s\n", "help", "", "print this and exit");
   fprintf(f, "  --%-18s %-24s %s\n", "version", "", "print the version");
+}
+
+/* Resolves a listen address as the acceptor will, so a host that cannot
+ * be listened on is a bad value like any other: refused here, before the
+ * process logs or binds anything. Returns NULL or why not. */
+static const char *host_problem(const char *host) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE};
+  struct addrinfo *res;
+  int r = getaddrinfo(host, NULL, &hints, &res);
+  if (r != 0)
+    return gai_strerror(r);
+  freeaddrinfo(res);
+  return NULL;
 }
 
 static int set_value(pz_config_t *cfg, const struct option_spec *s,
                      const char *val, const char *from) {
   char *end;
   void *field = (char *)cfg + s->offset;
+  const char *why = NULL;
   double d;
   switch (s->kind) {
-  case K_STR:
-    if (strlen(val) >= sizeof(cfg->host))
+  case K_HOST:
+    if (strlen(val) >= sizeof(cfg->host) || (why = host_problem(val)))
       goto bad;
     strcpy(field, val);
     return 0;
@@ -125,8 +153,8 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
     return 0;
   }
 bad:
-  fprintf(stderr, "plaza: bad value '%s' for --%s (from %s)\n", val, s->flag,
-          from);
+  fprintf(stderr, "plaza: bad value '%s' for --%s (from %s)%s%s\n", val,
+          s->flag, from, why ? ": " : "", why ? why : "");
   return -1;
 }
 

@@ -10,7 +10,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,41 +69,56 @@ static void on_stop(uv_async_t *async) {
   uv_close((uv_handle_t *)&a->stop, on_closed);
 }
 
+/* A socket bound to one of host's addresses and listening, or -1 after
+ * logging why. A host name may resolve to several addresses (localhost:
+ * ::1 and 127.0.0.1): the first one that binds is used. */
+static int listen_on(const char *host, int port) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res;
+  char service[8];
+  snprintf(service, sizeof(service), "%d", port);
+  int r = getaddrinfo(host, service, &hints, &res);
+  if (r != 0) {
+    pz_error("--host %s: %s", host, gai_strerror(r));
+    return -1;
+  }
+  int fd = -1, err = 0;
+  for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(fd, BACKLOG) != 0) {
+      err = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    pz_error("cannot listen on %s:%d: %s", host, port, strerror(err));
+  return fd;
+}
+
 pz_acceptor_t *pz_acceptor_create(const char *host, int port,
                                   pz_acceptor_cb on_socket, void *data) {
   pz_acceptor_t *a = pz_xcalloc(1, sizeof(*a));
   a->on_socket = on_socket;
   a->data = data;
+  a->fd = listen_on(host, port);
+  if (a->fd < 0)
+    goto fail;
   struct sockaddr_storage ss;
-  int family = AF_INET;
-  socklen_t sslen;
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0) {
-    sslen = sizeof(struct sockaddr_in);
-  } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
-    family = AF_INET6;
-    sslen = sizeof(struct sockaddr_in6);
-  } else {
-    pz_error("--host %s is not an IPv4 or IPv6 address", host);
-    goto fail;
-  }
-  a->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (a->fd < 0) {
-    pz_error("socket: %s", strerror(errno));
-    goto fail;
-  }
-  int one = 1;
-  setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(a->fd, (struct sockaddr *)&ss, sslen) != 0) {
-    pz_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
-    goto fail_fd;
-  }
-  if (listen(a->fd, BACKLOG) != 0) {
-    pz_error("listen: %s", strerror(errno));
-    goto fail_fd;
-  }
-  sslen = sizeof(ss);
+  socklen_t sslen = sizeof(ss);
   getsockname(a->fd, (struct sockaddr *)&ss, &sslen);
-  a->port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+  a->port =
+      ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
   if (uv_loop_init(&a->loop))
     goto fail_fd;

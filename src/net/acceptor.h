@@ -14,7 +14,9 @@ typedef struct pz_acceptor pz_acceptor_t;
 typedef void (*pz_acceptor_cb)(void *data, uv_os_sock_t fd);
 
 /* Binds and listens on host:port (in the caller's thread, so a busy port
- * fails start-up). Returns NULL after logging why. */
+ * fails start-up). host is an address literal or a name, resolved here; of
+ * several addresses the first that binds is used. Returns NULL after
+ * logging why. */
 pz_acceptor_t *pz_acceptor_create(const char *host, int port,
                                   pz_acceptor_cb on_socket, void *data);
 /* The port actually bound (useful with --port 0). */

@@ -67,10 +67,40 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
   return 0;
 }
 
+/* RFC 9112 §3.2.2: a server must accept a request target in absolute form
+ * (`GET http://host/ws HTTP/1.1`), which proxies send, and serve it by its
+ * path. The path is rewritten in place to its origin form (path?query);
+ * a URL without a path is "/". Its host is ignored, as Host is. */
+static void origin_form(pz_http_req_t *req) {
+  if (req->path[0] == '/' || req->path_len == 0)
+    return;
+  struct http_parser_url u;
+  http_parser_url_init(&u);
+  if (http_parser_parse_url(req->path, req->path_len, 0, &u) != 0 ||
+      !(u.field_set & (1 << UF_SCHEMA)))
+    return; /* not a URL ("*" of OPTIONS, garbage): left for a 404 */
+  /* The path of a URL begins with '/'; the query stays behind it, as in
+   * an origin-form target. Without a path (`http://host`) it is "/". */
+  size_t n = 0;
+  if (u.field_set & (1 << UF_PATH)) {
+    size_t from = u.field_data[UF_PATH].off;
+    size_t to = from + u.field_data[UF_PATH].len;
+    if (u.field_set & (1 << UF_QUERY))
+      to = u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len;
+    n = to - from;
+    memmove(req->path, req->path + from, n);
+  } else {
+    req->path[n++] = '/';
+  }
+  req->path[n] = 0;
+  req->path_len = n;
+}
+
 static int on_headers_complete(http_parser *p) {
   pz_http_req_t *req = p->data;
   req->complete = true;
   req->method = p->method;
+  origin_form(req);
   /* An upgrade stops the parser after the head by itself; anything else
    * would run on into a body or the next request, so stop it here. */
   if (!p->upgrade)
@@ -122,7 +152,7 @@ const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f) {
   return req->values[f];
 }
 
-bool pz_http_has_token(const char *value, const char *token) {
+static bool has_token(const char *value, const char *token, bool ignore_case) {
   size_t tl = strlen(token);
   const char *p = value;
   while (*p) {
@@ -134,8 +164,18 @@ bool pz_http_has_token(const char *value, const char *token) {
     const char *end = p;
     while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
       end--;
-    if ((size_t)(end - start) == tl && strncasecmp(start, token, tl) == 0)
+    if ((size_t)(end - start) == tl &&
+        (ignore_case ? strncasecmp(start, token, tl)
+                     : strncmp(start, token, tl)) == 0)
       return true;
   }
   return false;
+}
+
+bool pz_http_has_token(const char *value, const char *token) {
+  return has_token(value, token, true);
+}
+
+bool pz_http_has_token_exact(const char *value, const char *token) {
+  return has_token(value, token, false);
 }

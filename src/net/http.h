@@ -32,7 +32,7 @@ typedef struct pz_http_req {
   bool upgrade; /* the parser saw Upgrade + Connection: upgrade */
   int method;   /* enum http_method */
   size_t head_bytes;
-  char path[256];
+  char path[256]; /* origin form: an absolute-form target is cut to its path */
   size_t path_len;
   char name[32]; /* header name being read (truncated: longer is unknown) */
   size_t name_len;
@@ -50,7 +50,12 @@ void pz_http_req_init(pz_http_req_t *req);
 ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len);
 /* The value of a collected header ("" when absent), NUL-terminated. */
 const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f);
-/* True when a comma-separated header value holds `token` (case-insensitive). */
+/* True when a comma-separated header value holds `token`, ignoring case:
+ * right for Upgrade and Connection, whose tokens are case-insensitive. */
 bool pz_http_has_token(const char *value, const char *token);
+/* The same, matching case exactly: WebSocket subprotocol names are
+ * case-sensitive tokens (RFC 6455 §4.1), and a client checks that the one
+ * selected is byte for byte one it offered. */
+bool pz_http_has_token_exact(const char *value, const char *token);
 
 #endif

@@ -2,6 +2,7 @@
 #include "ws.h"
 
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,22 +75,44 @@ void pz_ws_accept_key(const char *key, size_t key_len, char out[29]) {
   EVP_EncodeBlock((unsigned char *)out, digest, (int)digest_len);
 }
 
+/* A key is 16 bytes in base64 (RFC 6455 §4.2.1): 22 characters of the
+ * alphabet and "==". Bits the last character carries past the 16 bytes are
+ * not checked, as base64 decoders ignore them. */
+static bool key_valid(const char *key) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (strlen(key) != 24 || strcmp(key + 22, "==") != 0)
+    return false;
+  for (int i = 0; i < 22; i++)
+    if (!strchr(alphabet, key[i]))
+      return false;
+  return true;
+}
+
 int pz_ws_handshake(const pz_http_req_t *req, char *out, size_t out_size) {
   const char *key = pz_http_header(req, PZ_HF_WS_KEY);
+  /* The opening handshake is HTTP/1.1 or later (RFC 6455 §4.1); an
+   * HTTP/1.0 client cannot be switched to WebSocket. */
+  if (req->parser.http_major < 1 ||
+      (req->parser.http_major == 1 && req->parser.http_minor < 1))
+    return 400;
   if (req->method != HTTP_GET ||
       !pz_http_has_token(pz_http_header(req, PZ_HF_UPGRADE), "websocket") ||
       !pz_http_has_token(pz_http_header(req, PZ_HF_CONNECTION), "upgrade"))
     return 426;
   if (strcmp(pz_http_header(req, PZ_HF_WS_VERSION), "13") != 0)
     return 426;
-  /* A key is 16 random bytes in base64: 24 characters. */
-  if (strlen(key) != 24)
+  if (!key_valid(key))
     return 400;
   char accept[29];
   pz_ws_accept_key(key, 24, accept);
+  /* plaza.v1 is selected only when offered exactly so. Offers of other
+   * protocols alone get the 101 without the header: the server speaks only
+   * plaza.v1, and a client that requires its own protocol fails the
+   * connection itself (RFC 6455 §4.1), as browsers do. */
   const char *proto = "";
-  if (pz_http_has_token(pz_http_header(req, PZ_HF_WS_PROTOCOL),
-                        PZ_WS_SUBPROTOCOL))
+  if (pz_http_has_token_exact(pz_http_header(req, PZ_HF_WS_PROTOCOL),
+                              PZ_WS_SUBPROTOCOL))
     proto = "Sec-WebSocket-Protocol: " PZ_WS_SUBPROTOCOL "\r\n";
   int n = snprintf(out, out_size,
                    "HTTP/1.1 101 Switching Protocols\r\n"

@@ -317,6 +317,21 @@ def rooms_list(server):
     return doc
 
 
+def http_raw(server, request):
+    """Sends a raw request (bytes) on a new connection; returns every byte
+    of the answer, read until the server closes."""
+    s = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
+    s.sendall(request)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
 def raw_socket(server, rcvbuf=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf is not None:

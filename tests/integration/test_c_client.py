@@ -203,3 +203,59 @@ def test_cli_connection_failure_exit_code(plaza, clis):
         assert cli.wait() == 1, url
     cli = clis("http://127.0.0.1/", "lobby", "x")
     assert cli.wait() == 2
+
+
+@pytest.mark.parametrize("join_after", [False, True])
+def test_cli_failed_first_join_keeps_reading(plaza, clis, join_after):
+    """A refused first JOIN leaves plaza-cli reading lines: /quit quits at
+    once, and /join of a good room works."""
+    srv = plaza()
+    carol = clis(srv.ws_url(), "bad room", "carol")
+    carol.expect(r"^error 6 invalid_argument")
+    if join_after:
+        carol.send("/join good-room")
+        carol.expect(r"^room good-room \(1 member\): carol#\d+$")
+    carol.send("/quit")
+    carol.expect(r"^closed: 1000")
+    assert carol.wait(timeout=3) == 0
+
+
+def test_cli_bad_name_exits_at_once(plaza, clis):
+    """ERROR 6 on HELLO: printed, and the process ends with status 4 at once,
+    not after the server's 10 s HELLO timeout."""
+    srv = plaza()
+    start = time.monotonic()
+    cli = clis(srv.ws_url(), "lobby", "n" * 40)
+    cli.expect(r"^error 6 invalid_argument: .*name")
+    assert cli.wait(timeout=3) == 4
+    assert time.monotonic() - start < 3, "plaza-cli waited for the HELLO timeout"
+
+
+def test_cli_quit_then_end_of_input_closes_cleanly(plaza, clis):
+    """`(sleep 1; echo /quit) | plaza-cli ...`: /quit, then EOF at once, is
+    one clean close 1000, not a second quit that aborts with 1006."""
+    srv = plaza()
+    bob = clis(srv.ws_url(), "quitters", "bob")
+    bob.expect(r"^room quitters ")
+    bob.send("/quit")
+    bob.eof()
+    bob.expect(r"^closed: 1000")
+    assert bob.wait() == 0
+    assert not any("1006" in line or "aborted" in line for line in bob.seen), bob.seen
+
+
+def test_cli_move_prints_position_when_acknowledged(plaza, clis):
+    """/move prints our position as soon as the STATE echoing its seq arrives
+    (a tick, 1/30 s), not on the next 2 s positions line."""
+    srv = plaza()
+    alice = clis(srv.ws_url(), "movers", "alice")
+    alice_id = alice.expect(r"^welcome: you are #(\d+)").group(1)
+    alice.expect(r"^room movers ")
+    for x in (1, 2):
+        sent = time.monotonic()
+        alice.send(f"/move {x} 0 2.5")
+        alice.expect(rf"^pos: alice#{alice_id} \({x}\.0,0\.0,2\.5\)$", timeout=5)
+        took = time.monotonic() - sent
+        assert took < 0.5, f"position printed {took:.2f}s after /move"
+    alice.send("/quit")
+    assert alice.wait() == 0

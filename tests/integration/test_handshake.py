@@ -2,7 +2,8 @@
 
 import time
 
-from plaza_client import E_INVALID_ARGUMENT, JOINED, PONG, ROOM, Client, async_test
+from plaza_client import (E_INVALID_ARGUMENT, JOINED, PONG, ROOM, Client, async_test,
+                          http_raw, pack, raw_socket, unpack, ws_frame)
 
 
 @async_test
@@ -13,6 +14,89 @@ async def test_subprotocol_plaza_v1_selected_when_offered(plaza):
     await c.hello()
     await c.ping()
     await c.close()
+
+
+@async_test
+async def test_subprotocol_case_differs_is_not_echoed(plaza):
+    """Subprotocol tokens are case-sensitive (RFC 6455): an offer of PLAZA.V1
+    must not get plaza.v1 back, which websockets (like Node's ws) rejects."""
+    srv = plaza()
+    c = await Client.connect(srv, subprotocols=["PLAZA.V1"])
+    assert c.ws.subprotocol is None, f"selected {c.ws.subprotocol!r}"
+    await c.hello()
+    await c.ping()
+    await c.close()
+    # plaza.v1 among others is selected, alone.
+    c = await Client.connect(srv, subprotocols=["chat", "plaza.v1"])
+    assert c.ws.subprotocol == "plaza.v1", f"selected {c.ws.subprotocol!r}"
+    await c.close()
+
+
+def upgrade_answer(srv, target="/ws", version="HTTP/1.1", key="dGhlIHNhbXBsZSBub25jZQ==",
+                   extra=""):
+    """The status line and headers the server answers a raw upgrade with."""
+    s = raw_socket(srv)
+    s.sendall((f"GET {target} {version}\r\nHost: {srv.host}:{srv.port}\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+               f"{extra}\r\n").encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head = data.split(b"\r\n\r\n")[0].decode("latin-1")
+    return s, head
+
+
+def test_only_unknown_subprotocols_get_101_without_header(plaza):
+    """As docs/protocol.md says: the upgrade succeeds with no
+    Sec-WebSocket-Protocol; a client that requires its protocol fails it."""
+    srv = plaza()
+    for offer in ("chat, superchat", "PLAZA.V1", "plaza.v2"):
+        s, head = upgrade_answer(srv, extra=f"Sec-WebSocket-Protocol: {offer}\r\n")
+        s.close()
+        assert head.startswith("HTTP/1.1 101 "), f"offer {offer!r}: {head!r}"
+        assert "sec-websocket-protocol" not in head.lower(), f"offer {offer!r}: {head!r}"
+
+
+def test_key_that_is_not_base64_of_16_bytes_is_400(plaza):
+    srv = plaza()
+    for key in ("abcdefghijklmnopqrstuvwx", "dGhlIHNhbXBsZSBub25j!A==",
+                "dGhlIHNhbXBsZSBub25jZQ=A"):
+        assert len(key) == 24
+        s, head = upgrade_answer(srv, key=key)
+        s.close()
+        assert head.startswith("HTTP/1.1 400 "), f"key {key!r}: {head!r}"
+    s, head = upgrade_answer(srv)
+    s.close()
+    assert head.startswith("HTTP/1.1 101 "), head
+
+
+def test_http10_upgrade_is_refused(plaza):
+    srv = plaza()
+    s, head = upgrade_answer(srv, version="HTTP/1.0")
+    s.close()
+    status = head.split(" ")[1] if " " in head else head
+    assert status in ("400", "505"), f"HTTP/1.0 upgrade answered {head!r}"
+
+
+def test_absolute_form_target_is_served_by_path(plaza):
+    srv = plaza()
+    s, head = upgrade_answer(srv, target=f"http://{srv.host}:{srv.port}/ws")
+    assert head.startswith("HTTP/1.1 101 "), head
+    # The upgraded connection works: HELLO gets WELCOME (op 1).
+    s.sendall(ws_frame(2, pack([1, 1, None, "abs"])))
+    frame = s.recv(4096)
+    assert frame[0] == 0x82 and frame[1] < 126, f"not one short binary frame: {frame[:16]!r}"
+    msg = unpack(frame[2:2 + frame[1]])
+    assert msg[0] == 1, f"first message {msg!r}, wanted WELCOME"
+    s.close()
+    data = http_raw(srv, f"GET http://{srv.host}:{srv.port}/healthz HTTP/1.1\r\n"
+                         "Host: x\r\n\r\n".encode())
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    assert b'"status"' in data, data[:400]
 
 
 @async_test

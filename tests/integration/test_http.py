@@ -1,10 +1,11 @@
 """HTTP on the WebSocket port: /healthz, /metrics, /rooms, 404, /ws without upgrade."""
 
+import json
+import os
 import re
-import socket
 import time
 
-from plaza_client import Client, async_test, http_get, http_json, rooms_list
+from plaza_client import Client, async_test, http_get, http_json, http_raw, rooms_list
 
 
 def wait_until(check, timeout=5.0):
@@ -141,13 +142,38 @@ def test_http_keeps_serving_after_many_requests(plaza):
     """Guards against a leak or a stuck parser in the HTTP path."""
     srv = plaza()
     for _ in range(50):
-        s = socket.create_connection((srv.host, srv.port), timeout=5)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        data = http_raw(srv, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:200]
+
+
+def protocol_doc_http_rows():
+    """(method, path, status, answer) of the table under "## HTTP endpoints"
+    in docs/protocol.md's second part."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "protocol.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    assert "\n## HTTP endpoints\n" in text, "docs/protocol.md has no HTTP endpoints section"
+    section = text.split("\n## HTTP endpoints\n", 1)[1]
+    rows = []
+    for line in section.splitlines():
+        m = re.match(r"^\| `(GET|POST|HEAD) (/\S*)` \| (\d{3}) \|(.*)\|$", line)
+        if m:
+            rows.append((m[1], m[2], int(m[3]), m[4].strip()))
+    assert len(rows) >= 4, f"too few rows in docs/protocol.md's HTTP table: {rows!r}"
+    return rows
+
+
+def test_http_answers_are_what_protocol_doc_says(plaza):
+    """docs/protocol.md says what each endpoint answers today, the admin
+    paths included (405/404 until the admin API exists, not the contract's
+    401), and that /rooms is an object holding the list."""
+    srv = plaza()
+    for method, path, status, answer in protocol_doc_http_rows():
+        data = http_raw(srv, f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Length: 0\r\n\r\n".encode())
+        got = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+        assert got == status, f"{method} {path}: {data[:200]!r}, docs say {status}"
+        if path == "/rooms":
+            body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+            assert isinstance(body, dict) and isinstance(body.get("rooms"), list), body
+            assert '{"rooms":[' in answer, f"docs row for /rooms: {answer!r}"

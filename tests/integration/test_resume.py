@@ -81,6 +81,41 @@ async def test_resume_replays_missed_chat_after_room(plaza):
 
 
 @async_test
+async def test_resume_sends_each_missed_chat_once(plaza):
+    """ROOM's history stops at last_chat_seq; the rest comes once as CHAT."""
+    srv = plaza(resume_grace_ms=10000)
+    a = await Client.joined(srv, "once", label="a")
+    b = await Client.joined(srv, "once", label="b")
+    await a.send(5, "seen-1")
+    await a.wait_for(CHAT, lambda m: m[4] == "seen-1")
+    await b.wait_for(CHAT, lambda m: m[4] == "seen-1")
+    await drop_and_settle(a)
+    for text in ("missed-2", "missed-3"):
+        await b.send(5, text)
+        await b.wait_for(CHAT, lambda m, t=text: m[4] == t)
+
+    a2 = await Client.connect(srv, label="a2")
+    await a2.hello(resume=a.session, last_chat_seq=1)
+    r = await a2.wait_for(ROOM, keep=True)
+    assert [h[0] for h in r[3]] == [1], f"ROOM history after last_chat_seq=1: {r[3]!r}"
+    after = await a2.collect(1.0)
+    seqs = [m[1] for m in after if m[0] == CHAT]
+    assert seqs == [2, 3], f"replayed CHAT seqs {seqs}, wanted [2, 3]; {a2.history()}"
+
+    # Without last_chat_seq a resume keeps today's answer: the whole history
+    # in ROOM and no replay.
+    await drop_and_settle(a2)
+    a3 = await Client.connect(srv, label="a3")
+    await a3.hello(resume=a.session)
+    r = await a3.wait_for(ROOM, keep=True)
+    assert [h[0] for h in r[3]] == [1, 2, 3], f"ROOM history {r[3]!r}"
+    after = await a3.collect(1.0)
+    assert not [m for m in after if m[0] == CHAT], a3.history()
+    await a3.close()
+    await b.close()
+
+
+@async_test
 async def test_resume_with_unknown_token_is_session_expired_and_fresh(plaza):
     srv = plaza()
     c = await Client.connect(srv)

@@ -1,9 +1,10 @@
 /*
  * Guards src/config.c, how plaza is configured: the documented defaults,
  * every flag's PLAZA_<FLAG> environment twin with the flag winning, values
- * out of range or not numbers refused with PZ_CONFIG_ERROR (and the reason
- * on stderr), the range edges accepted, and --help / --version answering
- * PZ_CONFIG_EXIT with the text on stdout. Each test starts from an
+ * out of range or not numbers, and hosts that do not resolve, refused with
+ * PZ_CONFIG_ERROR (and the reason on stderr), the range edges and host
+ * names accepted, and --help / --version answering PZ_CONFIG_EXIT with the
+ * text on stdout. Each test starts from an
  * environment without PLAZA_* variables.
  */
 #include <setjmp.h>
@@ -218,6 +219,8 @@ static void test_bad_values_refused(void **state) {
       {"--log-level", ""},
       {"--sndbuf", "2147483648"},
       {"--abuse-limit", "4294967296"},
+      {"--host", "no-such-host.invalid"},
+      {"--host", ""},
   };
   for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
     pz_config_t cfg;
@@ -266,6 +269,7 @@ static void test_range_edges_accepted(void **state) {
       {"--max-speed", "0"},    {"--bounds", "0"},
       {"--max-message", "64"}, {"--malformed-limit", "0"},
       {"--chat-rate", "0.01"}, {"--log-level", "error"},
+      {"--host", "localhost"}, {"--host", "::"},
   };
   for (size_t k = 0; k < sizeof(ok) / sizeof(ok[0]); k++) {
     pz_config_t cfg;

@@ -5,8 +5,9 @@
  * method, path and headers every time and reports the head's length so
  * the frame is left for the WebSocket layer; repeated headers are joined,
  * names match case-insensitively, malformed input is PZ_EPROTO and a head
- * past 8 KiB is PZ_ETOOBIG however it arrives; pz_http_has_token reads
- * comma-separated lists.
+ * past 8 KiB is PZ_ETOOBIG however it arrives; an absolute-form target is
+ * cut to its path; pz_http_has_token reads comma-separated lists, ignoring
+ * case, and pz_http_has_token_exact does not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,38 @@ static void test_plain_get(void **state) {
   assert_string_equal(req.path, "/admin/kick");
   assert_string_equal(pz_http_header(&req, PZ_HF_AUTHORIZATION),
                       "Bearer s3cret");
+}
+
+static void test_absolute_form_served_by_path(void **state) {
+  /* RFC 9112 §3.2.2: a request target in absolute form is the same
+   * resource as its path (and query); fed in small chunks so the URL
+   * arrives in pieces. */
+  static const struct {
+    const char *target, *path;
+  } cases[] = {
+      {"http://localhost:8080/ws", "/ws"},
+      {"http://127.0.0.1/healthz", "/healthz"},
+      {"https://example.com/ws?room=lobby", "/ws?room=lobby"},
+      {"http://user@host:1/a/b#frag", "/a/b"},
+      {"http://host", "/"},
+      {"http://host?x=1", "/"},
+      {"/ws", "/ws"},
+      {"*", "*"},
+  };
+  char head[256];
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+             cases[k].target);
+    pz_http_req_t req;
+    pz_http_req_init(&req);
+    result_t res = feed_all(&req, head, strlen(head), 3);
+    if (!res.complete)
+      fail_msg("%s: not parsed (%zd)", cases[k].target, res.last);
+    if (strcmp(req.path, cases[k].path) != 0 ||
+        req.path_len != strlen(cases[k].path))
+      fail_msg("%s: path \"%s\" (%zu), want \"%s\"", cases[k].target, req.path,
+               req.path_len, cases[k].path);
+  }
 }
 
 static void test_plain_get_leaves_what_follows(void **state) {
@@ -421,6 +454,27 @@ static void test_has_token(void **state) {
                cases[k].token, cases[k].want);
 }
 
+static void test_has_token_exact(void **state) {
+  /* Subprotocol names are case-sensitive: PLAZA.V1 is not plaza.v1. */
+  static const struct {
+    const char *value, *token;
+    bool want;
+  } cases[] = {
+      {"plaza.v1", "plaza.v1", true},
+      {"chat, plaza.v1", "plaza.v1", true},
+      {" plaza.v1 ,chat", "plaza.v1", true},
+      {"PLAZA.V1", "plaza.v1", false},
+      {"chat, Plaza.v1", "plaza.v1", false},
+      {"plaza.v1x", "plaza.v1", false},
+      {"", "plaza.v1", false},
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+    if (pz_http_has_token_exact(cases[k].value, cases[k].token) !=
+        cases[k].want)
+      fail_msg("has_token_exact(\"%s\", \"%s\") != %d", cases[k].value,
+               cases[k].token, cases[k].want);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_upgrade_whole),
@@ -429,6 +483,7 @@ int main(void) {
       cmocka_unit_test(test_upgrade_scripted_chunks),
       cmocka_unit_test(test_empty_feed),
       cmocka_unit_test(test_plain_get),
+      cmocka_unit_test(test_absolute_form_served_by_path),
       cmocka_unit_test(test_plain_get_leaves_what_follows),
       cmocka_unit_test(test_post_body_not_consumed),
       cmocka_unit_test(test_repeated_headers_joined),
@@ -439,6 +494,7 @@ int main(void) {
       cmocka_unit_test(test_head_too_big_incomplete),
       cmocka_unit_test(test_head_too_big_complete),
       cmocka_unit_test(test_has_token),
+      cmocka_unit_test(test_has_token_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,9 @@ static void test_handshake_selects_plaza_only_when_offered(void **state) {
       HEAD("Sec-WebSocket-Protocol: chat\r\n"),
       HEAD("Sec-WebSocket-Protocol: plaza.v2, plaza\r\n"),
       HEAD("Sec-WebSocket-Protocol: plaza.v1x\r\n"),
+      /* tokens are case-sensitive: never echo what was not offered */
+      HEAD("Sec-WebSocket-Protocol: PLAZA.V1\r\n"),
+      HEAD("Sec-WebSocket-Protocol: chat, Plaza.V1\r\n"),
   };
   for (size_t i = 0; i < sizeof(not_offered) / sizeof(not_offered[0]); i++) {
     assert_int_equal(handshake(not_offered[i], out, sizeof(out)), 0);
@@ -178,12 +181,34 @@ static void test_handshake_bad_key(void **state) {
       "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Key: " RFC_KEY "\r\n"
       "Sec-WebSocket-Version: 13\r\n\r\n",
+      /* 24 characters that are not base64 of 16 bytes */
+      "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: abcdefghijklmnopqrstuvwx\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+      "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j!A==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+      "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=A\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n",
+      "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25-ZQ==\r\n" /* base64url */
+      "Sec-WebSocket-Version: 13\r\n\r\n",
   };
   for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
     int st = handshake(heads[i], out, sizeof(out));
     if (st != 400)
       fail_msg("heads[%zu]: %d, want 400", i, st);
   }
+}
+
+static void test_handshake_http10_refused(void **state) {
+  /* RFC 6455 §4.1: the handshake is HTTP/1.1 or later. */
+  char out[512];
+  static const char head[] =
+      "GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: " RFC_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  assert_int_equal(handshake(head, out, sizeof(out)), 400);
 }
 
 static void test_handshake_not_an_upgrade(void **state) {
@@ -246,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_handshake_selects_plaza_only_when_offered),
       cmocka_unit_test(test_handshake_wrong_version),
       cmocka_unit_test(test_handshake_bad_key),
+      cmocka_unit_test(test_handshake_http10_refused),
       cmocka_unit_test(test_handshake_not_an_upgrade),
       cmocka_unit_test(test_handshake_case_insensitive_tokens),
       cmocka_unit_test(test_handshake_small_buffer),
