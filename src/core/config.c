@@ -58,6 +58,11 @@ static const struct option_spec specs[] = {
      "4000"},
     {"resume-grace-ms", K_U32, OFF(resume_grace_ms), 0, 1e9, "30000",
      "how long a dropped session waits for a resume (0: none)"},
+    {"ping-interval-ms", K_U32, OFF(ping_interval_ms), 0, 1e9, "25000",
+     "silence after which the server pings a client (0: never)"},
+    {"idle-timeout-ms", K_U32, OFF(idle_timeout_ms), 0, 1e9, "60000",
+     "silence after which a client is closed 1001 and its session waits "
+     "for a resume (0: never)"},
     {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
      "members per room; JOIN beyond gives ERROR 5"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
@@ -175,6 +180,8 @@ static void defaults(pz_config_t *cfg) {
   cfg->malformed_limit = 10;
   cfg->hello_timeout_ms = 10000;
   cfg->resume_grace_ms = 30000;
+  cfg->ping_interval_ms = 25000;
+  cfg->idle_timeout_ms = 60000;
   cfg->room_max_members = 1000;
   cfg->max_connections = 100000;
   cfg->max_outbound = 1 << 20;

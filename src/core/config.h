@@ -21,6 +21,8 @@ typedef struct pz_config {
   uint32_t malformed_limit;
   uint32_t hello_timeout_ms;
   uint32_t resume_grace_ms;
+  uint32_t ping_interval_ms;
+  uint32_t idle_timeout_ms;
   uint32_t room_max_members;
   uint32_t max_connections;
   uint32_t max_outbound;
