@@ -43,18 +43,24 @@ void pz_dispatch_answer(pz_conn_t *c, pz_shard_result_t r, int op) {
   }
 }
 
+/* A HELLO that cannot be carried out: the client hears why twice, in the
+ * ERROR and in the reason of the 4000 close that follows (a pipelined
+ * message after it would otherwise close with "HELLO expected first"). */
+static void refuse_hello(const pz_ctx_t *x, int code, const char *message) {
+  char reason[120];
+  snprintf(reason, sizeof(reason), "HELLO refused: %s", message);
+  error(x, code, message, PZ_C_HELLO);
+  pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, reason);
+}
+
 static void malformed(const pz_ctx_t *x, int code, const char *message,
                       int op) {
   PZ_ADD(x->w->metrics.msgs_in[0], 1);
   if (!x->s) {
-    if (op == PZ_C_HELLO) { /* a HELLO, ill-typed: say what was wrong */
-      char reason[100];
-      snprintf(reason, sizeof(reason), "invalid HELLO: %s", message);
-      error(x, code, message, op);
-      pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, reason);
-    } else {
+    if (op == PZ_C_HELLO) /* a HELLO, ill-typed */
+      refuse_hello(x, code, message);
+    else
       pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, "HELLO expected first");
-    }
     return;
   }
   error(x, code, message, op);
@@ -91,15 +97,14 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
     return;
   }
   if (m->u.hello.version != PZ_PROTOCOL_VERSION) {
-    error(x, PZ_ERR_INVALID_ARGUMENT, "unsupported protocol version",
-          PZ_C_HELLO);
+    refuse_hello(x, PZ_ERR_INVALID_ARGUMENT, "unsupported protocol version");
     return;
   }
   pz_str_t name = m->u.hello.name;
   if (name.ptr && (name.len < 1 || name.len > PZ_NAME_MAX ||
                    !pz_utf8_valid(name.ptr, name.len))) {
-    error(x, PZ_ERR_INVALID_ARGUMENT, "name must be 1-32 bytes of UTF-8",
-          PZ_C_HELLO);
+    refuse_hello(x, PZ_ERR_INVALID_ARGUMENT,
+                 "name must be 1-32 bytes of UTF-8");
     return;
   }
   pz_str_t resume = m->u.hello.resume;
