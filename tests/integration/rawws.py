@@ -88,9 +88,9 @@ class RawWS:
 
     # --- sending ----------------------------------------------------------
 
-    async def write(self, data):
+    async def write(self, data, timeout=TIMEOUT):
         loop = asyncio.get_running_loop()
-        await asyncio.wait_for(loop.sock_sendall(self.sock, data), TIMEOUT)
+        await asyncio.wait_for(loop.sock_sendall(self.sock, data), timeout)
 
     async def send(self, *arr):
         await self.write(ws_frame(OP_BINARY, pack(list(arr))))
