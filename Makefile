@@ -83,8 +83,8 @@ endif
 .SECONDARY:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test unit integration integration-sanitized deps test-deps clean \
-	format
+.PHONY: all run test unit integration integration-sanitized integration-tsan deps \
+	test-deps clean format
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -164,11 +164,28 @@ integration-sanitized:
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
 	    --ignore=tests/integration/test_bench_tool.py
 
+# And against a ThreadSanitizer build: any data race makes plaza print the
+# report and exit 66 at once (halt_on_error), which fails the test that
+# caused it (conftest wants exit 0 and shows the report). tests/tsan.supp
+# holds the one known false positive, nothing else. The C clients of the
+# suite come from the plain build. Everything runs, the bench against plaza
+# included (100 clients moving: the most concurrent test there is; it passes
+# under TSan); only test_bench_against_floor is left out, since it never
+# starts plaza and `make integration` has already run it.
+integration-tsan:
+	$(MAKE) all $(ITEST_BINS)
+	$(MAKE) BUILD=$(BUILD)-tsan SANITIZER=thread $(BUILD)-tsan/plaza
+	PLAZA_BIN=$(CURDIR)/$(BUILD)-tsan/plaza \
+	  TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:exitcode=66 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+	    --deselect tests/integration/test_bench_tool.py::test_bench_against_floor
+
 test: test-deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) client-test
 	$(MAKE) integration
+	$(MAKE) integration-tsan
 	$(MAKE) integration-sanitized
 
 format:
@@ -177,7 +194,7 @@ format:
 	  bench/*/*.c tests/unit/*/*.c tests/unit/*/*.h tests/integration/*.c)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-san
+	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-tsan
 
 include clients/ts/client.mk
 include bench/peers/socketio/peer.mk
