@@ -646,14 +646,14 @@ def limited_mark(s):
 def print_table(summary):
     print()
     print(f"{'step':<13}{'server':<8}{'clients':>8}{'cpu %':>8}{'user %':>8}{'%/1k cl':>9}{'µs/cl·s':>9}"
-          f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'wr/cl·s':>9}{'err':>5}")
+          f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'wr/cl·s':>9}{'err':>7}")
     for key, by in summary["scenarios"].items():
         for kind, s in by.items():
             print(f"{key:<13}{kind:<8}{fmt(s['clients'], 0):>8}{fmt(s['cpu_pct']):>8}{fmt(s['user_pct']):>8}"
                   f"{fmt(s['cpu_pct_per_1000'], 2):>9}{fmt(s['cpu_us_per_client_s'], 1):>9}"
                   f"{fmt(s['p50']):>8}{fmt(s['p99']):>8}{fmt(s['bytes_in'], 0):>9}"
                   f"{fmt(s['bytes_out'], 0):>9}{fmt(s['delivered'], 4):>8}"
-                  f"{fmt(s['syscw_per_client_s'], 2):>9}{fmt(s['errors_max'], 0):>5}{'  bench limited' if s['bench_limited'] else ''}")
+                  f"{fmt(s['syscw_per_client_s'], 2):>9}{fmt(s['errors_max'], 0):>7}{'  bench limited' if s['bench_limited'] else ''}")
     for key, r in summary["ratios"].items():
         print(f"{key}: " + ", ".join(f"{k} {fmt_ratio(v)}" for k, v in r.items()))
     for kind, c in summary["capacity"].items():
