@@ -1120,6 +1120,13 @@ def issue7_write(outdir, summary, compare=None):
             row([f"{key}, plaza: ERROR 11, most in a run (0)", fmt(e[0], 0), fmt(e[1], 0), ""])
         w("")
 
+    if summary.get("notes"):
+        w("## Notes")
+        w("")
+        for n in summary["notes"]:
+            w(f"- {n}")
+        w("")
+
     w("## Every run")
     w("")
     row(["step", "run", "server", "load avg 1/5/15 min at start", "server CPU %", "user / kernel %",
@@ -1161,6 +1168,8 @@ def issue7_write(outdir, summary, compare=None):
 
 
 def issue7_regenerate(outdir, compare):
+    """README.md again from the runs and summary.json (whose "notes", a list
+    of lines written by hand, become a Notes section)."""
     with open(os.path.join(outdir, "summary.json")) as f:
         summary = json.load(f)
     if compare is None and summary.get("compare"):
