@@ -43,6 +43,7 @@ typedef struct pz_session {
 
   pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
+  pz_bucket_t join_bucket;
   pz_window_t dropped;   /* rate-limited messages, for 4003 */
   pz_window_t malformed; /* malformed messages, for 4002 */
 

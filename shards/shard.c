@@ -52,6 +52,7 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   pz_motion_init(&s->motion, &sh->cfg.rules, now_ms);
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
   pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
+  pz_bucket_init(&s->join_bucket, sh->cfg.join_burst, now_ms);
   pz_shard_session_add(sh, s);
   return s;
 }

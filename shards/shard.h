@@ -30,7 +30,7 @@ typedef enum pz_shard_result {
 typedef struct pz_shard_config {
   uint32_t room_max_members;
   pz_rules_t rules;
-  double move_rate, chat_rate, chat_burst;
+  double move_rate, chat_rate, chat_burst, join_burst;
 } pz_shard_config_t;
 
 /* Counters a shard keeps for metrics (read by other threads as relaxed

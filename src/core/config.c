@@ -47,6 +47,9 @@ static const struct option_spec specs[] = {
      "MOVE per second per session (burst the same)"},
     {"chat-rate", K_DBL, OFF(chat_rate), 0.01, 1e6, "5",
      "CHAT + WHISPER per second per session"},
+    {"join-rate", K_DBL, OFF(join_rate), 0.01, 1e6, "2",
+     "JOIN per second per session"},
+    {"join-burst", K_DBL, OFF(join_burst), 1, 1e6, "10", "JOIN burst"},
     {"chat-burst", K_DBL, OFF(chat_burst), 1, 1e6, "10",
      "CHAT + WHISPER burst"},
     {"abuse-limit", K_U32, OFF(abuse_limit), 1, 1e9, "100",
@@ -176,6 +179,8 @@ static void defaults(pz_config_t *cfg) {
   cfg->move_rate = 60;
   cfg->chat_rate = 5;
   cfg->chat_burst = 10;
+  cfg->join_rate = 2;
+  cfg->join_burst = 10;
   cfg->abuse_limit = 100;
   cfg->malformed_limit = 10;
   cfg->hello_timeout_ms = 10000;

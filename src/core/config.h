@@ -17,6 +17,8 @@ typedef struct pz_config {
   double move_rate;
   double chat_rate;
   double chat_burst;
+  double join_rate;
+  double join_burst;
   uint32_t abuse_limit;
   uint32_t malformed_limit;
   uint32_t hello_timeout_ms;

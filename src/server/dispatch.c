@@ -133,7 +133,14 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
   }
   if (s->room && s->room->name_len == room.len &&
       memcmp(s->room->name, room.ptr, room.len) == 0) {
-    pz_shard_send_room(&w->shard, s, false, 0); /* already there */
+    /* A ROOM snapshot of a big room is ~90 KB: refuse to resend it on
+     * demand (a resume sends it). */
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, "already in that room", PZ_C_JOIN);
+    return;
+  }
+  if (!pz_bucket_take(&s->join_bucket, w->cfg->join_rate, w->cfg->join_burst,
+                      pz_worker_now(w))) {
+    rate_limited(x, PZ_C_JOIN);
     return;
   }
   pz_shard_leave(&w->shard, s, false);

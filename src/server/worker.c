@@ -153,6 +153,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
       .move_rate = w->cfg->move_rate,
       .chat_rate = w->cfg->chat_rate,
       .chat_burst = w->cfg->chat_burst,
+      .join_burst = w->cfg->join_burst,
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);

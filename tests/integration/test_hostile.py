@@ -304,7 +304,8 @@ async def test_ping_flood_from_non_reader_keeps_memory_bounded(plaza, monkeypatc
 async def test_whisper_to_client_pipelining_cross_shard_joins_is_delivered(plaza):
     """False ERROR 7: a whisper chasing a target that pipelines JOINs across
     shards ran out of delivery hops, though the target never left."""
-    srv = plaza(workers=2, chat_rate=100000, chat_burst=100000, abuse_limit=1000000)
+    srv = plaza(workers=2, chat_rate=100000, chat_burst=100000, join_rate=100000,
+                join_burst=100000, abuse_limit=1000000)
     r0, r1 = room_on_shard(0, "pipe"), room_on_shard(1, "pipe")
     target = await Client.joined(srv, r0, name="target")
     sender = await Client.joined(srv, name="sender")
