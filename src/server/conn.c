@@ -438,8 +438,10 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
   pz_conn_host_t *h = c->host;
   if (n < 0) {
     c->eof = true;
-    if (c->state == PZ_CONN_WS && !c->close_pending)
+    if (c->state == PZ_CONN_WS && !c->close_pending) {
       pz_metrics_close(h->metrics, 1006);
+      pz_debug("client %s dropped the connection (1006)", c->peer);
+    }
     pz_conn_hard_close(c);
     return;
   }
