@@ -57,6 +57,10 @@ void *pz_conn_request_data(const pz_conn_t *c) {
   return c->request_data;
 }
 
+const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c) {
+  return c->state == PZ_CONN_HTTP ? c->http : NULL;
+}
+
 void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
                          const char *extra_headers, const void *body,
                          size_t len) {
