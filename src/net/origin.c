@@ -1,45 +1,31 @@
-/* Browser origins against the allowed list (see origin.h). */
+/* Browser origins against the allowed list (see origin.h). The list is a
+ * comma-separated header-like value, read with pz_http_has_token. */
 #include "origin.h"
 
 #include <string.h>
-#include <strings.h>
 
-static size_t trim_slash(const char *s, size_t n) {
-  return n && s[n - 1] == '/' ? n - 1 : n;
-}
-
-/* True when an entry of the list is "*", or (unless star_only) origin. */
-static bool any_entry(const char *list, const char *origin, size_t olen,
-                      bool star_only) {
-  const char *p = list;
-  while (*p) {
-    while (*p == ' ' || *p == '\t' || *p == ',')
-      p++;
-    const char *start = p;
-    while (*p && *p != ',')
-      p++;
-    const char *end = p;
-    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-      end--;
-    size_t n = (size_t)(end - start);
-    if (n == 1 && *start == '*')
-      return true;
-    if (!star_only && n) {
-      n = trim_slash(start, n);
-      if (n == olen && strncasecmp(start, origin, n) == 0)
-        return true;
-    }
-  }
-  return false;
-}
+#include "http.h"
 
 bool pz_origins_open(const char *list) {
-  return !list[strspn(list, " \t,")] || any_entry(list, "", 0, true);
+  return !list[strspn(list, " \t,")] || pz_http_has_token(list, "*");
 }
 
 bool pz_origin_listed(const char *list, const char *origin) {
-  size_t olen = trim_slash(origin, strlen(origin));
-  if (!olen)
+  char o[256];
+  size_t n = strlen(origin);
+  if (n && origin[n - 1] == '/')
+    n--;
+  if (n == 0)
     return false;
-  return pz_origins_open(list) || any_entry(list, origin, olen, false);
+  if (pz_origins_open(list))
+    return true;
+  if (n + 2 > sizeof(o))
+    return false;
+  memcpy(o, origin, n);
+  o[n] = 0;
+  if (pz_http_has_token(list, o))
+    return true;
+  o[n] = '/'; /* listed with a trailing slash */
+  o[n + 1] = 0;
+  return pz_http_has_token(list, o);
 }
