@@ -12,7 +12,7 @@ VERSION := 0.1.0
 BUILD ?= build
 CC ?= cc
 
-PKGS := libuv msgpack hiredis libssl libcrypto
+PKGS := libuv msgpack hiredis libssl libcrypto jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lhttp_parser
 
@@ -127,9 +127,10 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $
 # Debian packages: what building, running and testing need. Installed only
 # when missing, so a prepared machine never touches apt.
 RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
-	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3
+	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3 \
+	libjansson-dev
 TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
-	python3-msgpack python3-pytest
+	python3-msgpack python3-pytest python3-jwt
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

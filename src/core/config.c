@@ -16,7 +16,9 @@
 
 #include "log.h"
 
-enum kind { K_HOST, K_INT, K_U32, K_DBL, K_LEVEL };
+/* K_STR and K_SECRET: max is the field's size; a secret's value is never
+ * echoed. */
+enum kind { K_HOST, K_STR, K_SECRET, K_INT, K_U32, K_DBL, K_LEVEL };
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -32,6 +34,7 @@ struct option_spec {
  * agree: change them together. */
 
 #define OFF(f) offsetof(pz_config_t, f)
+#define SIZE(f) sizeof(((pz_config_t *)0)->f)
 static const struct option_spec specs[] = {
     {"host", K_HOST, OFF(host), 0, 0, "0.0.0.0",
      "listen address: an IPv4 or IPv6 literal, or a host name resolved at "
@@ -82,6 +85,22 @@ static const struct option_spec specs[] = {
      "node number, part of every id; set it per node in a cluster"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
+    {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
+     "HS256 key: HELLO must carry a JWT signed with it"},
+    {"jwt-secret-file", K_STR, OFF(jwt_secret_file), 0, SIZE(jwt_secret_file),
+     "none", "file holding the HS256 key (one trailing newline dropped)"},
+    {"jwt-leeway-s", K_U32, OFF(jwt_leeway_s), 0, 3600, "30",
+     "clock skew allowed on a JWT's exp and nbf, in seconds"},
+    {"jwt-issuer", K_STR, OFF(jwt_issuer), 0, SIZE(jwt_issuer), "none",
+     "required iss of a JWT"},
+    {"jwt-audience", K_STR, OFF(jwt_audience), 0, SIZE(jwt_audience), "none",
+     "required aud of a JWT (string or list)"},
+    {"max-sessions-per-user", K_U32, OFF(max_sessions_per_user), 0, 1e9, "0",
+     "sessions per JWT sub on this node (0: no limit)"},
+    {"allowed-origins", K_STR, OFF(allowed_origins), 0, SIZE(allowed_origins),
+     "*", "comma-separated Origins allowed to upgrade and read CORS"},
+    {"admin-token", K_SECRET, OFF(admin_token), 0, SIZE(admin_token), "none",
+     "bearer token of the /admin API (unset: /admin answers 404)"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -102,7 +121,7 @@ static void usage(FILE *f) {
     const struct option_spec *s = &specs[i];
     char env[64], range[64] = "";
     env_name(s, env, sizeof(env));
-    if (s->kind != K_HOST && s->kind != K_LEVEL)
+    if (s->kind >= K_INT && s->kind != K_LEVEL) /* numbers have a range */
       snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
     fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
             s->deflt, range);
@@ -136,6 +155,18 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
   case K_HOST:
     if (strlen(val) >= sizeof(cfg->host) || (why = host_problem(val)))
       goto bad;
+    strcpy(field, val);
+    return 0;
+  case K_STR:
+  case K_SECRET:
+    if (strlen(val) >= (s->max ? (size_t)s->max : sizeof(cfg->host))) {
+      if (s->kind == K_SECRET) {
+        fprintf(stderr, "plaza: value for --%s (from %s) too long\n", s->flag,
+                from);
+        return -1;
+      }
+      goto bad;
+    }
     strcpy(field, val);
     return 0;
   case K_LEVEL: {
@@ -195,6 +226,41 @@ static void defaults(pz_config_t *cfg) {
   cfg->bounds = 10000;
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
+  cfg->jwt_leeway_s = 30;
+}
+
+/* --jwt-secret-file: the key is the file's bytes but one trailing newline. */
+static int load_secret_file(pz_config_t *cfg) {
+  if (!cfg->jwt_secret_file[0])
+    return 0;
+  if (cfg->jwt_secret[0]) {
+    fprintf(stderr, "plaza: set --jwt-secret or --jwt-secret-file, not both\n");
+    return -1;
+  }
+  FILE *f = fopen(cfg->jwt_secret_file, "rb");
+  if (!f) {
+    fprintf(stderr, "plaza: cannot read --jwt-secret-file %s: %s\n",
+            cfg->jwt_secret_file, strerror(errno));
+    return -1;
+  }
+  size_t n = fread(cfg->jwt_secret, 1, sizeof(cfg->jwt_secret), f);
+  fclose(f);
+  if (n == sizeof(cfg->jwt_secret)) {
+    fprintf(stderr, "plaza: --jwt-secret-file %s: key too long\n",
+            cfg->jwt_secret_file);
+    return -1;
+  }
+  cfg->jwt_secret[n] = 0;
+  if (n && cfg->jwt_secret[n - 1] == '\n')
+    cfg->jwt_secret[--n] = 0;
+  if (n && cfg->jwt_secret[n - 1] == '\r')
+    cfg->jwt_secret[--n] = 0;
+  if (n == 0 || strlen(cfg->jwt_secret) != n) {
+    fprintf(stderr, "plaza: --jwt-secret-file %s: empty key or NUL byte\n",
+            cfg->jwt_secret_file);
+    return -1;
+  }
+  return 0;
 }
 
 int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
@@ -236,5 +302,7 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
     fprintf(stderr, "plaza: unexpected argument '%s'\n", argv[optind]);
     return PZ_CONFIG_ERROR;
   }
+  if (load_secret_file(cfg))
+    return PZ_CONFIG_ERROR;
   return PZ_CONFIG_OK;
 }

@@ -33,6 +33,15 @@ typedef struct pz_config {
   double bounds;
   uint32_t node_id;
   int log_level;
+  /* Who may connect (docs/auth.md). Empty strings: not configured. */
+  char jwt_secret[512]; /* from --jwt-secret or --jwt-secret-file */
+  char jwt_secret_file[256];
+  uint32_t jwt_leeway_s;
+  char jwt_issuer[256];
+  char jwt_audience[256];
+  uint32_t max_sessions_per_user; /* 0: no limit */
+  char allowed_origins[1024];     /* comma-separated; "" or "*": any */
+  char admin_token[129];
 } pz_config_t;
 
 enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };

@@ -91,6 +91,8 @@ void pz_conn_free(pz_conn_t *c) {
   pz_deferred_t *d, *tmp;
   LL_FOREACH_SAFE(c->deferred, d, tmp) free(d);
   free(c->pending_rx);
+  if (c->http)
+    pz_http_req_dispose(c->http);
   free(c->http);
   if (c->ws)
     wslay_event_context_free(c->ws);

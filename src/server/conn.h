@@ -117,6 +117,9 @@ void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
  * once, so its token cannot take it over meanwhile. */
 void pz_conn_close(pz_conn_t *c, int code, const char *reason);
 
+/* The request being answered (HTTP phase only; NULL otherwise). */
+const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c);
+
 /* What the answering module keeps for a pending request (NULL at first). */
 void pz_conn_set_request_data(pz_conn_t *c, void *data);
 void *pz_conn_request_data(const pz_conn_t *c);

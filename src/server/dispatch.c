@@ -6,8 +6,10 @@
 #include "dispatch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "log.h"
 #include "replies.h"
@@ -101,8 +103,21 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
     return;
   }
   pz_str_t name = m->u.hello.name;
-  if (name.ptr && (name.len < 1 || name.len > PZ_NAME_MAX ||
-                   !pz_utf8_valid(name.ptr, name.len))) {
+  pz_grant_t *grant = NULL;
+  if (pz_auth_required(w->srv->auth)) {
+    /* The token names the user; HELLO's name is not used. The close
+     * reason never says which check failed. */
+    int r = pz_auth_verify(w->srv->auth, m->u.hello.token, &grant);
+    if (r != PZ_JWT_OK) {
+      pz_debug("HELLO from %s: token refused (%s)", pz_conn_peer(x->c),
+               pz_jwt_result_name(r));
+      pz_conn_close(x->c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+      return;
+    }
+    name = grant->name_len ? (pz_str_t){grant->name, grant->name_len}
+                           : (pz_str_t){NULL, 0};
+  } else if (name.ptr && (name.len < 1 || name.len > PZ_NAME_MAX ||
+                          !pz_utf8_valid(name.ptr, name.len))) {
     refuse_hello(x, PZ_ERR_INVALID_ARGUMENT,
                  "name must be 1-32 bytes of UTF-8");
     return;
@@ -111,15 +126,16 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
   /* A resume adds no session if it succeeds; a fresh one must fit. */
   if (!resume.ptr &&
       atomic_load(&w->srv->sessions) >= (int64_t)w->cfg->max_connections) {
+    free(grant);
     error(x, PZ_ERR_OVERLOADED, "server full, try another node", PZ_C_HELLO);
     pz_conn_close(x->c, PZ_CLOSE_GOING_AWAY, "overloaded");
     return;
   }
   if (resume.ptr)
     pz_sessions_resume(w, x->c, resume, name, m->u.hello.has_last_chat_seq,
-                       m->u.hello.last_chat_seq);
+                       m->u.hello.last_chat_seq, grant);
   else
-    pz_sessions_welcome(w, x->c, name);
+    pz_sessions_welcome(w, x->c, name, grant);
 }
 
 static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
@@ -129,6 +145,12 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
   if (!pz_room_name_valid(room.ptr, room.len)) {
     malformed(x, PZ_ERR_INVALID_ARGUMENT,
               "room must be 1-64 bytes of [A-Za-z0-9._:-]", PZ_C_JOIN);
+    return;
+  }
+  if (s->grant && !pz_grant_allows_room(s->grant, room.ptr, room.len)) {
+    /* The session stays where it is. */
+    error(x, PZ_ERR_FORBIDDEN, "your token does not allow that room",
+          PZ_C_JOIN);
     return;
   }
   if (s->room && s->room->name_len == room.len &&

@@ -12,6 +12,7 @@
 
 #include "acceptor.h"
 #include "alloc.h"
+#include "auth.h"
 #include "bus.h"
 #include "clock.h"
 #include "config.h"
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
   srv.started_ms = pz_wall_ms();
   srv.n_workers = cfg.workers;
   srv.bus = pz_bus_local_create();
+  srv.auth = pz_auth_create(&cfg);
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
 
   pz_main_t m = {.srv = &srv};
@@ -128,6 +130,7 @@ int main(int argc, char **argv) {
     pz_worker_destroy(srv.workers[i]);
   free(srv.workers);
   srv.bus->vt->destroy(srv.bus);
+  pz_auth_destroy(srv.auth);
   int closed = uv_loop_close(loop);
   pz_info("stopped");
   return closed == 0 ? 0 : 1;

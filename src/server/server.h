@@ -14,6 +14,7 @@
 
 struct pz_worker;
 struct pz_bus;
+struct pz_auth;
 
 typedef struct pz_server {
   const pz_config_t *cfg;
@@ -23,6 +24,7 @@ typedef struct pz_server {
   int n_workers;
   struct pz_worker **workers;
   struct pz_bus *bus;
+  struct pz_auth *auth;     /* JWT, sessions per user, admin token (auth.h) */
   _Atomic int64_t sessions; /* against --max-connections */
   _Atomic int stopping;
 } pz_server_t;

@@ -7,6 +7,7 @@
 #include <utlist.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "dispatch.h"
 #include "id.h"
 #include "log.h"
@@ -36,7 +37,13 @@ typedef struct pz_msg_adopt {
   uint64_t last_chat_seq;
   char name[PZ_NAME_MAX + 1]; /* for the fresh session if resume fails */
   uint8_t name_len;
+  pz_grant_t *grant; /* RESUME with auth: the new token's (owned) */
 } pz_msg_adopt_t;
+
+static void adopt_free(pz_msg_adopt_t *a) {
+  free(a->grant);
+  free(a);
+}
 
 static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   uint64_t id =
@@ -64,12 +71,25 @@ static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   pz_conn_attach(c, s);
 }
 
-void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name) {
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                         pz_grant_t *grant) {
+  if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
+    pz_debug("HELLO from %s: user has too many sessions", pz_conn_peer(c));
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
+                   "too many sessions for this user", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "too many sessions");
+    return;
+  }
   pz_session_t *s = session_new(w, name);
   if (!s) {
+    if (grant)
+      pz_auth_user_release(w->srv->auth, grant);
+    free(grant);
     pz_conn_close(c, PZ_CLOSE_INTERNAL_ERROR, "no randomness for a token");
     return;
   }
+  s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, false);
   pz_debug("session %llu (%.*s) on worker %d", (unsigned long long)s->id,
@@ -80,6 +100,8 @@ void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
   if (!s->outlet && s->expires_ms)
     DL_DELETE2(w->detached, s, dprev, dnext);
   uint64_t id = s->id;
+  if (s->grant)
+    pz_auth_user_release(w->srv->auth, s->grant);
   pz_shard_session_destroy(&w->shard, s);
   atomic_fetch_sub(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, -1);
@@ -181,8 +203,23 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
     pz_session_t *s = pz_shard_session_find(&w->shard, a->id);
     if (s) {
       if (pz_token_equal(s->token, s->token_len, a->token, a->token_len)) {
+        if (a->grant &&
+            (!s->grant || s->grant->sub_len != a->grant->sub_len ||
+             memcmp(s->grant->sub, a->grant->sub, a->grant->sub_len) != 0)) {
+          /* Someone else's session token: as bad as a bad JWT. */
+          pz_debug("resume of %llu refused: another user's token",
+                   (unsigned long long)s->id);
+          pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+          adopt_free(a);
+          return;
+        }
+        if (a->grant) { /* the fresher token's rooms and expiry */
+          free(s->grant);
+          s->grant = a->grant;
+          a->grant = NULL;
+        }
         resume_here(w, c, s, a);
-        free(a);
+        adopt_free(a);
         return;
       }
     } else if (a->hops < RESUME_MAX_HOPS &&
@@ -203,17 +240,21 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
   }
   pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
                  "session unknown or expired", PZ_C_HELLO);
+  pz_grant_t *grant = a->grant;
+  a->grant = NULL;
   pz_sessions_welcome(w, c,
                       a->name_len ? (pz_str_t){a->name, a->name_len}
-                                  : (pz_str_t){NULL, 0});
-  free(a);
+                                  : (pz_str_t){NULL, 0},
+                      grant);
+  adopt_free(a);
 }
 
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
-                        uint64_t last_chat_seq) {
+                        uint64_t last_chat_seq, pz_grant_t *grant) {
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_RESUME;
+  a->grant = grant;
   a->has_last_chat_seq = has_last_chat_seq;
   a->last_chat_seq = last_chat_seq;
   if (name.ptr) {
@@ -240,7 +281,7 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
       a->session->outlet = NULL;
       pz_sessions_end(w, a->session);
     }
-    free(a);
+    adopt_free(a);
     return;
   }
   if (a->purpose == PZ_ADOPT_JOIN) {

@@ -15,14 +15,19 @@
 /* Registers the inbox handler (ADOPT: a connection arriving). */
 void pz_sessions_register(pz_worker_t *w);
 
-/* HELLO without resume: a fresh session for c, and WELCOME. */
-void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name);
+/* HELLO without resume: a fresh session for c, and WELCOME. `grant`
+ * (taken; NULL without auth) becomes the session's: when its user already
+ * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001. */
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                         pz_grant_t *grant);
 /* HELLO with a resume token: attaches c to the session if it lives here
  * and the token matches, sends c on towards it when it lives elsewhere, or
- * answers ERROR 9 and a fresh session (named `name`). */
+ * answers ERROR 9 and a fresh session (named `name`). With auth, `grant`
+ * (taken) must name the session's user, or c is closed with 4001; it
+ * replaces the session's grant (a fresher token). */
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
-                        uint64_t last_chat_seq);
+                        uint64_t last_chat_seq, pz_grant_t *grant);
 /* JOIN of a room on worker `to`: the session (already out of its room)
  * and its connection go there, and join on arrival. */
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
