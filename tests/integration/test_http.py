@@ -165,8 +165,8 @@ def protocol_doc_http_rows():
 
 def test_http_answers_are_what_protocol_doc_says(plaza):
     """docs/protocol.md says what each endpoint answers today, the admin
-    paths included (405/404 until the admin API exists, not the contract's
-    401), and that /rooms is an object holding the list."""
+    paths included (404 while no admin token is configured), and that
+    /rooms is an object holding the list."""
     srv = plaza()
     for method, path, status, answer in protocol_doc_http_rows():
         data = http_raw(srv, f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
