@@ -129,8 +129,11 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $
 RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
 	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3 \
 	libjansson-dev
+# haproxy, prometheus (for promtool) and curl: the docker/ files are checked
+# with the tools that read them (tests/integration/test_docker_files.py,
+# test_cluster_topology.py).
 TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
-	python3-msgpack python3-pytest python3-jwt
+	python3-msgpack python3-pytest python3-jwt haproxy prometheus curl
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
