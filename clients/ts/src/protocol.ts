@@ -45,6 +45,8 @@ export enum ErrorCode {
   room_full = 5,
   invalid_argument = 6,
   not_found = 7,
+  /** JOIN of a room the auth token does not allow; too many sessions. */
+  forbidden = 8,
   session_expired = 9,
   overloaded = 10,
   move_rejected = 11,
