@@ -102,13 +102,6 @@ int main(int argc, char **argv) {
 
   pz_server_t srv = {0};
   srv.cfg = &cfg;
-  srv.node_id = cfg.node_id == UINT32_MAX ? random_node_id() : cfg.node_id;
-  snprintf(srv.node_name, sizeof(srv.node_name), "plaza-%u", srv.node_id);
-  srv.started_ms = pz_wall_ms();
-  srv.n_workers = cfg.workers;
-  srv.bus = pz_bus_local_create();
-  srv.auth = pz_auth_create(&cfg);
-  srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
   if (cfg.tls_cert[0]) {
     char msg[512];
     if (pz_tls_ctx_create(cfg.tls_cert, cfg.tls_key, &srv.tls, msg,
@@ -119,6 +112,13 @@ int main(int argc, char **argv) {
     pz_tls_ctx_describe(srv.tls, msg, sizeof(msg));
     pz_info("TLS certificate: %s", msg);
   }
+  srv.node_id = cfg.node_id == UINT32_MAX ? random_node_id() : cfg.node_id;
+  snprintf(srv.node_name, sizeof(srv.node_name), "plaza-%u", srv.node_id);
+  srv.started_ms = pz_wall_ms();
+  srv.n_workers = cfg.workers;
+  srv.bus = pz_bus_local_create();
+  srv.auth = pz_auth_create(&cfg);
+  srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
 
   pz_main_t m = {.srv = &srv};
   m.acceptor = pz_acceptor_create(cfg.host, cfg.port, on_socket, &m);
