@@ -928,8 +928,19 @@ def write_markdown(summary, outdir, plots):
         for n in summary["skipped"]:
             w(f"- {n}.")
         w("")
-    with open(os.path.join(DOCS, "benchmarks.md"), "w") as f:
-        f.write("\n".join(L))
+    # Sections measured by other tools (bench/run/tls_cost.py) follow a
+    # marker; they are kept when this report is written again.
+    path, kept = os.path.join(DOCS, "benchmarks.md"), ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if KEPT_MARKER in old:
+            kept = old[old.index(KEPT_MARKER):]
+    with open(path, "w") as f:
+        f.write("\n".join(L) + ("\n" + kept if kept else ""))
+
+
+KEPT_MARKER = "<!-- Not generated: kept by `make bench`. -->"
 
 
 # ---------------------------------------------------------------------------

@@ -101,6 +101,11 @@ static const struct option_spec specs[] = {
      "*", "comma-separated Origins allowed to upgrade and read CORS"},
     {"admin-token", K_SECRET, OFF(admin_token), 0, SIZE(admin_token), "none",
      "bearer token of the /admin API (unset: /admin answers 404)"},
+    {"tls-cert", K_STR, OFF(tls_cert), 0, SIZE(tls_cert), "none",
+     "PEM certificate chain: the port serves wss:// and https:// (SIGHUP "
+     "reloads it)"},
+    {"tls-key", K_STR, OFF(tls_key), 0, SIZE(tls_key), "none",
+     "PEM private key of --tls-cert"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -304,5 +309,9 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
   }
   if (load_secret_file(cfg))
     return PZ_CONFIG_ERROR;
+  if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+    fprintf(stderr, "plaza: --tls-cert and --tls-key go together\n");
+    return PZ_CONFIG_ERROR;
+  }
   return PZ_CONFIG_OK;
 }

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#define PZ_PATH_MAX 4096
+
 typedef struct pz_config {
   char host[64];
   int port;
@@ -42,6 +44,8 @@ typedef struct pz_config {
   uint32_t max_sessions_per_user; /* 0: no limit */
   char allowed_origins[1024];     /* comma-separated; "" or "*": any */
   char admin_token[129];
+  char tls_cert[PZ_PATH_MAX]; /* "" : plain ws:// and http:// */
+  char tls_key[PZ_PATH_MAX];
 } pz_config_t;
 
 enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };

@@ -1,8 +1,8 @@
 /*
  * A byte stream: what the connection layer reads from and writes to,
- * whatever carries the bytes. Plain TCP today (stream_tcp.c); TLS wraps a
- * TCP stream the same way later, so nothing above this interface touches a
- * socket or a libuv handle.
+ * whatever carries the bytes: plain TCP (stream_tcp.c) or TLS wrapping a
+ * TCP stream (stream_tls.h), so nothing above this interface touches a
+ * socket, a libuv handle or OpenSSL.
  *
  * Writing is try-first: pz_stream_writev() takes what the transport takes
  * now and returns how much; when that is less than offered, on_writable
@@ -105,6 +105,10 @@ typedef struct pz_tcp_options {
 int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
                        uint8_t *readbuf, size_t readbuf_size,
                        const pz_tcp_options_t *opt);
+/* Asks for on_writable as soon as the socket can take bytes (on the next
+ * poll when it can now), without a short write: for a stream layered on
+ * this one that must be called back for reasons of its own. */
+void pz_tcp_stream_want_writable(pz_tcp_stream_t *t);
 /* "ip:port" of the peer into out ("?" when unknown). */
 void pz_tcp_peer_name(uv_os_sock_t fd, char *out, size_t size);
 

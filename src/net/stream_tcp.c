@@ -98,6 +98,13 @@ static ssize_t tcp_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
   return r;
 }
 
+void pz_tcp_stream_want_writable(pz_tcp_stream_t *t) {
+  if (!t->want_write) {
+    t->want_write = true;
+    watch(t);
+  }
+}
+
 static int tcp_shutdown(pz_stream_t *s) {
   pz_tcp_stream_t *t = (pz_tcp_stream_t *)s;
   return shutdown(t->fd, SHUT_WR) == 0 ? 0 : errno_to_pz(errno);

@@ -13,6 +13,8 @@
 #include "error.h"
 #include "log.h"
 #include "plaza/protocol.h"
+#include "stream_tls.h"
+#include "tls_ctx.h"
 
 #define IDLE_RELEASE_MS 2000 /* quiet time before the parser is released */
 #define FLUSH_BUFS 128       /* iovecs per writev */
@@ -96,6 +98,7 @@ void pz_conn_free(pz_conn_t *c) {
   free(c->http);
   if (c->ws)
     wslay_event_context_free(c->ws);
+  pz_tls_stream_destroy(c->tls);
   free(c);
 }
 
@@ -110,11 +113,15 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   uint32_t idle_s = h->cfg->idle_timeout_ms / 1000;
   pz_tcp_options_t opt = {.sndbuf = h->cfg->sndbuf,
                           .keepalive_s = idle_s ? (int)idle_s : 60};
+  /* A moved connection brings its TLS stream (its session state). */
+  if (h->tls && !c->tls &&
+      !(c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls))))
+    return PZ_ENOMEM;
   int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
                              sizeof(h->readbuf), &opt);
   if (r)
     return r;
-  c->stream = &c->tcp.base;
+  c->stream = c->tls ? pz_tls_stream_wrap(c->tls, &c->tcp) : &c->tcp.base;
   c->stream->data = c;
   c->stream->on_read = pz_conn_on_read;
   c->stream->on_writable = pz_conn_on_writable;

@@ -61,6 +61,8 @@ typedef struct pz_conn_host {
   pz_metrics_t *metrics;
   const pz_conn_events_t *events;
   void *owner; /* the worker, for the up-calls */
+  /* TLS for new connections, set by the owner after init; NULL: plain */
+  struct pz_tls_ctx *tls;
   uv_prepare_t before_poll;
   /* Connections by state; each list is ordered by its deadline because
    * every member got the same timeout when it was appended. */

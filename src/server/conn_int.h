@@ -39,8 +39,10 @@ struct pz_conn {
   struct pz_conn **list;         /* which one */
   struct pz_conn *fprev, *fnext; /* in the host's flush list */
   bool flushing;
-  pz_stream_t *stream; /* what the connection reads and writes: &tcp.base */
+  pz_stream_t *stream; /* what the connection reads and writes: tcp or tls */
   pz_tcp_stream_t tcp;
+  /* TLS over tcp when the server has it; NULL for plain connections */
+  struct pz_tls_stream *tls;
   uv_os_sock_t fd; /* while moving */
   int state;
   bool eof;             /* the peer's side is closed */

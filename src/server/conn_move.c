@@ -44,8 +44,10 @@ int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
                                          PZ_CLOSE_INTERNAL_ERROR >> 8,
                                          PZ_CLOSE_INTERNAL_ERROR & 0xff};
     pz_error("cannot open a moved connection (%s): closing it", c->peer);
-    ssize_t w = write(c->fd, close_1011, sizeof(close_1011));
-    (void)w;
+    if (!c->tls) { /* TLS would need the stream that failed to open */
+      ssize_t w = write(c->fd, close_1011, sizeof(close_1011));
+      (void)w;
+    }
     close(c->fd);
     c->session = NULL;
     pz_conn_free(c);

@@ -1,7 +1,8 @@
 /*
  * plaza: the process. Reads the configuration, binds the port, starts the
  * workers and the acceptor, and on SIGINT/SIGTERM stops accepting, closes
- * every client with 1001 and exits 0 once the workers have drained.
+ * every client with 1001 and exits 0 once the workers have drained. With
+ * TLS, SIGHUP reloads the certificate and key (tls_ctx.h).
  */
 #include <openssl/rand.h>
 #include <signal.h>
@@ -19,13 +20,14 @@
 #include "id.h"
 #include "log.h"
 #include "server.h"
+#include "tls_ctx.h"
 #include "worker.h"
 
 typedef struct {
   pz_server_t *srv;
   pz_acceptor_t *acceptor;
   unsigned next_worker; /* acceptor thread only */
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
 } pz_main_t;
 
 /* Acceptor thread: sockets go to the workers round robin. */
@@ -50,6 +52,22 @@ static void on_signal(uv_signal_t *sig, int signum) {
     pz_worker_stop(m->srv->workers[i]);
   uv_close((uv_handle_t *)&m->sigint, on_signal_closed);
   uv_close((uv_handle_t *)&m->sigterm, on_signal_closed);
+  if (m->srv->tls)
+    uv_close((uv_handle_t *)&m->sighup, on_signal_closed);
+}
+
+/* New connections get the new certificate, open ones keep theirs; a
+ * failed reload keeps the old one (renewal tools retry). */
+static void on_sighup(uv_signal_t *sig, int signum) {
+  pz_main_t *m = sig->data;
+  char msg[512];
+  if (pz_tls_ctx_reload(m->srv->tls, msg, sizeof(msg)) != 0) {
+    pz_error("SIGHUP: TLS reload failed, keeping the current certificate: %s",
+             msg);
+    return;
+  }
+  pz_tls_ctx_describe(m->srv->tls, msg, sizeof(msg));
+  pz_info("SIGHUP: TLS certificate reloaded: %s", msg);
 }
 
 /* Each client is a descriptor: lift the soft limit to the hard one, as
@@ -84,6 +102,16 @@ int main(int argc, char **argv) {
 
   pz_server_t srv = {0};
   srv.cfg = &cfg;
+  if (cfg.tls_cert[0]) {
+    char msg[512];
+    if (pz_tls_ctx_create(cfg.tls_cert, cfg.tls_key, &srv.tls, msg,
+                          sizeof(msg)) != 0) {
+      fprintf(stderr, "plaza: TLS: %s\n", msg);
+      return 2;
+    }
+    pz_tls_ctx_describe(srv.tls, msg, sizeof(msg));
+    pz_info("TLS certificate: %s", msg);
+  }
   srv.node_id = cfg.node_id == UINT32_MAX ? random_node_id() : cfg.node_id;
   snprintf(srv.node_name, sizeof(srv.node_name), "plaza-%u", srv.node_id);
   srv.started_ms = pz_wall_ms();
@@ -123,6 +151,11 @@ int main(int argc, char **argv) {
   m.sigint.data = m.sigterm.data = &m;
   uv_signal_start(&m.sigint, on_signal, SIGINT);
   uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+  if (srv.tls) {
+    uv_signal_init(loop, &m.sighup);
+    m.sighup.data = &m;
+    uv_signal_start(&m.sighup, on_sighup, SIGHUP);
+  }
   uv_run(loop, UV_RUN_DEFAULT);
 
   pz_acceptor_destroy(m.acceptor);
@@ -131,6 +164,7 @@ int main(int argc, char **argv) {
   free(srv.workers);
   srv.bus->vt->destroy(srv.bus);
   pz_auth_destroy(srv.auth);
+  pz_tls_ctx_destroy(srv.tls);
   int closed = uv_loop_close(loop);
   pz_info("stopped");
   return closed == 0 ? 0 : 1;

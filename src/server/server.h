@@ -15,6 +15,7 @@
 struct pz_worker;
 struct pz_bus;
 struct pz_auth;
+struct pz_tls_ctx;
 
 typedef struct pz_server {
   const pz_config_t *cfg;
@@ -24,7 +25,9 @@ typedef struct pz_server {
   int n_workers;
   struct pz_worker **workers;
   struct pz_bus *bus;
-  struct pz_auth *auth;     /* JWT, sessions per user, admin token (auth.h) */
+  struct pz_auth *auth; /* JWT, sessions per user, admin token (auth.h) */
+  /* NULL: plain; main reloads its certificate on SIGHUP */
+  struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */
   _Atomic int stopping;
 } pz_server_t;

@@ -149,6 +149,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   uv_timer_init(&w->loop, &w->house_timer);
   w->tick_timer.data = w->house_timer.data = w;
   pz_conn_host_init(&w->conns, &w->loop, w->cfg, &w->metrics, &conn_events, w);
+  w->conns.tls = srv->tls;
   pz_shard_config_t sc = {
       .room_max_members = w->cfg->room_max_members,
       .rules = {w->cfg->max_speed, w->cfg->bounds},

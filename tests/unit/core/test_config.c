@@ -4,7 +4,7 @@
  * out of range or not numbers, and hosts that do not resolve, refused with
  * PZ_CONFIG_ERROR (and the reason on stderr), the range edges and host
  * names accepted, and --help / --version answering PZ_CONFIG_EXIT with the
- * text on stdout. Each test starts from an
+ * text on stdout, TLS paths only in pairs. Each test starts from an
  * environment without PLAZA_* variables.
  */
 #include <setjmp.h>
@@ -300,6 +300,35 @@ static void test_unknown_and_stray_arguments(void **state) {
   assert_int_equal(cfg.port, 2);
 }
 
+/* TLS takes a certificate and its key, from flags or the environment, as
+ * long paths as the system allows; one without the other is refused. */
+static void test_tls_paths_go_together(void **state) {
+  pz_config_t cfg;
+  assert_int_equal(load_args(&cfg, (const char *[]){"plaza", NULL}),
+                   PZ_CONFIG_OK);
+  assert_string_equal(cfg.tls_cert, "");
+  assert_string_equal(cfg.tls_key, "");
+  static char longpath[300];
+  memset(longpath, 'p', sizeof(longpath) - 1);
+  longpath[0] = '/';
+  setenv("PLAZA_TLS_KEY", "/etc/plaza/key.pem", 1);
+  assert_int_equal(LOAD(&cfg, "--tls-cert", longpath), PZ_CONFIG_OK);
+  assert_string_equal(cfg.tls_cert, longpath);
+  assert_string_equal(cfg.tls_key, "/etc/plaza/key.pem");
+  unsetenv("PLAZA_TLS_KEY");
+  char *err;
+  assert_int_equal(
+      load_quiet(&cfg, (const char *[]){"plaza", "--tls-cert", "c.pem", NULL},
+                 &err),
+      PZ_CONFIG_ERROR);
+  assert_non_null(strstr(err, "--tls-key"));
+  free(err);
+  assert_int_equal(
+      load_quiet(&cfg, (const char *[]){"plaza", "--tls-key", "k.pem", NULL},
+                 NULL),
+      PZ_CONFIG_ERROR);
+}
+
 static void test_help_and_version_exit(void **state) {
   pz_config_t cfg;
   capture_t c;
@@ -342,6 +371,7 @@ int main(void) {
       T(test_bad_env_refused),
       T(test_range_edges_accepted),
       T(test_unknown_and_stray_arguments),
+      T(test_tls_paths_go_together),
       T(test_help_and_version_exit),
 #undef T
   };

@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""What TLS costs plaza: its CPU per 1,000 clients in the `social` scenario
+with and without TLS, at the same load.
+
+plaza-bench speaks only ws://, so Debian's haproxy (mode tcp) stands in front
+of plaza on the client side: bench -> haproxy (plain) -> plaza, where
+haproxy's leg to plaza is plain TCP ("proxy") or TLS 1.3 with ALPN http/1.1
+("proxy-tls"). Both go through the same proxy so that the only difference
+is TLS; "direct" (bench -> plaza, as `make bench` runs) is there for
+reference. Only plaza's CPU is measured (--server-pid), pinned alone on
+CPU 0 with --workers 1; bench and haproxy share CPU 1. Runs are
+interleaved, three each; figures are medians.
+
+    /usr/bin/python3 bench/run/tls_cost.py [--clients 1000] [--runs 3]
+
+Prints a Markdown table and the commands; run JSON goes under
+bench/results/tls-<date>/.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAZA = os.path.join(ROOT, "build", "plaza")
+BENCH = os.path.join(ROOT, "build", "plaza-bench")
+MODES = ["direct", "proxy", "proxy-tls"]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])  # utime, stime
+
+
+def haproxy_cfg(path, listen, target, tls):
+    with open(path, "w") as f:
+        f.write(f"""global
+    maxconn 8000
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+listen ws
+    bind 127.0.0.1:{listen}
+    server plaza 127.0.0.1:{target}{" ssl verify none alpn http/1.1" if tls else ""}
+""")
+
+
+def one_run(mode, r, args, tmp, outdir, cert, key):
+    port = free_port()
+    argv = ["taskset", "-c", "0", PLAZA, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--tick-hz", "30", "--log-level", "warn"]
+    if mode == "proxy-tls":
+        argv += ["--tls-cert", cert, "--tls-key", key]
+    plaza = subprocess.Popen(argv)
+    proxy = None
+    cmds = {"plaza": " ".join(argv)}
+    try:
+        wait_port(port)
+        url_port = port
+        if mode != "direct":
+            url_port = free_port()
+            cfg = os.path.join(tmp, f"haproxy-{mode}.cfg")
+            haproxy_cfg(cfg, url_port, port, mode == "proxy-tls")
+            pargv = ["taskset", "-c", "1", "haproxy", "-db", "-f", cfg]
+            proxy = subprocess.Popen(pargv, stdout=subprocess.DEVNULL)
+            wait_port(url_port)
+            cmds["haproxy"] = " ".join(pargv)
+            cmds["haproxy_server_line"] = open(cfg).read().strip().splitlines()[-1].strip()
+        out = os.path.join(outdir, f"social-{args.clients}-{mode}-r{r}.json")
+        bargv = ["taskset", "-c", "1", BENCH, "--url", f"ws://127.0.0.1:{url_port}/ws",
+                 "--proto", "plaza", "--scenario", "social", "--threads", "1",
+                 "--ramp", str(args.ramp), "--duration", str(args.duration),
+                 "--server-pid", str(plaza.pid), "--json", out, "--clients", str(args.clients)]
+        cmds["bench"] = " ".join(bargv)
+        bench = subprocess.Popen(bargv, stdout=subprocess.DEVNULL)
+        # user/kernel split of plaza over the measured window, sampled here
+        time.sleep(args.ramp + 0.5)
+        u0, s0 = cpu_ticks(plaza.pid)
+        hp0 = sum(cpu_ticks(proxy.pid)) if proxy else 0
+        t0 = time.monotonic()
+        time.sleep(args.duration - 1.0)
+        u1, s1 = cpu_ticks(plaza.pid)
+        hp1 = sum(cpu_ticks(proxy.pid)) if proxy else 0
+        window = time.monotonic() - t0
+        bench.wait(timeout=args.ramp + args.duration + 60)
+        with open(out) as f:
+            d = json.load(f)
+    finally:
+        if proxy:
+            proxy.terminate()
+            proxy.wait()
+        plaza.send_signal(signal.SIGTERM)
+        plaza.wait(timeout=10)
+    made = d["connections"]["made"]
+    cpu = d["server"]["cpu_pct"]
+    return {
+        "mode": mode, "run": r, "clients": made, "cpu_pct": cpu,
+        "cpu_per_1000": cpu * 1000.0 / made,
+        "user_pct": 100.0 * (u1 - u0) / TICKS / window,
+        "sys_pct": 100.0 * (s1 - s0) / TICKS / window,
+        "haproxy_pct": 100.0 * (hp1 - hp0) / TICKS / window if proxy else None,
+        "p99": d["latency_ms"]["move"]["p99"],
+        "delivered": d["moves_delivered_ratio"],
+        "bench_cpu_pct": d.get("bench", {}).get("cpu_pct"),
+        "commands": cmds,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--ramp", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=15)
+    args = ap.parse_args()
+    outdir = os.path.join(ROOT, "bench", "results", "tls-" + time.strftime("%Y-%m-%d-%H%M"))
+    os.makedirs(outdir, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
+        for r in range(1, args.runs + 1):
+            for mode in MODES:
+                res = one_run(mode, r, args, tmp, outdir, cert, key)
+                print(f"{mode:<10} r{r}: plaza {res['cpu_pct']:.1f}% "
+                      f"({res['user_pct']:.1f} user, {res['sys_pct']:.1f} kernel), "
+                      f"{res['cpu_per_1000']:.1f}/1000 clients, p99 {res['p99']:.1f} ms, "
+                      f"delivered {res['delivered']:.4f}", flush=True)
+                results.append(res)
+    with open(os.path.join(outdir, "summary.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    med = lambda mode, k: statistics.median(x[k] for x in results if x["mode"] == mode)
+    print(f"\n| path | plaza CPU per 1,000 clients, % of a core | user / kernel % | "
+          f"p99 move latency, ms | moves delivered | haproxy CPU % |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for mode in MODES:
+        hp = "" if mode == "direct" else f"{med(mode, 'haproxy_pct'):.1f}"
+        print(f"| {mode} | {med(mode, 'cpu_per_1000'):.1f} | {med(mode, 'user_pct'):.1f} / "
+              f"{med(mode, 'sys_pct'):.1f} | {med(mode, 'p99'):.1f} | "
+              f"{med(mode, 'delivered'):.4f} | {hp} |")
+    print(f"\nTLS / plain through the same proxy: "
+          f"{med('proxy-tls', 'cpu_per_1000') / med('proxy', 'cpu_per_1000'):.2f}x")
+    print(f"results: {os.path.relpath(outdir, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

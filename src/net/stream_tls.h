@@ -1,0 +1,59 @@
+/*
+ * TLS as a byte stream (see stream.h) wrapping a TCP stream: OpenSSL works
+ * on two memory BIOs and this file moves ciphertext between them and the
+ * TCP stream, so the layers above see plaintext through the same interface
+ * and never learn that TLS is there.
+ *
+ * Design notes:
+ * - Reading: ciphertext from the TCP stream goes into the read BIO and
+ *   SSL_read hands plaintext to on_read, decrypted into the TCP stream's
+ *   scratch buffer (the ciphertext was copied into the BIO first). The
+ *   handshake runs inside: reads may produce handshake output to write.
+ * - Writing keeps the try-first contract: writev encrypts plaintext (small
+ *   iovecs gathered into full records) and passes the ciphertext to the TCP
+ *   stream. What the socket does not take is held here, at most about
+ *   PZ_TLS_HOLD_MAX bytes: writev stops encrypting at that bound and takes
+ *   nothing while above it, so the owner's queue keeps the rest, and
+ *   on_writable fires once the held ciphertext has gone.
+ * - Detach keeps the TLS state (the SSL object, unread ciphertext, held
+ *   output); pz_tls_stream_wrap puts it on a new TCP stream, on any loop.
+ *   An SSL object may change threads when it is not used concurrently; the
+ *   caller's hand-over (a mutex-protected mailbox) orders memory.
+ * - Idle streams stay small: SSL_MODE_RELEASE_BUFFERS (tls_ctx.c), and the
+ *   BIOs are replaced when a burst left them with large buffers.
+ */
+#ifndef PZ_STREAM_TLS_H
+#define PZ_STREAM_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "stream.h"
+
+/* Ciphertext a stream holds for a socket that is full, give or take one
+ * record: the bound past which writev takes no plaintext. */
+#define PZ_TLS_HOLD_MAX (64 * 1024)
+
+typedef struct pz_tls_stream pz_tls_stream_t;
+
+/* A server-side TLS stream over ssl (takes ownership of it, also on
+ * failure). Returns NULL when ssl is NULL or memory is short. It carries
+ * nothing until wrapped. Any thread; then the thread of the loop it is
+ * wrapped on. */
+pz_tls_stream_t *pz_tls_stream_create(SSL *ssl);
+
+/* Puts the stream on tcp, a TCP stream just opened on the calling thread's
+ * loop (borrowed until the TLS stream's close or detach completes; the TLS
+ * stream takes tcp's callbacks). Returns the stream to read and write
+ * through; its owner sets data, on_read and on_writable. After a detach,
+ * wrap again on the new loop: ciphertext read or held before the move is
+ * handled on a later turn of that loop, once reading is started. */
+pz_stream_t *pz_tls_stream_wrap(pz_tls_stream_t *t, pz_tcp_stream_t *tcp);
+
+/* Frees the stream and its SSL object (NULL: nothing). Only when it is not
+ * wrapped, or its close or detach has completed. */
+void pz_tls_stream_destroy(pz_tls_stream_t *t);
+
+/* The SSL object, for inspection (version, ALPN, peer); borrowed. */
+SSL *pz_tls_stream_ssl(pz_tls_stream_t *t);
+
+#endif
