@@ -8,13 +8,19 @@
 #                       and docs/bench-*.svg (< 30 min on the 2-core machine)
 #   make bench-quick    social at 1,000 clients, one run each, a table on
 #                       stdout and bench/results/<date>-quick/ (< 3 min)
+#   make bench-scaleout issue 8: social at 1,000 clients on one plaza node,
+#                       two plaza nodes + redis-server, the Socket.io peer on
+#                       one node and on two with its Redis adapter; 3 runs
+#                       each; bench/results/<date>-scaleout/ and a section of
+#                       docs/benchmarks.md (< 10 min). PLAZA_REDIS_BIN=path
+#                       picks the plaza binary with --redis for two nodes.
 #
 # The server runs on CPU 0, the bench on CPU 1 (taskset): nothing else
 # should be busy on the machine meanwhile.
 
 BENCH_RUN := bench/run/bench.py
 
-.PHONY: bench bench-quick bench-deps
+.PHONY: bench bench-quick bench-scaleout bench-deps
 
 # gnuplot draws the SVG curves; installed only when missing.
 bench-deps:
@@ -31,3 +37,6 @@ bench: all peer-socketio-install bench-deps
 
 bench-quick: all peer-socketio-install
 	/usr/bin/python3 $(BENCH_RUN) --quick
+
+bench-scaleout: all peer-socketio-install
+	/usr/bin/python3 $(BENCH_RUN) --scaleout $(if $(PLAZA_REDIS_BIN),--plaza-redis-bin $(PLAZA_REDIS_BIN))

@@ -23,6 +23,7 @@
 #include "opts.h"
 #include "proto.h"
 #include "report.h"
+#include "rstats.h"
 #include "stats.h"
 #include "sysmon.h"
 #include "worker.h"
@@ -58,6 +59,9 @@ typedef struct bench {
   pz_bench_result_t *acc;
   uint32_t n_done;
   double cpu_w0;
+  pz_redis_sampler_t *redis; /* open from window start to end */
+  pz_rstats_t *rs0, *rs1;    /* the INFO samples */
+  uint64_t t_rs0;
   bool stopping, interrupted;
   uint32_t n_stopped;
   pz_bench_counters_t final_close;
@@ -153,9 +157,48 @@ static void close_main(bench_t *b) {
 
 /* ---- steps --------------------------------------------------------------- */
 
-static void sample_server(bench_t *b, pz_proc_sample_t *s) {
-  if (b->o.server_pid > 0)
-    *s = pz_sysmon_proc(b->o.server_pid);
+/* Every server pid, then their sum. */
+static void sample_server(bench_t *b, pz_proc_sample_t *sum,
+                          pz_proc_sample_t *each) {
+  if (b->o.n_pids == 0)
+    return;
+  for (uint32_t i = 0; i < b->o.n_pids; i++)
+    each[i] = pz_sysmon_proc(b->o.server_pids[i]);
+  *sum = pz_sysmon_sum(each, b->o.n_pids);
+}
+
+/* Redis INFO at the window's start (end = false) and end. Blocking, a
+ * millisecond or so on loopback; the window's figures go into run. */
+static void sample_redis(bench_t *b, pz_bench_run_t *run, bool end) {
+  char err[160] = "";
+  if (b->o.redis_url == NULL)
+    return;
+  if (!end) {
+    pz_redis_sampler_close(b->redis);
+    b->redis = pz_redis_sampler_open(b->o.redis_url, err, sizeof(err));
+    if (b->redis != NULL &&
+        pz_redis_sampler_take(b->redis, b->rs0, err, sizeof(err)) != 0) {
+      pz_redis_sampler_close(b->redis);
+      b->redis = NULL;
+    }
+    b->t_rs0 = uv_hrtime();
+    if (b->redis == NULL) {
+      snprintf(run->redis.error, sizeof(run->redis.error), "%s", err);
+      fprintf(stderr, "plaza-bench: redis: %s\n", err);
+    }
+    return;
+  }
+  if (b->redis == NULL)
+    return; /* the error is already in run->redis */
+  if (pz_redis_sampler_take(b->redis, b->rs1, err, sizeof(err)) == 0) {
+    double dt = (double)(uv_hrtime() - b->t_rs0) / 1e9;
+    pz_rstats_diff(b->rs0, b->rs1, dt, 1, &run->redis);
+  } else {
+    snprintf(run->redis.error, sizeof(run->redis.error), "%s", err);
+    fprintf(stderr, "plaza-bench: redis: %s\n", err);
+  }
+  pz_redis_sampler_close(b->redis);
+  b->redis = NULL;
 }
 
 static void arm_phase(bench_t *b, uint64_t at_ns, int phase);
@@ -164,11 +207,13 @@ static void on_phase(uv_timer_t *t) {
   bench_t *b = t->data;
   pz_bench_run_t *run = &b->runs[b->n_runs];
   if (b->next_phase == 0) {
-    sample_server(b, &run->s_win0);
+    sample_server(b, &run->s_win0, run->p_win0);
+    sample_redis(b, run, false);
     b->cpu_w0 = pz_sysmon_self_cpu();
     arm_phase(b, b->t_win1, 1);
   } else if (b->next_phase == 1) {
-    sample_server(b, &run->s_win1);
+    sample_server(b, &run->s_win1, run->p_win1);
+    sample_redis(b, run, true);
     run->self_cpu_s = pz_sysmon_self_cpu() - b->cpu_w0;
     b->next_phase = 2;
   }
@@ -194,8 +239,9 @@ static void start_step(bench_t *b, uint32_t n) {
   pz_bench_run_t *run = &b->runs[b->n_runs];
   memset(run, 0, sizeof(*run));
   run->clients = n;
-  run->has_server = o->server_pid > 0;
+  run->has_server = o->n_pids > 0;
   run->server_pid = o->server_pid;
+  run->has_redis = o->redis_url != NULL;
   b->n_prev = b->n_cur;
   b->n_cur = n;
   b->t_ramp0 = now + STEP_LEAD_NS;
@@ -203,7 +249,7 @@ static void start_step(bench_t *b, uint32_t n) {
   b->t_win0 = b->t_ramp0 + (uint64_t)(o->ramp_s * 1e9);
   b->t_win1 = b->t_win0 + (uint64_t)(o->duration_s * 1e9);
   b->t_end = b->t_win1 + (uint64_t)(o->drain_s * 1e9);
-  sample_server(b, &run->s_ramp0);
+  sample_server(b, &run->s_ramp0, run->p_ramp0);
   pz_result_reset(b->acc);
   b->n_done = 0;
   for (uint32_t i = 0; i < o->threads; i++) {
@@ -247,7 +293,8 @@ static void finish_step(bench_t *b) {
   pz_bench_run_t *run = &b->runs[b->n_runs];
 
   if (b->next_phase != 2) { /* the phase timer has not fired yet */
-    sample_server(b, &run->s_win1);
+    sample_server(b, &run->s_win1, run->p_win1);
+    sample_redis(b, run, true);
     run->self_cpu_s = pz_sysmon_self_cpu() - b->cpu_w0;
   }
   run->r = *b->acc;
@@ -352,7 +399,10 @@ int main(int argc, char **argv) {
   b->sec = malloc(sizeof(*b->sec));
   b->acc = malloc(sizeof(*b->acc));
   b->w = calloc(o->threads, sizeof(*b->w));
-  if (!b->last_cum || !b->present || !b->rounds || !b->sec || !b->acc || !b->w)
+  b->rs0 = malloc(sizeof(*b->rs0));
+  b->rs1 = malloc(sizeof(*b->rs1));
+  if (!b->last_cum || !b->present || !b->rounds || !b->sec || !b->acc ||
+      !b->w || !b->rs0 || !b->rs1)
     return 1;
   pz_hist_reset(b->sec);
 
@@ -412,6 +462,10 @@ int main(int argc, char **argv) {
   free(b->sec);
   free(b->acc);
   free(b->w);
+  pz_redis_sampler_close(b->redis);
+  free(b->rs0);
+  free(b->rs1);
+  pz_bench_opts_dispose(&b->o);
   free(b);
   return rc;
 }

@@ -1,6 +1,7 @@
 /* plaza-bench's command line (see opts.h and bench/CONTRACT.md). */
 #include "opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +20,9 @@
 
 static const char usage[] =
     "usage: plaza-bench [flags]   (bench/CONTRACT.md)\n"
-    "  --url URL              ws:// URL of the server (default per --proto)\n"
+    "  --url URL[,URL...]     ws:// URL of the server (default per --proto);\n"
+    "                         several (comma-separated or repeated): nodes,\n"
+    "                         client i connects to URL i mod N (round robin)\n"
     "  --proto plaza|socketio wire protocol (plaza)\n"
     "  --scenario NAME        social|crowd|idle|churn (social)\n"
     "  --clients N            simulated clients (preset)\n"
@@ -35,7 +38,11 @@ static const char usage[] =
     "  --local-ips N          source addresses 127.0.0.1..127.0.0.N (1)\n"
     "  --lazy-ms MS           read count-only clients every MS, in batches;\n"
     "                         0: as soon as data comes (0)\n"
-    "  --server-pid PID       sample the server's CPU and RSS from /proc\n"
+    "  --server-pid PID[,PID...]  sample the servers' CPU and RSS from /proc,\n"
+    "                         summed and per pid; LABEL=PID names one (e.g.\n"
+    "                         redis=1234); comma-separated or repeated\n"
+    "  --redis-url URL        redis://[:password@]host:port[/db]: Redis\n"
+    "                         commands per second over the window (INFO)\n"
     "  --json FILE            write the figures as JSON\n"
     "  --find-capacity        raise clients step by step (--start, --step,\n"
     "                         --max) until p99 > --p99-ms or errors\n"
@@ -66,6 +73,66 @@ static bool u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
     return false;
   *out = (uint32_t)v;
   return true;
+}
+
+int pz_bench_opts_add_urls(pz_bench_opts_t *o, const char *list) {
+  const char *p = list;
+  for (;;) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n == 0 || o->n_urls == PZ_BENCH_MAX_URLS)
+      return -1;
+    char *u = strndup(p, n);
+    if (u == NULL)
+      return -1;
+    o->urls[o->n_urls++] = u;
+    if (e == NULL)
+      return 0;
+    p = e + 1;
+  }
+}
+
+int pz_bench_opts_add_pids(pz_bench_opts_t *o, const char *list) {
+  const char *p = list;
+  for (;;) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    char item[64], *num_s = item, *eq;
+    uint32_t pid;
+    if (n == 0 || n >= sizeof(item) || o->n_pids == PZ_BENCH_MAX_PIDS)
+      return -1;
+    memcpy(item, p, n);
+    item[n] = '\0';
+    char *label = o->server_labels[o->n_pids];
+    label[0] = '\0';
+    if ((eq = strchr(item, '=')) != NULL) {
+      size_t ln = (size_t)(eq - item);
+      if (ln == 0 || ln >= sizeof(o->server_labels[0]))
+        return -1;
+      for (size_t i = 0; i < ln; i++) /* a plain word: it goes into JSON */
+        if (!(isalnum((unsigned char)item[i]) || item[i] == '-' ||
+              item[i] == '_' || item[i] == '.'))
+          return -1;
+      memcpy(label, item, ln);
+      label[ln] = '\0';
+      num_s = eq + 1;
+    }
+    if (!u32(num_s, 1, 1u << 30, &pid))
+      return -1;
+    o->server_pids[o->n_pids++] = (int)pid;
+    if (e == NULL)
+      return 0;
+    p = e + 1;
+  }
+}
+
+void pz_bench_opts_dispose(pz_bench_opts_t *o) {
+  for (uint32_t i = 0; i < o->n_urls; i++)
+    free(o->urls[i]);
+  o->n_urls = 0;
+  free(o->url_display);
+  o->url_display = NULL;
+  o->url = NULL;
 }
 
 int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
@@ -105,7 +172,8 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
       return 1;
     } else if (!strcmp(f, "--url")) {
       NEED();
-      o->url = v;
+      if (pz_bench_opts_add_urls(o, v) != 0)
+        return bad(f, v);
     } else if (!strcmp(f, "--proto")) {
       NEED();
       if (strcmp(v, "plaza") && strcmp(v, "socketio"))
@@ -165,10 +233,12 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
         return bad(f, v);
     } else if (!strcmp(f, "--server-pid")) {
       NEED();
-      uint32_t pid;
-      if (!u32(v, 1, 1u << 30, &pid))
+      if (pz_bench_opts_add_pids(o, v) != 0)
         return bad(f, v);
-      o->server_pid = (int)pid;
+      o->server_pid = o->server_pids[0];
+    } else if (!strcmp(f, "--redis-url")) {
+      NEED();
+      o->redis_url = v;
     } else if (!strcmp(f, "--json")) {
       NEED();
       o->json = v;
@@ -235,21 +305,32 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
   if (o->find_capacity && o->max < o->start)
     return bad("--max", "below --start");
 
-  if (!strcmp(o->proto_name, "socketio")) {
-    o->proto = &pz_bench_proto_socketio;
-    if (o->url == NULL)
-      o->url = DEFAULT_SIO_URL;
-  } else {
-    o->proto = &pz_bench_proto_plaza;
-    if (o->url == NULL)
-      o->url = DEFAULT_PLAZA_URL;
-  }
-  pz_url_t u;
-  int r = pz_url_parse(o->url, &u);
-  if (r != 0) {
-    fprintf(stderr, "plaza-bench: bad --url '%s': %s (ws://IPv4:PORT/PATH)\n",
-            o->url, pz_client_strerror(r));
+  bool sio = !strcmp(o->proto_name, "socketio");
+  o->proto = sio ? &pz_bench_proto_socketio : &pz_bench_proto_plaza;
+  if (o->n_urls == 0 &&
+      pz_bench_opts_add_urls(o, sio ? DEFAULT_SIO_URL : DEFAULT_PLAZA_URL) != 0)
     return -1;
+  size_t len = 1;
+  for (uint32_t i = 0; i < o->n_urls; i++) {
+    pz_url_t u;
+    char *copy = strdup(o->urls[i]); /* pz_url_parse may point into it */
+    int r = copy ? pz_url_parse(copy, &u) : PZ_CLIENT_ENOMEM;
+    free(copy);
+    if (r != 0) {
+      fprintf(stderr, "plaza-bench: bad --url '%s': %s (ws://IPv4:PORT/PATH)\n",
+              o->urls[i], pz_client_strerror(r));
+      return -1;
+    }
+    len += strlen(o->urls[i]) + 1;
+  }
+  o->url = o->urls[0];
+  if ((o->url_display = malloc(len)) == NULL)
+    return -1;
+  o->url_display[0] = '\0';
+  for (uint32_t i = 0; i < o->n_urls; i++) {
+    if (i)
+      strcat(o->url_display, ",");
+    strcat(o->url_display, o->urls[i]);
   }
   /* Not from the seed: two runs with one seed must not share rooms. */
   snprintf(

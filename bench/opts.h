@@ -18,8 +18,18 @@ enum pz_bench_scenario {
   PZ_SCEN_CHURN,
 };
 
+#define PZ_BENCH_MAX_URLS 64 /* --url: nodes one run drives */
+#define PZ_BENCH_MAX_PIDS 16 /* --server-pid: processes sampled */
+
 typedef struct pz_bench_opts {
-  const char *url;
+  const char *url; /* the first of urls (or the default) */
+  /* --url, comma-separated or repeated: client i connects to
+   * urls[i % n_urls] (round robin by global client index, so the members
+   * of a room are spread over the nodes). Each points into url_buf or
+   * (owned copies). */
+  char *urls[PZ_BENCH_MAX_URLS];
+  uint32_t n_urls;
+  char *url_display; /* every URL joined by ',' (owned) */
   const struct pz_bench_proto *proto;
   const char *proto_name; /* "plaza" or "socketio" */
   const char *scenario;
@@ -29,7 +39,13 @@ typedef struct pz_bench_opts {
   double ramp_s, duration_s, drain_s;
   uint32_t threads, sample, local_ips;
   uint32_t lazy_ms; /* count-only clients are read every lazy_ms, 0: at once */
-  int server_pid;   /* 0: none */
+  int server_pid;   /* the first of server_pids, 0: none */
+  /* --server-pid PID or LABEL=PID, comma-separated or repeated: CPU and
+   * RSS are summed over all of them and reported per pid too. */
+  int server_pids[PZ_BENCH_MAX_PIDS];
+  char server_labels[PZ_BENCH_MAX_PIDS][24]; /* "" when none was given */
+  uint32_t n_pids;
+  const char *redis_url; /* --redis-url: sample INFO commandstats, or NULL */
   const char *json;
   bool find_capacity;
   double p99_ms;
@@ -43,5 +59,22 @@ typedef struct pz_bench_opts {
 /* Parses argv into o. Returns 0 to run, 1 after printing the help, -1
  * after printing what was wrong (on stderr). */
 int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv);
+
+/* Frees what parse allocated. */
+void pz_bench_opts_dispose(pz_bench_opts_t *o);
+
+/* Adds the comma-separated URLs of `list` to o (copied). Returns 0, or -1
+ * when an item is empty or there are more than PZ_BENCH_MAX_URLS. */
+int pz_bench_opts_add_urls(pz_bench_opts_t *o, const char *list);
+
+/* Adds the comma-separated PID or LABEL=PID items of `list` to o.
+ * Returns 0, or -1 when an item is malformed or there are too many. */
+int pz_bench_opts_add_pids(pz_bench_opts_t *o, const char *list);
+
+/* Which URL client gidx connects to. */
+static inline uint32_t pz_bench_node_of(const pz_bench_opts_t *o,
+                                        uint32_t gidx) {
+  return o->n_urls > 1 ? gidx % o->n_urls : 0;
+}
 
 #endif

@@ -110,6 +110,34 @@ void pz_report_judge(const pz_bench_opts_t *o, pz_bench_run_t *run,
     note_add(run->note, sizeof(run->note), extra_note);
 }
 
+/* One pid's CPU, % of a core over the window; < 0: unknown. */
+static double pid_cpu_pct(const pz_bench_run_t *run, uint32_t i) {
+  const pz_proc_sample_t *a = &run->p_win0[i], *b = &run->p_win1[i];
+  if (!run->has_server || !a->ok || !b->ok || run->r.wall_s <= 0)
+    return -1;
+  return 100.0 * (b->cpu_s - a->cpu_s) / run->r.wall_s;
+}
+
+static void redis_lines(FILE *out, const pz_redis_fig_t *rd) {
+  if (!rd->ok || rd->window_s <= 0) {
+    fprintf(out, "redis              not sampled: %s\n",
+            rd->error[0] ? rd->error : "no window");
+    return;
+  }
+  fprintf(out, "redis              %.0f commands/s (%llu over %.1f s)",
+          (double)rd->calls / rd->window_s, (unsigned long long)rd->calls,
+          rd->window_s);
+  if (rd->net_in >= 0 && rd->net_out >= 0)
+    fprintf(out, ", net in %.0f B/s, out %.0f B/s",
+            (double)rd->net_in / rd->window_s,
+            (double)rd->net_out / rd->window_s);
+  fputs("\n  top:", out);
+  for (uint32_t i = 0; i < rd->n_top && i < 6; i++)
+    fprintf(out, " %s %.0f/s", rd->top[i].name,
+            (double)rd->top[i].calls / rd->window_s);
+  fputs(rd->n_top ? "\n" : " none\n", out);
+}
+
 /* ---- table --------------------------------------------------------------- */
 
 static void lat_row(FILE *out, const char *name, const pz_hist_t *h) {
@@ -164,8 +192,11 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
   pz_bench_fig_t f;
 
   pz_report_figures(o, run, &f);
-  fprintf(out, "\nplaza-bench: %s %s, scenario %s\n", o->proto_name, o->url,
-          o->scenario);
+  fprintf(out, "\nplaza-bench: %s %s, scenario %s\n", o->proto_name,
+          o->url_display ? o->url_display : o->url, o->scenario);
+  if (o->n_urls > 1)
+    fprintf(out, "%u nodes: client i connects to URL i mod %u\n", o->n_urls,
+            o->n_urls);
   fprintf(out,
           "%u clients in rooms of %u, %.0f moves/s and %.1f chats/min each; "
           "ramp %.1f s, measured %.1f s; %u thread%s, %u sampled per room\n\n",
@@ -207,6 +238,10 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
   fprintf(out, "\nlatency (ms)          samples      p50      p90      p99 "
                "   p99.9      max\n");
   lat_row(out, "move", &r->move);
+  if (o->n_urls > 1) {
+    lat_row(out, " same node", &r->move_same);
+    lat_row(out, " cross", &r->move_cross);
+  }
   lat_row(out, "chat", &r->chat);
   lat_row(out, "setup", &r->setup);
   lat_row(out, "send lag", &r->lag);
@@ -219,7 +254,10 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
     fprintf(out, "unreadable msgs    %llu\n",
             (unsigned long long)r->step.decode_errors);
   if (run->has_server) {
-    fprintf(out, "server (pid %d)     ", run->server_pid);
+    if (o->n_pids > 1)
+      fprintf(out, "servers (%u pids)   ", o->n_pids);
+    else
+      fprintf(out, "server (pid %d)     ", run->server_pid);
     if (f.server_cpu_pct >= 0)
       fprintf(out,
               "cpu %.1f%% of a core (%.2f s), RSS %lld -> %lld -> %lld "
@@ -228,6 +266,19 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
               (long long)run->s_win0.rss_kb, (long long)run->s_win1.rss_kb);
     else
       fprintf(out, "not readable in /proc\n");
+    if (o->n_pids > 1)
+      for (uint32_t i = 0; i < o->n_pids; i++) {
+        double cpu = pid_cpu_pct(run, i);
+        fprintf(out, "  pid %-8d %-8s ", o->server_pids[i],
+                o->server_labels[i]);
+        if (cpu >= 0)
+          fprintf(out, "cpu %.1f%% of a core, RSS %lld -> %lld -> %lld KiB\n",
+                  cpu, (long long)run->p_ramp0[i].rss_kb,
+                  (long long)run->p_win0[i].rss_kb,
+                  (long long)run->p_win1[i].rss_kb);
+        else
+          fprintf(out, "not readable in /proc\n");
+      }
     if (f.server_syscw >= 0)
       fprintf(out,
               "server syscalls    write %lld (%.2f per client-second), read "
@@ -235,6 +286,8 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
               (long long)f.server_syscw, f.server_syscw_per_client_s,
               (long long)f.server_syscr, (long long)f.server_syscw_ramp);
   }
+  if (run->has_redis)
+    redis_lines(out, &run->redis);
   fprintf(out,
           "bench              cpu %.1f%% of a core, busiest thread "
           "%.0f%% busy, limited: %s%s%s\n",
@@ -248,7 +301,8 @@ void pz_report_capacity_table(FILE *out, const pz_bench_opts_t *o,
   fprintf(out,
           "\nplaza-bench --find-capacity: %s %s, scenario %s, p99 "
           "budget %.1f ms\n\n",
-          o->proto_name, o->url, o->scenario, o->p99_ms);
+          o->proto_name, o->url_display ? o->url_display : o->url, o->scenario,
+          o->p99_ms);
   fprintf(out, "%8s %8s %8s %8s %8s %9s %7s %8s %8s %8s %s\n", "clients",
           "made", "p50 ms", "p99 ms", "p99.9", "delivered", "errors", "srv cpu",
           "wr/cl/s", "bench", "limited");
@@ -322,6 +376,98 @@ static void jlat(FILE *f, const char *name, const pz_hist_t *h) {
           (double)h->max / 1000, (double)h->sum / (double)h->count / 1000);
 }
 
+static void json_opt_num(FILE *f, bool known, double v) {
+  if (known)
+    jnum(f, v);
+  else
+    fputs("null", f);
+}
+
+/* "pids" and "per_pid" inside "server". */
+static void json_pids(FILE *f, const pz_bench_opts_t *o,
+                      const pz_bench_run_t *run) {
+  static const char *at[3] = {"before", "after_connect", "end"};
+  fputs(", \"pids\": [", f);
+  for (uint32_t i = 0; i < o->n_pids; i++)
+    fprintf(f, "%s%d", i ? ", " : "", o->server_pids[i]);
+  fputs("], \"per_pid\": [", f);
+  for (uint32_t i = 0; i < o->n_pids; i++) {
+    double cpu = pid_cpu_pct(run, i);
+    fprintf(f, "%s\n    {\"pid\": %d, \"label\": ", i ? "," : "",
+            o->server_pids[i]);
+    if (o->server_labels[i][0])
+      jstr(f, o->server_labels[i]);
+    else
+      fputs("null", f);
+    fputs(", \"cpu_pct\": ", f);
+    json_opt_num(f, cpu >= 0, cpu);
+    fputs(", \"cpu_s\": ", f);
+    json_opt_num(f, cpu >= 0, run->p_win1[i].cpu_s - run->p_win0[i].cpu_s);
+    const pz_proc_sample_t *ps[3] = {&run->p_ramp0[i], &run->p_win0[i],
+                                     &run->p_win1[i]};
+    for (int k = 0; k < 3; k++) {
+      fprintf(f, ", \"rss_kb_%s\": ", at[k]);
+      if (ps[k]->ok && ps[k]->rss_kb >= 0)
+        fprintf(f, "%lld", (long long)ps[k]->rss_kb);
+      else
+        fputs("null", f);
+    }
+    fputs("}", f);
+  }
+  fputs("]", f);
+}
+
+/* "redis": null without --redis-url. */
+static void json_redis(FILE *f, const pz_bench_opts_t *o,
+                       const pz_bench_run_t *run) {
+  const pz_redis_fig_t *rd = &run->redis;
+  char url[512];
+
+  if (!run->has_redis) {
+    fputs(" \"redis\": null,\n", f);
+    return;
+  }
+  pz_redis_url_redact(o->redis_url, url, sizeof(url));
+  fputs(" \"redis\": {\"url\": ", f);
+  jstr(f, url);
+  bool ok = rd->ok && rd->window_s > 0;
+  fprintf(f, ", \"ok\": %s, \"error\": ", ok ? "true" : "false");
+  if (!ok) {
+    jstr(f, rd->error[0] ? rd->error : "no window");
+    fputs("},\n", f);
+    return;
+  }
+  double w = rd->window_s;
+  fputs("null, \"window_s\": ", f);
+  jnum(f, w);
+  fprintf(f, ", \"commands\": %llu, \"commands_per_s\": ",
+          (unsigned long long)rd->calls);
+  jnum(f, (double)rd->calls / w);
+  fputs(", \"processed_per_s\": ", f);
+  json_opt_num(f, rd->processed >= 0, (double)rd->processed / w);
+  fputs(", \"usec_per_s\": ", f);
+  jnum(f, (double)rd->usec / w);
+  fputs(", \"net_in_bytes_per_s\": ", f);
+  json_opt_num(f, rd->net_in >= 0, (double)rd->net_in / w);
+  fputs(", \"net_out_bytes_per_s\": ", f);
+  json_opt_num(f, rd->net_out >= 0, (double)rd->net_out / w);
+  fputs(", \"pid\": ", f);
+  if (rd->pid > 0)
+    fprintf(f, "%lld", (long long)rd->pid);
+  else
+    fputs("null", f);
+  fputs(",\n   \"top\": [", f);
+  for (uint32_t i = 0; i < rd->n_top; i++) {
+    fputs(i ? ", {\"cmd\": " : "{\"cmd\": ", f);
+    jstr(f, rd->top[i].name);
+    fprintf(f, ", \"calls\": %llu, \"per_s\": ",
+            (unsigned long long)rd->top[i].calls);
+    jnum(f, (double)rd->top[i].calls / w);
+    fprintf(f, ", \"usec\": %llu}", (unsigned long long)rd->top[i].usec);
+  }
+  fputs("]},\n", f);
+}
+
 static void json_run(FILE *f, const pz_bench_opts_t *o,
                      const pz_bench_run_t *run) {
   const pz_bench_result_t *r = &run->r;
@@ -332,8 +478,14 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
   fputs("{\"tool\": \"plaza-bench\", \"schema\": 1, \"proto\": ", f);
   jstr(f, o->proto_name);
   fputs(", \"url\": ", f);
-  jstr(f, o->url);
-  fputs(", \"scenario\": ", f);
+  jstr(f, o->url_display ? o->url_display : o->url);
+  fputs(", \"urls\": [", f);
+  for (uint32_t i = 0; i < o->n_urls; i++) {
+    if (i)
+      fputs(", ", f);
+    jstr(f, o->urls[i]);
+  }
+  fputs("], \"scenario\": ", f);
   jstr(f, o->scenario);
   fprintf(f,
           ",\n \"params\": {\"clients\": %u, \"room_size\": %u, \"move_hz\": ",
@@ -386,6 +538,10 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
           (unsigned long long)r->win.chats_recv);
   fputs(" \"latency_ms\": {", f);
   jlat(f, "move", &r->move);
+  fputs(",\n   ", f);
+  jlat(f, "move_same_node", &r->move_same);
+  fputs(",\n   ", f);
+  jlat(f, "move_cross_node", &r->move_cross);
   fputs(",\n   ", f);
   jlat(f, "chat", &r->chat);
   fputs(",\n   ", f);
@@ -444,7 +600,9 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
             (unsigned long long)r->step.resumes,
             (unsigned long long)r->step.rejoins);
   if (run->has_server) {
-    fprintf(f, " \"server\": {\"pid\": %d, \"cpu_pct\": ", run->server_pid);
+    fprintf(f, " \"server\": {\"pid\": %d", run->server_pid);
+    json_pids(f, o, run);
+    fputs(",\n   \"cpu_pct\": ", f);
     if (g.server_cpu_pct >= 0)
       jnum(f, g.server_cpu_pct);
     else
@@ -486,6 +644,7 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
   } else {
     fputs(" \"server\": null,\n", f);
   }
+  json_redis(f, o, run);
   fputs(" \"bench\": {\"cpu_pct\": ", f);
   jnum(f, g.bench_cpu_pct);
   fprintf(f, ", \"limited\": %s, \"note\": ", run->limited ? "true" : "false");
@@ -526,7 +685,7 @@ int pz_report_json(const char *path, const pz_bench_opts_t *o,
           f);
     jstr(f, o->proto_name);
     fputs(", \"url\": ", f);
-    jstr(f, o->url);
+    jstr(f, o->url_display ? o->url_display : o->url);
     fputs(", \"scenario\": ", f);
     jstr(f, o->scenario);
     fputs(", \"p99_budget_ms\": ", f);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "opts.h"
+#include "rstats.h"
 #include "stats.h"
 #include "sysmon.h"
 
@@ -21,8 +22,14 @@ typedef struct pz_bench_run {
   pz_bench_counters_t final_close; /* the closes at the end (last run) */
   bool has_final_close;
   bool has_server;
-  int server_pid;
+  int server_pid; /* the first */
+  /* summed over every --server-pid (pz_sysmon_sum) */
   pz_proc_sample_t s_ramp0, s_win0, s_win1;
+  /* each pid's own, [o->n_pids] */
+  pz_proc_sample_t p_ramp0[PZ_BENCH_MAX_PIDS], p_win0[PZ_BENCH_MAX_PIDS],
+      p_win1[PZ_BENCH_MAX_PIDS];
+  bool has_redis; /* --redis-url given */
+  pz_redis_fig_t redis;
   double self_cpu_s; /* the bench process over the window */
   bool limited;
   char note[768];

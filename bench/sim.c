@@ -177,8 +177,10 @@ void pz_sim_state_entry(pz_bench_client_t *c, uint64_t id, uint64_t seq,
   if (m->sent != NULL && seq <= m->seq && m->seq - seq < PZ_SENT_RING) {
     uint32_t us = pz_worker_us(w, now_ns) - m->sent[seq & RING_MASK];
     pz_hist_record(w->h_sec, us);
-    if (seq >= m->win_lo && seq <= m->win_hi)
+    if (seq >= m->win_lo && seq <= m->win_hi) {
       pz_hist_record(w->h_move, us);
+      pz_hist_record(m->node == c->node ? w->h_move_same : w->h_move_cross, us);
+    }
   } else {
     w->cum.lat_lost++;
   }
@@ -237,7 +239,7 @@ void pz_sim_connect(pz_bench_client_t *c, uint64_t now) {
   c->phase = PZ_PH_SETUP;
   c->pstate = 0;
   w->cum.conn_attempted++;
-  int r = pz_wsc_connect(&c->ws, w->wsc, bind);
+  int r = pz_wsc_connect(&c->ws, &w->wsc[c->node], bind);
   if (r != 0) {
     w->cum.conn_failed++;
     if (r == UV_EMFILE || r == UV_ENFILE)

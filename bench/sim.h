@@ -57,6 +57,7 @@ struct pz_bench_client {
   pz_bench_worker_t *w;
   pz_bench_room_t *room;
   uint32_t gidx, slot;
+  uint32_t node;           /* which --url it connects to (pz_bench_node_of) */
   uint64_t id;             /* the server's id, 0 before WELCOME */
   uint64_t seq;            /* last MOVE seq sent; never restarts */
   uint64_t win_lo, win_hi; /* seqs sent in the measured window */

@@ -50,6 +50,8 @@ int pz_closek_code(int k) {
 void pz_result_reset(pz_bench_result_t *r) {
   memset(r, 0, offsetof(pz_bench_result_t, move));
   pz_hist_reset(&r->move);
+  pz_hist_reset(&r->move_same);
+  pz_hist_reset(&r->move_cross);
   pz_hist_reset(&r->chat);
   pz_hist_reset(&r->setup);
   pz_hist_reset(&r->lag);
@@ -71,6 +73,8 @@ void pz_result_merge(pz_bench_result_t *dst, const pz_bench_result_t *src) {
   if (src->cpu_max > dst->cpu_max)
     dst->cpu_max = src->cpu_max;
   pz_hist_merge(&dst->move, &src->move);
+  pz_hist_merge(&dst->move_same, &src->move_same);
+  pz_hist_merge(&dst->move_cross, &src->move_cross);
   pz_hist_merge(&dst->chat, &src->chat);
   pz_hist_merge(&dst->setup, &src->setup);
   pz_hist_merge(&dst->lag, &src->lag);

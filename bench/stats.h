@@ -61,8 +61,11 @@ typedef struct pz_bench_result {
   double busy_max;      /* busiest thread: loop not idle / wall */
   double cpu_max;       /* busiest thread: CPU / wall */
   pz_hist_t move, chat; /* latency, window */
-  pz_hist_t setup;      /* connect to ROOM, whole step */
-  pz_hist_t lag;        /* send schedule lateness, window */
+  /* move latency, window, split by node: sender and receiver connected
+   * to the same --url, or to different ones (move = the two merged) */
+  pz_hist_t move_same, move_cross;
+  pz_hist_t setup; /* connect to ROOM, whole step */
+  pz_hist_t lag;   /* send schedule lateness, window */
 } pz_bench_result_t;
 
 /* d = a - b, field by field. */

@@ -57,6 +57,21 @@ pz_proc_sample_t pz_sysmon_proc(int pid) {
   return s;
 }
 
+pz_proc_sample_t pz_sysmon_sum(const pz_proc_sample_t *s, uint32_t n) {
+  pz_proc_sample_t t = {
+      .ok = n > 0, .cpu_s = 0, .rss_kb = 0, .syscr = 0, .syscw = 0};
+  if (n == 0)
+    t.rss_kb = t.syscr = t.syscw = -1;
+  for (uint32_t i = 0; i < n; i++) {
+    t.ok = t.ok && s[i].ok;
+    t.cpu_s += s[i].cpu_s;
+    t.rss_kb = t.rss_kb < 0 || s[i].rss_kb < 0 ? -1 : t.rss_kb + s[i].rss_kb;
+    t.syscr = t.syscr < 0 || s[i].syscr < 0 ? -1 : t.syscr + s[i].syscr;
+    t.syscw = t.syscw < 0 || s[i].syscw < 0 ? -1 : t.syscw + s[i].syscw;
+  }
+  return t;
+}
+
 void pz_sysmon_parse_io(const char *text, int64_t *syscr, int64_t *syscw) {
   *syscr = *syscw = -1;
   for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {

@@ -24,6 +24,10 @@ typedef struct pz_proc_sample {
  * stat unreadable; the other figures may be unknown on their own. */
 pz_proc_sample_t pz_sysmon_proc(int pid);
 
+/* The sum of n samples (several server processes as one): ok when every
+ * one is; each figure is the sum, or -1 (unknown) when one is unknown. */
+pz_proc_sample_t pz_sysmon_sum(const pz_proc_sample_t *s, uint32_t n);
+
 /* syscr and syscw from the text of a /proc/PID/io; each is left -1 when
  * its line is missing. */
 void pz_sysmon_parse_io(const char *text, int64_t *syscr, int64_t *syscw);

@@ -194,8 +194,18 @@ static void lazy_run(pz_bench_worker_t *w, uint64_t now) {
 /* ---- figures ----------------------------------------------------------- */
 
 static void sync_bytes(pz_bench_worker_t *w) {
-  w->cum.bytes_in = w->wsc->bytes_in;
-  w->cum.bytes_out = w->wsc->bytes_out;
+  w->cum.bytes_in = w->cum.bytes_out = 0;
+  for (uint32_t i = 0; i < w->o->n_urls; i++) {
+    w->cum.bytes_in += w->wsc[i].bytes_in;
+    w->cum.bytes_out += w->wsc[i].bytes_out;
+  }
+}
+
+static size_t live_conns(const pz_bench_worker_t *w) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < w->o->n_urls; i++)
+    n += w->wsc[i].live;
+  return n;
 }
 
 static void window_start(pz_bench_worker_t *w, uint64_t now) {
@@ -203,6 +213,8 @@ static void window_start(pz_bench_worker_t *w, uint64_t now) {
   w->at_win0 = w->cum;
   w->expected = w->delivered = 0;
   pz_hist_reset(w->h_move);
+  pz_hist_reset(w->h_move_same);
+  pz_hist_reset(w->h_move_cross);
   pz_hist_reset(w->h_chat);
   pz_hist_reset(w->h_lag);
   for (uint32_t i = 0; i < w->n_clients; i++) {
@@ -248,6 +260,8 @@ static void step_done(pz_bench_worker_t *w) {
     r->cpu_max = r->cpu_s / r->wall_s;
   }
   r->move = *w->h_move;
+  r->move_same = *w->h_move_same;
+  r->move_cross = *w->h_move_cross;
   r->chat = *w->h_chat;
   r->setup = *w->h_setup;
   r->lag = *w->h_lag;
@@ -307,6 +321,7 @@ static void step_begin(pz_bench_worker_t *w, const pz_bench_msg_t *m) {
     c->room = room;
     c->gidx = g;
     c->slot = g % o->room_size;
+    c->node = pz_bench_node_of(o, g);
     c->sampled = c->slot < o->sample;
     c->heap_idx = HEAP_NONE;
     c->win_lo = UINT64_MAX; /* no window yet */
@@ -339,7 +354,8 @@ static void finalize(pz_bench_worker_t *w) {
   uv_close((uv_handle_t *)&w->tick, on_handle_closed);
   uv_close((uv_handle_t *)&w->prog, on_handle_closed);
   pz_bench_mbox_close(&w->inbox);
-  pz_wsc_ctx_dispose(w->wsc);
+  for (uint32_t i = 0; i < w->o->n_urls; i++)
+    pz_wsc_ctx_dispose(&w->wsc[i]);
   pz_bench_mbox_post(w->to_main, m, false);
 }
 
@@ -363,7 +379,7 @@ static void on_tick(uv_timer_t *t) {
   if (w->stopped)
     return;
   if (w->stopping) {
-    if (w->wsc->live == 0)
+    if (live_conns(w) == 0)
       finalize(w);
     return;
   }
@@ -432,6 +448,10 @@ int pz_bench_worker_create(pz_bench_worker_t **out, uint32_t idx,
   w->h_setup = xcalloc(1, sizeof(pz_hist_t));
   w->h_lag = xcalloc(1, sizeof(pz_hist_t));
   w->h_sec = xcalloc(1, sizeof(pz_hist_t));
+  w->h_move_same = xcalloc(1, sizeof(pz_hist_t));
+  w->h_move_cross = xcalloc(1, sizeof(pz_hist_t));
+  pz_hist_reset(w->h_move_same);
+  pz_hist_reset(w->h_move_cross);
   pz_hist_reset(w->h_move);
   pz_hist_reset(w->h_chat);
   pz_hist_reset(w->h_setup);
@@ -470,12 +490,15 @@ int pz_bench_worker_create(pz_bench_worker_t **out, uint32_t idx,
   if ((r = uv_loop_init(&w->loop)) != 0)
     goto fail;
   uv_loop_configure(&w->loop, UV_METRICS_IDLE_TIME);
-  w->wsc = xcalloc(1, sizeof(*w->wsc));
-  if ((r = pz_wsc_ctx_init(w->wsc, &w->loop, o->url, o->proto->subprotocol,
-                           &pz_sim_wsc_cbs, o->seed + idx)) != 0) {
-    fprintf(stderr, "plaza-bench: bad --url '%s': %s\n", o->url,
-            pz_client_strerror(r));
-    goto fail;
+  w->wsc = xcalloc(o->n_urls, sizeof(*w->wsc));
+  for (uint32_t i = 0; i < o->n_urls; i++) {
+    if ((r = pz_wsc_ctx_init(&w->wsc[i], &w->loop, o->urls[i],
+                             o->proto->subprotocol, &pz_sim_wsc_cbs,
+                             o->seed + idx + ((uint64_t)i << 32))) != 0) {
+      fprintf(stderr, "plaza-bench: bad --url '%s': %s\n", o->urls[i],
+              pz_client_strerror(r));
+      goto fail;
+    }
   }
   if ((r = pz_bench_mbox_init(&w->inbox, &w->loop, on_inbox, w)) != 0)
     goto fail;
@@ -538,5 +561,7 @@ void pz_bench_worker_destroy(pz_bench_worker_t *w) {
   free(w->h_setup);
   free(w->h_lag);
   free(w->h_sec);
+  free(w->h_move_same);
+  free(w->h_move_cross);
   free(w);
 }

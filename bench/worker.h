@@ -37,7 +37,7 @@ struct pz_bench_worker {
   pz_bench_mbox_t inbox;
   pz_bench_mbox_t *to_main;
   uv_timer_t tick, prog;
-  pz_wsc_ctx_t *wsc;
+  pz_wsc_ctx_t *wsc;         /* [o->n_urls]: one context per node */
   struct sockaddr_in *binds; /* [o->local_ips] source addresses, or NULL */
 
   pz_bench_client_t **clients;
@@ -78,6 +78,9 @@ struct pz_bench_worker {
   uint64_t expected, delivered, carried;
   uint64_t present; /* clients in their room now */
   pz_hist_t *h_move, *h_chat, *h_setup, *h_lag, *h_sec;
+  /* the window's move latency by where sender and receiver are: on the
+   * same node (the same --url) or on different ones */
+  pz_hist_t *h_move_same, *h_move_cross;
   double cpu0, cpu1;     /* thread CPU s at window start / end */
   uint64_t idle0, idle1; /* loop idle ns */
   uint64_t wall0, wall1;

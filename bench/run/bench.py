@@ -3,6 +3,11 @@
 
     bench/run/bench.py --full     what `make bench` runs (< 30 min)
     bench/run/bench.py --quick    what `make bench-quick` runs (< 3 min)
+    bench/run/bench.py --scaleout [--plaza-redis-bin PATH]
+                                  issue 8: the same social load on one plaza
+                                  node, two plaza nodes + redis-server, the
+                                  Socket.io peer on one node and on two with
+                                  its Redis adapter; 3 runs each (< 10 min)
     bench/run/bench.py --issue7 LABEL [--compare DIR]
                                   issue 7's before/after: social and crowd at
                                   1,000 clients, plaza and the floor, 3 runs
@@ -928,8 +933,9 @@ def write_markdown(summary, outdir, plots):
         for n in summary["skipped"]:
             w(f"- {n}.")
         w("")
-    # Sections measured by other tools (bench/run/tls_cost.py) follow a
-    # marker; they are kept when this report is written again.
+    # Sections measured by other tools (bench/run/tls_cost.py, and
+    # --scaleout's section) follow a marker; they are kept when this report
+    # is written again.
     path, kept = os.path.join(DOCS, "benchmarks.md"), ""
     if os.path.exists(path):
         with open(path) as f:
@@ -1214,6 +1220,523 @@ def git_head(*paths):
         return "?"
 
 
+# ---------------------------------------------------------------------------
+# --scaleout (issue 8, "Numbers"): the same total load on one plaza node, on
+# two plaza nodes sharing a redis-server, and on the Socket.io peer with its
+# Redis adapter on two nodes (and, for the adapter's own ratio, the peer on
+# one node). plaza-bench spreads the clients over the nodes' URLs round
+# robin, so every room of 50 has 25 members on each node.
+
+SCALEOUT_STEP = dict(key="scaleout", scenario="social", clients=1000, room_size=50,
+                     runs=3, ramp=5, duration=15)
+# config -> (server kind, nodes, with redis)
+SCALEOUT_CONFIGS = {
+    "plaza-1": ("plaza", 1, False),
+    "plaza-2-redis": ("plaza", 2, True),
+    "peer-1": ("peer", 1, False),
+    "peer-2-redis": ("peer", 2, True),
+}
+SCALEOUT_LABEL = {
+    "plaza-1": "(a) plaza, one node",
+    "plaza-2-redis": "(b) plaza, two nodes + Redis",
+    "peer-1": "Socket.io peer, one node",
+    "peer-2-redis": "(c) Socket.io peer + Redis adapter, two nodes",
+}
+SCALEOUT_MARK_BEGIN = "<!-- scaleout:begin (bench/run/bench.py --scaleout; kept by --full) -->"
+SCALEOUT_MARK_END = "<!-- scaleout:end -->"
+
+
+def plaza_has_redis(binary):
+    """True when `binary --help` lists --redis."""
+    try:
+        r = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--redis" in (r.stdout + r.stderr)
+
+
+def binary_commit(binary):
+    """The commit a plaza binary was built from, as far as we can tell: the
+    HEAD of the git tree it lives in (-dirty when that tree has changes)."""
+    d = os.path.dirname(os.path.dirname(os.path.abspath(binary)))
+    try:
+        r = subprocess.run(["git", "-C", d, "describe", "--always", "--dirty"],
+                           capture_output=True, text=True)
+        b = subprocess.run(["git", "-C", d, "rev-parse", "--abbrev-ref", "HEAD"],
+                           capture_output=True, text=True)
+        return f"{r.stdout.strip() or '?'} ({b.stdout.strip() or '?'}, {d})"
+    except OSError:
+        return "?"
+
+
+def shell_env_fix(cmd):
+    """"A=1 B=2 (cd DIR && rest)" is not shell: move the assignments inside."""
+    import re
+    m = re.match(r"^((?:[A-Z_]+=\S+ )+)\((cd \S+ && )(.*)$", cmd)
+    return f"({m.group(2)}{m.group(1)}{m.group(3)}" if m else cmd
+
+
+def redis_ping(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+class ScaleoutRunner(Runner):
+    def __init__(self, outdir, plaza_redis_bin):
+        super().__init__(outdir, None)
+        self.plaza_redis_bin = plaza_redis_bin
+
+    def run_config(self, config, rep):
+        step = SCALEOUT_STEP
+        kind, n_nodes, with_redis = SCALEOUT_CONFIGS[config]
+        name = f"scaleout-{config}-{step['clients']}-r{rep}"
+        json_path = os.path.join(self.outdir, name + ".json")
+        log_path = os.path.join(self.outdir, "logs", name)
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        rec = {"config": config, "server_kind": kind, "nodes": n_nodes, "redis": with_redis,
+               "rep": rep, "server_cmds": [],
+               "loadavg": [round(x, 2) for x in os.getloadavg()]}
+        procs = []
+        try:
+            redis_url, redis_proc = None, None
+            if with_redis:
+                rport = free_port()
+                rargv = ["taskset", "-c", SERVER_CPU, "redis-server", "--port", str(rport),
+                         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                         "--daemonize", "no"]
+                redis_proc = spawn(rargv, log=log_path + ".redis.log")
+                procs.append(redis_proc)
+                rec["server_cmds"].append(show_cmd(rargv).replace("--save ''", "--save \"\""))
+                if not redis_ping(rport, redis_proc):
+                    print(f"  !! redis-server did not start (see {os.path.relpath(log_path, ROOT)}.redis.log)",
+                          flush=True)
+                    return None
+                redis_url = f"redis://127.0.0.1:{rport}"
+            urls, pids = [], []
+            for i in range(n_nodes):
+                port = free_port()
+                argv, cwd, env, url, proto = server_argv(kind, port, step["room_size"])
+                if kind == "plaza" and with_redis:
+                    argv = [a if a != PLAZA_BIN else self.plaza_redis_bin for a in argv]
+                    argv += ["--redis", redis_url]
+                if kind == "peer" and with_redis:
+                    env = dict(env, REDIS_URL=redis_url, NODE_ID=f"peer{i + 1}")
+                srv = spawn(argv, cwd=cwd, env=env, log=f"{log_path}.node{i + 1}.log")
+                procs.append(srv)
+                cmd = show_cmd(argv, env if kind == "peer" else None, cwd)
+                if kind == "peer" and with_redis:
+                    cmd = shell_env_fix(f"REDIS_URL={redis_url} NODE_ID=peer{i + 1} " + cmd)
+                rec["server_cmds"].append(cmd)
+                if not healthy(port, srv):
+                    print(f"  !! {config} node {i + 1} did not start (see "
+                          f"{os.path.relpath(log_path, ROOT)}.node{i + 1}.log)", flush=True)
+                    return None
+                urls.append(url)
+                pids.append(srv.pid)
+            pid_arg = ",".join(str(p) for p in pids)
+            if redis_proc is not None:
+                pid_arg += f",redis={redis_proc.pid}"
+            bargv = ["taskset", "-c", BENCH_CPU, BENCH_BIN, "--url", ",".join(urls),
+                     "--proto", "socketio" if kind == "peer" else "plaza",
+                     "--scenario", step["scenario"], "--threads", "1",
+                     "--ramp", str(step["ramp"]), "--duration", str(step["duration"]),
+                     "--clients", str(step["clients"]), "--server-pid", pid_arg,
+                     "--json", json_path]
+            if redis_url:
+                bargv += ["--redis-url", redis_url]
+            rec["bench_cmd"] = show_cmd(bargv)
+            self.commands.append({"step": "scaleout", "server": config,
+                                  "server_cmd": " &\n".join(rec["server_cmds"]),
+                                  "bench_cmd": rec["bench_cmd"]})
+            timeout = step["ramp"] + step["duration"] + 90
+            t = time.monotonic()
+            b = spawn(bargv, cwd=ROOT, log=log_path + ".bench.log")
+            try:
+                rc = b.wait(timeout)
+            except subprocess.TimeoutExpired:
+                print(f"  !! bench timed out after {timeout:.0f} s", flush=True)
+                stop(b)
+                return None
+            finally:
+                if b in _children:
+                    _children.remove(b)
+            rec["wall_s"] = round(time.monotonic() - t, 1)
+            rec["bench_exit"] = rc
+            dead = [i for i, p in enumerate(procs) if p.poll() is not None]
+            if dead:
+                print(f"  !! {config}: a server process exited during the run", flush=True)
+                rec["server_died"] = dead
+            try:
+                with open(json_path) as f:
+                    data = json.load(f)
+            except (OSError, ValueError) as e:
+                print(f"  !! no JSON from the bench (exit {rc}): {e}; "
+                      f"see {os.path.relpath(log_path, ROOT)}.bench.log", flush=True)
+                return None
+            data["run"] = rec
+            with open(json_path, "w") as f:
+                json.dump(data, f, indent=1)
+            return data
+        finally:
+            for p in reversed(procs):
+                stop(p)
+
+
+def scaleout_figures(d):
+    """The numbers of one --scaleout run."""
+    f = figures(d)
+    per = g(d, "server", "per_pid") or []
+    f["redis_cpu_pct"] = next((p.get("cpu_pct") for p in per if p.get("label") == "redis"), None)
+    nodes = [p.get("cpu_pct") for p in per if p.get("label") != "redis"]
+    f["nodes_cpu_pct"] = sum(nodes) if nodes and None not in nodes else None
+    f["p99_same"] = g(d, "latency_ms", "move_same_node", "p99")
+    f["p99_cross"] = g(d, "latency_ms", "move_cross_node", "p99")
+    f["p50_cross"] = g(d, "latency_ms", "move_cross_node", "p50")
+    f["cross_samples"] = g(d, "latency_ms", "move_cross_node", "samples") or 0
+    f["redis_cmds_per_s"] = g(d, "redis", "commands_per_s")
+    f["redis_net_out_per_s"] = g(d, "redis", "net_out_bytes_per_s")
+    top = g(d, "redis", "top") or []
+    f["redis_top"] = ", ".join(f"{t['cmd']} {t['per_s']:,.0f}/s" for t in top[:4])
+    f["rss_kb_end"] = g(d, "server", "rss_kb_end")
+    return f
+
+
+def scaleout_run_all(runner, runs, configs):
+    results = {c: [] for c in configs}
+    failures = {c: [] for c in configs}
+    for rep in range(1, runs + 1):
+        for config in configs:
+            reason = runner.skip.get(config)
+            if reason:
+                failures[config].append(reason)
+                continue
+            d = runner.run_config(config, rep)
+            if d is None:
+                failures[config].append(f"run {rep}: no result (see the logs)")
+                continue
+            f = scaleout_figures(d)
+            kind, n_nodes, with_redis = SCALEOUT_CONFIGS[config]
+            if n_nodes > 1 and f["cross_samples"] == 0:
+                msg = (f"run {rep}: no move crossed nodes (0 cross-node samples, delivered "
+                       f"{fmt(f['delivered'], 4)}): the nodes do not share rooms through Redis")
+                print(f"  !! {config} {msg}", flush=True)
+                failures[config].append(msg)
+                d["run"]["not_clustered"] = True
+            elif (f["delivered"] or 0) < 0.99:
+                print(f"  !! {config} run {rep}: only {fmt(f['delivered'], 4)} of the moves "
+                      "reached every sampled member (overloaded?)", flush=True)
+            results[config].append(d)
+            print(f"== {config:<14} run {rep}: cpu {fmt(f['cpu_pct'])}% (redis {fmt(f['redis_cpu_pct'])}%), "
+                  f"p99 {fmt(f['p99'])} ms (same {fmt(f['p99_same'])}, cross {fmt(f['p99_cross'])}), "
+                  f"redis {fmt(f['redis_cmds_per_s'], 0)} cmd/s, delivered {fmt(f['delivered'], 4)}, "
+                  f"errors {f['errors']}  (t={runner.elapsed():.0f}s)", flush=True)
+    return results, failures
+
+
+def scaleout_write(outdir, summary, results, failures, commands, docs=True):
+    rel = os.path.relpath(outdir, ROOT)
+    m = summary["machine"]
+    figs = {c: [scaleout_figures(d) for d in ds if not g(d, "run", "not_clustered")]
+            for c, ds in results.items()}
+    L = []
+    w = L.append
+
+    def row(cells):
+        w("| " + " | ".join(str(c) for c in cells) + " |")
+
+    base = med(figs.get("plaza-1") or [], "cpu_pct")
+    pbase = med(figs.get("peer-1") or [], "cpu_pct")
+    tick_ms = 1000.0 / TICK_HZ
+
+    def table():
+        row(["configuration", "server CPU % of a core, all processes", "of which Redis %",
+             "CPU / one node", "p99 ms", "p99 same node ms", "p99 cross node ms",
+             "cross − same ms", "Redis commands/s", "Redis top commands (median run)",
+             "moves delivered", "errors (max)", "runs"])
+        row(["---"] * 13)
+        for c in SCALEOUT_CONFIGS:
+            fs = figs.get(c) or []
+            if not fs:
+                why = "; ".join(sorted(set(failures.get(c) or []))) or "not run"
+                row([SCALEOUT_LABEL[c], f"**not measured**: {why}"] + [""] * 11)
+                continue
+            one = base if c.startswith("plaza") else pbase
+            cpu = med(fs, "cpu_pct")
+            gap = [f["p99_cross"] - f["p99_same"] for f in fs
+                   if f["p99_cross"] is not None and f["p99_same"] is not None]
+            mid = sorted(fs, key=lambda f: f["cpu_pct"] or 0)[len(fs) // 2]
+            row([SCALEOUT_LABEL[c], spread(fs, "cpu_pct"),
+                 spread(fs, "redis_cpu_pct") if fs[0]["redis_cpu_pct"] is not None else "–",
+                 "1.00×" if c.endswith("-1") else fmt_ratio(ratio(cpu, one)) if one else "–",
+                 spread(fs, "p99"), spread(fs, "p99_same"),
+                 spread(fs, "p99_cross") if fs[0]["cross_samples"] else "–",
+                 fmt(statistics.median(gap)) if gap and fs[0]["cross_samples"] else "–",
+                 spread(fs, "redis_cmds_per_s", 0) if fs[0]["redis_cmds_per_s"] is not None else "–",
+                 mid["redis_top"] or "–",
+                 spread(fs, "delivered", 4), fmt(max(f["errors"] for f in fs), 0), len(fs)])
+
+    def verdict():
+        out = []
+        b = figs.get("plaza-2-redis") or []
+        if b and base:
+            r = ratio(med(b, "cpu_pct"), base)
+            gap = statistics.median([f["p99_cross"] - f["p99_same"] for f in b
+                                     if f["p99_cross"] is not None and f["p99_same"] is not None] or [float("nan")])
+            out.append(f"two plaza nodes + Redis cost **{fmt_ratio(r)}** one node's CPU "
+                       f"(goal ≤ 1.30×: {'met' if r is not None and r <= 1.3 else 'not met'}); cross-node "
+                       f"p99 is {fmt(gap)} ms above same-node p99 (goal: within one {tick_ms:.1f} ms "
+                       f"tick: {'met' if gap == gap and gap <= tick_ms else 'not met'}).")
+        else:
+            out.append("(b) two plaza nodes + Redis: **not measured** — "
+                       + ("; ".join(sorted(set(failures.get("plaza-2-redis") or []))) or "no run")
+                       + ". The goal (≤ 1.30× one node's CPU, cross-node p99 within one tick of "
+                       "local) is therefore not yet checked.")
+        c = figs.get("peer-2-redis") or []
+        if c and pbase:
+            out.append(f"The Socket.io peer with its Redis adapter on two nodes costs "
+                       f"**{fmt_ratio(ratio(med(c, 'cpu_pct'), pbase))}** the peer on one node "
+                       f"(the issue quotes 1.7×), and "
+                       f"{fmt_ratio(ratio(med(c, 'cpu_pct'), base))} plaza on one node.")
+        return out
+
+    def saturation_notes():
+        out = []
+        for c in SCALEOUT_CONFIGS:
+            fs = figs.get(c) or []
+            cpu = med(fs, "cpu_pct")
+            if cpu is not None and cpu >= 90:
+                out.append(f"⚠ {SCALEOUT_LABEL[c]}: the server processes took {fmt(cpu)} % of CPU 0 "
+                           "(median): the core they share is saturated, so this CPU figure is "
+                           "capped (the work did not fit) and its latency is queueing; compare at a "
+                           "load where every configuration fits (`--clients`).")
+            dl = med(fs, "delivered")
+            if dl is not None and dl < 0.99:
+                out.append(f"⚠ {SCALEOUT_LABEL[c]}: only {fmt(dl, 4)} of the moves reached every "
+                           "sampled member within the run (median).")
+        return out
+
+    w("# Scale-out: one plaza node, two plaza nodes + Redis, the Socket.io peer + Redis adapter")
+    w("")
+    w("<!-- Generated by bench/run/bench.py --scaleout. -->")
+    w("")
+    w(f"Measured on {summary['date']} ({summary['elapsed_s'] // 60} min {summary['elapsed_s'] % 60} s), "
+      f"tree at {summary['commit']}. plaza for (a): `build/plaza` of this tree; plaza for (b): "
+      f"`{summary['plaza_redis_bin']}`, built from {summary['plaza_redis_commit']}"
+      f"{'' if summary['plaza_redis_ok'] else ' — its `--help` has no `--redis`'}.")
+    w("")
+    w("## Machine and method")
+    w("")
+    w(f"- {m['cpu_model']}, {m['nproc']} cores (`nproc`), {m['mem_gib']} GiB, kernel {m['kernel']}, "
+      f"{m['os']}, Node.js {m['node']}, redis-server {summary.get('redis_version', '?')}; a shared, "
+      "noisy virtual machine (load average at the start of each run in the JSON, `run.loadavg`).")
+    w(f"- Load: `social`, {SCALEOUT_STEP['clients']:,} clients in rooms of {SCALEOUT_STEP['room_size']} "
+      f"(20 moves/s, 2 chats/min each), ramp {SCALEOUT_STEP['ramp']} s, measured window "
+      f"{SCALEOUT_STEP['duration']} s, ticks at {TICK_HZ} Hz. The same total load in every "
+      "configuration: with two nodes plaza-bench gets both URLs (`--url A,B`) and client *i* "
+      "connects to URL *i* mod 2, so each room of 50 has 25 members on each node and its 5 sampled "
+      "members on both (rooms spanning the nodes).")
+    w("- **Pinning**: with 2 cores not everything can be pinned apart. Every server process — "
+      "each node and redis-server — runs on CPU 0 (`taskset -c 0`), the bench on CPU 1 "
+      "(`taskset -c 1 … --threads 1`), as `make bench` does. So two nodes + Redis share one "
+      "core: their CPU figures add up on that core, and their latency includes waiting for each "
+      "other (which flatters neither two-node configuration).")
+    w("- *server CPU*: utime+stime from `/proc/PID/stat` over the measured window, summed over "
+      "every server process (both nodes and redis-server), % of one core "
+      "(`plaza-bench --server-pid A,B,redis=R`; per pid in the JSON, `server.per_pid`). "
+      "*CPU / one node*: the median against the same server on one node "
+      "(plaza: (a); the peer: the peer on one node, no Redis).")
+    w("- *p99*: MOVE → STATE latency at every other sampled member; *same node* / *cross node*: "
+      "sender and receiver connected to the same node or to different ones "
+      "(`latency_ms.move_same_node` / `move_cross_node`; one clock, the bench's). *cross − same*: "
+      "median over the runs of each run's difference.")
+    w("- *Redis commands/s*: `INFO commandstats` calls over the window (`plaza-bench --redis-url`), "
+      "the bench's own INFO left out; commands inside Lua scripts count too.")
+    w(f"- {SCALEOUT_STEP['runs']} runs per configuration, configurations interleaved run by run, "
+      "fresh processes every run; figures are medians with the (min–max) of the runs.")
+    w("")
+    w("## Results")
+    w("")
+    table()
+    w("")
+    for v in verdict():
+        w(f"- {v}")
+    for n in saturation_notes():
+        w(f"- {n}")
+    for n in summary.get("notes") or []:  # written by hand into summary.json
+        w(f"- {n}")
+    w("")
+    fails = sorted({(c, x) for c, xs in failures.items() for x in xs},
+                   key=lambda t: list(SCALEOUT_CONFIGS).index(t[0]))
+    if fails:
+        w("## What did not run")
+        w("")
+        for c, x in fails:
+            w(f"- {SCALEOUT_LABEL[c]}: {x}")
+        w("")
+    w("## Commands")
+    w("")
+    w("```sh")
+    w("make all peer-socketio-install")
+    w("/usr/bin/python3 bench/run/bench.py " + " ".join(summary["argv"]))
+    w("```")
+    w("")
+    w("What it starts per run (ports and pids are picked at run time; every run's own commands "
+      "are in its JSON, `run`):")
+    w("")
+    w("```sh")
+    seen = set()
+    for cmd in commands:
+        if cmd["server"] in seen:
+            continue
+        seen.add(cmd["server"])
+        w(f"# {SCALEOUT_LABEL[cmd['server']]}")
+        w("\n".join(shell_env_fix(x) for x in cmd["server_cmd"].split("\n")) + " &")
+        w(cmd["bench_cmd"])
+    w("```")
+    w("")
+    readme = "\n".join(L)
+    with open(os.path.join(outdir, "README.md"), "w") as fh:
+        fh.write(readme)
+    if not docs:
+        return
+
+    # docs/benchmarks.md: the same table in a marked block that --full keeps
+    D = [SCALEOUT_MARK_BEGIN, "", "## Scale-out: two nodes + Redis against one node (issue 8)", ""]
+    D.append(f"Measured on {summary['date']} by `bench/run/bench.py --scaleout`; every run's JSON, "
+             f"the commands and the method: [`{rel}/`](../{rel}/README.md). `social`, "
+             f"{SCALEOUT_STEP['clients']:,} clients, rooms of 50 spread over the nodes (client *i* on "
+             "node *i* mod 2). All server processes (nodes and redis-server) on CPU 0, the bench on "
+             "CPU 1: two cores cannot pin them apart. CPU is summed over every server process, "
+             f"Redis included. Medians of {SCALEOUT_STEP['runs']} interleaved runs, (min–max).")
+    D.append("")
+    L.clear()
+    table()
+    D += L
+    D.append("")
+    for v in verdict():
+        D.append(f"- {v}")
+    for n in saturation_notes():
+        D.append(f"- {n}")
+    for n in summary.get("notes") or []:
+        D.append(f"- {n}")
+    D += ["", SCALEOUT_MARK_END, ""]
+    block = "\n".join(D)
+    path = os.path.join(DOCS, "benchmarks.md")
+    with open(path) as fh:
+        text = fh.read()
+    a, b = text.find(SCALEOUT_MARK_BEGIN), text.find(SCALEOUT_MARK_END)
+    if a >= 0 and b > a:
+        text = text[:a] + block + text[b + len(SCALEOUT_MARK_END):].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+def scaleout_regenerate(outdir, docs):
+    with open(os.path.join(outdir, "summary.json")) as f:
+        summary = json.load(f)
+    SCALEOUT_STEP.update(summary.get("step") or {})
+    results = {c: [] for c in SCALEOUT_CONFIGS}
+    failures = {c: [x for x in (summary.get("failures") or {}).get(c, [])
+                    if "crossed nodes" in x or "--redis" in x or "no result" in x]
+                for c in SCALEOUT_CONFIGS}
+    for fn in sorted(os.listdir(outdir)):
+        if not (fn.startswith("scaleout-") and fn.endswith(".json")):
+            continue
+        with open(os.path.join(outdir, fn)) as f:
+            d = json.load(f)
+        c = g(d, "run", "config")
+        if c in results:
+            d["run"].pop("not_clustered", None)
+            if SCALEOUT_CONFIGS[c][1] > 1 and not g(d, "latency_ms", "move_cross_node", "samples"):
+                d["run"]["not_clustered"] = True
+            results[c].append(d)
+    results = {c: v for c, v in results.items() if v or failures.get(c)}
+    scaleout_write(outdir, summary, results, failures, summary.get("commands") or [], docs=docs)
+    print(f"wrote {os.path.relpath(outdir, ROOT)}/README.md" + (" and docs/benchmarks.md" if docs else ""))
+
+
+def scaleout_main(args):
+    if shutil.which("redis-server") is None:
+        sys.exit("missing tool: redis-server (apt-get install redis-server)")
+    check_tools(True, peer=True)
+    plaza_redis_bin = os.path.abspath(args.plaza_redis_bin or PLAZA_BIN)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    if args.clients:
+        SCALEOUT_STEP["clients"] = args.clients
+    if args.runs:
+        SCALEOUT_STEP["runs"] = args.runs
+    prepare_limits(SCALEOUT_STEP["clients"], 1)
+    now = datetime.datetime.now()
+    outdir = os.path.join(RESULTS, now.strftime("%Y-%m-%d-%H%M") + "-scaleout")
+    os.makedirs(outdir, exist_ok=True)
+    mach = machine()
+    runner = ScaleoutRunner(outdir, plaza_redis_bin)
+    runner.skip = {}
+    ok = os.access(plaza_redis_bin, os.X_OK) and plaza_has_redis(plaza_redis_bin)
+    if not ok:
+        runner.skip["plaza-2-redis"] = (
+            f"`{os.path.relpath(plaza_redis_bin, ROOT) if plaza_redis_bin.startswith(ROOT) else plaza_redis_bin} "
+            f"--help` (built from {binary_commit(plaza_redis_bin)}) lists no `--redis`: plaza's "
+            "Redis bus is not in that build, so two plaza nodes cannot share rooms (build plaza "
+            "from a `redis-bus` commit that has it and pass it with `--plaza-redis-bin`)")
+        print("!! (b) two plaza nodes + Redis will not run: " + runner.skip["plaza-2-redis"], flush=True)
+    configs = [c for c in (args.configs.split(",") if args.configs else SCALEOUT_CONFIGS)]
+    for c in configs:
+        if c not in SCALEOUT_CONFIGS:
+            sys.exit(f"--configs: unknown {c} (one of {', '.join(SCALEOUT_CONFIGS)})")
+    print(f"plaza bench (scaleout): {mach['cpu_model']}, {mach['nproc']} cores; "
+          f"results in {os.path.relpath(outdir, ROOT)}/", flush=True)
+    try:
+        results, failures = scaleout_run_all(runner, SCALEOUT_STEP["runs"], configs)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted ({e or 'Ctrl-C'}): stopping every process started", flush=True)
+        stop_all()
+        sys.exit(130)
+    finally:
+        stop_all()
+    rv = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
+    summary = {
+        "mode": "scaleout", "date": now.strftime("%Y-%m-%d %H:%M"), "machine": mach,
+        "argv": sys.argv[1:], "elapsed_s": int(runner.elapsed()), "commit": git_head(),
+        "plaza_redis_bin": os.path.relpath(plaza_redis_bin, ROOT) if plaza_redis_bin.startswith(ROOT)
+        else plaza_redis_bin,
+        "plaza_redis_commit": binary_commit(plaza_redis_bin), "plaza_redis_ok": ok,
+        "redis_version": next((x.split("=", 1)[1] for x in rv if x.startswith("v=")), "?"),
+        "step": SCALEOUT_STEP, "tick_hz": TICK_HZ,
+        "medians": {c: ({k: v for k, v in summarize(ds).items()} if ds else None)
+                    for c, ds in results.items()},
+        "medians_scaleout": {c: {k: med([scaleout_figures(d) for d in ds], k)
+                                 for k in ("cpu_pct", "redis_cpu_pct", "nodes_cpu_pct", "p99",
+                                           "p99_same", "p99_cross", "redis_cmds_per_s",
+                                           "delivered")} if ds else None
+                             for c, ds in results.items()},
+        "failures": failures, "commands": runner.commands,
+    }
+    with open(os.path.join(outdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    scaleout_write(outdir, summary, results, failures, runner.commands)
+    print(f"wrote {os.path.relpath(outdir, ROOT)}/README.md and the scale-out section of "
+          "docs/benchmarks.md", flush=True)
+    print(open(os.path.join(outdir, "README.md")).read().split("## Results", 1)[1].split("## Commands")[0])
+    if any(not results.get(c) for c in configs):
+        sys.exit(1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
@@ -1227,9 +1750,28 @@ def main():
                     help="--issue7: an earlier --issue7 directory to compare with")
     mode.add_argument("--report", metavar="DIR",
                       help="rebuild summary.json, the SVGs and docs/benchmarks.md from DIR's runs")
+    mode.add_argument("--scaleout", action="store_true",
+                      help="issue 8: one plaza node vs two + Redis vs the Socket.io peer + its "
+                           "Redis adapter on two nodes, same total load (< 10 min)")
+    ap.add_argument("--plaza-redis-bin", metavar="PATH",
+                    help="--scaleout: the plaza binary with --redis for two nodes (build/plaza)")
+    ap.add_argument("--configs", help="--scaleout: comma-separated configurations to run "
+                    "(plaza-1, plaza-2-redis, peer-1, peer-2-redis; all)")
+    mode.add_argument("--scaleout-report", metavar="DIR",
+                      help="rebuild DIR/README.md of an earlier --scaleout from its runs "
+                           "(and, with --docs, its docs/benchmarks.md section)")
+    ap.add_argument("--docs", action="store_true", help="--scaleout-report: update docs/ too")
+    ap.add_argument("--clients", type=int, help="--scaleout: total clients (1000)")
+    ap.add_argument("--runs", type=int, help="--scaleout: runs per configuration (3)")
     ap.add_argument("--only", help="comma-separated step keys of the plan to run (debugging)")
     ap.add_argument("--no-docs", action="store_true", help="do not touch docs/ (full mode)")
     args = ap.parse_args()
+    if args.scaleout:
+        scaleout_main(args)
+        return
+    if args.scaleout_report:
+        scaleout_regenerate(os.path.abspath(args.scaleout_report), args.docs)
+        return
     if args.report:
         regenerate(os.path.abspath(args.report))
         return

@@ -18,6 +18,7 @@
 
 #include "../../../bench/hist.c"
 #include "../../../bench/report.c"
+#include "../../../bench/rstats.c"
 #include "../../../bench/stats.c"
 #include "../../../bench/sysmon.c"
 
