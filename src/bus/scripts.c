@@ -94,6 +94,15 @@ const char pz_script_park[] =
     "redis.call('SREM', 'plaza:nodes', ARGV[1])\n"
     "return #all / 2\n";
 
+const char pz_script_take[] =
+    "local v = redis.call('GET', ARGV[1])\n"
+    "if not v then return false end\n"
+    "local ok, rec = pcall(cmsgpack.unpack, v)\n"
+    "if not ok or type(rec) ~= 'table' or rec[5] ~= ARGV[2] then return "
+    "false end\n"
+    "redis.call('DEL', ARGV[1])\n"
+    "return v\n";
+
 const char pz_script_rooms[] =
     "local out = {}\n"
     "for _, r in ipairs(redis.call('SMEMBERS', 'plaza:rooms')) do\n"

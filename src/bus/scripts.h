@@ -25,6 +25,9 @@ extern const char pz_script_chat[];
 extern const char pz_script_heartbeat[];
 /* ARGV: node, expiry_ms. Parks every member of the node (drain). */
 extern const char pz_script_park[];
+/* ARGV: session key, token. Returns the SESSION record and deletes it when
+ * its token is the one given; nil otherwise (the record stays). */
+extern const char pz_script_take[];
 /* Returns {room, count, room, count, ...} of the cluster's rooms. */
 extern const char pz_script_rooms[];
 

@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_url.h"
 
-enum kind { K_HOST, K_INT, K_U32, K_DBL, K_LEVEL };
+enum kind { K_HOST, K_INT, K_U32, K_DBL, K_LEVEL, K_SECRET };
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -72,6 +73,8 @@ static const struct option_spec specs[] = {
      "largest |x|, |y|, |z| (0: off)"},
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
+    {"redis", K_SECRET, OFF(redis), 0, 0, "none",
+     "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
 };
@@ -94,7 +97,7 @@ static void usage(FILE *f) {
     const struct option_spec *s = &specs[i];
     char env[64], range[64] = "";
     env_name(s, env, sizeof(env));
-    if (s->kind != K_HOST && s->kind != K_LEVEL)
+    if (s->kind != K_HOST && s->kind != K_LEVEL && s->kind != K_SECRET)
       snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
     fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
             s->deflt, range);
@@ -130,6 +133,20 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
       goto bad;
     strcpy(field, val);
     return 0;
+  case K_SECRET: { /* may hold a password: never echoed */
+    pz_redis_url_t url;
+    if (strlen(val) >= sizeof(cfg->redis))
+      why = "too long";
+    else if (strcmp(val, "none") != 0)
+      pz_redis_url_parse(val, &url, &why);
+    if (why) {
+      fprintf(stderr, "plaza: bad value for --%s (from %s): %s\n", s->flag,
+              from, why);
+      return -1;
+    }
+    strcpy(field, strcmp(val, "none") == 0 ? "" : val);
+    return 0;
+  }
   case K_LEVEL: {
     int lvl = pz_log_level_parse(val);
     if (lvl < 0)

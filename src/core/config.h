@@ -28,6 +28,7 @@ typedef struct pz_config {
   double max_speed;
   double bounds;
   uint32_t node_id;
+  char redis[256]; /* "": embedded; else redis://... (holds a password) */
   int log_level;
 } pz_config_t;
 

@@ -54,6 +54,11 @@ void *pz_conn_request_data(const pz_conn_t *c) {
   return c->request_data;
 }
 
+void pz_conn_hold(pz_conn_t *c, void *data) {
+  c->request_pending = data != NULL;
+  c->request_data = data;
+}
+
 void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
                          const char *extra_headers, const void *body,
                          size_t len) {

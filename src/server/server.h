@@ -14,6 +14,7 @@
 
 struct pz_worker;
 struct pz_bus;
+struct pz_cluster;
 
 typedef struct pz_server {
   const pz_config_t *cfg;
@@ -23,7 +24,8 @@ typedef struct pz_server {
   int n_workers;
   struct pz_worker **workers;
   struct pz_bus *bus;
-  _Atomic int64_t sessions; /* against --max-connections */
+  struct pz_cluster *cluster; /* NULL unless --redis */
+  _Atomic int64_t sessions;   /* against --max-connections */
   _Atomic int stopping;
 } pz_server_t;
 
