@@ -128,7 +128,7 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $
 # when missing, so a prepared machine never touches apt.
 RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
 	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3
-TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
+TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose prometheus \
 	python3-msgpack python3-pytest
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -326,8 +326,12 @@ void pz_cluster_room_message(pz_cwork_t *cw, pz_str_t name,
     /* A member of ours turned up on another node: its session continues
      * there (a resume). It goes from here without LEFT. */
     pz_session_t *s = pz_shard_session_find(sh, m->u.join.m.id);
-    if (s && s->room == r)
+    if (s && s->room == r) {
       pz_sessions_drop(cw->w, s);
+      r = pz_shard_room_find(sh, name);
+      if (!r)
+        return; /* it was the last one here: the room closed */
+    }
     pz_shard_remote_join(sh, r, &m->u.join.m, m->node, true);
     break;
   }

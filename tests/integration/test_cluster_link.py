@@ -212,3 +212,35 @@ async def test_redis_restart_under_movement(plaza, redis_server):
     # And the presence is back in Redis for late joiners.
     carol = await Client.joined(a, "storm", name="carol")
     assert bob.id in [m[0] for m in carol.room_msg[2]]
+
+
+@async_test
+async def test_bad_data_from_redis_is_counted_and_dropped(plaza, redis_server):
+    import msgpack
+    a, = nodes(plaza, redis_server, 1)
+    alice = await Client.joined(a, "guarded", name="alice")
+    node = int(http_json(a, "/healthz")["node"].split("-")[1])
+    bad0 = metric(a, "plaza_redis_bad_messages_total")
+    junk = [
+        b"\xc1not msgpack",
+        msgpack.packb([2, 1, 2, "guarded", 5, "x", 0, 0, 0, 0, 0]),  # version 2
+        msgpack.packb([1, 1, 2, "other", 5, "x", 0, 0, 0, 0, 0]),    # room != channel
+        msgpack.packb([1, 1, 2, "guarded", 5, "\udcff".encode("utf-8", "surrogatepass"),
+                       0, 0, 0, 0, 0]),                              # a bin name
+        msgpack.packb([1, 1, 1, "guarded", [[5, 1, float("nan"), 0, 0, 0]]]),
+        msgpack.packb([1, 1, 2, "guarded", 2 ** 60, "x", 0, 0, 0, 0, 0]),
+    ]
+    for j in junk:
+        assert redis_server.cmd("PUBLISH", "plaza:room:guarded", j) == 1
+    # A delivery for a session of another node, on this node's channel.
+    d = msgpack.packb([1, 1, 5, 0, (node + 1) << 38, 1, "n", "t", 0, 0, 0])
+    redis_server.cmd("PUBLISH", f"plaza:node:{node}:w0", d)
+    wait_until(lambda: metric(a, "plaza_redis_bad_messages_total") - bad0 >= len(junk) + 1,
+               3, "every bad payload counted")
+    frames = await alice.collect(0.5)
+    assert not [f for f in frames if f[0] == JOINED], frames
+    # Still in service.
+    assert http_get(a, "/healthz")[0] == 200
+    ok = msgpack.packb([1, 1, 2, "guarded", 77, "zed", 0.0, 0.0, 0.0, 0.0, 0])
+    redis_server.cmd("PUBLISH", "plaza:room:guarded", ok)
+    await alice.wait_for(JOINED, lambda m: m[1] == 77 and m[2] == "zed")
