@@ -944,11 +944,16 @@ static void h_state(void *ctx, pz_room_t *r, uint64_t tick) {
 static const pz_shard_hooks_t test_hooks = {h_open, h_close, h_joined,
                                             h_left, h_chat,  h_state};
 
+/* The shard reports to h from here on, as a clustered one would. */
+static void with_hooks(fx_t *f, hook_log_t *h) {
+  f->sh.hooks = &test_hooks;
+  f->sh.hooks_ctx = h;
+}
+
 static void test_remote_members_in_room_joined_left(void **state) {
   fx_t *f = *state;
   hook_log_t h = {0};
-  f->sh.hooks = &test_hooks;
-  f->sh.hooks_ctx = &h;
+  with_hooks(f, &h);
   pz_session_t *a = mk(f, 0);
   join(f, a, "x");
   assert_int_equal(h.opens, 1);
@@ -984,8 +989,7 @@ static void test_remote_members_in_room_joined_left(void **state) {
 static void test_remote_moves_join_the_next_local_state(void **state) {
   fx_t *f = *state;
   hook_log_t h = {0};
-  f->sh.hooks = &test_hooks;
-  f->sh.hooks_ctx = &h;
+  with_hooks(f, &h);
   pz_session_t *a = mk(f, 0);
   join(f, a, "x");
   pz_room_t *r = find_room(f, "x");
@@ -1029,8 +1033,7 @@ static void test_remote_moves_join_the_next_local_state(void **state) {
 static void test_loading_room_owes_room_then_sends_it(void **state) {
   fx_t *f = *state;
   hook_log_t h = {.wait_room = true, .take_chat = true};
-  f->sh.hooks = &test_hooks;
-  f->sh.hooks_ctx = &h;
+  with_hooks(f, &h);
   pz_session_t *a = mk(f, 0), *b = mk(f, 1);
   join(f, a, "x");
   join(f, b, "x");
@@ -1066,8 +1069,7 @@ static void test_loading_room_owes_room_then_sends_it(void **state) {
 static void test_handoff_and_quiet_join(void **state) {
   fx_t *f = *state;
   hook_log_t h = {0};
-  f->sh.hooks = &test_hooks;
-  f->sh.hooks_ctx = &h;
+  with_hooks(f, &h);
   pz_session_t *a = mk(f, 0), *b = mk(f, 1);
   join(f, a, "x");
   join(f, b, "x");
