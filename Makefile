@@ -12,7 +12,7 @@ VERSION := 0.1.0
 BUILD ?= build
 CC ?= cc
 
-PKGS := libuv msgpack hiredis libssl libcrypto
+PKGS := libuv msgpack hiredis libssl libcrypto jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lhttp_parser
 
@@ -83,8 +83,8 @@ endif
 .SECONDARY:
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all run test unit integration integration-sanitized deps test-deps clean \
-	format
+.PHONY: all run test unit integration integration-sanitized integration-tsan deps \
+	test-deps clean format
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -127,9 +127,13 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(CLIENT_LIB) $
 # Debian packages: what building, running and testing need. Installed only
 # when missing, so a prepared machine never touches apt.
 RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
-	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3
-TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose prometheus \
-	python3-msgpack python3-pytest
+	libhiredis-dev libssl-dev libhttp-parser-dev uthash-dev python3 \
+	libjansson-dev
+# haproxy, prometheus (for promtool) and curl: the docker/ files are checked
+# with the tools that read them (tests/integration/test_docker_files.py,
+# test_cluster_topology.py).
+TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
+	python3-msgpack python3-pytest python3-jwt haproxy prometheus curl
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -164,11 +168,28 @@ integration-sanitized:
 	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
 	    --ignore=tests/integration/test_bench_tool.py
 
+# And against a ThreadSanitizer build: any data race makes plaza print the
+# report and exit 66 at once (halt_on_error), which fails the test that
+# caused it (conftest wants exit 0 and shows the report). tests/tsan.supp
+# holds the one known false positive, nothing else. The C clients of the
+# suite come from the plain build. Everything runs, the bench against plaza
+# included (100 clients moving: the most concurrent test there is; it passes
+# under TSan); only test_bench_against_floor is left out, since it never
+# starts plaza and `make integration` has already run it.
+integration-tsan:
+	$(MAKE) all $(ITEST_BINS)
+	$(MAKE) BUILD=$(BUILD)-tsan SANITIZER=thread $(BUILD)-tsan/plaza
+	PLAZA_BIN=$(CURDIR)/$(BUILD)-tsan/plaza \
+	  TSAN_OPTIONS=suppressions=$(CURDIR)/tests/tsan.supp:halt_on_error=1:exitcode=66 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration \
+	    --deselect tests/integration/test_bench_tool.py::test_bench_against_floor
+
 test: test-deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) client-test
 	$(MAKE) integration
+	$(MAKE) integration-tsan
 	$(MAKE) integration-sanitized
 
 format:
@@ -177,7 +198,7 @@ format:
 	  bench/*/*.c tests/unit/*/*.c tests/unit/*/*.h tests/integration/*.c)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-san
+	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-tsan
 
 include clients/ts/client.mk
 include bench/peers/socketio/peer.mk

@@ -32,6 +32,17 @@ void pz_report_figures(const pz_bench_opts_t *o, const pz_bench_run_t *run,
     if (r->wall_s > 0)
       f->server_cpu_pct = 100.0 * f->server_cpu_s / r->wall_s;
   }
+  f->server_syscr = f->server_syscw = f->server_syscw_ramp = -1;
+  f->server_syscw_per_client_s = -1;
+  if (run->has_server && run->s_win0.syscr >= 0 && run->s_win1.syscr >= 0)
+    f->server_syscr = run->s_win1.syscr - run->s_win0.syscr;
+  if (run->has_server && run->s_win0.syscw >= 0 && run->s_win1.syscw >= 0) {
+    f->server_syscw = run->s_win1.syscw - run->s_win0.syscw;
+    if (n > 0 && r->wall_s > 0)
+      f->server_syscw_per_client_s = (double)f->server_syscw / n / r->wall_s;
+  }
+  if (run->has_server && run->s_ramp0.syscw >= 0 && run->s_win0.syscw >= 0)
+    f->server_syscw_ramp = run->s_win0.syscw - run->s_ramp0.syscw;
   f->bench_cpu_pct = r->wall_s > 0 ? 100.0 * run->self_cpu_s / r->wall_s : 0;
   f->skipped_pct = r->win.moves_due ? 100.0 * (double)r->win.moves_skipped /
                                           (double)r->win.moves_due
@@ -217,6 +228,12 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
               (long long)run->s_win0.rss_kb, (long long)run->s_win1.rss_kb);
     else
       fprintf(out, "not readable in /proc\n");
+    if (f.server_syscw >= 0)
+      fprintf(out,
+              "server syscalls    write %lld (%.2f per client-second), read "
+              "%lld over the window; write %lld over the ramp\n",
+              (long long)f.server_syscw, f.server_syscw_per_client_s,
+              (long long)f.server_syscr, (long long)f.server_syscw_ramp);
   }
   fprintf(out,
           "bench              cpu %.1f%% of a core, busiest thread "
@@ -232,9 +249,9 @@ void pz_report_capacity_table(FILE *out, const pz_bench_opts_t *o,
           "\nplaza-bench --find-capacity: %s %s, scenario %s, p99 "
           "budget %.1f ms\n\n",
           o->proto_name, o->url, o->scenario, o->p99_ms);
-  fprintf(out, "%8s %8s %8s %8s %8s %9s %7s %8s %8s %s\n", "clients", "made",
-          "p50 ms", "p99 ms", "p99.9", "delivered", "errors", "srv cpu",
-          "bench", "limited");
+  fprintf(out, "%8s %8s %8s %8s %8s %9s %7s %8s %8s %8s %s\n", "clients",
+          "made", "p50 ms", "p99 ms", "p99.9", "delivered", "errors", "srv cpu",
+          "wr/cl/s", "bench", "limited");
   for (uint32_t i = 0; i < n; i++) {
     const pz_bench_run_t *run = &runs[i];
     pz_bench_fig_t f;
@@ -248,12 +265,15 @@ void pz_report_capacity_table(FILE *out, const pz_bench_opts_t *o,
     char del[16] = "-";
     if (f.delivered_ratio >= 0)
       snprintf(del, sizeof(del), "%.4f", f.delivered_ratio);
-    fprintf(out, "%8u %8llu %8.1f %8.1f %8.1f %9s %7llu %8s %7.0f%% %s\n",
+    char wr[16] = "-";
+    if (f.server_syscw_per_client_s >= 0)
+      snprintf(wr, sizeof(wr), "%.2f", f.server_syscw_per_client_s);
+    fprintf(out, "%8u %8llu %8.1f %8.1f %8.1f %9s %7llu %8s %8s %7.0f%% %s\n",
             run->clients, (unsigned long long)f.made,
             pz_hist_percentile(&run->r.move, 50) / 1000,
             pz_hist_percentile(&run->r.move, 99) / 1000,
             pz_hist_percentile(&run->r.move, 99.9) / 1000, del,
-            (unsigned long long)(errs + f.failed), srv, f.bench_cpu_pct,
+            (unsigned long long)(errs + f.failed), srv, wr, f.bench_cpu_pct,
             run->limited ? "YES" : "no");
   }
   fprintf(out, "\ncapacity at p99 <= %.1f ms: %u clients (limited by %s)\n",
@@ -377,7 +397,12 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
   jnum(f, g.in_per_client_s);
   fputs(", \"out\": ", f);
   jnum(f, g.out_per_client_s);
-  fputs("},\n \"errors_by_code\": {", f);
+  fputs("},\n \"server_write_syscalls_per_client_s\": ", f);
+  if (g.server_syscw_per_client_s >= 0)
+    jnum(f, g.server_syscw_per_client_s);
+  else
+    fputs("null", f);
+  fputs(",\n \"errors_by_code\": {", f);
   first = true;
   for (int k = 0; k < PZ_ERRK_N; k++) {
     if (!r->step.errors[k])
@@ -430,11 +455,30 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
     else
       fputs("null", f);
     const pz_proc_sample_t *s[3] = {&run->s_ramp0, &run->s_win0, &run->s_win1};
-    const char *k[3] = {"rss_kb_before", "rss_kb_after_connect", "rss_kb_end"};
+    const char *at[3] = {"before", "after_connect", "end"};
     for (int i = 0; i < 3; i++) {
-      fprintf(f, ", \"%s\": ", k[i]);
+      fprintf(f, ", \"rss_kb_%s\": ", at[i]);
       if (s[i]->ok && s[i]->rss_kb >= 0)
         fprintf(f, "%lld", (long long)s[i]->rss_kb);
+      else
+        fputs("null", f);
+    }
+    fputs(",\n   ", f);
+    for (int i = 0; i < 6; i++) {
+      int64_t v = i < 3 ? s[i % 3]->syscr : s[i % 3]->syscw;
+      fprintf(f, "%s\"%s_%s\": ", i ? ", " : "", i < 3 ? "syscr" : "syscw",
+              at[i % 3]);
+      if (v >= 0)
+        fprintf(f, "%lld", (long long)v);
+      else
+        fputs("null", f);
+    }
+    const int64_t d[3] = {g.server_syscr, g.server_syscw, g.server_syscw_ramp};
+    const char *dk[3] = {"syscr_window", "syscw_window", "syscw_ramp"};
+    for (int i = 0; i < 3; i++) {
+      fprintf(f, ", \"%s\": ", dk[i]);
+      if (d[i] >= 0)
+        fprintf(f, "%lld", (long long)d[i]);
       else
         fputs("null", f);
     }

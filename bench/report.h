@@ -35,6 +35,11 @@ typedef struct pz_bench_fig {
   double delivered_ratio; /* < 0: no move was expected */
   double in_per_client_s, out_per_client_s;
   double server_cpu_s, server_cpu_pct; /* < 0: unknown */
+  /* The server's read and write syscalls over the window and its write
+   * syscalls over the ramp (/proc/PID/io), < 0: unknown; writes per
+   * client per second of the window, < 0: unknown. */
+  int64_t server_syscr, server_syscw, server_syscw_ramp;
+  double server_syscw_per_client_s;
   double bench_cpu_pct;
   double skipped_pct, lag_mean_ms;
 } pz_bench_fig_t;

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 pz_proc_sample_t pz_sysmon_proc(int pid) {
-  pz_proc_sample_t s = {.ok = false, .cpu_s = 0, .rss_kb = -1};
+  pz_proc_sample_t s = {
+      .ok = false, .cpu_s = 0, .rss_kb = -1, .syscr = -1, .syscw = -1};
   char path[64], buf[2048];
   FILE *f;
   size_t n;
@@ -45,7 +46,28 @@ pz_proc_sample_t pz_sysmon_proc(int pid) {
     }
     fclose(f);
   }
+
+  snprintf(path, sizeof(path), "/proc/%d/io", pid);
+  if ((f = fopen(path, "r")) != NULL) {
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    pz_sysmon_parse_io(buf, &s.syscr, &s.syscw);
+  }
   return s;
+}
+
+void pz_sysmon_parse_io(const char *text, int64_t *syscr, int64_t *syscw) {
+  *syscr = *syscw = -1;
+  for (const char *p = text; p != NULL && *p; p = strchr(p, '\n')) {
+    long long v;
+    if (*p == '\n')
+      p++;
+    if (sscanf(p, "syscr: %lld", &v) == 1)
+      *syscr = v;
+    else if (sscanf(p, "syscw: %lld", &v) == 1)
+      *syscw = v;
+  }
 }
 
 static double ru_cpu(int who) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uthash.h>
 
+#include "jwt.h"
 #include "outlet.h"
 #include "plaza/codec.h"
 #include "plaza/protocol.h"
@@ -43,6 +44,7 @@ typedef struct pz_session {
 
   pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
+  pz_bucket_t join_bucket;
   pz_window_t dropped;   /* rate-limited messages, for 4003 */
   pz_window_t malformed; /* malformed messages, for 4002 */
 
@@ -53,8 +55,9 @@ typedef struct pz_session {
   bool handoff;
   uint64_t replay_after;
 
-  pz_outlet_t *outlet;              /* NULL while detached */
-  uint64_t expires_ms;              /* detached: when the grace period ends */
+  pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
+  pz_outlet_t *outlet; /* NULL while detached */
+  uint64_t expires_ms; /* detached: when the grace period ends */
   struct pz_session *dprev, *dnext; /* the worker's list of detached ones */
 } pz_session_t;
 

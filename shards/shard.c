@@ -32,6 +32,7 @@ void pz_shard_dispose(pz_shard_t *sh) {
   pz_session_t *s, *stmp;
   HASH_ITER(hh, sh->sessions, s, stmp) {
     HASH_DEL(sh->sessions, s);
+    free(s->grant);
     free(s);
   }
   pz_room_t *r, *rtmp;
@@ -56,6 +57,7 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   pz_motion_init(&s->motion, &sh->cfg.rules, now_ms);
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
   pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
+  pz_bucket_init(&s->join_bucket, sh->cfg.join_burst, now_ms);
   pz_shard_session_add(sh, s);
   return s;
 }
@@ -80,6 +82,7 @@ void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {
   if (s->room)
     pz_shard_leave(sh, s, false);
   pz_shard_session_remove(sh, s);
+  free(s->grant);
   free(s);
 }
 
@@ -301,15 +304,38 @@ pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
   return PZ_SHARD_OK;
 }
 
-void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
-                   uint64_t ts_ms) {
-  pz_room_t *r = s->room;
-  if (sh->hooks && sh->hooks->chat(sh->hooks_ctx, r, s, text, ts_ms))
-    return;
-  pz_chat_entry_t e = {++r->chat_seq, s->id, pz_session_name(s), text, ts_ms};
+static void room_chat(pz_shard_t *sh, pz_room_t *r, uint64_t id, pz_str_t name,
+                      pz_str_t text, uint64_t ts_ms) {
+  pz_chat_entry_t e = {++r->chat_seq, id, name, text, ts_ms};
   pz_chat_history_add(&r->chat, &e);
   pz_enc_chat(pz_wire_begin(&sh->wire), &e);
   broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
+}
+
+void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
+                   uint64_t ts_ms) {
+  if (sh->hooks && sh->hooks->chat(sh->hooks_ctx, s->room, s, text, ts_ms))
+    return;
+  room_chat(sh, s->room, s->id, pz_session_name(s), text, ts_ms);
+}
+
+uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
+                              pz_str_t text, uint64_t ts_ms) {
+  if (room.ptr) {
+    pz_room_t *r;
+    HASH_FIND(hh, sh->rooms, room.ptr, room.len, r);
+    if (!r)
+      return 0;
+    room_chat(sh, r, 0, name, text, ts_ms);
+    return 1;
+  }
+  uint32_t n = 0;
+  pz_room_t *r, *tmp;
+  HASH_ITER(hh, sh->rooms, r, tmp) {
+    room_chat(sh, r, 0, name, text, ts_ms);
+    n++;
+  }
+  return n;
 }
 
 void pz_shard_tick(pz_shard_t *sh) {

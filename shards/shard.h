@@ -30,7 +30,7 @@ typedef enum pz_shard_result {
 typedef struct pz_shard_config {
   uint32_t room_max_members;
   pz_rules_t rules;
-  double move_rate, chat_rate, chat_burst;
+  double move_rate, chat_rate, chat_burst, join_burst;
 } pz_shard_config_t;
 
 /* Counters a shard keeps for metrics (read by other threads as relaxed
@@ -119,6 +119,11 @@ pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
 /* CHAT: broadcast to the room, sender included, and keep in history. */
 void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
                    uint64_t ts_ms);
+/* A CHAT from the server (id 0, `name`) to room `room`, or to every room
+ * of the shard when room.ptr is NULL; kept in history like any chat.
+ * Returns the number of rooms it went to. */
+uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
+                              pz_str_t text, uint64_t ts_ms);
 /* Tick: one STATE per room with changes, encoded once, sent to every
  * attached member. */
 void pz_shard_tick(pz_shard_t *sh);

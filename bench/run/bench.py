@@ -3,6 +3,10 @@
 
     bench/run/bench.py --full     what `make bench` runs (< 30 min)
     bench/run/bench.py --quick    what `make bench-quick` runs (< 3 min)
+    bench/run/bench.py --issue7 LABEL [--compare DIR]
+                                  issue 7's before/after: social and crowd at
+                                  1,000 clients, plaza and the floor, 3 runs
+                                  each (< 5 min)
 
 The server under test runs pinned to CPU 0 (`taskset -c 0`; plaza with
 `--workers 1`), build/plaza-bench pinned to CPU 1 with `--threads 1` and
@@ -15,6 +19,9 @@ on all of them alike; figures are medians of the runs.
 draws docs/bench-cpu.svg and docs/bench-latency.svg with gnuplot, and
 regenerates docs/benchmarks.md. --quick writes under
 bench/results/<date>-quick/ and prints a table; it leaves docs/ alone.
+--issue7 writes under bench/results/<date>-issue7-LABEL/ with a README.md
+of the runs and their medians (and, given --compare with an earlier
+--issue7 directory, the two side by side); it leaves docs/ alone.
 
 Every process started here is stopped on exit, on failure and on Ctrl-C or
 SIGTERM (and, should this script be killed outright, by PR_SET_PDEATHSIG).
@@ -83,6 +90,17 @@ FULL_PLAN = [
     dict(key="capacity", scenario="social", room_size=50, capacity=True,
          servers=["plaza", "peer"], runs=1, ramp=3, duration=10, local_ips=8,
          search={"plaza": (500, 500, 40000), "peer": (250, 250, 6000)}),
+]
+
+
+# issue 7 (one write per connection per loop turn): the write syscalls, CPU
+# and latency of plaza against the floor in `social` and in a `crowd` join
+# ramp, the same steps as --full's, before and after the change.
+ISSUE7_PLAN = [
+    dict(key="social-1000", scenario="social", clients=1000, room_size=50,
+         servers=["plaza", "floor"], runs=3, ramp=5, duration=15),
+    dict(key="crowd", scenario="crowd", clients=1000, room_size=1000,
+         servers=["plaza", "floor"], runs=3, ramp=5, duration=10),
 ]
 
 
@@ -255,7 +273,9 @@ class Runner:
         port = free_port()
         argv, cwd, env, url, proto = server_argv(kind, port, step["room_size"])
         srv = spawn(argv, cwd=cwd, env=env, log=log_path + ".server.log")
-        rec = {"server_kind": kind, "server_cmd": show_cmd(argv, env if kind == "peer" else None, cwd)}
+        rec = {"server_kind": kind, "rep": rep,
+               "server_cmd": show_cmd(argv, env if kind == "peer" else None, cwd),
+               "loadavg": [round(x, 2) for x in os.getloadavg()]}  # 1, 5, 15 min, at the start
         try:
             if not healthy(port, srv):
                 print(f"  !! {kind} did not start (see {os.path.relpath(log_path, ROOT)}.server.log)",
@@ -354,6 +374,13 @@ def figures(d):
         "bytes_out": g(d, "bytes_per_client_per_s", "out"),
         "delivered": g(d, "moves_delivered_ratio"),
         "errors": sum((g(d, "errors_by_code") or {}).values()),
+        "error11": (g(d, "errors_by_code") or {}).get("11", 0),
+        # the server's write syscalls (/proc/PID/io syscw) per client-second
+        # of the window, and over the ramp per client that joined
+        "syscw_per_client_s": g(d, "server_write_syscalls_per_client_s"),
+        "syscw_ramp_per_client": (g(d, "server", "syscw_ramp") / clients)
+        if g(d, "server", "syscw_ramp") is not None and clients else None,
+        "loadavg": (g(d, "run", "loadavg") or [None])[0],
         "closes": sum(v for k, v in (g(d, "closes_by_code") or {}).items() if k != "1000"),
         "failed": g(d, "connections", "failed") or 0,
         "bench_limited": bool(g(d, "bench", "limited")),
@@ -552,13 +579,13 @@ def fit_plan(plan, limit):
     return notes
 
 
-def check_tools(quick):
+def check_tools(quick, peer=True):
     missing = [p for p in (BENCH_BIN, PLAZA_BIN, FLOOR_BIN) if not os.access(p, os.X_OK)]
     if missing:
         sys.exit("missing: " + ", ".join(missing) + " (run `make all`)")
-    if not os.path.isdir(os.path.join(PEER_DIR, "node_modules")):
+    if peer and not os.path.isdir(os.path.join(PEER_DIR, "node_modules")):
         sys.exit("the Socket.io peer is not installed (run `make peer-socketio-install`)")
-    for tool in ["taskset", "node"] + ([] if quick else ["gnuplot"]):
+    for tool in ["taskset"] + (["node"] if peer else []) + ([] if quick else ["gnuplot"]):
         if shutil.which(tool) is None:
             sys.exit(f"missing tool: {tool}")
     if (os.cpu_count() or 1) < 2:
@@ -619,14 +646,14 @@ def limited_mark(s):
 def print_table(summary):
     print()
     print(f"{'step':<13}{'server':<8}{'clients':>8}{'cpu %':>8}{'user %':>8}{'%/1k cl':>9}{'µs/cl·s':>9}"
-          f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'err':>5}")
+          f"{'p50 ms':>8}{'p99 ms':>8}{'in B/s':>9}{'out B/s':>9}{'deliv.':>8}{'wr/cl·s':>9}{'err':>7}")
     for key, by in summary["scenarios"].items():
         for kind, s in by.items():
             print(f"{key:<13}{kind:<8}{fmt(s['clients'], 0):>8}{fmt(s['cpu_pct']):>8}{fmt(s['user_pct']):>8}"
                   f"{fmt(s['cpu_pct_per_1000'], 2):>9}{fmt(s['cpu_us_per_client_s'], 1):>9}"
                   f"{fmt(s['p50']):>8}{fmt(s['p99']):>8}{fmt(s['bytes_in'], 0):>9}"
                   f"{fmt(s['bytes_out'], 0):>9}{fmt(s['delivered'], 4):>8}"
-                  f"{fmt(s['errors_max'], 0):>5}{'  bench limited' if s['bench_limited'] else ''}")
+                  f"{fmt(s['syscw_per_client_s'], 2):>9}{fmt(s['errors_max'], 0):>7}{'  bench limited' if s['bench_limited'] else ''}")
     for key, r in summary["ratios"].items():
         print(f"{key}: " + ", ".join(f"{k} {fmt_ratio(v)}" for k, v in r.items()))
     for kind, c in summary["capacity"].items():
@@ -717,6 +744,10 @@ def write_markdown(summary, outdir, plots):
     w("- *CPU per 1,000 clients*: server CPU (% of one core) × 1000 / clients. "
       "*CPU per client-second*: server CPU time / (clients × measured seconds), in µs. "
       "*Bytes per client per second*: from the client's side (in = received).")
+    w("- *Write syscalls per client-second*: the server's `syscw` from `/proc/<pid>/io` over the "
+      "measured window / (clients × seconds). ¹ The kernel does not count send(2)/sendmsg(2) there "
+      "and the floor writes with send(2), so its figure is not comparable (plaza and the peer "
+      "write with write/writev).")
     w("- *user / kernel*: the server's utime and stime from `/proc/<pid>/stat`, sampled by the "
       "script inside the measured window. On loopback the kernel's TCP work of a write (the "
       "sender's and much of the receiver's) is charged to the writing process, which is why "
@@ -812,8 +843,9 @@ def write_markdown(summary, outdir, plots):
         else:
             row(["server", "clients", "server CPU % of a core", "of which user / kernel %",
                  "CPU per 1,000 clients", "CPU µs per client-second", "p50 ms", "p99 ms", "p99.9 ms",
-                 "bytes/client/s in", "bytes/client/s out", "moves delivered", "errors", "runs"])
-            row(["---"] * 14)
+                 "bytes/client/s in", "bytes/client/s out", "moves delivered",
+                 "server write syscalls per client-second", "errors", "runs"])
+            row(["---"] * 15)
             for kind in ("plaza", "peer", "floor"):
                 s = by.get(kind)
                 if s:
@@ -828,6 +860,7 @@ def write_markdown(summary, outdir, plots):
                          fmt(s["cpu_pct_per_1000"], 2), fmt(s["cpu_us_per_client_s"], 1),
                          fmt(s["p50"]), fmt(s["p99"]), fmt(s["p999"]), fmt(s["bytes_in"], 0),
                          fmt(s["bytes_out"], 0), fmt(s["delivered"], 4),
+                         fmt(s["syscw_per_client_s"], 2) + ("¹" if kind == "floor" else ""),
                          fmt(s["errors_max"], 0), str(s["runs"])])
         r = ra.get(key)
         if r:
@@ -955,11 +988,232 @@ def regenerate(outdir):
     print("wrote docs/benchmarks.md" + "".join(f", docs/{p}" for p in plots), flush=True)
 
 
+# ---------------------------------------------------------------------------
+# --issue7 LABEL: README.md of the runs, their medians and the spread
+
+def spread(fs, key, nd=1):
+    """median (min–max) of one figure over the runs."""
+    vals = [f[key] for f in fs if f.get(key) is not None]
+    if not vals:
+        return "–"
+    m = fmt(statistics.median(vals), nd)
+    return m if len(vals) == 1 else f"{m} ({fmt(min(vals), nd)}–{fmt(max(vals), nd)})"
+
+
+def issue7_runs(outdir):
+    """step -> kind -> [(rep, json)], and the commands, of an --issue7 directory."""
+    results, _cap, cmds = load_dir(outdir)
+    out = {}
+    for key, by in results.items():
+        for kind, ds in by.items():
+            out.setdefault(key, {})[kind] = sorted(
+                ((g(d, "run", "rep") or i + 1, d) for i, d in enumerate(ds)), key=lambda t: t[0])
+    return out, cmds
+
+
+def issue7_write(outdir, summary, compare=None):
+    rel = os.path.relpath(outdir, ROOT)
+    m = summary["machine"]
+    runs, cmds = issue7_runs(outdir)
+    figs = {k: {kind: [figures(d) for _r, d in v] for kind, v in by.items()} for k, by in runs.items()}
+    L = []
+    w = L.append
+
+    def row(cells):
+        w("| " + " | ".join(str(c) for c in cells) + " |")
+
+    w(f"# Issue 7, {summary.get('label', '')}: write syscalls, CPU and p99 of plaza and the floor")
+    w("")
+    w("<!-- Generated by bench/run/bench.py --issue7 (rebuilt by --issue7-report DIR). -->")
+    w("")
+    # the directory to compare a re-run with: this one, its own --compare,
+    # or one named by hand in summary.json ("rerun_compare")
+    target = summary.get("rerun_compare") or summary.get("compare") or rel
+    w("Re-run the same steps (from the repository root, after `make all`), compared with "
+      + ("this directory:" if target == rel else f"`{target}`:"))
+    w("")
+    w("```sh")
+    w("/usr/bin/python3 bench/run/bench.py --issue7 after --compare " + target)
+    w("```")
+    w("")
+    w(f"This run: `{summary['command']}` on {summary['date']}, in a tree at commit "
+      f"{summary.get('commit', '?')}; the servers' sources (src/, shards/, include/, "
+      f"bench/floor/) last changed in {summary.get('server_commit', '?')}; "
+      f"{summary['elapsed_s'] // 60} min {summary['elapsed_s'] % 60} s.")
+    w("")
+    w(f"Machine: {m['cpu_model']}, {m['nproc']} cores (`nproc`), {m['mem_gib']} GiB, kernel "
+      f"{m['kernel']}, {m['os']}; shared with other engineers' jobs (the load average at the start "
+      "of each run is in the last table). The server runs on CPU 0 (`taskset -c 0`; plaza with "
+      "`--workers 1`), `plaza-bench --threads 1` on CPU 1; a fresh server per run; plaza and the "
+      f"floor interleaved run by run, {max((len(v) for by in figs.values() for v in by.values()), default=0)} "
+      "runs each; figures are medians with the (min–max) of the runs.")
+    w("")
+    w("- *write syscalls per client-second*: the server's `syscw` (`/proc/PID/io`) over the "
+      "measured window / (clients × seconds) (`server_write_syscalls_per_client_s`).")
+    w("- *ramp writes per client*: `syscw` from before the first connect to the start of the "
+      "window, / clients (`server.syscw_ramp`): the join ramp, i.e. handshakes, WELCOME/ROOM, "
+      "JOINED to everyone already in the room, and the STATEs and chats of those already in.")
+    w("- *CPU*: % of one core over the window; user / kernel from `/proc/PID/stat`; "
+      "*µs per client-second* = server CPU time / (clients × seconds).")
+    w("- *p99*: MOVE → STATE at the other sampled members, over the window. *ERROR 11*: "
+      "`errors_by_code[\"11\"]`, as the clients counted them over the whole run (ramp included).")
+    w("- The floor writes with send(2), which `/proc/PID/io` does not count (¹): its syscw "
+      "figures are ≈0 and not comparable with plaza's, which writes with write/writev (libuv).")
+    w("")
+    w("## Medians")
+    w("")
+    row(["step", "server", "server CPU %", "user / kernel %", "CPU µs per client-second",
+         "write syscalls per client-second", "ramp writes per client", "p99 ms", "p99.9 ms",
+         "ERROR 11 (max)", "errors (max)", "runs"])
+    row(["---"] * 12)
+    for key, by in figs.items():
+        for kind in ("plaza", "floor"):
+            fs = by.get(kind)
+            if not fs:
+                continue
+            one = " ¹" if kind == "floor" else ""
+            row([key, kind, spread(fs, "cpu_pct"),
+                 f"{spread(fs, 'user_pct')} / {spread(fs, 'sys_pct')}",
+                 spread(fs, "cpu_us_per_client_s"),
+                 spread(fs, "syscw_per_client_s", 2) + one,
+                 spread(fs, "syscw_ramp_per_client", 0) + one,
+                 spread(fs, "p99"), spread(fs, "p999"),
+                 fmt(max(f["error11"] for f in fs), 0), fmt(max(f["errors"] for f in fs), 0),
+                 len(fs)])
+    w("")
+    parts = []
+    for key, by in figs.items():
+        pl, fl = by.get("plaza"), by.get("floor")
+        if pl and fl:
+            parts.append(f"{key}: p99 plaza / floor **{fmt_ratio(ratio(med(pl, 'p99'), med(fl, 'p99')))}**, "
+                         "CPU per client-second plaza / floor "
+                         f"{fmt_ratio(ratio(med(pl, 'cpu_us_per_client_s'), med(fl, 'cpu_us_per_client_s')))}")
+    if parts:
+        w("Ratios of the medians: " + "; ".join(parts) + ".")
+        w("")
+
+    if compare:
+        bruns, _ = issue7_runs(compare)
+        bfigs = {k: {kind: [figures(d) for _r, d in v] for kind, v in by.items()}
+                 for k, by in bruns.items()}
+        w(f"## Against `{os.path.relpath(compare, ROOT)}` (the issue's \"Done when\")")
+        w("")
+        row(["figure", "before", "now", "now / before"])
+        row(["---"] * 4)
+
+        def cmp(name, key, fig, nd=1, kind="plaza"):
+            b = med(bfigs.get(key, {}).get(kind) or [], fig)
+            a = med(figs.get(key, {}).get(kind) or [], fig)
+            row([name, fmt(b, nd), fmt(a, nd), fmt_ratio(ratio(a, b))])
+
+        cmp("social, plaza: CPU µs per client-second (no worse)", "social-1000", "cpu_us_per_client_s")
+        sr = [ratio(med(src.get("social-1000", {}).get("plaza") or [], "cpu_us_per_client_s"),
+                    med(src.get("social-1000", {}).get("floor") or [], "cpu_us_per_client_s"))
+              for src in (bfigs, figs)]
+        row(["social: CPU per client-second plaza / floor, same pass (no worse; steadier than "
+             "the absolute figure on a shared machine)", fmt_ratio(sr[0]), fmt_ratio(sr[1]),
+             fmt_ratio(ratio(sr[1], sr[0]))])
+        cmp("social, plaza: write syscalls per client-second (fewer)", "social-1000",
+            "syscw_per_client_s", 2)
+        cmp("crowd, plaza: write syscalls per client-second (fewer)", "crowd", "syscw_per_client_s", 2)
+        cmp("crowd, plaza: ramp writes per client (fewer)", "crowd", "syscw_ramp_per_client", 0)
+        cmp("crowd, plaza: p99 ms", "crowd", "p99")
+        cmp("crowd, floor: p99 ms", "crowd", "p99", kind="floor")
+        cr = [ratio(med(src.get("crowd", {}).get("plaza") or [], "p99"),
+                    med(src.get("crowd", {}).get("floor") or [], "p99")) for src in (bfigs, figs)]
+        row(["crowd: p99 plaza / floor (≤ 1.30×)", fmt_ratio(cr[0]), fmt_ratio(cr[1]), ""])
+        for key in ("social-1000", "crowd"):
+            e = [max((f["error11"] for f in src.get(key, {}).get("plaza") or []), default=None)
+                 for src in (bfigs, figs)]
+            row([f"{key}, plaza: ERROR 11, most in a run (0)", fmt(e[0], 0), fmt(e[1], 0), ""])
+        w("")
+
+    if summary.get("notes"):
+        w("## Notes")
+        w("")
+        for n in summary["notes"]:
+            w(f"- {n}")
+        w("")
+
+    w("## Every run")
+    w("")
+    row(["step", "run", "server", "load avg 1/5/15 min at start", "server CPU %", "user / kernel %",
+         "CPU µs per client-second", "write syscalls per client-second", "syscw window / ramp",
+         "p99 ms", "ERROR 11", "errors", "clients", "bench limited"])
+    row(["---"] * 14)
+    for key, by in runs.items():
+        order = sorted(((rep, ORDER.get(kind, 9), kind, d) for kind, v in by.items() for rep, d in v),
+                       key=lambda t: t[:2])
+        for rep, _o, kind, d in order:
+            f = figures(d)
+            la = g(d, "run", "loadavg")
+            row([key, rep, kind, " / ".join(f"{x:.2f}" for x in la) if la else "–",
+                 fmt(f["cpu_pct"]), f"{fmt(f['user_pct'])} / {fmt(f['sys_pct'])}",
+                 fmt(f["cpu_us_per_client_s"]), fmt(f["syscw_per_client_s"], 2),
+                 f"{fmt(g(d, 'server', 'syscw_window'), 0)} / {fmt(g(d, 'server', 'syscw_ramp'), 0)}",
+                 fmt(f["p99"]), fmt(f["error11"], 0), fmt(f["errors"], 0),
+                 f"{fmt(f['clients'], 0)} of {fmt(f['attempted'], 0)}",
+                 ("yes: " + f["bench_note"]) if f["bench_limited"] else "no"])
+    w("")
+    w("## Commands")
+    w("")
+    w("Ports and pids are picked at run time; every run's own commands are in its JSON (`run`).")
+    w("")
+    w("```sh")
+    seen = set()
+    for c in cmds:
+        k = (c["step"], c["server"])
+        if k in seen:
+            continue
+        seen.add(k)
+        w(f"# {c['step']}, {c['server']}")
+        w(c["server_cmd"] + " &")
+        w(c["bench_cmd"])
+    w("```")
+    w("")
+    with open(os.path.join(outdir, "README.md"), "w") as fh:
+        fh.write("\n".join(L))
+
+
+def issue7_regenerate(outdir, compare):
+    """README.md again from the runs and summary.json (whose "notes", a list
+    of lines written by hand, become a Notes section)."""
+    with open(os.path.join(outdir, "summary.json")) as f:
+        summary = json.load(f)
+    if compare is None and summary.get("compare"):
+        compare = os.path.join(ROOT, summary["compare"])
+    issue7_write(outdir, summary, compare)
+    print(f"wrote {os.path.relpath(outdir, ROOT)}/README.md", flush=True)
+
+
+def git_head(*paths):
+    """HEAD (with -dirty when the tree has changes), or the last commit that
+    changed paths (with -dirty when they have uncommitted changes)."""
+    try:
+        if not paths:
+            r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                               capture_output=True, text=True)
+            return r.stdout.strip() or "?"
+        r = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h", "--", *paths],
+                           capture_output=True, text=True)
+        d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", *paths],
+                           capture_output=True, text=True)
+        return (r.stdout.strip() or "?") + ("-dirty" if d.stdout.strip() else "")
+    except OSError:
+        return "?"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--quick", action="store_true", help="rough side-by-side, < 3 min")
     mode.add_argument("--full", action="store_true", help="the full comparison, < 30 min")
+    mode.add_argument("--issue7", metavar="LABEL",
+                      help="issue 7's steps (social, crowd; plaza and floor), e.g. LABEL=before")
+    mode.add_argument("--issue7-report", metavar="DIR",
+                      help="rebuild DIR/README.md of an earlier --issue7 from its runs")
+    ap.add_argument("--compare", metavar="DIR",
+                    help="--issue7: an earlier --issue7 directory to compare with")
     mode.add_argument("--report", metavar="DIR",
                       help="rebuild summary.json, the SVGs and docs/benchmarks.md from DIR's runs")
     ap.add_argument("--only", help="comma-separated step keys of the plan to run (debugging)")
@@ -968,13 +1222,22 @@ def main():
     if args.report:
         regenerate(os.path.abspath(args.report))
         return
-    quick = args.quick
-    plan = QUICK_PLAN if quick else FULL_PLAN
+    compare = os.path.abspath(args.compare) if args.compare else None
+    if compare and not os.path.isfile(os.path.join(compare, "summary.json")):
+        sys.exit(f"--compare {args.compare}: no summary.json there")
+    if args.issue7_report:
+        issue7_regenerate(os.path.abspath(args.issue7_report), compare)
+        return
+    issue7 = args.issue7
+    if issue7 is not None and not issue7.replace("-", "").replace("_", "").isalnum():
+        sys.exit("--issue7 LABEL: letters, digits, - and _ only")
+    quick = args.quick or bool(issue7)  # issue7: no docs, no gnuplot
+    plan = ISSUE7_PLAN if issue7 else QUICK_PLAN if args.quick else FULL_PLAN
     if args.only:
         keep = set(args.only.split(","))
         plan = [s for s in plan if s["key"] in keep]
 
-    check_tools(quick)
+    check_tools(quick, peer=not issue7)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
@@ -988,11 +1251,12 @@ def main():
 
     now = datetime.datetime.now()
     date = now.strftime("%Y-%m-%d %H:%M")
-    stamp = now.strftime("%Y-%m-%d-%H%M") + ("-quick" if quick else "")
+    stamp = now.strftime("%Y-%m-%d-%H%M") + (f"-issue7-{issue7}" if issue7 else
+                                              "-quick" if quick else "")
     outdir = os.path.join(RESULTS, stamp)
     os.makedirs(outdir, exist_ok=True)
     mach = machine()
-    print(f"plaza bench ({'quick' if quick else 'full'}): {mach['cpu_model']}, {mach['nproc']} cores, "
+    print(f"plaza bench ({'issue7 ' + issue7 if issue7 else 'quick' if quick else 'full'}): {mach['cpu_model']}, {mach['nproc']} cores, "
           f"kernel {mach['kernel']}; results in {os.path.relpath(outdir, ROOT)}/", flush=True)
     runner = Runner(outdir, None if quick else FULL_BUDGET_S)
     runner.skipped += limit_notes
@@ -1005,9 +1269,17 @@ def main():
     finally:
         stop_all()
     summary = build_summary(results, capacity, runner, mach, date, quick, sys.argv[1:])
+    if issue7:
+        summary.update(mode="issue7", label=issue7, commit=git_head(),
+                       server_commit=git_head("src", "shards", "include", "bench/floor"),
+                       command="/usr/bin/python3 bench/run/bench.py " + " ".join(sys.argv[1:]),
+                       compare=compare and os.path.relpath(compare, ROOT))
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print_table(summary)
+    if issue7:
+        issue7_write(outdir, summary, compare)
+        print(f"wrote {os.path.relpath(outdir, ROOT)}/README.md", flush=True)
     if not quick and not args.no_docs:
         plots = write_plots(summary, outdir)
         write_markdown(summary, outdir, plots)

@@ -111,6 +111,8 @@ static const char *error_name(int code) {
     return "invalid_argument";
   case PZ_ERR_NOT_FOUND:
     return "not_found";
+  case PZ_ERR_FORBIDDEN:
+    return "forbidden";
   case PZ_ERR_SESSION_EXPIRED:
     return "session_expired";
   case PZ_ERR_OVERLOADED:

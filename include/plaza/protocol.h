@@ -45,6 +45,8 @@ enum pz_error_code {
   PZ_ERR_ROOM_FULL = 5,
   PZ_ERR_INVALID_ARGUMENT = 6,
   PZ_ERR_NOT_FOUND = 7,
+  PZ_ERR_FORBIDDEN =
+      8, /* JOIN of a room the JWT's rooms claim does not allow */
   PZ_ERR_SESSION_EXPIRED = 9,
   PZ_ERR_OVERLOADED = 10,
   PZ_ERR_MOVE_REJECTED = 11,

@@ -322,7 +322,8 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
            rd_room(r, &m->room) && rd_pos(r, &m->u.session.pos) &&
            rd_uint(r, &m->u.session.seq) && rd_bool(r, &m->u.session.has_seq) &&
            rd_bool(r, &m->u.session.placed) &&
-           rd_uint(r, &m->u.session.chat_seq);
+           rd_uint(r, &m->u.session.chat_seq) &&
+           (n < 16 || rd_str(r, &m->u.session.sub, PZ_BUS_SUB_MAX));
   }
   return false;
 }
@@ -339,7 +340,8 @@ int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
   static const uint8_t counts[] = {0, 5, 11, 6, 9, 11, 5, 6, 15};
   if (n < counts[type] || !body(&r, out, n))
     return PZ_EPROTO;
-  for (uint32_t i = counts[type]; i < n; i++) /* newer fields */
+  uint32_t known = counts[type] + (type == PZ_BUS_SESSION && n >= 16);
+  for (uint32_t i = known; i < n; i++) /* newer fields */
     if (!rd_skip(&r, 1))
       return PZ_EPROTO;
   return r.p == r.end ? 0 : PZ_EPROTO;
@@ -458,8 +460,8 @@ void pz_busmsg_take(msgpack_packer *pk, uint32_t node, uint64_t id,
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node, uint64_t id,
                        pz_str_t token, pz_str_t name, pz_str_t room,
                        const pz_pos_t *p, uint64_t seq, bool has_seq,
-                       bool placed, uint64_t chat_seq) {
-  head(pk, 15, node, PZ_BUS_SESSION);
+                       bool placed, uint64_t chat_seq, pz_str_t sub) {
+  head(pk, 16, node, PZ_BUS_SESSION);
   msgpack_pack_uint64(pk, id);
   str(pk, token);
   str(pk, name);
@@ -475,4 +477,5 @@ void pz_busmsg_session(msgpack_packer *pk, uint32_t node, uint64_t id,
   else
     msgpack_pack_false(pk);
   msgpack_pack_uint64(pk, chat_seq);
+  str(pk, sub);
 }

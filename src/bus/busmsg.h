@@ -23,6 +23,8 @@
 #include "plaza/codec.h"
 
 #define PZ_BUS_VERSION 1
+/* Longest JWT user a SESSION record carries. */
+#define PZ_BUS_SUB_MAX 256
 
 enum pz_bus_type {
   PZ_BUS_STATE = 1,   /* [.., room, [[id, seq, x, y, z, yaw], ...]] */
@@ -33,7 +35,7 @@ enum pz_bus_type {
   PZ_BUS_PROBE = 6,   /* [.., worker, nonce] */
   PZ_BUS_TAKE = 7,    /* [.., id, to_node, to_worker] */
   PZ_BUS_SESSION = 8, /* [.., id, token, name, room, x, y, z, yaw, seq,
-                          has_seq, placed, chat_seq] */
+                          has_seq, placed, chat_seq, user?] */
   PZ_BUS_TYPE_MAX = 8
 };
 
@@ -88,6 +90,7 @@ typedef struct pz_busmsg {
       uint64_t seq;
       bool has_seq, placed;
       uint64_t chat_seq;
+      pz_str_t sub; /* the JWT user ("" without auth, or when absent) */
     } session;
   } u;
 } pz_busmsg_t;
@@ -121,6 +124,6 @@ void pz_busmsg_take(msgpack_packer *pk, uint32_t node, uint64_t id,
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node, uint64_t id,
                        pz_str_t token, pz_str_t name, pz_str_t room,
                        const pz_pos_t *pos, uint64_t seq, bool has_seq,
-                       bool placed, uint64_t chat_seq);
+                       bool placed, uint64_t chat_seq, pz_str_t sub);
 
 #endif

@@ -17,7 +17,10 @@
 #include "log.h"
 #include "redis_url.h"
 
-enum kind { K_HOST, K_INT, K_U32, K_DBL, K_LEVEL, K_SECRET };
+/* K_STR and K_SECRET: max is the field's size; a secret's value is never
+ * echoed. K_REDIS: a redis:// URL, checked, and a secret (it may hold a
+ * password). */
+enum kind { K_HOST, K_STR, K_SECRET, K_REDIS, K_INT, K_U32, K_DBL, K_LEVEL };
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -33,6 +36,7 @@ struct option_spec {
  * agree: change them together. */
 
 #define OFF(f) offsetof(pz_config_t, f)
+#define SIZE(f) sizeof(((pz_config_t *)0)->f)
 static const struct option_spec specs[] = {
     {"host", K_HOST, OFF(host), 0, 0, "0.0.0.0",
      "listen address: an IPv4 or IPv6 literal, or a host name resolved at "
@@ -48,6 +52,9 @@ static const struct option_spec specs[] = {
      "MOVE per second per session (burst the same)"},
     {"chat-rate", K_DBL, OFF(chat_rate), 0.01, 1e6, "5",
      "CHAT + WHISPER per second per session"},
+    {"join-rate", K_DBL, OFF(join_rate), 0.01, 1e6, "2",
+     "JOIN per second per session"},
+    {"join-burst", K_DBL, OFF(join_burst), 1, 1e6, "10", "JOIN burst"},
     {"chat-burst", K_DBL, OFF(chat_burst), 1, 1e6, "10",
      "CHAT + WHISPER burst"},
     {"abuse-limit", K_U32, OFF(abuse_limit), 1, 1e9, "100",
@@ -59,6 +66,11 @@ static const struct option_spec specs[] = {
      "4000"},
     {"resume-grace-ms", K_U32, OFF(resume_grace_ms), 0, 1e9, "30000",
      "how long a dropped session waits for a resume (0: none)"},
+    {"ping-interval-ms", K_U32, OFF(ping_interval_ms), 0, 1e9, "25000",
+     "silence after which the server pings a client (0: never)"},
+    {"idle-timeout-ms", K_U32, OFF(idle_timeout_ms), 0, 1e9, "60000",
+     "silence after which a client is closed 1001 and its session waits "
+     "for a resume (0: never)"},
     {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
      "members per room; JOIN beyond gives ERROR 5"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
@@ -73,10 +85,26 @@ static const struct option_spec specs[] = {
      "largest |x|, |y|, |z| (0: off)"},
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
-    {"redis", K_SECRET, OFF(redis), 0, 0, "none",
+    {"redis", K_REDIS, OFF(redis), 0, SIZE(redis), "none",
      "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
+    {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
+     "HS256 key: HELLO must carry a JWT signed with it"},
+    {"jwt-secret-file", K_STR, OFF(jwt_secret_file), 0, SIZE(jwt_secret_file),
+     "none", "file holding the HS256 key (one trailing newline dropped)"},
+    {"jwt-leeway-s", K_U32, OFF(jwt_leeway_s), 0, 3600, "30",
+     "clock skew allowed on a JWT's exp and nbf, in seconds"},
+    {"jwt-issuer", K_STR, OFF(jwt_issuer), 0, SIZE(jwt_issuer), "none",
+     "required iss of a JWT"},
+    {"jwt-audience", K_STR, OFF(jwt_audience), 0, SIZE(jwt_audience), "none",
+     "required aud of a JWT (string or list)"},
+    {"max-sessions-per-user", K_U32, OFF(max_sessions_per_user), 0, 1e9, "0",
+     "sessions per JWT sub on this node (0: no limit)"},
+    {"allowed-origins", K_STR, OFF(allowed_origins), 0, SIZE(allowed_origins),
+     "*", "comma-separated Origins allowed to upgrade and read CORS"},
+    {"admin-token", K_SECRET, OFF(admin_token), 0, SIZE(admin_token), "none",
+     "bearer token of the /admin API (unset: /admin answers 404)"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -97,7 +125,7 @@ static void usage(FILE *f) {
     const struct option_spec *s = &specs[i];
     char env[64], range[64] = "";
     env_name(s, env, sizeof(env));
-    if (s->kind != K_HOST && s->kind != K_LEVEL && s->kind != K_SECRET)
+    if (s->kind >= K_INT && s->kind != K_LEVEL) /* numbers have a range */
       snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
     fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
             s->deflt, range);
@@ -133,7 +161,7 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
       goto bad;
     strcpy(field, val);
     return 0;
-  case K_SECRET: { /* may hold a password: never echoed */
+  case K_REDIS: { /* may hold a password: never echoed */
     pz_redis_url_t url;
     if (strlen(val) >= sizeof(cfg->redis))
       why = "too long";
@@ -147,6 +175,18 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
     strcpy(field, strcmp(val, "none") == 0 ? "" : val);
     return 0;
   }
+  case K_STR:
+  case K_SECRET:
+    if (strlen(val) >= (s->max ? (size_t)s->max : sizeof(cfg->host))) {
+      if (s->kind == K_SECRET) {
+        fprintf(stderr, "plaza: value for --%s (from %s) too long\n", s->flag,
+                from);
+        return -1;
+      }
+      goto bad;
+    }
+    strcpy(field, val);
+    return 0;
   case K_LEVEL: {
     int lvl = pz_log_level_parse(val);
     if (lvl < 0)
@@ -188,10 +228,14 @@ static void defaults(pz_config_t *cfg) {
   cfg->move_rate = 60;
   cfg->chat_rate = 5;
   cfg->chat_burst = 10;
+  cfg->join_rate = 2;
+  cfg->join_burst = 10;
   cfg->abuse_limit = 100;
   cfg->malformed_limit = 10;
   cfg->hello_timeout_ms = 10000;
   cfg->resume_grace_ms = 30000;
+  cfg->ping_interval_ms = 25000;
+  cfg->idle_timeout_ms = 60000;
   cfg->room_max_members = 1000;
   cfg->max_connections = 100000;
   cfg->max_outbound = 1 << 20;
@@ -200,6 +244,41 @@ static void defaults(pz_config_t *cfg) {
   cfg->bounds = 10000;
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
+  cfg->jwt_leeway_s = 30;
+}
+
+/* --jwt-secret-file: the key is the file's bytes but one trailing newline. */
+static int load_secret_file(pz_config_t *cfg) {
+  if (!cfg->jwt_secret_file[0])
+    return 0;
+  if (cfg->jwt_secret[0]) {
+    fprintf(stderr, "plaza: set --jwt-secret or --jwt-secret-file, not both\n");
+    return -1;
+  }
+  FILE *f = fopen(cfg->jwt_secret_file, "rb");
+  if (!f) {
+    fprintf(stderr, "plaza: cannot read --jwt-secret-file %s: %s\n",
+            cfg->jwt_secret_file, strerror(errno));
+    return -1;
+  }
+  size_t n = fread(cfg->jwt_secret, 1, sizeof(cfg->jwt_secret), f);
+  fclose(f);
+  if (n == sizeof(cfg->jwt_secret)) {
+    fprintf(stderr, "plaza: --jwt-secret-file %s: key too long\n",
+            cfg->jwt_secret_file);
+    return -1;
+  }
+  cfg->jwt_secret[n] = 0;
+  if (n && cfg->jwt_secret[n - 1] == '\n')
+    cfg->jwt_secret[--n] = 0;
+  if (n && cfg->jwt_secret[n - 1] == '\r')
+    cfg->jwt_secret[--n] = 0;
+  if (n == 0 || strlen(cfg->jwt_secret) != n) {
+    fprintf(stderr, "plaza: --jwt-secret-file %s: empty key or NUL byte\n",
+            cfg->jwt_secret_file);
+    return -1;
+  }
+  return 0;
 }
 
 int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
@@ -241,5 +320,7 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
     fprintf(stderr, "plaza: unexpected argument '%s'\n", argv[optind]);
     return PZ_CONFIG_ERROR;
   }
+  if (load_secret_file(cfg))
+    return PZ_CONFIG_ERROR;
   return PZ_CONFIG_OK;
 }

@@ -17,10 +17,14 @@ typedef struct pz_config {
   double move_rate;
   double chat_rate;
   double chat_burst;
+  double join_rate;
+  double join_burst;
   uint32_t abuse_limit;
   uint32_t malformed_limit;
   uint32_t hello_timeout_ms;
   uint32_t resume_grace_ms;
+  uint32_t ping_interval_ms;
+  uint32_t idle_timeout_ms;
   uint32_t room_max_members;
   uint32_t max_connections;
   uint32_t max_outbound;
@@ -30,6 +34,15 @@ typedef struct pz_config {
   uint32_t node_id;
   char redis[256]; /* "": embedded; else redis://... (holds a password) */
   int log_level;
+  /* Who may connect (docs/auth.md). Empty strings: not configured. */
+  char jwt_secret[512]; /* from --jwt-secret or --jwt-secret-file */
+  char jwt_secret_file[256];
+  uint32_t jwt_leeway_s;
+  char jwt_issuer[256];
+  char jwt_audience[256];
+  uint32_t max_sessions_per_user; /* 0: no limit */
+  char allowed_origins[1024];     /* comma-separated; "" or "*": any */
+  char admin_token[129];
 } pz_config_t;
 
 enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };

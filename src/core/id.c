@@ -5,10 +5,12 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 
+#include "error.h"
+
 int pz_token_make(uint64_t id, char *out, size_t size) {
   unsigned char secret[PZ_TOKEN_SECRET_HEX / 2];
   if (RAND_bytes(secret, sizeof(secret)) != 1)
-    return -1;
+    return PZ_EIO;
   int n = snprintf(out, size, "%llu.", (unsigned long long)id);
   for (size_t i = 0; i < sizeof(secret) && (size_t)n + 2 < size; i++)
     n += snprintf(out + n, size - n, "%02x", secret[i]);

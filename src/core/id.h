@@ -33,8 +33,8 @@ static inline uint32_t pz_id_worker(uint64_t id) {
 
 #define PZ_TOKEN_SECRET_HEX 32
 
-/* Writes "<id>.<secret>" into out (size >= 64). Returns its length, or -1
- * when the random source failed. */
+/* Writes "<id>.<secret>" into out (size >= 64). Returns its length, or
+ * PZ_EIO when the random source failed. */
 int pz_token_make(uint64_t id, char *out, size_t size);
 /* Reads the id of a token. Returns false when it is not of our form. */
 bool pz_token_parse(const char *token, size_t len, uint64_t *id);

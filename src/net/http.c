@@ -7,6 +7,8 @@
  */
 #include "http.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,6 +22,7 @@ static const char *const field_names[PZ_HF_COUNT] = {
     [PZ_HF_WS_PROTOCOL] = "sec-websocket-protocol",
     [PZ_HF_AUTHORIZATION] = "authorization",
     [PZ_HF_IF_NONE_MATCH] = "if-none-match",
+    [PZ_HF_ORIGIN] = "origin",
 };
 
 static void append(char *buf, size_t cap, size_t *len, const char *at,
@@ -98,13 +101,39 @@ static void origin_form(pz_http_req_t *req) {
 
 static int on_headers_complete(http_parser *p) {
   pz_http_req_t *req = p->data;
-  req->complete = true;
+  req->head_done = true;
   req->method = p->method;
   origin_form(req);
   /* An upgrade stops the parser after the head by itself; anything else
-   * would run on into a body or the next request, so stop it here. */
+   * would run on into a body or the next request, so stop it here: the
+   * feed decides whether a body follows. */
   if (!p->upgrade)
     http_parser_pause(p, 1);
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n) {
+  pz_http_req_t *req = p->data;
+  if (n > PZ_HTTP_BODY_MAX - req->body_len) {
+    req->body_too_big = true;
+    return -1;
+  }
+  char *body = realloc(req->body, req->body_len + n + 1);
+  if (!body)
+    return -1;
+  memcpy(body + req->body_len, at, n);
+  req->body = body;
+  req->body_len += n;
+  body[req->body_len] = 0;
+  return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+  pz_http_req_t *req = p->data;
+  if (p->upgrade)
+    return 0; /* the feed completes an upgrade at its head */
+  req->complete = true;
+  http_parser_pause(p, 1); /* nothing after the body is read */
   return 0;
 }
 
@@ -113,6 +142,8 @@ static const http_parser_settings settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 void pz_http_req_init(pz_http_req_t *req) {
@@ -122,30 +153,62 @@ void pz_http_req_init(pz_http_req_t *req) {
   req->name_done = true;
 }
 
+void pz_http_req_dispose(pz_http_req_t *req) {
+  free(req->body);
+  req->body = NULL;
+}
+
+static bool body_follows(const http_parser *p) {
+  return (p->flags & F_CHUNKED) ||
+         (p->content_length > 0 && p->content_length != ULLONG_MAX);
+}
+
+/* The body, after a head that announced one. */
+static ssize_t feed_body(pz_http_req_t *req, const char *data, size_t len) {
+  size_t n = http_parser_execute(&req->parser, &settings, data, len);
+  if (req->body_too_big)
+    return PZ_ETOOBIG;
+  if (req->complete) {
+    http_parser_pause(&req->parser, 0);
+    return (ssize_t)n;
+  }
+  if (HTTP_PARSER_ERRNO(&req->parser) != HPE_OK)
+    return PZ_EPROTO;
+  return PZ_EAGAIN;
+}
+
 ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len) {
   if (req->complete)
     return 0;
+  if (req->head_done)
+    return feed_body(req, data, len);
   size_t n = http_parser_execute(&req->parser, &settings, data, len);
   enum http_errno err = HTTP_PARSER_ERRNO(&req->parser);
-  if (req->complete && err == HPE_PAUSED) {
+  bool paused = req->head_done && err == HPE_PAUSED;
+  if (paused) {
     /* Paused in on_headers_complete, http-parser 2.9 stops on the head's
-     * final LF without counting it. */
-    n++;
+     * final LF without counting it (and reads it again when resumed). */
     http_parser_pause(&req->parser, 0);
     err = HPE_OK;
   }
-  req->head_bytes += n;
+  req->head_bytes += n + paused;
   if (req->head_bytes > PZ_HTTP_HEAD_MAX)
     return PZ_ETOOBIG;
-  if (req->complete) {
-    /* With an upgrade the parser stops right after the head, so n is where
-     * WebSocket frames begin; without one nothing after the head is read. */
-    req->upgrade = req->parser.upgrade;
-    return (ssize_t)n;
+  if (!req->head_done)
+    return err != HPE_OK ? PZ_EPROTO : PZ_EAGAIN;
+  /* With an upgrade the parser stops right after the head, so n is where
+   * WebSocket frames begin; without one nothing after the request is
+   * read. */
+  req->upgrade = req->parser.upgrade;
+  if (req->upgrade || !body_follows(&req->parser)) {
+    req->complete = true;
+    return (ssize_t)(n + paused);
   }
-  if (err != HPE_OK)
-    return PZ_EPROTO;
-  return PZ_EAGAIN;
+  if (req->parser.content_length != ULLONG_MAX &&
+      req->parser.content_length > PZ_HTTP_BODY_MAX)
+    return PZ_ETOOBIG; /* refused before it is sent */
+  ssize_t r = feed_body(req, data + n, len - n);
+  return r < 0 ? r : (ssize_t)n + r;
 }
 
 const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f) {

@@ -1,8 +1,9 @@
 /*
  * Sans-I/O HTTP/1.1 request head parser over Debian's http-parser: feed it
  * bytes as they arrive (any chunking, down to one byte) and it reports
- * when the head is complete, keeping only what plaza needs: the method,
- * path, and the headers of a WebSocket upgrade and of the admin API.
+ * when the request is complete, keeping only what plaza needs: the method,
+ * path, the headers of a WebSocket upgrade, of CORS and of the admin API,
+ * and a body of at most PZ_HTTP_BODY_MAX bytes (the admin API's JSON).
  */
 #ifndef PZ_HTTP_H
 #define PZ_HTTP_H
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #define PZ_HTTP_HEAD_MAX 8192
+#define PZ_HTTP_BODY_MAX 65536
 
 enum pz_http_field {
   PZ_HF_NONE,
@@ -23,14 +25,16 @@ enum pz_http_field {
   PZ_HF_WS_PROTOCOL,
   PZ_HF_AUTHORIZATION,
   PZ_HF_IF_NONE_MATCH,
+  PZ_HF_ORIGIN,
   PZ_HF_COUNT
 };
 
 typedef struct pz_http_req {
   http_parser parser;
-  bool complete;
-  bool upgrade; /* the parser saw Upgrade + Connection: upgrade */
-  int method;   /* enum http_method */
+  bool complete;  /* the whole request: head and body */
+  bool head_done; /* the head (a body may follow) */
+  bool upgrade;   /* the parser saw Upgrade + Connection: upgrade */
+  int method;     /* enum http_method */
   size_t head_bytes;
   char path[256]; /* origin form: an absolute-form target is cut to its path */
   size_t path_len;
@@ -40,13 +44,20 @@ typedef struct pz_http_req {
   int field; /* enum pz_http_field the value goes to */
   char values[PZ_HF_COUNT][160];
   size_t value_len[PZ_HF_COUNT];
+  char *body; /* malloc'd, NUL-terminated; NULL without a body */
+  size_t body_len;
+  bool body_too_big;
 } pz_http_req_t;
 
 void pz_http_req_init(pz_http_req_t *req);
-/* Feeds bytes. Returns the number consumed when the head is complete
- * (req->complete; bytes past it belong to the next protocol), PZ_EAGAIN
- * when all were consumed and more are needed, PZ_ETOOBIG past
- * PZ_HTTP_HEAD_MAX, PZ_EPROTO on malformed HTTP. */
+/* Frees the body (the request itself is the caller's). */
+void pz_http_req_dispose(pz_http_req_t *req);
+/* Feeds bytes. Returns the number consumed when the request is complete
+ * (req->complete; after an upgrade's head, bytes past it belong to the next
+ * protocol; after a body, the rest is not read), PZ_EAGAIN when all were
+ * consumed and more are needed, PZ_ETOOBIG past PZ_HTTP_HEAD_MAX (head_done
+ * false) or past PZ_HTTP_BODY_MAX (head_done true), PZ_EPROTO on malformed
+ * HTTP or when the body cannot be allocated. */
 ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len);
 /* The value of a collected header ("" when absent), NUL-terminated. */
 const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f);

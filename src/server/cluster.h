@@ -29,6 +29,7 @@
 #include "rlink.h"
 #include "server.h"
 #include "conn.h"
+#include "jwt.h"
 #include "shard.h"
 
 /* Node key expiry and how often it is renewed (and dead nodes reaped):
@@ -112,9 +113,11 @@ void pz_cluster_session_forget(pz_cwork_t *cw, uint64_t id);
 /* HELLO with a token of another node's session: takes its record from
  * Redis (atomically, if the token matches) and restores it on c, or fails
  * the resume. 0 when under way (c is held meanwhile), else an error and
- * nothing was done. */
+ * nothing was done. With auth, grant (the HELLO's JWT) is taken when under
+ * way, and must be the record's user's. */
 int pz_cluster_resume(pz_cwork_t *cw, pz_conn_t *c, uint64_t id, pz_str_t token,
-                      pz_str_t name, bool has_last, uint64_t last);
+                      pz_str_t name, bool has_last, uint64_t last,
+                      pz_grant_t *grant);
 /* Drain (worker 0, at stop): the node's members are parked for the grace
  * period instead of being reaped with the node. */
 void pz_cluster_park(pz_cwork_t *cw);

@@ -32,7 +32,9 @@ void pz_cluster_session_save(pz_cwork_t *cw, const pz_session_t *s) {
   pz_busmsg_session(pz_cluster_begin(cw), cw->cl->srv->node_id, s->id,
                     (pz_str_t){s->token, s->token_len}, pz_session_name(s),
                     room, &s->pos, s->seq, s->has_seq, s->placed,
-                    r ? r->chat_seq : 0);
+                    r ? r->chat_seq : 0,
+                    s->grant ? (pz_str_t){s->grant->sub, s->grant->sub_len}
+                             : (pz_str_t){"", 0});
   char key[40];
   int kl = session_key(key, sizeof(key), s->id);
   char ttl[16];
@@ -58,16 +60,24 @@ typedef struct resume_req {
   uint64_t last;
   uint8_t name_len;
   char name[PZ_NAME_MAX + 1];
+  pz_grant_t *grant; /* the HELLO's JWT (owned), or NULL */
 } resume_req_t;
+
+static void req_free(resume_req_t *q) {
+  free(q->grant);
+  free(q);
+}
 
 static void on_taken(redisAsyncContext *ac, void *reply, void *pd) {
   resume_req_t *q = pd;
   redisReply *r = reply;
   pz_conn_t *c = q->conn;
   if (!c || q->cw->closing || pz_conn_session(c)) {
-    free(q); /* the client went (its record is gone with it), or moved on */
+    req_free(q); /* the client went (its record is gone with it) */
     return;
   }
+  pz_grant_t *grant = q->grant;
+  q->grant = NULL;
   pz_conn_hold(c, NULL);
   pz_worker_t *w = q->cw->w;
   pz_busmsg_t m;
@@ -77,7 +87,7 @@ static void on_taken(redisAsyncContext *ac, void *reply, void *pd) {
       m.type != PZ_BUS_SESSION || m.u.session.id != q->id) {
     if (r && r->type == REDIS_REPLY_STRING)
       pz_cluster_bad(q->cw, "session record");
-    pz_sessions_resume_failed(w, c, name);
+    pz_sessions_resume_failed(w, c, name, grant);
     free(q);
     return;
   }
@@ -92,17 +102,19 @@ static void on_taken(redisAsyncContext *ac, void *reply, void *pd) {
       .placed = m.u.session.placed,
       .replay = q->has_last,
       .replay_after = q->last,
+      .sub = m.u.session.sub,
   };
-  pz_sessions_restore(w, c, &rs);
+  pz_sessions_restore(w, c, &rs, grant);
   free(q);
 }
 
 int pz_cluster_resume(pz_cwork_t *cw, pz_conn_t *c, uint64_t id, pz_str_t token,
-                      pz_str_t name, bool has_last, uint64_t last) {
+                      pz_str_t name, bool has_last, uint64_t last,
+                      pz_grant_t *grant) {
   if (!pz_rlink_up(cw->link))
     return PZ_ECLOSED;
   resume_req_t *q = pz_xcalloc(1, sizeof(*q));
-  *q = (resume_req_t){c, cw, id, has_last, last, 0, {0}};
+  *q = (resume_req_t){c, cw, id, has_last, last, 0, {0}, grant};
   if (name.ptr) {
     q->name_len = (uint8_t)name.len;
     memcpy(q->name, name.ptr, name.len);
@@ -113,7 +125,7 @@ int pz_cluster_resume(pz_cwork_t *cw, pz_conn_t *c, uint64_t id, pz_str_t token,
   size_t lens[] = {4, strlen(pz_script_take), 1, (size_t)kl, token.len};
   int r = pz_rlink_command_argv(cw->link, on_taken, q, 5, argv, lens);
   if (r != 0) {
-    free(q);
+    free(q); /* the grant stays the caller's */
     return r;
   }
   pz_conn_hold(c, q);

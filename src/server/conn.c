@@ -91,6 +91,8 @@ void pz_conn_free(pz_conn_t *c) {
   pz_deferred_t *d, *tmp;
   LL_FOREACH_SAFE(c->deferred, d, tmp) free(d);
   free(c->pending_rx);
+  if (c->http)
+    pz_http_req_dispose(c->http);
   free(c->http);
   if (c->ws)
     wslay_event_context_free(c->ws);
@@ -103,7 +105,11 @@ static void on_stream_closed(pz_stream_t *s) {
 
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   pz_conn_host_t *h = c->host;
-  pz_tcp_options_t opt = {.sndbuf = h->cfg->sndbuf};
+  /* TCP keepalive finds peers gone without a FIN even where no
+   * WebSocket ping would (a socket whose writes the kernel still takes). */
+  uint32_t idle_s = h->cfg->idle_timeout_ms / 1000;
+  pz_tcp_options_t opt = {.sndbuf = h->cfg->sndbuf,
+                          .keepalive_s = idle_s ? (int)idle_s : 60};
   int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
                              sizeof(h->readbuf), &opt);
   if (r)
@@ -330,6 +336,40 @@ void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
   pz_conn_schedule_flush(c);
 }
 
+/* A WebSocket ping of our own: no parser needed (idle ones have none). */
+static void ping(pz_conn_t *c) {
+  static const uint8_t frame[] = {0x80 | WSLAY_PING, 0};
+  pz_conn_push(c, NULL, 0, frame, sizeof(frame), PZ_OUT_RELIABLE, NULL);
+}
+
+static void close_silent(pz_conn_t *c) {
+  pz_debug("closing %s: silent for %u ms", c->peer,
+           c->host->cfg->idle_timeout_ms);
+  pz_conn_list_move(c, NULL); /* closing now: off the silence lists */
+  pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "idle timeout");
+}
+
+/* Dead peers. The idle and pinged lists are ordered by last input (a
+ * connection joins each as its silence passes a threshold), so each scan
+ * stops at the first one still within its time. */
+static void sweep_silent(pz_conn_host_t *h, uint64_t now_ms) {
+  uint32_t every = h->cfg->ping_interval_ms, limit = h->cfg->idle_timeout_ms;
+  pz_conn_t *c;
+  while ((c = h->idle)) {
+    uint64_t silent = now_ms - c->last_rx_ms;
+    if (limit && silent >= limit) {
+      close_silent(c);
+    } else if (every && silent >= every) {
+      ping(c);
+      pz_conn_list_move(c, &h->pinged);
+    } else {
+      break;
+    }
+  }
+  while (limit && (c = h->pinged) && now_ms - c->last_rx_ms >= limit)
+    close_silent(c);
+}
+
 void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
   while (h->waiting && h->waiting->deadline_ms <= now_ms) {
     pz_conn_t *c = h->waiting;
@@ -351,6 +391,7 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
       pz_conn_ws_release_idle(c);
     pz_conn_list_move(c, &h->idle);
   }
+  sweep_silent(h, now_ms);
   /* Freed parsers sit in malloc's free lists, still counted in RSS; once
    * enough have gone, hand the pages back (at most once a second). */
   if (h->released_parsers >= 64 && now_ms >= h->last_trim_ms + 1000) {
@@ -361,7 +402,7 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
 }
 
 void pz_conn_close_all(pz_conn_host_t *h, int code) {
-  pz_conn_t *lists[] = {h->waiting, h->active, h->idle};
+  pz_conn_t *lists[] = {h->waiting, h->active, h->idle, h->pinged};
   for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
     pz_conn_t *c, *tmp;
     DL_FOREACH_SAFE(lists[i], c, tmp) {
@@ -399,8 +440,10 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
   pz_conn_host_t *h = c->host;
   if (n < 0) {
     c->eof = true;
-    if (c->state == PZ_CONN_WS && !c->close_pending)
+    if (c->state == PZ_CONN_WS && !c->close_pending) {
       pz_metrics_close(h->metrics, 1006);
+      pz_debug("client %s dropped the connection (1006)", c->peer);
+    }
     pz_conn_hard_close(c);
     return;
   }
@@ -411,7 +454,7 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
     break;
   case PZ_CONN_WS:
     c->last_rx_ms = uv_now(h->loop);
-    if (c->list == &h->active || c->list == &h->idle)
+    if (c->list == &h->active || c->list == &h->idle || c->list == &h->pinged)
       pz_conn_list_move(c, &h->active); /* to the tail: most recent */
     pz_conn_ws_input(c, data, (size_t)n);
     break;

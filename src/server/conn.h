@@ -67,6 +67,7 @@ typedef struct pz_conn_host {
   pz_conn_t *waiting; /* HTTP head or HELLO not yet received */
   pz_conn_t *active;  /* by last input, oldest first */
   pz_conn_t *idle;    /* quiet ones whose parser was released */
+  pz_conn_t *pinged;  /* silent past --ping-interval-ms: pinged, by silence */
   pz_conn_t *closing;
   pz_conn_t *flush; /* output or a close to carry out this turn */
   uint32_t released_parsers;
@@ -80,9 +81,11 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
 /* Closes the host's handles (its loop then ends when its connections have). */
 void pz_conn_host_close(pz_conn_host_t *h);
 static inline bool pz_conn_host_empty(const pz_conn_host_t *h) {
-  return !h->waiting && !h->active && !h->idle && !h->closing;
+  return !h->waiting && !h->active && !h->idle && !h->pinged && !h->closing;
 }
-/* Housekeeping: HELLO and linger deadlines, idle parser release. */
+/* Housekeeping: HELLO and linger deadlines, idle parser release, and dead
+ * peers: a ping after --ping-interval-ms of silence, close 1001 after
+ * --idle-timeout-ms (the session then waits for a resume, as for a drop). */
 void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms);
 /* Asks every connection to close with `code` (shutdown). */
 void pz_conn_close_all(pz_conn_host_t *h, int code);
@@ -113,6 +116,9 @@ void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
  * step. Kicks (1002, 1003, 1007, 1009, 4002, 4003) give up the session at
  * once, so its token cannot take it over meanwhile. */
 void pz_conn_close(pz_conn_t *c, int code, const char *reason);
+
+/* The request being answered (HTTP phase only; NULL otherwise). */
+const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c);
 
 /* What the answering module keeps for a pending request (NULL at first).
  * It starts with the pz_conn_t * it answers: on_request_gone clears that

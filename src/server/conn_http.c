@@ -11,6 +11,7 @@
 #include "conn_int.h"
 #include "error.h"
 #include "log.h"
+#include "origin.h"
 #include "plaza/protocol.h"
 
 static const char *status_text(int status) {
@@ -31,6 +32,8 @@ static const char *status_text(int status) {
     return "Not Found";
   case 405:
     return "Method Not Allowed";
+  case 413:
+    return "Content Too Large";
   case 426:
     return "Upgrade Required";
   case 429:
@@ -57,6 +60,10 @@ void *pz_conn_request_data(const pz_conn_t *c) {
 void pz_conn_hold(pz_conn_t *c, void *data) {
   c->request_pending = data != NULL;
   c->request_data = data;
+}
+
+const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c) {
+  return c->state == PZ_CONN_HTTP ? c->http : NULL;
 }
 
 void pz_conn_http_answer(pz_conn_t *c, int status, const char *type,
@@ -96,6 +103,14 @@ static void http_error(pz_conn_t *c, int status, const char *text) {
 }
 
 static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
+  /* A browser page of another site must not open a socket that carries
+   * its visitor's cookies or token (cross-site WebSocket hijacking). */
+  const char *origin = pz_http_header(c->http, PZ_HF_ORIGIN);
+  if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin)) {
+    pz_debug("upgrade from %s refused: origin not allowed", c->peer);
+    http_error(c, 403, "origin not allowed\n");
+    return;
+  }
   char answer[512];
   int status = pz_ws_handshake(c->http, answer, sizeof(answer));
   if (status) {
@@ -124,7 +139,10 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (r == PZ_EAGAIN)
     return;
   if (r == PZ_ETOOBIG) {
-    http_error(c, 431, "request head too large\n");
+    if (c->http->head_done)
+      http_error(c, 413, "request body too large\n");
+    else
+      http_error(c, 431, "request head too large\n");
     return;
   }
   if (r < 0) {

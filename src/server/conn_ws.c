@@ -73,9 +73,13 @@ void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
                   "text messages are not supported");
     break;
   case WSLAY_CONNECTION_CLOSE:
-    /* The peer closes: wslay answers; the session waits for a resume. */
-    if (c->state == PZ_CONN_WS)
+    /* The peer closes: wslay answers; the session waits for a resume,
+     * whatever code the peer gave (its code is not ours to act on). */
+    if (c->state == PZ_CONN_WS) {
       pz_metrics_close(c->host->metrics, 1005);
+      pz_debug("client %s closed with %d", c->peer,
+               len >= 2 ? data[0] << 8 | data[1] : 1005);
+    }
     pz_conn_enter_closing(c);
     break;
   default: /* ping and pong: wslay answers pings itself */

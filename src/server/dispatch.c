@@ -6,8 +6,10 @@
 #include "dispatch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "log.h"
 #include "replies.h"
@@ -43,18 +45,24 @@ void pz_dispatch_answer(pz_conn_t *c, pz_shard_result_t r, int op) {
   }
 }
 
+/* A HELLO that cannot be carried out: the client hears why twice, in the
+ * ERROR and in the reason of the 4000 close that follows (a pipelined
+ * message after it would otherwise close with "HELLO expected first"). */
+static void refuse_hello(const pz_ctx_t *x, int code, const char *message) {
+  char reason[120];
+  snprintf(reason, sizeof(reason), "HELLO refused: %s", message);
+  error(x, code, message, PZ_C_HELLO);
+  pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, reason);
+}
+
 static void malformed(const pz_ctx_t *x, int code, const char *message,
                       int op) {
   PZ_ADD(x->w->metrics.msgs_in[0], 1);
   if (!x->s) {
-    if (op == PZ_C_HELLO) { /* a HELLO, ill-typed: say what was wrong */
-      char reason[100];
-      snprintf(reason, sizeof(reason), "invalid HELLO: %s", message);
-      error(x, code, message, op);
-      pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, reason);
-    } else {
+    if (op == PZ_C_HELLO) /* a HELLO, ill-typed */
+      refuse_hello(x, code, message);
+    else
       pz_conn_close(x->c, PZ_CLOSE_HELLO_EXPECTED, "HELLO expected first");
-    }
     return;
   }
   error(x, code, message, op);
@@ -91,30 +99,43 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
     return;
   }
   if (m->u.hello.version != PZ_PROTOCOL_VERSION) {
-    error(x, PZ_ERR_INVALID_ARGUMENT, "unsupported protocol version",
-          PZ_C_HELLO);
+    refuse_hello(x, PZ_ERR_INVALID_ARGUMENT, "unsupported protocol version");
     return;
   }
   pz_str_t name = m->u.hello.name;
-  if (name.ptr && (name.len < 1 || name.len > PZ_NAME_MAX ||
-                   !pz_utf8_valid(name.ptr, name.len))) {
-    error(x, PZ_ERR_INVALID_ARGUMENT, "name must be 1-32 bytes of UTF-8",
-          PZ_C_HELLO);
+  pz_grant_t *grant = NULL;
+  if (pz_auth_required(w->srv->auth)) {
+    /* The token names the user; HELLO's name is not used. The close
+     * reason never says which check failed. */
+    int r = pz_auth_verify(w->srv->auth, m->u.hello.token, &grant);
+    if (r != PZ_JWT_OK) {
+      pz_debug("HELLO from %s: token refused (%s)", pz_conn_peer(x->c),
+               pz_jwt_result_name(r));
+      pz_conn_close(x->c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+      return;
+    }
+    name = grant->name_len ? (pz_str_t){grant->name, grant->name_len}
+                           : (pz_str_t){NULL, 0};
+  } else if (name.ptr && (name.len < 1 || name.len > PZ_NAME_MAX ||
+                          !pz_utf8_valid(name.ptr, name.len))) {
+    refuse_hello(x, PZ_ERR_INVALID_ARGUMENT,
+                 "name must be 1-32 bytes of UTF-8");
     return;
   }
   pz_str_t resume = m->u.hello.resume;
   /* A resume adds no session if it succeeds; a fresh one must fit. */
   if (!resume.ptr &&
       atomic_load(&w->srv->sessions) >= (int64_t)w->cfg->max_connections) {
+    free(grant);
     error(x, PZ_ERR_OVERLOADED, "server full, try another node", PZ_C_HELLO);
     pz_conn_close(x->c, PZ_CLOSE_GOING_AWAY, "overloaded");
     return;
   }
   if (resume.ptr)
     pz_sessions_resume(w, x->c, resume, name, m->u.hello.has_last_chat_seq,
-                       m->u.hello.last_chat_seq);
+                       m->u.hello.last_chat_seq, grant);
   else
-    pz_sessions_welcome(w, x->c, name);
+    pz_sessions_welcome(w, x->c, name, grant);
 }
 
 static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
@@ -126,9 +147,22 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
               "room must be 1-64 bytes of [A-Za-z0-9._:-]", PZ_C_JOIN);
     return;
   }
+  if (s->grant && !pz_grant_allows_room(s->grant, room.ptr, room.len)) {
+    /* The session stays where it is. */
+    error(x, PZ_ERR_FORBIDDEN, "your token does not allow that room",
+          PZ_C_JOIN);
+    return;
+  }
   if (s->room && s->room->name_len == room.len &&
       memcmp(s->room->name, room.ptr, room.len) == 0) {
-    pz_shard_send_room(&w->shard, s, false, 0); /* already there */
+    /* A ROOM snapshot of a big room is ~90 KB: refuse to resend it on
+     * demand (a resume sends it). */
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, "already in that room", PZ_C_JOIN);
+    return;
+  }
+  if (!pz_bucket_take(&s->join_bucket, w->cfg->join_rate, w->cfg->join_burst,
+                      pz_worker_now(w))) {
+    rate_limited(x, PZ_C_JOIN);
     return;
   }
   pz_shard_leave(&w->shard, s, false);

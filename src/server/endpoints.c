@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "clock.h"
 #include "metrics_render.h"
+#include "requests.h"
 #include "static_assets.h"
 
 typedef struct pz_msg_gather {
@@ -45,7 +46,9 @@ __attribute__((format(printf, 2, 3))) static char *fmt(size_t *len,
 
 static void answer(pz_conn_t *c, int status, const char *type, char *body,
                    size_t len) {
-  pz_conn_http_answer(c, status, type, NULL, body, len);
+  char cors[512];
+  pz_conn_http_answer(c, status, type, pz_requests_cors(c, cors, sizeof(cors)),
+                      body, len);
   free(body);
 }
 

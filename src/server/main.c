@@ -12,6 +12,7 @@
 
 #include "acceptor.h"
 #include "alloc.h"
+#include "auth.h"
 #include "bus.h"
 #include "cluster.h"
 #include "node_claim.h"
@@ -136,6 +137,7 @@ int main(int argc, char **argv) {
   srv.started_ms = pz_wall_ms();
   if (!srv.bus)
     srv.bus = pz_bus_local_create();
+  srv.auth = pz_auth_create(&cfg);
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
 
   pz_main_t m = {.srv = &srv};
@@ -176,6 +178,7 @@ int main(int argc, char **argv) {
     pz_worker_destroy(srv.workers[i]);
   free(srv.workers);
   srv.bus->vt->destroy(srv.bus);
+  pz_auth_destroy(srv.auth);
   int closed = uv_loop_close(loop);
   pz_info("stopped");
   return closed == 0 ? 0 : 1;

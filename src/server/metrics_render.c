@@ -63,7 +63,7 @@ static const char *const error_names[12] = {"",
                                             "room_full",
                                             "invalid_argument",
                                             "not_found",
-                                            "",
+                                            "forbidden",
                                             "session_expired",
                                             "overloaded",
                                             "move_rejected"};

@@ -5,11 +5,13 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "admin.h"
 #include "alloc.h"
 #include "bus.h"
 #include "id.h"
 #include "log.h"
 #include "replies.h"
+#include "sessions.h"
 
 /* A guard against a routing bug, not a limit on moving targets: a message
  * misses only when its target moved meanwhile, and moves are bounded by
@@ -48,6 +50,9 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
 
 static void answer_error(pz_worker_t *w, pz_msg_deliver_t *d, int code,
                          const char *message) {
+  if (d->kind == PZ_DELIVER_KICK)
+    pz_admin_reply(w, d->reply_worker, d->reply_req,
+                   code == PZ_ERR_OVERLOADED ? 503 : 404, 0, NULL);
   if (d->kind == PZ_DELIVER_WHISPER) {
     pz_msg_deliver_t *e =
         pz_deliver_new(PZ_DELIVER_ERROR, d->from, 0, (pz_str_t){NULL, 0},
@@ -64,7 +69,23 @@ static void not_found(pz_worker_t *w, pz_msg_deliver_t *d) {
   answer_error(w, d, PZ_ERR_NOT_FOUND, "no session with that id");
 }
 
+static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
+  pz_info("admin: session %llu kicked", (unsigned long long)s->id);
+  if (s->outlet) {
+    pz_conn_close(pz_conn_from_outlet(s->outlet), PZ_CLOSE_KICKED,
+                  "kicked by the server");
+  } else {
+    pz_sessions_end(w, s); /* in its grace period: no resume */
+  }
+  pz_admin_reply(w, d->reply_worker, d->reply_req, 200, 0, NULL);
+  free(d);
+}
+
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
+  if (d->kind == PZ_DELIVER_KICK) {
+    kick_here(w, s, d);
+    return;
+  }
   if (!s->outlet) {
     /* In its grace period: a whisper is not kept for a later resume (the
      * sender is told, as for an unknown id); an error for it is moot. */
@@ -86,6 +107,8 @@ static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
   if (pz_worker_try_post(w->srv->workers[to], &d->hdr) != 0) {
     PZ_ADD(w->metrics.dropped_frames, 1);
     pz_warn("worker %d inbox full: whisper dropped", to);
+    if (d->kind == PZ_DELIVER_KICK)
+      pz_admin_reply(w, d->reply_worker, d->reply_req, 503, 0, NULL);
     if (d->kind == PZ_DELIVER_WHISPER) {
       /* Tell the sender when it is here; otherwise the drop is silent. */
       pz_session_t *from = pz_shard_session_find(&w->shard, d->from);

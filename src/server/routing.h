@@ -14,7 +14,9 @@
 
 #include "worker.h"
 
-enum pz_deliver_kind { PZ_DELIVER_WHISPER, PZ_DELIVER_ERROR };
+/* KICK: the admin API's; closes the session with 4003 (ends it when it
+ * is detached) and answers the request at (reply_worker, reply_req). */
+enum pz_deliver_kind { PZ_DELIVER_WHISPER, PZ_DELIVER_ERROR, PZ_DELIVER_KICK };
 
 typedef struct pz_msg_deliver {
   pz_msg_t hdr;
@@ -25,6 +27,8 @@ typedef struct pz_msg_deliver {
   uint64_t ts_ms;
   int error_code; /* ERROR */
   int error_op;
+  int reply_worker; /* KICK: where the admin request waits */
+  uint64_t reply_req;
   uint8_t name_len;
   char name[PZ_NAME_MAX + 1];
   uint32_t text_len;

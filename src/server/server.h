@@ -15,6 +15,7 @@
 struct pz_worker;
 struct pz_bus;
 struct pz_cluster;
+struct pz_auth;
 
 typedef struct pz_server {
   const pz_config_t *cfg;
@@ -25,6 +26,7 @@ typedef struct pz_server {
   struct pz_worker **workers;
   struct pz_bus *bus;
   struct pz_cluster *cluster; /* NULL unless --redis */
+  struct pz_auth *auth;       /* JWT, sessions per user, admin token (auth.h) */
   _Atomic int64_t sessions;   /* against --max-connections */
   _Atomic int stopping;
 } pz_server_t;

@@ -7,6 +7,7 @@
 #include <utlist.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "cluster.h"
 #include "remote.h"
 #include "dispatch.h"
@@ -38,7 +39,13 @@ typedef struct pz_msg_adopt {
   uint64_t last_chat_seq;
   char name[PZ_NAME_MAX + 1]; /* for the fresh session if resume fails */
   uint8_t name_len;
+  pz_grant_t *grant; /* RESUME with auth: the new token's (owned) */
 } pz_msg_adopt_t;
+
+static void adopt_free(pz_msg_adopt_t *a) {
+  free(a->grant);
+  free(a);
+}
 
 static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   uint64_t id =
@@ -66,12 +73,25 @@ static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   pz_conn_attach(c, s);
 }
 
-void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name) {
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                         pz_grant_t *grant) {
+  if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
+    pz_debug("HELLO from %s: user has too many sessions", pz_conn_peer(c));
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
+                   "too many sessions for this user", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "too many sessions");
+    return;
+  }
   pz_session_t *s = session_new(w, name);
   if (!s) {
+    if (grant)
+      pz_auth_user_release(w->srv->auth, grant);
+    free(grant);
     pz_conn_close(c, PZ_CLOSE_INTERNAL_ERROR, "no randomness for a token");
     return;
   }
+  s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, false);
   pz_debug("session %llu (%.*s) on worker %d", (unsigned long long)s->id,
@@ -82,6 +102,8 @@ void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
   if (!s->outlet && s->expires_ms)
     DL_DELETE2(w->detached, s, dprev, dnext);
   uint64_t id = s->id;
+  if (s->grant)
+    pz_auth_user_release(w->srv->auth, s->grant);
   pz_shard_session_destroy(&w->shard, s);
   atomic_fetch_sub(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, -1);
@@ -203,8 +225,23 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
     pz_session_t *s = pz_shard_session_find(&w->shard, a->id);
     if (s) {
       if (pz_token_equal(s->token, s->token_len, a->token, a->token_len)) {
+        if (a->grant &&
+            (!s->grant || s->grant->sub_len != a->grant->sub_len ||
+             memcmp(s->grant->sub, a->grant->sub, a->grant->sub_len) != 0)) {
+          /* Someone else's session token: as bad as a bad JWT. */
+          pz_debug("resume of %llu refused: another user's token",
+                   (unsigned long long)s->id);
+          pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+          adopt_free(a);
+          return;
+        }
+        if (a->grant) { /* the fresher token's rooms and expiry */
+          free(s->grant);
+          s->grant = a->grant;
+          a->grant = NULL;
+        }
         resume_here(w, c, s, a);
-        free(a);
+        adopt_free(a);
         return;
       }
     } else if (a->hops < RESUME_MAX_HOPS &&
@@ -221,27 +258,51 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
         send_along(c, a, next);
         return;
       }
-    } else if (w->cw && pz_cluster_resume(
-                            w->cw, c, a->id, (pz_str_t){a->token, a->token_len},
-                            (pz_str_t){a->name, a->name_len},
-                            a->has_last_chat_seq, a->last_chat_seq) == 0) {
-      free(a); /* the cluster looks for its record (any node's) */
+    } else if (w->cw && pz_cluster_resume(w->cw, c, a->id,
+                                          (pz_str_t){a->token, a->token_len},
+                                          (pz_str_t){a->name, a->name_len},
+                                          a->has_last_chat_seq,
+                                          a->last_chat_seq, a->grant) == 0) {
+      a->grant = NULL; /* the cluster's now, with the lookup of the record */
+      adopt_free(a);
       return;
     }
   }
+  pz_grant_t *grant = a->grant;
+  a->grant = NULL;
   pz_sessions_resume_failed(w, c,
                             a->name_len ? (pz_str_t){a->name, a->name_len}
-                                        : (pz_str_t){NULL, 0});
-  free(a);
+                                        : (pz_str_t){NULL, 0},
+                            grant);
+  adopt_free(a);
 }
 
-void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name) {
+void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                               pz_grant_t *grant) {
   pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
                  "session unknown or expired", PZ_C_HELLO);
-  pz_sessions_welcome(w, c, name);
+  pz_sessions_welcome(w, c, name, grant);
 }
 
-void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r) {
+void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
+                         pz_grant_t *grant) {
+  if (grant ? r->sub.len != grant->sub_len ||
+                  memcmp(r->sub.ptr, grant->sub, grant->sub_len) != 0
+            : r->sub.len != 0) {
+    /* Someone else's session token: as bad as a bad JWT. */
+    pz_debug("resume of %llu refused: another user's token",
+             (unsigned long long)r->id);
+    free(grant);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+    return;
+  }
+  if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
+                   "too many sessions for this user", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "too many sessions");
+    return;
+  }
   pz_session_t *old = pz_shard_session_find(&w->shard, r->id);
   if (old)
     pz_sessions_drop(w, old);
@@ -254,6 +315,7 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r) {
   s->seq = r->seq;
   s->has_seq = r->has_seq;
   s->placed = r->placed;
+  s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
   pz_debug("session %llu continues here from node %u",
@@ -272,9 +334,10 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r) {
 
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
-                        uint64_t last_chat_seq) {
+                        uint64_t last_chat_seq, pz_grant_t *grant) {
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_RESUME;
+  a->grant = grant;
   a->has_last_chat_seq = has_last_chat_seq;
   a->last_chat_seq = last_chat_seq;
   if (name.ptr) {
@@ -301,7 +364,7 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
       a->session->outlet = NULL;
       pz_sessions_end(w, a->session);
     }
-    free(a);
+    adopt_free(a);
     return;
   }
   if (a->purpose == PZ_ADOPT_JOIN) {

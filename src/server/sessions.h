@@ -15,14 +15,19 @@
 /* Registers the inbox handler (ADOPT: a connection arriving). */
 void pz_sessions_register(pz_worker_t *w);
 
-/* HELLO without resume: a fresh session for c, and WELCOME. */
-void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name);
+/* HELLO without resume: a fresh session for c, and WELCOME. `grant`
+ * (taken; NULL without auth) becomes the session's: when its user already
+ * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001. */
+void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                         pz_grant_t *grant);
 /* HELLO with a resume token: attaches c to the session if it lives here
  * and the token matches, sends c on towards it when it lives elsewhere, or
- * answers ERROR 9 and a fresh session (named `name`). */
+ * answers ERROR 9 and a fresh session (named `name`). With auth, `grant`
+ * (taken) must name the session's user, or c is closed with 4001; it
+ * replaces the session's grant (a fresher token). */
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
-                        uint64_t last_chat_seq);
+                        uint64_t last_chat_seq, pz_grant_t *grant);
 /* JOIN of a room on worker `to`: the session (already out of its room)
  * and its connection go there, and join on arrival. */
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
@@ -37,6 +42,7 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
 typedef struct pz_restore {
   uint64_t id;
   pz_str_t token, name, room;
+  pz_str_t sub; /* the JWT user it belongs to ("" without auth) */
   pz_pos_t pos;
   uint64_t seq;
   bool has_seq, placed;
@@ -44,10 +50,14 @@ typedef struct pz_restore {
   uint64_t replay_after;
 } pz_restore_t;
 /* Creates the session (copies r), attaches c, answers WELCOME (resumed)
- * and rejoins its room, quietly: the others see no LEFT/JOINED. */
-void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r);
-/* A resume that found nothing: ERROR 9 and a fresh session for c. */
-void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name);
+ * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,
+ * `grant` (taken) must be the record's user's, else close 4001. */
+void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
+                         pz_grant_t *grant);
+/* A resume that found nothing: ERROR 9 and a fresh session for c (grant
+ * taken, as pz_sessions_welcome). */
+void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                               pz_grant_t *grant);
 /* Drops s without LEFT (its session went on elsewhere): out of its room,
  * its socket (if any) closed 1000, the session freed. */
 void pz_sessions_drop(pz_worker_t *w, pz_session_t *s);

@@ -9,12 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "alloc.h"
 #include "clock.h"
 #include "cluster.h"
 #include "dispatch.h"
 #include "endpoints.h"
 #include "log.h"
+#include "requests.h"
 #include "routing.h"
 #include "sessions.h"
 
@@ -22,8 +24,8 @@
 #define HOUSEKEEPING_MS 50
 
 static const pz_conn_events_t conn_events = {
-    .on_request = pz_endpoints_on_request,
-    .on_request_gone = pz_endpoints_on_request_gone,
+    .on_request = pz_requests_on_request,
+    .on_request_gone = pz_requests_on_request_gone,
     .on_message = pz_dispatch,
     .on_gone = pz_sessions_on_gone,
 };
@@ -158,6 +160,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
       .move_rate = w->cfg->move_rate,
       .chat_rate = w->cfg->chat_rate,
       .chat_burst = w->cfg->chat_burst,
+      .join_burst = w->cfg->join_burst,
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);
@@ -166,6 +169,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   pz_sessions_register(w);
   pz_routing_register(w);
   pz_endpoints_register(w);
+  pz_admin_register(w);
   return w;
 fail_inbox:
   uv_loop_close(&w->loop);
@@ -200,6 +204,7 @@ void pz_worker_destroy(pz_worker_t *w) {
     pz_error("worker %d: loop closed with handles open: %s", w->index,
              uv_strerror(r));
   pz_routing_dispose(w);
+  pz_admin_dispose(w);
   pz_shard_dispose(&w->shard);
   msgpack_zone_destroy(&w->zone);
   uv_mutex_destroy(&w->inbox.lock);

@@ -33,6 +33,9 @@ enum pz_msg_type {
   PZ_MSG_DELIVER,     /* routing: a whisper or error for a session id */
   PZ_MSG_GATHER,      /* endpoints: report your rooms for /rooms */
   PZ_MSG_GATHER_PART, /* endpoints: a worker's part of a /rooms answer */
+  PZ_MSG_ADMIN_CAST,  /* admin: a server CHAT for your rooms */
+  PZ_MSG_ADMIN_LIST,  /* admin: report your sessions */
+  PZ_MSG_ADMIN_REPLY, /* admin: a worker's part of an admin answer */
   PZ_MSG_COUNT
 };
 
@@ -47,6 +50,7 @@ typedef void (*pz_msg_handler)(struct pz_worker *w, pz_msg_t *msg);
 
 struct pz_dir_entry;
 struct pz_cwork;
+struct pz_admin_req;
 
 typedef struct pz_worker {
   int index;
@@ -62,6 +66,8 @@ typedef struct pz_worker {
   pz_shard_t shard;
   pz_conn_host_t conns;
   struct pz_dir_entry *dir; /* routing: where this home's sessions live */
+  struct pz_admin_req *admin_reqs; /* admin: requests awaiting parts */
+  uint64_t admin_next_req;
   uint32_t id_counter;
   msgpack_zone zone;      /* decoding scratch, cleared after each message */
   pz_session_t *detached; /* sessions in their grace period, by expiry */

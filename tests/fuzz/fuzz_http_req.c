@@ -17,6 +17,7 @@ static void run(const uint8_t *data, size_t size, size_t split) {
     char out[512];
     (void)pz_ws_handshake(&req, out, sizeof(out));
   }
+  pz_http_req_dispose(&req);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

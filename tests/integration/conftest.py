@@ -25,6 +25,8 @@ PLAZA_BIN = os.environ.get("PLAZA_BIN", os.path.join(ROOT, "build", "plaza"))
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+SANITIZER_MARKS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                   "ERROR: LeakSanitizer", "runtime error:")
 
 
 def free_port():
@@ -74,6 +76,15 @@ class PlazaServer:
     def log_tail(self, n=60):
         lines = self.read_log().splitlines()
         return "\n".join(lines[-n:])
+
+    def sanitizer_report(self, n=200):
+        """The first sanitizer report in the log (TSan, ASan, UBSan), or None.
+        A report can be longer than the log tail and is the part that matters."""
+        lines = self.read_log().splitlines()
+        for i, line in enumerate(lines):
+            if any(mark in line for mark in SANITIZER_MARKS):
+                return "\n".join(lines[i:i + n])
+        return None
 
     def start(self):
         if not os.access(PLAZA_BIN, os.X_OK):
@@ -182,5 +193,6 @@ def plaza(request):
         except OSError:
             pass
     if problems:
-        pytest.fail("\n".join(problems) + "\n--- log tail ---\n" +
-                    "\n\n".join(s.log_tail() for s in servers), pytrace=False)
+        pytest.fail("\n".join(problems) + "\n--- log tail (or sanitizer report) ---\n" +
+                    "\n\n".join(s.sanitizer_report() or s.log_tail() for s in servers),
+                    pytrace=False)

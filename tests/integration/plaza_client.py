@@ -100,6 +100,7 @@ class Client:
         self.session = None
         self.welcome = None
         self.close_code = None
+        self.close_reason = None
         _clients.append(self)
 
     # --- connection -------------------------------------------------------
@@ -168,6 +169,7 @@ class Client:
             code = e.rcvd.code if e.rcvd is not None else NO_CLOSE
             reason = e.rcvd.reason if e.rcvd is not None else ""
             self.close_code = code
+            self.close_reason = reason
             raise Closed(code, reason) from None
         return self._record(data)
 

@@ -1,5 +1,6 @@
 """CHAT: delivery, per-room seq, history, text limits, WHISPER."""
 
+import asyncio
 import time
 
 from plaza_client import (CHAT, E_INVALID_ARGUMENT, E_NOT_FOUND, E_NOT_IN_ROOM, ERROR, WHISPER,
@@ -194,3 +195,23 @@ async def test_whisper_across_shards_both_ways(plaza):
     await a.close()
     await b.close()
 
+
+
+@async_test
+async def test_whisper_to_a_session_in_its_grace_period_is_not_found(plaza):
+    """A whisper to a member that dropped (resumable, not connected) used to
+    vanish: the sender heard nothing. It gets ERROR 7 now, and the whisper is
+    not replayed when the target resumes."""
+    srv = plaza(workers=2, **FAST_CHAT)
+    target = await Client.joined(srv, "grace-whisper", name="target")
+    sender = await Client.joined(srv, "grace-whisper", name="sender")
+    target.drop()
+    await asyncio.sleep(0.3)  # the server has seen the drop
+    await sender.send(6, target.id, "are you there?")
+    err = await sender.wait_error(E_NOT_FOUND)
+    assert err[3] == 6, err
+    back = await Client.connect(srv, label="target-again")
+    w = await back.hello(resume=target.session, last_chat_seq=0)
+    assert w[5] is True
+    frames = await back.collect(0.5)
+    assert not [m for m in frames if m[0] == WHISPER], frames

@@ -2,7 +2,7 @@
 
 import time
 
-from plaza_client import (E_INVALID_ARGUMENT, JOINED, PONG, ROOM, Client, async_test,
+from plaza_client import (E_BAD_MESSAGE, E_INVALID_ARGUMENT, JOINED, PONG, ROOM, Client, async_test,
                           http_raw, pack, raw_socket, unpack, ws_frame)
 
 
@@ -278,3 +278,29 @@ async def test_trailing_elements_are_ignored(plaza):
     await c.wait_for(ROOM, lambda m: m[1] == "fwd-room")
     await c.close()
 
+
+
+@async_test
+async def test_ill_typed_hello_is_bad_message_naming_the_field(plaza):
+    srv = plaza()
+    for arr, field in (([1, 1, None, 42], "name"), ([1, "1", None, "s"], "version"),
+                       ([1], "version")):
+        c = await Client.connect(srv)
+        await c.send(*arr)
+        err = await c.wait_error(E_BAD_MESSAGE)
+        assert field in err[2], f"{arr!r}: {err!r}"
+        await c.expect_close(4000)
+        assert "HELLO" in c.close_reason and "expected first" not in c.close_reason, \
+            f"{arr!r}: close reason {c.close_reason!r}"
+
+
+@async_test
+async def test_refused_hello_then_pipelined_join_says_why(plaza):
+    srv = plaza()
+    c = await Client.connect(srv)
+    await c.send(1, 1, None, "x" * 33)
+    await c.send(2, "lobby")
+    await c.wait_error(E_INVALID_ARGUMENT)
+    frames = await c.expect_close(4000)
+    assert not any(f[0] == ROOM for f in frames), frames
+    assert "name" in c.close_reason, f"close reason {c.close_reason!r}"

@@ -165,8 +165,8 @@ def protocol_doc_http_rows():
 
 def test_http_answers_are_what_protocol_doc_says(plaza):
     """docs/protocol.md says what each endpoint answers today, the admin
-    paths included (405/404 until the admin API exists, not the contract's
-    401), and that /rooms is an object holding the list."""
+    paths included (404 while no admin token is configured), and that
+    /rooms is an object holding the list."""
     srv = plaza()
     for method, path, status, answer in protocol_doc_http_rows():
         data = http_raw(srv, f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
@@ -177,3 +177,14 @@ def test_http_answers_are_what_protocol_doc_says(plaza):
             body = json.loads(data.split(b"\r\n\r\n", 1)[1])
             assert isinstance(body, dict) and isinstance(body.get("rooms"), list), body
             assert '{"rooms":[' in answer, f"docs row for /rooms: {answer!r}"
+
+
+def test_head_answers_headers_without_a_body(plaza):
+    srv = plaza()
+    for path in ("/healthz", "/rooms", "/metrics"):
+        raw = http_raw(srv, f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        assert length and int(length[0].split(b":")[1]) > 0, head
+        assert body == b"", f"HEAD {path} sent a body: {body[:80]!r}"

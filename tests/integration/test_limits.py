@@ -4,7 +4,8 @@ import asyncio
 
 import websockets.exceptions
 
-from plaza_client import (CHAT, E_BAD_MESSAGE, E_OVERLOADED, E_RATE_LIMITED, E_UNKNOWN_OP,
+from plaza_client import (CHAT, E_BAD_MESSAGE, E_INVALID_ARGUMENT, E_OVERLOADED,
+                          E_RATE_LIMITED, E_UNKNOWN_OP,
                           ERROR, PONG, ROOM, Client, async_test, pack, raw_socket)
 
 
@@ -167,6 +168,44 @@ async def test_hello_beyond_max_connections_is_overloaded_then_1001(plaza):
     assert not any(f[0] == 1 for f in frames), f"second session welcomed: {frames!r}"
     await a.ping()
     await a.close()
+
+
+@async_test
+async def test_resume_at_max_connections_is_let_through(plaza):
+    """A resume adds no session: it must not be refused as overload."""
+    srv = plaza(max_connections=1)
+    a = await Client.joined(srv, "full-house", name="a")
+    a.drop()
+    await asyncio.sleep(0.3)  # the server sees the drop: a is in its grace period
+    back = await Client.connect(srv, label="a-again")
+    w = await back.hello(resume=a.session, last_chat_seq=0)
+    assert w[5] is True and w[1] == a.id, f"resume refused: {back.history()}"
+    assert not [m for m in back.seen if m[0] == ERROR], back.history()
+
+
+@async_test
+async def test_join_of_the_current_room_is_refused_without_a_snapshot(plaza):
+    srv = plaza()
+    c = await Client.joined(srv, "here", name="c")
+    await c.send(2, "here")
+    err = await c.wait_for(ERROR, lambda m: m[1] == E_INVALID_ARGUMENT, keep=True)
+    assert "already" in err[2]
+    await c.ping()
+    rooms = [m for m in c.seen if m[0] == ROOM]
+    assert len(rooms) == 1, f"ROOM sent again: {c.history()}"
+
+
+@async_test
+async def test_join_is_rate_limited(plaza):
+    srv = plaza(join_rate=1, join_burst=3)
+    c = await Client.joined(srv, name="hopper")
+    for i in range(6):
+        await c.send(2, f"hop-{i}")
+    frames = await c.collect(1.0)
+    rooms = [m for m in frames if m[0] == ROOM]
+    limited = [m for m in frames if m[0] == ERROR and m[1] == E_RATE_LIMITED]
+    assert len(rooms) == 3, [m[:2] for m in frames]
+    assert len(limited) == 3 and all(m[3] == 2 for m in limited), limited
 
 
 @async_test

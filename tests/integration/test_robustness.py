@@ -116,3 +116,21 @@ async def test_sigterm_with_pending_upgrade_and_idle_http_exits_0(plaza):
     rc = await asyncio.get_running_loop().run_in_executor(None, srv.wait_exit, 5.0)
     assert rc == 0, f"plaza exit status {rc} after SIGTERM (None = still running)"
     idle.close()
+
+
+@async_test
+async def test_debug_log_shows_client_closes_and_grace_expiry(plaza):
+    """docs/operations.md: --log-level debug shows every close and a session's
+    end; closes started by the client and grace-period expiries were missing."""
+    srv = plaza(log_level="debug", resume_grace_ms=300)
+    a = await Client.joined(srv, "logs", name="closer")
+    await a.close()  # the client's close frame, 1000
+    b = await Client.joined(srv, "logs", name="dropper")
+    b.drop()  # no close frame: 1006
+    await asyncio.sleep(1.0)  # both grace periods pass
+    log = srv.read_log()
+    assert f"closed with 1000" in log, log[-2000:]
+    assert "dropped the connection (1006)" in log, log[-2000:]
+    for c in (a, b):
+        assert f"session {c.id} detached" in log, log[-2000:]
+        assert f"session {c.id}: grace period over" in log, log[-2000:]

@@ -20,8 +20,10 @@ def bad_values(flag, rng):
         return ["no-such-host.invalid", "h" * 100]
     if flag == "log-level":
         return ["loud"]
-    if rng is None:
-        return ["abc"]
+    if flag == "jwt-secret-file":
+        return ["/nonexistent/plaza-key", "f" * 5000]
+    if rng is None:  # a string: any text may be right, too long never is
+        return ["x" * 5000]
     lo, hi = (float(v) for v in rng.split(" to "))
     return ["abc", "nan", repr(hi * 10 if hi else 1), repr(lo - 1)]
 

@@ -118,7 +118,7 @@ static void test_each_type_round_trips(void **state) {
 
   pz_pos_t p = {9, 8, 7, 6};
   pz_busmsg_session(begin(&b), 6, 555, S("555.abc"), S("zed"), S("hall"), &p,
-                    12, true, false, 33);
+                    12, true, false, 33, S("user-7"));
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
   assert_int_equal(m.type, PZ_BUS_SESSION);
   assert_int_equal(m.u.session.id, 555);
@@ -126,6 +126,7 @@ static void test_each_type_round_trips(void **state) {
   assert_true(m.u.session.has_seq);
   assert_false(m.u.session.placed);
   assert_int_equal(m.u.session.chat_seq, 33);
+  assert_int_equal(m.u.session.sub.len, 6);
   assert_memory_equal(m.room.ptr, "hall", 4);
   assert_truncations_refused(&b);
   msgpack_sbuffer_destroy(&b.sb);

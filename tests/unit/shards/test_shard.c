@@ -102,7 +102,7 @@ static int setup_with(void **state, uint32_t max_members, pz_rules_t rules) {
   fx_t *f = calloc(1, sizeof(*f));
   if (!f)
     return -1;
-  pz_shard_config_t cfg = {max_members, rules, 60, 5, 10};
+  pz_shard_config_t cfg = {max_members, rules, 60, 5, 10, 10};
   pz_shard_init(&f->sh, 0, &cfg);
   for (int i = 0; i < NREC; i++) {
     f->rec[i].outlet.vt = &rec_vtbl;

@@ -1,0 +1,428 @@
+/* The admin API (see admin.h). */
+#include "admin.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "clock.h"
+#include "log.h"
+#include "routing.h"
+
+#define SERVER_NAME "server" /* the name of the server's CHAT messages */
+
+enum admin_kind { ADMIN_BROADCAST, ADMIN_KICK, ADMIN_SESSIONS };
+
+/* A request waiting for its parts, on the worker that received it. */
+typedef struct pz_admin_req {
+  struct pz_admin_req *next;
+  uint64_t id;
+  pz_conn_t *conn; /* NULL once the client is gone */
+  int kind;
+  int pending; /* parts still to come */
+  int status;  /* kick */
+  uint32_t rooms;
+  bool one_room;
+  json_t *sessions;
+} pz_admin_req_t;
+
+/* Worker to worker: a server CHAT for the rooms of one worker. */
+typedef struct pz_msg_admin_cast {
+  pz_msg_t hdr;
+  int reply_worker;
+  uint64_t reply_req;
+  uint64_t ts_ms;
+  uint8_t room_len; /* 0: every room */
+  char room[PZ_ROOM_NAME_MAX + 1];
+  uint32_t text_len;
+  char text[];
+} pz_msg_admin_cast_t;
+
+/* Worker to worker: report your sessions (of one room, or all). */
+typedef struct pz_msg_admin_list {
+  pz_msg_t hdr;
+  int reply_worker;
+  uint64_t reply_req;
+  uint8_t room_len; /* 0: every session */
+  char room[PZ_ROOM_NAME_MAX + 1];
+} pz_msg_admin_list_t;
+
+/* A part of an answer (one allocation: the JSON text is inside). */
+typedef struct pz_msg_admin_reply {
+  pz_msg_t hdr;
+  uint64_t req;
+  int status;
+  uint32_t count;
+  size_t json_len;
+  char json[]; /* a JSON array of sessions, or "" */
+} pz_msg_admin_reply_t;
+
+/* ---- answering ----------------------------------------------------------- */
+
+/* Answers with `doc` (taken) as compact JSON. */
+static void answer_json(pz_conn_t *c, int status, const char *extra,
+                        json_t *doc) {
+  char *body = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  size_t len = body ? strlen(body) : 0;
+  char *text = pz_xmalloc(len + 2);
+  memcpy(text, body ? body : "", len);
+  text[len++] = '\n';
+  free(body);
+  pz_conn_http_answer(c, status, "application/json", extra, text, len);
+  free(text);
+}
+
+static void answer_error(pz_conn_t *c, int status, const char *extra,
+                         const char *message) {
+  answer_json(c, status, extra, json_pack("{ss}", "error", message));
+}
+
+/* ---- requests waiting for parts ------------------------------------------ */
+
+static pz_admin_req_t *req_new(pz_worker_t *w, pz_conn_t *c, int kind,
+                               int pending) {
+  pz_admin_req_t *r = pz_xcalloc(1, sizeof(*r));
+  r->id = ++w->admin_next_req;
+  r->conn = c;
+  r->kind = kind;
+  r->pending = pending;
+  r->next = w->admin_reqs;
+  w->admin_reqs = r;
+  return r;
+}
+
+static void req_free(pz_worker_t *w, pz_admin_req_t *r) {
+  pz_admin_req_t **p = &w->admin_reqs;
+  while (*p != r)
+    p = &(*p)->next;
+  *p = r->next;
+  json_decref(r->sessions);
+  free(r);
+}
+
+static void req_finish(pz_worker_t *w, pz_admin_req_t *r) {
+  pz_conn_t *c = r->conn;
+  if (c) {
+    switch (r->kind) {
+    case ADMIN_KICK:
+      if (r->status == 200)
+        answer_json(c, 200, NULL, json_pack("{sb}", "kicked", 1));
+      else
+        answer_error(c, r->status, NULL,
+                     r->status == 404 ? "no session with that id"
+                                      : "server busy, try again");
+      break;
+    case ADMIN_BROADCAST:
+      if (r->one_room && r->rooms == 0)
+        answer_error(c, 404, NULL, "no such room");
+      else
+        answer_json(c, 200, NULL, json_pack("{si}", "rooms", r->rooms));
+      break;
+    case ADMIN_SESSIONS:
+      answer_json(c, 200, NULL,
+                  json_pack("{sO}", "sessions",
+                            r->sessions ? r->sessions : json_array()));
+      break;
+    }
+  }
+  req_free(w, r);
+}
+
+void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
+                    uint32_t count, const char *json) {
+  size_t len = json ? strlen(json) : 0;
+  pz_msg_admin_reply_t *m = pz_xcalloc(1, sizeof(*m) + len + 1);
+  m->hdr.type = PZ_MSG_ADMIN_REPLY;
+  m->req = req;
+  m->status = status;
+  m->count = count;
+  m->json_len = len;
+  if (len)
+    memcpy(m->json, json, len);
+  pz_worker_post(w->srv->workers[worker], &m->hdr);
+}
+
+static void on_reply(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_admin_reply_t *m = (pz_msg_admin_reply_t *)msg;
+  pz_admin_req_t *r = w->admin_reqs;
+  while (r && r->id != m->req)
+    r = r->next;
+  if (r) {
+    r->status = m->status;
+    r->rooms += m->count;
+    if (m->json_len) {
+      json_t *part = json_loadb(m->json, m->json_len, 0, NULL);
+      if (!r->sessions)
+        r->sessions = json_array();
+      if (json_is_array(part))
+        json_array_extend(r->sessions, part);
+      json_decref(part);
+    }
+    if (--r->pending == 0)
+      req_finish(w, r);
+  }
+  free(m);
+}
+
+/* ---- on the workers that hold the rooms and sessions --------------------- */
+
+static void on_cast(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_admin_cast_t *m = (pz_msg_admin_cast_t *)msg;
+  pz_str_t room =
+      m->room_len ? (pz_str_t){m->room, m->room_len} : (pz_str_t){NULL, 0};
+  uint32_t n = pz_shard_system_chat(
+      &w->shard, room, (pz_str_t){SERVER_NAME, strlen(SERVER_NAME)},
+      (pz_str_t){m->text, m->text_len}, m->ts_ms);
+  pz_admin_reply(w, m->reply_worker, m->reply_req, 200, n, NULL);
+  free(m);
+}
+
+static json_t *session_json(pz_worker_t *w, const pz_session_t *s) {
+  json_t *o = json_pack("{sI ss# sb si}", "id", (json_int_t)s->id, "name",
+                        s->name, (int)s->name_len, "connected",
+                        s->outlet != NULL, "worker", w->index);
+  json_object_set_new(o, "room",
+                      s->room ? json_stringn(s->room->name, s->room->name_len)
+                              : json_null());
+  json_object_set_new(o, "user",
+                      s->grant ? json_stringn(s->grant->sub, s->grant->sub_len)
+                               : json_null());
+  return o;
+}
+
+static void on_list(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_admin_list_t *m = (pz_msg_admin_list_t *)msg;
+  json_t *list = json_array();
+  pz_session_t *s, *tmp;
+  HASH_ITER(hh, w->shard.sessions, s, tmp) {
+    if (m->room_len && (!s->room || s->room->name_len != m->room_len ||
+                        memcmp(s->room->name, m->room, m->room_len) != 0))
+      continue;
+    json_array_append_new(list, session_json(w, s));
+  }
+  char *text = json_dumps(list, JSON_COMPACT);
+  json_decref(list);
+  pz_admin_reply(w, m->reply_worker, m->reply_req, 200, 0, text ? text : "[]");
+  free(text);
+  free(m);
+}
+
+/* ---- the endpoints ------------------------------------------------------- */
+
+/* The request's JSON object body, or NULL after answering 400. */
+static json_t *body_object(pz_conn_t *c, const pz_http_req_t *req) {
+  json_t *doc = req->body ? json_loadb(req->body, req->body_len,
+                                       JSON_REJECT_DUPLICATES, NULL)
+                          : NULL;
+  if (!json_is_object(doc)) {
+    json_decref(doc);
+    answer_error(c, 400, NULL, "the body must be a JSON object");
+    return NULL;
+  }
+  return doc;
+}
+
+/* "room" of an admin body: absent or null (every room), or a valid name;
+ * false after answering 400. */
+static bool room_arg(pz_conn_t *c, const json_t *v, pz_str_t *room) {
+  *room = (pz_str_t){NULL, 0};
+  if (!v || json_is_null(v))
+    return true;
+  if (!json_is_string(v) ||
+      !pz_room_name_valid(json_string_value(v), json_string_length(v))) {
+    answer_error(c, 400, NULL, "room must be 1-64 bytes of [A-Za-z0-9._:-]");
+    return false;
+  }
+  *room = (pz_str_t){json_string_value(v), (uint32_t)json_string_length(v)};
+  return true;
+}
+
+static void broadcast(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
+  json_t *doc = body_object(c, req);
+  if (!doc)
+    return;
+  json_t *text = json_object_get(doc, "text");
+  pz_str_t room;
+  if (!json_is_string(text) || json_string_length(text) < 1 ||
+      json_string_length(text) > PZ_CHAT_TEXT_MAX) {
+    answer_error(c, 400, NULL, "text must be 1-500 bytes of UTF-8");
+  } else if (room_arg(c, json_object_get(doc, "room"), &room)) {
+    int n = w->srv->n_workers;
+    int only = room.ptr ? pz_room_shard(room.ptr, room.len, n) : -1;
+    pz_admin_req_t *r = req_new(w, c, ADMIN_BROADCAST, only >= 0 ? 1 : n);
+    r->one_room = only >= 0;
+    size_t tlen = json_string_length(text);
+    uint64_t now = pz_wall_ms();
+    for (int i = 0; i < n; i++) {
+      if (only >= 0 && i != only)
+        continue;
+      pz_msg_admin_cast_t *m = pz_xcalloc(1, sizeof(*m) + tlen);
+      m->hdr.type = PZ_MSG_ADMIN_CAST;
+      m->reply_worker = w->index;
+      m->reply_req = r->id;
+      m->ts_ms = now;
+      m->room_len = (uint8_t)room.len;
+      if (room.len)
+        memcpy(m->room, room.ptr, room.len);
+      m->text_len = (uint32_t)tlen;
+      memcpy(m->text, json_string_value(text), tlen);
+      pz_worker_post(w->srv->workers[i], &m->hdr);
+    }
+    pz_info("admin: broadcast to %s from %s",
+            room.ptr ? room.ptr : "every room", pz_conn_peer(c));
+  }
+  json_decref(doc);
+}
+
+static void kick(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
+  json_t *doc = body_object(c, req);
+  if (!doc)
+    return;
+  json_t *id = json_object_get(doc, "id");
+  if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+      (uint64_t)json_integer_value(id) > PZ_ID_MAX) {
+    answer_error(c, 400, NULL, "id must be a session id");
+  } else {
+    pz_admin_req_t *r = req_new(w, c, ADMIN_KICK, 1);
+    pz_msg_deliver_t *d =
+        pz_deliver_new(PZ_DELIVER_KICK, (uint64_t)json_integer_value(id), 0,
+                       (pz_str_t){NULL, 0}, (pz_str_t){NULL, 0});
+    d->reply_worker = w->index;
+    d->reply_req = r->id;
+    pz_routing_deliver(w, d);
+  }
+  json_decref(doc);
+}
+
+/* The value of `name` in the query string q (room names need no decoding
+ * but for ':' as %3A, which is decoded). */
+static bool query_param(const char *q, const char *name, char *out,
+                        size_t size) {
+  size_t nl = strlen(name);
+  while (q && *q) {
+    if (strncmp(q, name, nl) == 0 && q[nl] == '=') {
+      const char *v = q + nl + 1;
+      size_t o = 0;
+      while (*v && *v != '&' && o + 1 < size) {
+        if (strncasecmp(v, "%3A", 3) == 0) {
+          out[o++] = ':';
+          v += 3;
+        } else {
+          out[o++] = *v++;
+        }
+      }
+      out[o] = 0;
+      return true;
+    }
+    q = strchr(q, '&');
+    if (q)
+      q++;
+  }
+  return false;
+}
+
+static void sessions(pz_worker_t *w, pz_conn_t *c, const char *query) {
+  char room[PZ_ROOM_NAME_MAX + 2];
+  bool has_room = query_param(query, "room", room, sizeof(room));
+  if (has_room && !pz_room_name_valid(room, strlen(room))) {
+    answer_error(c, 400, NULL, "room must be 1-64 bytes of [A-Za-z0-9._:-]");
+    return;
+  }
+  int n = w->srv->n_workers;
+  /* A room's members all live on the room's worker. */
+  int only = has_room ? pz_room_shard(room, strlen(room), n) : -1;
+  pz_admin_req_t *r = req_new(w, c, ADMIN_SESSIONS, only >= 0 ? 1 : n);
+  for (int i = 0; i < n; i++) {
+    if (only >= 0 && i != only)
+      continue;
+    pz_msg_admin_list_t *m = pz_xcalloc(1, sizeof(*m));
+    m->hdr.type = PZ_MSG_ADMIN_LIST;
+    m->reply_worker = w->index;
+    m->reply_req = r->id;
+    if (has_room) {
+      m->room_len = (uint8_t)strlen(room);
+      memcpy(m->room, room, m->room_len);
+    }
+    pz_worker_post(w->srv->workers[i], &m->hdr);
+  }
+}
+
+/* The query string: conn_http.c ends the path at '?', so what followed it
+ * is still in the buffer behind that NUL. */
+static const char *query_of(const pz_http_req_t *req) {
+  size_t n = strlen(req->path);
+  return n < req->path_len ? req->path + n + 1 : "";
+}
+
+static void method_not_allowed(pz_conn_t *c, const char *allow) {
+  char extra[64];
+  snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+  answer_error(c, 405, extra, "method not allowed");
+}
+
+void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req) {
+  pz_worker_t *w = pz_conn_owner(c);
+  int st = pz_auth_admin_check(w->srv->auth,
+                               pz_http_header(req, PZ_HF_AUTHORIZATION),
+                               pz_conn_peer(c), pz_worker_now(w));
+  if (st == 404) { /* no admin API here: as any unknown path */
+    pz_conn_http_answer(c, 404, "text/plain", NULL, "not found\n", 10);
+    return;
+  }
+  if (st == 401) {
+    answer_error(c, 401, "WWW-Authenticate: Bearer realm=\"plaza admin\"\r\n",
+                 "a valid admin token is required");
+    return;
+  }
+  if (st == 429) {
+    answer_error(c, 429, "Retry-After: 10\r\n",
+                 "too many failed attempts, try later");
+    return;
+  }
+  const char *path = req->path;
+  bool post = req->method == HTTP_POST;
+  bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+  if (strcmp(path, "/admin/broadcast") == 0) {
+    if (post)
+      broadcast(w, c, req);
+    else
+      method_not_allowed(c, "POST");
+  } else if (strcmp(path, "/admin/kick") == 0) {
+    if (post)
+      kick(w, c, req);
+    else
+      method_not_allowed(c, "POST");
+  } else if (strcmp(path, "/admin/sessions") == 0) {
+    if (get)
+      sessions(w, c, query_of(req));
+    else
+      method_not_allowed(c, "GET, HEAD");
+  } else {
+    answer_error(c, 404, NULL, "no such admin endpoint");
+  }
+}
+
+bool pz_admin_on_request_gone(pz_conn_t *c) {
+  pz_worker_t *w = pz_conn_owner(c);
+  for (pz_admin_req_t *r = w->admin_reqs; r; r = r->next)
+    if (r->conn == c) {
+      r->conn = NULL;
+      return true;
+    }
+  return false;
+}
+
+void pz_admin_register(pz_worker_t *w) {
+  pz_worker_on(w, PZ_MSG_ADMIN_CAST, on_cast);
+  pz_worker_on(w, PZ_MSG_ADMIN_LIST, on_list);
+  pz_worker_on(w, PZ_MSG_ADMIN_REPLY, on_reply);
+}
+
+void pz_admin_dispose(pz_worker_t *w) {
+  while (w->admin_reqs)
+    req_free(w, w->admin_reqs);
+}
