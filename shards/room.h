@@ -24,6 +24,14 @@ typedef struct pz_room {
   uint32_t n_dirty, cap_dirty;
   uint64_t chat_seq;
   pz_chat_history_t chat;
+  /* Clustered only (remote.h); empty and false in the embedded default. */
+  struct pz_remote *remote; /* members on other nodes, by id */
+  uint32_t n_remote;
+  struct pz_remote **rdirty; /* remote positions for the next STATE */
+  uint32_t n_rdirty, cap_rdirty;
+  bool loading;     /* presence and history being read: ROOM waits */
+  bool publish_all; /* a node arrived: the next publish carries everyone */
+  uint32_t gen;     /* tells this room from a later one of the same name */
 } pz_room_t;
 
 /* True when name is 1-64 bytes of [A-Za-z0-9._:-]. */

@@ -48,6 +48,13 @@ typedef struct pz_session {
   pz_window_t dropped;   /* rate-limited messages, for 4003 */
   pz_window_t malformed; /* malformed messages, for 4002 */
 
+  /* Clustered: ROOM is owed once the room has loaded (with the replay a
+   * resume asked for), and a join that continues a session from another
+   * node (no JOINED for those who know it). */
+  bool room_owed, replay;
+  bool handoff;
+  uint64_t replay_after;
+
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */

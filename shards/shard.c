@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "remote.h"
+#include "shard_int.h"
 
 void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
   memset(sh, 0, sizeof(*sh));
@@ -18,6 +20,8 @@ void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
 }
 
 static void room_free(pz_room_t *r) {
+  pz_shard_remote_clear(r);
+  free(r->rdirty);
   pz_chat_history_dispose(&r->chat);
   free(r->members);
   free(r->dirty);
@@ -111,10 +115,17 @@ static void broadcast_wire(pz_shard_t *sh, pz_room_t *r, pz_session_t *skip,
                            int kind) {
   if (r->n_attached == 0 || (r->n_attached == 1 && skip && skip->outlet))
     return;
+  if (r->loading) /* nobody has ROOM yet: it will say it all */
+    return;
   pz_payload_t *p =
       pz_payload_create(pz_wire_data(&sh->wire), pz_wire_len(&sh->wire), kind);
   broadcast(r, p, skip);
   pz_payload_unref(p);
+}
+
+void pz_shard_broadcast_wire(pz_shard_t *sh, pz_room_t *r, pz_session_t *skip,
+                             int kind) {
+  broadcast_wire(sh, r, skip, kind);
 }
 
 static pz_member_t member_of(const pz_session_t *s) {
@@ -149,10 +160,22 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
   pz_room_t *r = s->room;
   if (!r || !s->outlet)
     return;
+  if (r->loading) { /* owed: pz_shard_room_ready sends it */
+    s->room_owed = true;
+    s->replay = replay;
+    s->replay_after = after_seq;
+    return;
+  }
   msgpack_packer *pk = pz_wire_begin(&sh->wire);
-  pz_enc_room_begin(pk, (pz_str_t){r->name, r->name_len}, r->n_members);
+  pz_enc_room_begin(pk, (pz_str_t){r->name, r->name_len},
+                    r->n_members + r->n_remote);
   for (uint32_t i = 0; i < r->n_members; i++) {
     pz_member_t m = member_of(r->members[i]);
+    pz_enc_member(pk, &m);
+  }
+  pz_remote_t *rm, *rtmp;
+  HASH_ITER(hh, r->remote, rm, rtmp) {
+    pz_member_t m = {rm->id, {rm->name, rm->name_len}, rm->pos};
     pz_enc_member(pk, &m);
   }
   /* On a replay the history stops at after_seq: what follows comes once,
@@ -186,8 +209,11 @@ pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
     memcpy(r->name, name.ptr, name.len);
     r->name_len = (uint8_t)name.len;
     pz_chat_history_init(&r->chat);
+    r->gen = ++sh->room_gen;
     HASH_ADD_KEYPTR(hh, sh->rooms, r->name, r->name_len, r);
     sh->n_rooms++;
+    if (sh->hooks)
+      r->loading = sh->hooks->room_open(sh->hooks_ctx, r);
   }
   if (r->n_members == r->cap_members) {
     r->cap_members = r->cap_members ? r->cap_members * 2 : 8;
@@ -199,19 +225,28 @@ pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
   if (s->outlet)
     r->n_attached++;
   s->dirty = false;
-  s->placed = false; /* a new room: the next MOVE spawns */
+  s->room_owed = false;
+  if (!s->handoff)
+    s->placed = false; /* a new room: the next MOVE spawns */
 
-  pz_shard_send_room(sh, s, false, 0);
-  pz_member_t m = member_of(s);
-  pz_enc_joined(pz_wire_begin(&sh->wire), &m);
-  broadcast_wire(sh, r, s, PZ_PAYLOAD_RELIABLE);
+  pz_remote_t *was = r->n_remote ? pz_shard_remote_find(r, s->id) : NULL;
+  if (was) /* it was here through another node: now it is local */
+    pz_shard_remote_leave(sh, r, s->id, false);
+  bool replay = s->replay; /* a resume continuing from another node */
+  s->replay = false;
+  pz_shard_send_room(sh, s, replay, s->replay_after);
+  if (!was && !s->handoff) {
+    pz_member_t m = member_of(s);
+    pz_enc_joined(pz_wire_begin(&sh->wire), &m);
+    broadcast_wire(sh, r, s, PZ_PAYLOAD_RELIABLE);
+  }
+  if (sh->hooks)
+    sh->hooks->joined(sh->hooks_ctx, r, s);
+  s->handoff = false;
   return PZ_SHARD_OK;
 }
 
-void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
-  pz_room_t *r = s->room;
-  if (!r)
-    return;
+void pz_shard_member_remove(pz_room_t *r, pz_session_t *s) {
   dirty_remove(r, s);
   uint32_t i = s->member_index;
   r->members[i] = r->members[--r->n_members];
@@ -219,17 +254,32 @@ void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
   if (s->outlet)
     r->n_attached--;
   s->room = NULL;
+  s->room_owed = false;
+}
+
+void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
+  pz_room_t *r = s->room;
+  if (!r)
+    return;
+  pz_shard_member_remove(r, s);
 
   pz_enc_left(pz_wire_begin(&sh->wire), s->id);
   broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
   if (notify_self)
     pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
+  if (sh->hooks)
+    sh->hooks->left(sh->hooks_ctx, r, s);
 
-  if (r->n_members == 0) {
-    HASH_DEL(sh->rooms, r);
-    sh->n_rooms--;
-    room_free(r);
-  }
+  if (r->n_members == 0)
+    pz_shard_room_free(sh, r);
+}
+
+void pz_shard_room_free(pz_shard_t *sh, pz_room_t *r) {
+  if (sh->hooks)
+    sh->hooks->room_close(sh->hooks_ctx, r);
+  HASH_DEL(sh->rooms, r);
+  sh->n_rooms--;
+  room_free(r);
 }
 
 pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
@@ -264,6 +314,8 @@ static void room_chat(pz_shard_t *sh, pz_room_t *r, uint64_t id, pz_str_t name,
 
 void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
                    uint64_t ts_ms) {
+  if (sh->hooks && sh->hooks->chat(sh->hooks_ctx, s->room, s, text, ts_ms))
+    return;
   room_chat(sh, s->room, s->id, pz_session_name(s), text, ts_ms);
 }
 
@@ -290,19 +342,27 @@ void pz_shard_tick(pz_shard_t *sh) {
   sh->tick++;
   pz_room_t *r, *tmp;
   HASH_ITER(hh, sh->rooms, r, tmp) {
-    if (r->n_dirty == 0)
+    if (sh->hooks && r->n_remote && (r->n_dirty || r->publish_all))
+      sh->hooks->state(sh->hooks_ctx, r, sh->tick);
+    if ((r->n_dirty == 0 && r->n_rdirty == 0) || r->loading)
       continue;
     msgpack_packer *pk = pz_wire_begin(&sh->wire);
-    pz_enc_state_begin(pk, sh->tick, r->n_dirty);
+    pz_enc_state_begin(pk, sh->tick, r->n_dirty + r->n_rdirty);
     for (uint32_t i = 0; i < r->n_dirty; i++) {
       pz_session_t *m = r->dirty[i];
       pz_state_entry_t e = {m->id, m->seq, m->pos};
       pz_enc_state_entry(pk, &e);
       m->dirty = false;
     }
+    for (uint32_t i = 0; i < r->n_rdirty; i++) { /* other nodes' moves */
+      pz_remote_t *m = r->rdirty[i];
+      pz_state_entry_t e = {m->id, m->seq, m->pos};
+      pz_enc_state_entry(pk, &e);
+      m->dirty = false;
+    }
     sh->stats.state_frames++;
-    sh->stats.state_entries += r->n_dirty;
-    r->n_dirty = 0;
+    sh->stats.state_entries += r->n_dirty + r->n_rdirty;
+    r->n_dirty = r->n_rdirty = 0;
     broadcast_wire(sh, r, NULL, PZ_PAYLOAD_STATE);
   }
 }

@@ -42,9 +42,33 @@ typedef struct pz_shard_stats {
   uint64_t sessions;
 } pz_shard_stats_t;
 
+/* What a clustered shard tells the bus (NULL hooks in the embedded
+ * default: every call site is one null check). Each runs on the shard's
+ * worker; ctx is the cluster layer's. */
+typedef struct pz_shard_hooks {
+  /* A room got its first local member. Returns true when its presence
+   * and history must be read first: ROOM then waits for
+   * pz_shard_room_ready. */
+  bool (*room_open)(void *ctx, pz_room_t *r);
+  /* The room's last local member left; the room is freed after. */
+  void (*room_close)(void *ctx, pz_room_t *r);
+  void (*joined)(void *ctx, pz_room_t *r, pz_session_t *s);
+  void (*left)(void *ctx, pz_room_t *r, pz_session_t *s);
+  /* Returns true when the bus took the chat (it comes back, numbered,
+   * through pz_shard_remote_chat); false to handle it locally. */
+  bool (*chat)(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t text,
+               uint64_t ts_ms);
+  /* Tick: local changes of a room other nodes have members in (r->dirty,
+   * or every member when r->publish_all). */
+  void (*state)(void *ctx, pz_room_t *r, uint64_t tick);
+} pz_shard_hooks_t;
+
 typedef struct pz_shard {
   int index;
   pz_shard_config_t cfg;
+  const pz_shard_hooks_t *hooks;
+  void *hooks_ctx;
+  uint32_t room_gen;
   pz_room_t *rooms;       /* by name */
   pz_session_t *sessions; /* by id: every session living on this shard */
   uint32_t n_rooms, n_sessions;

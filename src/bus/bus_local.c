@@ -18,8 +18,8 @@ static void local_destroy(pz_bus_t *bus) {
   free(bus);
 }
 
-static const struct pz_bus_vtbl local_vtbl = {"local", local_deliver_remote,
-                                              local_link_state, local_destroy};
+static const struct pz_bus_vtbl local_vtbl = {
+    "local", local_deliver_remote, local_link_state, local_destroy, NULL, NULL};
 
 pz_bus_t *pz_bus_local_create(void) {
   pz_bus_t *bus = pz_xmalloc(sizeof(*bus));

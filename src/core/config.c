@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_url.h"
 
 /* K_STR and K_SECRET: max is the field's size; a secret's value is never
- * echoed. */
-enum kind { K_HOST, K_STR, K_SECRET, K_INT, K_U32, K_DBL, K_LEVEL };
+ * echoed. K_REDIS: a redis:// URL, checked, and a secret (it may hold a
+ * password). */
+enum kind { K_HOST, K_STR, K_SECRET, K_REDIS, K_INT, K_U32, K_DBL, K_LEVEL };
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -83,6 +85,8 @@ static const struct option_spec specs[] = {
      "largest |x|, |y|, |z| (0: off)"},
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
+    {"redis", K_REDIS, OFF(redis), 0, SIZE(redis), "none",
+     "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
@@ -162,6 +166,20 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
       goto bad;
     strcpy(field, val);
     return 0;
+  case K_REDIS: { /* may hold a password: never echoed */
+    pz_redis_url_t url;
+    if (strlen(val) >= sizeof(cfg->redis))
+      why = "too long";
+    else if (strcmp(val, "none") != 0)
+      pz_redis_url_parse(val, &url, &why);
+    if (why) {
+      fprintf(stderr, "plaza: bad value for --%s (from %s): %s\n", s->flag,
+              from, why);
+      return -1;
+    }
+    strcpy(field, strcmp(val, "none") == 0 ? "" : val);
+    return 0;
+  }
   case K_STR:
   case K_SECRET:
     if (strlen(val) >= (s->max ? (size_t)s->max : sizeof(cfg->host))) {

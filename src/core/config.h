@@ -34,6 +34,7 @@ typedef struct pz_config {
   double max_speed;
   double bounds;
   uint32_t node_id;
+  char redis[256]; /* "": embedded; else redis://... (holds a password) */
   int log_level;
   /* Who may connect (docs/auth.md). Empty strings: not configured. */
   char jwt_secret[512]; /* from --jwt-secret or --jwt-secret-file */

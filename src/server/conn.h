@@ -122,9 +122,15 @@ void pz_conn_close(pz_conn_t *c, int code, const char *reason);
 /* The request being answered (HTTP phase only; NULL otherwise). */
 const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c);
 
-/* What the answering module keeps for a pending request (NULL at first). */
+/* What the answering module keeps for a pending request (NULL at first).
+ * It starts with the pz_conn_t * it answers: on_request_gone clears that
+ * pointer when the connection goes first. */
 void pz_conn_set_request_data(pz_conn_t *c, void *data);
 void *pz_conn_request_data(const pz_conn_t *c);
+/* A WebSocket connection waiting on something done for it elsewhere (a
+ * clustered resume looking up Redis) is held like a pending request:
+ * data as above, on_request_gone if it goes meanwhile. NULL ends it. */
+void pz_conn_hold(pz_conn_t *c, void *data);
 
 /* Answers the HTTP request and closes: status line, Content-Type, extra
  * header lines (NULL, or "Name: value\r\n"...), and body (borrowed; not

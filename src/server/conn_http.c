@@ -57,6 +57,11 @@ void *pz_conn_request_data(const pz_conn_t *c) {
   return c->request_data;
 }
 
+void pz_conn_hold(pz_conn_t *c, void *data) {
+  c->request_pending = data != NULL;
+  c->request_data = data;
+}
+
 const pz_http_req_t *pz_conn_http_request(const pz_conn_t *c) {
   return c->state == PZ_CONN_HTTP ? c->http : NULL;
 }

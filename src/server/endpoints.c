@@ -23,6 +23,7 @@ typedef struct pz_msg_gather {
 
 typedef struct pz_gather {
   pz_conn_t *conn;
+  pz_worker_t *worker; /* where the answer is put together */
   int pending;
   char *json;
   size_t len;
@@ -58,26 +59,30 @@ static void healthz(pz_conn_t *c) {
     conns += PZ_GET(srv->workers[i]->metrics.connections);
     rooms += PZ_GET(srv->workers[i]->metrics.rooms);
   }
+  /* Clustered and unlinked is not healthy: a balancer should prefer a
+   * node that reaches the rest of the cluster. */
+  int link = srv->bus->vt->link_state(srv->bus);
   size_t len;
   char *body =
       fmt(&len,
           "{\"status\":\"%s\",\"node\":\"%s\",\"version\":\"%s\","
           "\"connections\":%lld,\"sessions\":%lld,\"rooms\":%lld,"
-          "\"workers\":%d,\"bus\":\"%s\",\"uptime_s\":%llu}\n",
+          "\"workers\":%d,\"bus\":\"%s\",%s\"uptime_s\":%llu}\n",
           atomic_load(&srv->stopping) ? "stopping" : "ok", srv->node_name,
           PZ_VERSION, (long long)conns, (long long)atomic_load(&srv->sessions),
           (long long)rooms, srv->n_workers, srv->bus->vt->name,
+          link < 0 ? ""
+          : link   ? "\"redis\":\"up\","
+                   : "\"redis\":\"down\",",
           (unsigned long long)(pz_wall_ms() - srv->started_ms) / 1000);
-  answer(c, 200, "application/json", body, len);
+  answer(c, link == 0 ? 503 : 200, "application/json", body, len);
 }
 
-static void rooms_start(pz_conn_t *c) {
-  pz_worker_t *w = pz_conn_owner(c);
+static void rooms_collect(pz_msg_gather_t *m);
+
+static void rooms_gather(pz_worker_t *w, pz_gather_t *g) {
   pz_server_t *srv = w->srv;
-  pz_gather_t *g = pz_xcalloc(1, sizeof(*g));
-  g->conn = c;
   g->pending = srv->n_workers;
-  pz_conn_set_request_data(c, g);
   for (int i = 0; i < srv->n_workers; i++) {
     pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
     m->hdr.type = PZ_MSG_GATHER;
@@ -85,6 +90,32 @@ static void rooms_start(pz_conn_t *c) {
     m->reply_to = w->index;
     pz_worker_post(srv->workers[i], &m->hdr);
   }
+}
+
+/* The cluster's answer (clustered /rooms), or NULL: this node's then. */
+static void rooms_from_bus(void *arg, char *json, size_t len) {
+  pz_gather_t *g = arg;
+  if (!json) {
+    rooms_gather(g->worker, g);
+    return;
+  }
+  pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
+  m->gather = g;
+  m->json = json;
+  m->len = len;
+  rooms_collect(m);
+}
+
+static void rooms_start(pz_conn_t *c) {
+  pz_worker_t *w = pz_conn_owner(c);
+  pz_bus_t *bus = w->srv->bus;
+  pz_gather_t *g = pz_xcalloc(1, sizeof(*g));
+  g->conn = c;
+  g->worker = w;
+  g->pending = 1;
+  pz_conn_set_request_data(c, g);
+  if (!bus->vt->rooms || bus->vt->rooms(bus, w, rooms_from_bus, g) != 0)
+    rooms_gather(w, g);
 }
 
 static void rooms_report(pz_worker_t *w, pz_msg_gather_t *m) {

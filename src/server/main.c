@@ -15,8 +15,11 @@
 #include "alloc.h"
 #include "auth.h"
 #include "bus.h"
+#include "cluster.h"
+#include "node_claim.h"
 #include "clock.h"
 #include "config.h"
+#include "error.h"
 #include "id.h"
 #include "log.h"
 #include "server.h"
@@ -91,6 +94,45 @@ static uint32_t random_node_id(void) {
   return v & ((1u << PZ_NODE_BITS) - 1);
 }
 
+/* --redis: the URL checked, the node id claimed in Redis, the clustered
+ * bus. Returns 0, or the exit code: 2 for a bad URL or a node id a live
+ * node holds (configuration), 1 when Redis cannot be reached. */
+static int join_cluster(pz_server_t *srv, const pz_config_t *cfg) {
+  pz_redis_url_t url;
+  const char *why;
+  if (pz_redis_url_parse(cfg->redis, &url, &why) != 0)
+    return 2; /* not reached: the configuration checked it */
+  unsigned char raw[16];
+  char nonce[33];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    pz_error("no randomness for the node nonce");
+    return 1;
+  }
+  for (int i = 0; i < 16; i++)
+    snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
+  char safe[300], err[200];
+  pz_redis_url_safe(&url, safe, sizeof(safe));
+  uint32_t node;
+  int r = pz_node_claim(&url, cfg->node_id, random_node_id, nonce,
+                        PZ_CLUSTER_NODE_TTL_MS, &node, err, sizeof(err));
+  if (r == PZ_EFULL && cfg->node_id != UINT32_MAX) {
+    fprintf(stderr,
+            "plaza: --node-id %u is in use by a live node of the cluster "
+            "at redis %s; pick another, or leave it out for a random one\n",
+            cfg->node_id, safe);
+    return 2;
+  }
+  if (r != 0) {
+    pz_error("redis %s: %s", safe, err);
+    return 1;
+  }
+  srv->node_id = node;
+  srv->cluster = pz_cluster_create(srv, &url, nonce);
+  srv->bus = &srv->cluster->bus;
+  pz_info("redis %s: node id %u claimed", safe, node);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static pz_config_t cfg;
   int r = pz_config_load(&cfg, argc, argv);
@@ -113,10 +155,16 @@ int main(int argc, char **argv) {
     pz_info("TLS certificate: %s", msg);
   }
   srv.node_id = cfg.node_id == UINT32_MAX ? random_node_id() : cfg.node_id;
+  srv.n_workers = cfg.workers;
+  if (cfg.redis[0]) {
+    r = join_cluster(&srv, &cfg);
+    if (r)
+      return r;
+  }
   snprintf(srv.node_name, sizeof(srv.node_name), "plaza-%u", srv.node_id);
   srv.started_ms = pz_wall_ms();
-  srv.n_workers = cfg.workers;
-  srv.bus = pz_bus_local_create();
+  if (!srv.bus)
+    srv.bus = pz_bus_local_create();
   srv.auth = pz_auth_create(&cfg);
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
 

@@ -142,6 +142,24 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   family(&o, "plaza_redis_configured", "gauge",
          "1 when this node uses Redis (cluster), 0 when embedded.");
   put(&o, "plaza_redis_configured %d\n", link >= 0);
+  pz_bus_stats_t bs = {0};
+  if (srv->bus->vt->stats)
+    srv->bus->vt->stats(srv->bus, &bs);
+  family(&o, "plaza_redis_reconnects_total", "counter",
+         "Times a worker's Redis link came back after it was lost.");
+  put(&o, "plaza_redis_reconnects_total %llu\n",
+      (unsigned long long)bs.reconnects);
+  family(&o, "plaza_redis_publishes_total", "counter",
+         "PUBLISH commands sent (probes excluded; scripts publish too).");
+  put(&o, "plaza_redis_publishes_total %llu\n",
+      (unsigned long long)bs.publishes);
+  family(&o, "plaza_redis_messages_received_total", "counter",
+         "Messages received on subscribed channels (probes excluded).");
+  put(&o, "plaza_redis_messages_received_total %llu\n",
+      (unsigned long long)bs.received);
+  family(&o, "plaza_redis_bad_messages_total", "counter",
+         "Payloads from Redis refused as foreign or malformed.");
+  put(&o, "plaza_redis_bad_messages_total %llu\n", (unsigned long long)bs.bad);
   family(&o, "plaza_http_requests_total", "counter",
          "HTTP requests (upgrades included).");
   put(&o, "plaza_http_requests_total %lld\n", (long long)SUM(http_requests));

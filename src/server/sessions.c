@@ -8,6 +8,8 @@
 
 #include "alloc.h"
 #include "auth.h"
+#include "cluster.h"
+#include "remote.h"
 #include "dispatch.h"
 #include "id.h"
 #include "log.h"
@@ -124,6 +126,8 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
   pz_shard_session_detach(&w->shard, s,
                           pz_worker_now(w) + w->cfg->resume_grace_ms);
   DL_APPEND2(w->detached, s, dprev, dnext);
+  if (w->cw) /* resumable on any node */
+    pz_cluster_session_save(w->cw, s);
 }
 
 void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms) {
@@ -142,8 +146,24 @@ static void unhost(pz_worker_t *w, pz_session_t *s) {
   pz_routing_dir_set(w, s->id, PZ_DIR_MOVING);
 }
 
-/* A session arrived: into the shard, and the home directory learns it. */
+void pz_sessions_drop(pz_worker_t *w, pz_session_t *s) {
+  pz_shard_handoff(&w->shard, s);
+  if (s->outlet) {
+    pz_conn_t *old = pz_conn_from_outlet(s->outlet);
+    pz_conn_attach(old, NULL);
+    pz_shard_session_detach(&w->shard, s, 0);
+    pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
+  }
+  pz_sessions_end(w, s);
+}
+
+/* A session arrived: into the shard, and the home directory learns it. An
+ * older copy of it here (resumed from another node while detached here)
+ * gives way without a word. */
 static void host(pz_worker_t *w, pz_session_t *s) {
+  pz_session_t *old = pz_shard_session_find(&w->shard, s->id);
+  if (old && old != s)
+    pz_sessions_drop(w, old);
   pz_shard_session_add(&w->shard, s);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
@@ -189,6 +209,8 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
     pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
   } else {
     DL_DELETE2(w->detached, s, dprev, dnext);
+    if (w->cw) /* its record must not resume it a second time elsewhere */
+      pz_cluster_session_forget(w->cw, s->id);
   }
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
@@ -236,17 +258,78 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
         send_along(c, a, next);
         return;
       }
+    } else if (w->cw && pz_cluster_resume(w->cw, c, a->id,
+                                          (pz_str_t){a->token, a->token_len},
+                                          (pz_str_t){a->name, a->name_len},
+                                          a->has_last_chat_seq,
+                                          a->last_chat_seq, a->grant) == 0) {
+      a->grant = NULL; /* the cluster's now, with the lookup of the record */
+      adopt_free(a);
+      return;
     }
   }
-  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
-                 "session unknown or expired", PZ_C_HELLO);
   pz_grant_t *grant = a->grant;
   a->grant = NULL;
-  pz_sessions_welcome(w, c,
-                      a->name_len ? (pz_str_t){a->name, a->name_len}
-                                  : (pz_str_t){NULL, 0},
-                      grant);
+  pz_sessions_resume_failed(w, c,
+                            a->name_len ? (pz_str_t){a->name, a->name_len}
+                                        : (pz_str_t){NULL, 0},
+                            grant);
   adopt_free(a);
+}
+
+void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                               pz_grant_t *grant) {
+  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
+                 "session unknown or expired", PZ_C_HELLO);
+  pz_sessions_welcome(w, c, name, grant);
+}
+
+void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
+                         pz_grant_t *grant) {
+  if (grant ? r->sub.len != grant->sub_len ||
+                  memcmp(r->sub.ptr, grant->sub, grant->sub_len) != 0
+            : r->sub.len != 0) {
+    /* Someone else's session token: as bad as a bad JWT. */
+    pz_debug("resume of %llu refused: another user's token",
+             (unsigned long long)r->id);
+    free(grant);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "unauthorized");
+    return;
+  }
+  if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
+                   "too many sessions for this user", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_UNAUTHORIZED, "too many sessions");
+    return;
+  }
+  pz_session_t *old = pz_shard_session_find(&w->shard, r->id);
+  if (old)
+    pz_sessions_drop(w, old);
+  pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, r->token,
+                                            pz_worker_now(w));
+  atomic_fetch_add(&w->srv->sessions, 1);
+  PZ_ADD(w->metrics.sessions, 1);
+  pz_routing_dir_set(w, s->id, w->index);
+  s->pos = r->pos;
+  s->seq = r->seq;
+  s->has_seq = r->has_seq;
+  s->placed = r->placed;
+  s->grant = grant;
+  attach(w, c, s);
+  pz_reply_welcome(w, pz_conn_outlet(c), s, true);
+  pz_debug("session %llu continues here from node %u",
+           (unsigned long long)s->id, pz_id_node(s->id));
+  if (!r->room.len)
+    return;
+  s->handoff = true; /* no JOINED: the room knows it */
+  s->replay = r->replay;
+  s->replay_after = r->replay_after;
+  int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
+  if (shard != w->index)
+    pz_sessions_join_elsewhere(w, c, r->room, shard);
+  else
+    pz_dispatch_answer(c, pz_shard_join(&w->shard, s, r->room), PZ_C_JOIN);
 }
 
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,

@@ -37,6 +37,30 @@ void pz_sessions_end(pz_worker_t *w, pz_session_t *s);
 /* Connection up-call: s lost its connection c with close `code`. A kick
  * or a zero grace period ends it; otherwise it waits for a resume. */
 void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
+/* A session that continues here from another node (a clustered resume):
+ * what its record in Redis said, and the replay the HELLO asked for. */
+typedef struct pz_restore {
+  uint64_t id;
+  pz_str_t token, name, room;
+  pz_str_t sub; /* the JWT user it belongs to ("" without auth) */
+  pz_pos_t pos;
+  uint64_t seq;
+  bool has_seq, placed;
+  bool replay;
+  uint64_t replay_after;
+} pz_restore_t;
+/* Creates the session (copies r), attaches c, answers WELCOME (resumed)
+ * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,
+ * `grant` (taken) must be the record's user's, else close 4001. */
+void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
+                         pz_grant_t *grant);
+/* A resume that found nothing: ERROR 9 and a fresh session for c (grant
+ * taken, as pz_sessions_welcome). */
+void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                               pz_grant_t *grant);
+/* Drops s without LEFT (its session went on elsewhere): out of its room,
+ * its socket (if any) closed 1000, the session freed. */
+void pz_sessions_drop(pz_worker_t *w, pz_session_t *s);
 /* Expires detached sessions whose grace period has passed. */
 void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms);
 

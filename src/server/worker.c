@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "clock.h"
+#include "cluster.h"
 #include "dispatch.h"
 #include "endpoints.h"
 #include "log.h"
@@ -81,6 +82,8 @@ static void finish_stop(pz_worker_t *w) {
   uv_close((uv_handle_t *)&w->house_timer, on_handle_closed);
   pz_conn_host_close(&w->conns);
   pz_mailbox_close(&w->inbox, on_handle_closed);
+  if (w->cw)
+    pz_cluster_worker_stop(w);
 }
 
 static void on_housekeeping(uv_timer_t *t) {
@@ -130,6 +133,8 @@ static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
 static void worker_main(void *arg) {
   pz_worker_t *w = arg;
   w->tick_epoch_us = pz_mono_us();
+  if (w->srv->cluster)
+    pz_cluster_worker_start(w);
   schedule_tick(w);
   uv_timer_start(&w->house_timer, on_housekeeping, HOUSEKEEPING_MS,
                  HOUSEKEEPING_MS);

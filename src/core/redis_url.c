@@ -1,0 +1,104 @@
+/* Redis URLs (see redis_url.h). */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "redis_url.h"
+
+/* A decimal number of at most 5 digits in [lo, hi]; -1 otherwise. */
+static int small_number(const char *s, size_t n, int lo, int hi) {
+  if (n == 0 || n > 5)
+    return -1;
+  int v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v < lo || v > hi ? -1 : v;
+}
+
+int pz_redis_url_parse(const char *url, pz_redis_url_t *out, const char **why) {
+  static const char scheme[] = "redis://";
+  memset(out, 0, sizeof(*out));
+  out->port = 6379;
+  *why = NULL;
+  if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+    *why = "must start with redis://";
+    return PZ_EINVAL;
+  }
+  const char *p = url + sizeof(scheme) - 1;
+  const char *end = p + strlen(p);
+  const char *slash = memchr(p, '/', (size_t)(end - p));
+  const char *auth_end = NULL;
+  /* The last '@' before the path ends the credentials (a password may
+   * hold '@' itself). */
+  for (const char *q = p; q < (slash ? slash : end); q++)
+    if (*q == '@')
+      auth_end = q;
+  if (auth_end) {
+    const char *colon = memchr(p, ':', (size_t)(auth_end - p));
+    if (!colon) {
+      *why = "credentials must be [user]:password@";
+      return PZ_EINVAL;
+    }
+    size_t plen = (size_t)(auth_end - colon - 1);
+    if (plen == 0 || plen >= sizeof(out->password)) {
+      *why = "password empty or too long";
+      return PZ_EINVAL;
+    }
+    memcpy(out->password, colon + 1, plen);
+    out->has_password = true;
+    p = auth_end + 1;
+  }
+  const char *hend = slash ? slash : end;
+  const char *hstart = p, *hstop = hend, *port = NULL;
+  if (*p == '[') { /* [ipv6]:port */
+    const char *rb = memchr(p, ']', (size_t)(hend - p));
+    if (!rb) {
+      *why = "unclosed [ in host";
+      return PZ_EINVAL;
+    }
+    hstart = p + 1;
+    hstop = rb;
+    if (rb + 1 < hend) {
+      if (rb[1] != ':') {
+        *why = "junk after ]";
+        return PZ_EINVAL;
+      }
+      port = rb + 2;
+    }
+  } else {
+    const char *colon = memchr(p, ':', (size_t)(hend - p));
+    if (colon) {
+      hstop = colon;
+      port = colon + 1;
+    }
+  }
+  size_t hlen = (size_t)(hstop - hstart);
+  if (hlen == 0 || hlen >= sizeof(out->host)) {
+    *why = "host missing or too long";
+    return PZ_EINVAL;
+  }
+  memcpy(out->host, hstart, hlen);
+  if (port &&
+      (out->port = small_number(port, (size_t)(hend - port), 1, 65535)) < 0) {
+    *why = "port must be 1-65535";
+    return PZ_EINVAL;
+  }
+  if (slash && slash + 1 < end &&
+      (out->db = small_number(slash + 1, (size_t)(end - slash - 1), 0, 65535)) <
+          0) {
+    *why = "db must be a number";
+    return PZ_EINVAL;
+  }
+  return 0;
+}
+
+const char *pz_redis_url_safe(const pz_redis_url_t *u, char *buf, size_t size) {
+  snprintf(buf, size, "%s%s%s:%d/%d", strchr(u->host, ':') ? "[" : "", u->host,
+           strchr(u->host, ':') ? "]" : "", u->port, u->db);
+  return buf;
+}

@@ -1,0 +1,116 @@
+"""Resume on any node: a session dropped on node A continues on node B with
+its id, name, room and position, its missed CHAT replayed after ROOM, and
+the other members see no LEFT/JOINED. The same after a drain: SIGTERM
+closes every client with 1001, exits 0, and the sessions resume on the
+survivors, silently, within the grace period.
+"""
+
+import asyncio
+
+from cluster_util import nodes, redis_server, wait_until  # noqa: F401
+from plaza_client import (CHAT, CHAT_C, JOINED, LEFT, MOVE, ROOM, STATE, WHISPER,
+                          WHISPER_C, E_SESSION_EXPIRED, Client, async_test)
+
+
+def noise_about(c, sid, since=0):
+    return [m for m in c.seen[since:] if m[0] in (LEFT, JOINED) and m[1] == sid]
+
+
+def refused(c):
+    """The HELLO's resume was refused: ERROR 9 came (before WELCOME)."""
+    return any(m[0] == 9 and m[1] == E_SESSION_EXPIRED for m in c.seen)
+
+
+@async_test
+async def test_resume_on_the_other_node_after_a_drop(plaza, redis_server):
+    a, b = nodes(plaza, redis_server, 2, resume_grace_ms=10000, max_speed=0, bounds=0)
+    alice = await Client.joined(a, "roam", name="alice")
+    bob = await Client.joined(b, "roam", name="bob")
+    await alice.wait_for(JOINED, lambda m: m[1] == bob.id)
+    await alice.send(MOVE, 1, 3.0, 0.0, -4.0, 1.0)
+    await bob.wait_for(STATE, lambda m: any(e[0] == alice.id for e in m[2]))
+    await alice.send(CHAT_C, "before")
+    seq_before = (await alice.wait_for(CHAT, lambda m: m[4] == "before"))[1]
+    alice.drop()
+    await asyncio.sleep(0.5)
+    await bob.send(CHAT_C, "missed")
+    await bob.wait_for(CHAT, lambda m: m[4] == "missed")
+
+    back = await Client.connect(b, label="alice-on-b")
+    w = await back.hello(resume=alice.session, last_chat_seq=seq_before)
+    assert w[1] == alice.id and w[5] is True, w
+    r = await back.wait_for(ROOM, keep=True)
+    assert r[1] == "roam"
+    me = [m for m in r[2] if m[0] == alice.id]
+    assert me and me[0][1] == "alice", r
+    assert [round(v, 3) for v in me[0][2:6]] == [3.0, 0.0, -4.0, 1.0], me
+    replay = await back.wait_for(CHAT, lambda m: m[4] == "missed")
+    assert replay[1] > seq_before
+    # It works on its new node, and bob saw nothing of the move.
+    await back.send(CHAT_C, "back")
+    await bob.wait_for(CHAT, lambda m: m[4] == "back" and m[2] == alice.id)
+    await back.send(MOVE, 2, 3.5, 0.0, -4.0, 1.0)
+    await bob.wait_for(STATE, lambda m: any(e[0] == alice.id and e[1] == 2 for e in m[2]))
+    await bob.collect(0.5)
+    assert not noise_about(bob, alice.id), bob.history(30)
+    # Its old node let it go: the token does not work twice.
+    again = await Client.connect(a, label="again")
+    w = await again.hello(resume=alice.session)
+    assert w[5] is False and w[1] != alice.id and refused(again), again.history()
+
+
+@async_test
+async def test_wrong_token_keeps_the_record(plaza, redis_server):
+    a, b = nodes(plaza, redis_server, 2, resume_grace_ms=10000)
+    alice = await Client.joined(a, "safe", name="alice")
+    alice.drop()
+    await asyncio.sleep(0.5)
+    forged = alice.session[:-4] + ("0000" if not alice.session.endswith("0000") else "1111")
+    thief = await Client.connect(b, label="thief")
+    w = await thief.hello(resume=forged)
+    assert w[5] is False and refused(thief), thief.history()
+    owner = await Client.connect(b, label="owner")
+    w = await owner.hello(resume=alice.session)
+    assert w[1] == alice.id and w[5] is True
+
+
+@async_test
+async def test_drain_then_resume_elsewhere_without_left(plaza, redis_server):
+    a, b = nodes(plaza, redis_server, 2, resume_grace_ms=20000)
+    alice = await Client.joined(a, "rolling", name="alice")
+    bob = await Client.joined(b, "rolling", name="bob")
+    carol = await Client.joined(a, "rolling", name="carol")
+    await bob.wait_for(JOINED, lambda m: m[1] == carol.id)
+    await alice.send(CHAT_C, "hi")
+    await bob.wait_for(CHAT, lambda m: m[4] == "hi")
+    mark = len(bob.seen)
+    a.signal()
+    await alice.expect_close(1001)
+    await carol.expect_close(1001)
+    assert a.wait_exit(10) == 0, a.log_tail()
+    # The clients come back on the survivor.
+    back = []
+    for old in (alice, carol):
+        c = await Client.connect(b, label=old.label + "-back")
+        w = await c.hello(resume=old.session)
+        assert w[1] == old.id and w[5] is True, (old.label, w)
+        r = await c.wait_for(ROOM)
+        assert sorted(m[0] for m in r[2]) == sorted([alice.id, bob.id, carol.id]), r
+        back.append(c)
+    # bob saw no LEFT for them, even past the dead node's reaping (> 7 s).
+    await bob.collect(9)
+    assert not noise_about(bob, alice.id, mark) and \
+        not noise_about(bob, carol.id, mark), bob.history(30)
+    await back[0].send(WHISPER_C, bob.id, "still here")
+    await bob.wait_for(WHISPER, lambda m: m[1] == alice.id)
+
+
+@async_test
+async def test_drained_sessions_not_resumed_leave_after_grace(plaza, redis_server):
+    a, b = nodes(plaza, redis_server, 2, resume_grace_ms=3000)
+    alice = await Client.joined(a, "gone", name="alice")
+    bob = await Client.joined(b, "gone", name="bob")
+    assert alice.id in [m[0] for m in bob.room_msg[2]]
+    a.signal()
+    assert a.wait_exit(10) == 0
+    await bob.wait_for(LEFT, lambda m: m[1] == alice.id, timeout=15)
