@@ -53,6 +53,9 @@ typedef struct pz_session {
    * node (no JOINED for those who know it). */
   bool room_owed, replay;
   bool handoff;
+  /* Clustered: the cluster's directory (plaza:where) names this node as
+   * where the session lives; the entry goes when the session ends. */
+  bool listed;
   uint64_t replay_after;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */

@@ -295,19 +295,25 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
            rd_text(r, &m->u.chat.text, PZ_CHAT_TEXT_MAX) &&
            rd_uint(r, &m->u.chat.ts_ms);
   case PZ_BUS_DELIVER:
-    if (n < 11 || !rd_uint(r, &u) || u > 1)
+    if (n < 11 || !rd_uint(r, &u) || u > 3)
       return false;
     m->u.deliver.kind = (int)u;
     if (!rd_id(r, &m->u.deliver.to) || !rd_id(r, &m->u.deliver.from) ||
         !rd_text(r, &m->u.deliver.name, PZ_NAME_MAX) ||
         !rd_text(r, &m->u.deliver.text, PZ_CHAT_TEXT_MAX) ||
-        !rd_uint(r, &m->u.deliver.ts_ms) || !rd_uint(r, &u) || u > 255)
+        !rd_uint(r, &m->u.deliver.ts_ms) || !rd_uint(r, &u) || u > 999)
       return false;
-    m->u.deliver.code = (int)u;
+    m->u.deliver.code = (int)u; /* an ERROR's code, a kick answer's status */
     if (!rd_uint(r, &u) || u > 255)
       return false;
     m->u.deliver.op = (int)u;
-    return true;
+    m->u.deliver.reply_node = m->u.deliver.reply_worker = 0;
+    m->u.deliver.reply_req = 0;
+    if (n < 14)
+      return true;
+    return rd_u32(r, &m->u.deliver.reply_node, UINT32_MAX) &&
+           rd_u32(r, &m->u.deliver.reply_worker, 1u << 16) &&
+           rd_uint(r, &m->u.deliver.reply_req);
   case PZ_BUS_PROBE:
     return n >= 5 && rd_u32(r, &m->u.probe.worker, 1u << 16) &&
            rd_uint(r, &m->u.probe.nonce);
@@ -340,7 +346,8 @@ int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
   static const uint8_t counts[] = {0, 5, 11, 6, 9, 11, 5, 6, 15};
   if (n < counts[type] || !body(&r, out, n))
     return PZ_EPROTO;
-  uint32_t known = counts[type] + (type == PZ_BUS_SESSION && n >= 16);
+  uint32_t known = counts[type] + (type == PZ_BUS_SESSION && n >= 16) +
+                   (type == PZ_BUS_DELIVER && n >= 14 ? 3 : 0);
   for (uint32_t i = known; i < n; i++) /* newer fields */
     if (!rd_skip(&r, 1))
       return PZ_EPROTO;
@@ -430,8 +437,9 @@ void pz_busmsg_chat(msgpack_packer *pk, uint32_t node, pz_str_t room,
 
 void pz_busmsg_deliver(msgpack_packer *pk, uint32_t node, int kind, uint64_t to,
                        uint64_t from, pz_str_t name, pz_str_t text,
-                       uint64_t ts_ms, int code, int op) {
-  head(pk, 11, node, PZ_BUS_DELIVER);
+                       uint64_t ts_ms, int code, int op, uint32_t reply_node,
+                       uint32_t reply_worker, uint64_t reply_req) {
+  head(pk, 14, node, PZ_BUS_DELIVER);
   msgpack_pack_uint32(pk, (uint32_t)kind);
   msgpack_pack_uint64(pk, to);
   msgpack_pack_uint64(pk, from);
@@ -440,6 +448,9 @@ void pz_busmsg_deliver(msgpack_packer *pk, uint32_t node, int kind, uint64_t to,
   msgpack_pack_uint64(pk, ts_ms);
   msgpack_pack_uint32(pk, (uint32_t)code);
   msgpack_pack_uint32(pk, (uint32_t)op);
+  msgpack_pack_uint32(pk, reply_node);
+  msgpack_pack_uint32(pk, reply_worker);
+  msgpack_pack_uint64(pk, reply_req);
 }
 
 void pz_busmsg_probe(msgpack_packer *pk, uint32_t node, uint32_t worker,

@@ -31,7 +31,8 @@ enum pz_bus_type {
   PZ_BUS_JOIN = 2,    /* [.., room, id, name, x, y, z, yaw, flags] */
   PZ_BUS_LEAVE = 3,   /* [.., room, id, flags] */
   PZ_BUS_CHAT = 4,    /* [.., room, seq, id, name, text, ts_ms] */
-  PZ_BUS_DELIVER = 5, /* [.., kind, to, from, name, text, ts_ms, code, op] */
+  PZ_BUS_DELIVER = 5, /* [.., kind, to, from, name, text, ts_ms, code, op,
+                          reply_node?, reply_worker?, reply_req?] */
   PZ_BUS_PROBE = 6,   /* [.., worker, nonce] */
   PZ_BUS_TAKE = 7,    /* [.., id, to_node, to_worker] */
   PZ_BUS_SESSION = 8, /* [.., id, token, name, room, x, y, z, yaw, seq,
@@ -70,10 +71,13 @@ typedef struct pz_busmsg {
     } leave;
     pz_chat_entry_t chat;
     struct {
-      int kind;
+      int kind; /* 0 whisper, 1 error, 2 admin kick, 3 a kick's answer */
       uint64_t to, from, ts_ms;
       pz_str_t name, text;
       int code, op;
+      /* A kick: where its admin request waits (0 when absent). */
+      uint32_t reply_node, reply_worker;
+      uint64_t reply_req;
     } deliver;
     struct {
       uint32_t worker;
@@ -116,7 +120,8 @@ void pz_busmsg_chat(msgpack_packer *pk, uint32_t node, pz_str_t room,
                     const pz_chat_entry_t *c);
 void pz_busmsg_deliver(msgpack_packer *pk, uint32_t node, int kind, uint64_t to,
                        uint64_t from, pz_str_t name, pz_str_t text,
-                       uint64_t ts_ms, int code, int op);
+                       uint64_t ts_ms, int code, int op, uint32_t reply_node,
+                       uint32_t reply_worker, uint64_t reply_req);
 void pz_busmsg_probe(msgpack_packer *pk, uint32_t node, uint32_t worker,
                      uint64_t nonce);
 void pz_busmsg_take(msgpack_packer *pk, uint32_t node, uint64_t id,

@@ -61,6 +61,10 @@ const char pz_script_heartbeat[] =
     "  redis.call('HDEL', k, id)\n"
     "  if redis.call('HLEN', k) == 0 then redis.call('SREM', 'plaza:rooms', "
     "room) end\n"
+    "  local wv = redis.call('HGET', 'plaza:where', id)\n"
+    "  if wv and string.sub(wv, 1, #owner + 1) == owner..':' then\n"
+    "    redis.call('HDEL', 'plaza:where', id)\n"
+    "  end\n"
     "  redis.call('PUBLISH', 'plaza:room:'..room,\n"
     "    cmsgpack.pack({1, tonumber(ARGV[1]), 3, room, tonumber(id), 0}))\n"
     "  reaped = reaped + 1\n"
@@ -101,7 +105,24 @@ const char pz_script_take[] =
     "if not ok or type(rec) ~= 'table' or rec[5] ~= ARGV[2] then return "
     "false end\n"
     "redis.call('DEL', ARGV[1])\n"
+    "if ARGV[4] == '' then redis.call('HDEL', 'plaza:where', ARGV[3])\n"
+    "else redis.call('HSET', 'plaza:where', ARGV[3], ARGV[4]) end\n"
     "return v\n";
+
+const char pz_script_route[] =
+    "local w = redis.call('HGET', 'plaza:where', ARGV[1])\n"
+    "if w == ARGV[3] then w = nil end\n"
+    "local ch = w and ('plaza:node:'..w) or ARGV[2]\n"
+    "if ch == '' then return 0 end\n"
+    "local n = redis.call('PUBLISH', ch, ARGV[4])\n"
+    "if n == 0 and w then redis.call('HDEL', 'plaza:where', ARGV[1]) end\n"
+    "return n\n";
+
+const char pz_script_unlist[] =
+    "if redis.call('HGET', 'plaza:where', ARGV[1]) == ARGV[2] then\n"
+    "  return redis.call('HDEL', 'plaza:where', ARGV[1])\n"
+    "end\n"
+    "return 0\n";
 
 const char pz_script_rooms[] =
     "local out = {}\n"

@@ -25,9 +25,20 @@ extern const char pz_script_chat[];
 extern const char pz_script_heartbeat[];
 /* ARGV: node, expiry_ms. Parks every member of the node (drain). */
 extern const char pz_script_park[];
-/* ARGV: session key, token. Returns the SESSION record and deletes it when
- * its token is the one given; nil otherwise (the record stays). */
+/* ARGV: session key, token, id, where. Returns the SESSION record and
+ * deletes it when its token is the one given; nil otherwise (the record
+ * stays). Taken, the directory plaza:where lists the session at `where`
+ * ("<node>:w<k>"), or forgets it when `where` is "" (back on its id's own
+ * node and home worker). */
 extern const char pz_script_take[];
+/* ARGV: id, default channel, self, message. PUBLISHes the message to
+ * plaza:node:<where> when the directory lists the session somewhere
+ * other than `self`, else to the default channel ("": nowhere, returns
+ * 0). An entry nobody listens at (its node is gone) is dropped. Returns
+ * the listeners. */
+extern const char pz_script_route[];
+/* ARGV: id, where. Drops the directory entry of id if it is `where`. */
+extern const char pz_script_unlist[];
 /* Returns {room, count, room, count, ...} of the cluster's rooms. */
 extern const char pz_script_rooms[];
 

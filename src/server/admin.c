@@ -291,6 +291,7 @@ static void kick(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
     pz_msg_deliver_t *d =
         pz_deliver_new(PZ_DELIVER_KICK, (uint64_t)json_integer_value(id), 0,
                        (pz_str_t){NULL, 0}, (pz_str_t){NULL, 0});
+    d->reply_node = w->srv->node_id;
     d->reply_worker = w->index;
     d->reply_req = r->id;
     pz_routing_deliver(w, d);

@@ -98,6 +98,9 @@ void pz_cluster_rooms_relink(pz_cwork_t *cw);
 void pz_cluster_loads_sweep(pz_cwork_t *cw, uint64_t now_ms);
 
 /* cluster_node.c */
+/* This node's entry in the cluster's directory for session id:
+ * "<node>:w<home>" into out; returns its length. */
+int pz_cluster_where(pz_cwork_t *cw, uint64_t id, char *out, size_t size);
 void pz_cluster_node_message(pz_cwork_t *cw, const pz_busmsg_t *m);
 int pz_cluster_deliver_remote(pz_bus_t *bus, struct pz_worker *w,
                               struct pz_msg_deliver *d);
@@ -110,6 +113,9 @@ int pz_cluster_rooms(pz_bus_t *bus, struct pz_worker *w, pz_bus_rooms_cb cb,
 void pz_cluster_session_save(pz_cwork_t *cw, const pz_session_t *s);
 /* s was resumed here: its record goes. */
 void pz_cluster_session_forget(pz_cwork_t *cw, uint64_t id);
+/* A session of another node that was resumed here ends: its entry in the
+ * cluster's directory goes, if it still names this node. */
+void pz_cluster_session_unlist(pz_cwork_t *cw, uint64_t id);
 /* HELLO with a token of another node's session: takes its record from
  * Redis (atomically, if the token matches) and restores it on c, or fails
  * the resume. 0 when under way (c is held meanwhile), else an error and

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "error.h"
+#include "id.h"
 #include "log.h"
 #include "scripts.h"
 #include "sessions.h"
@@ -50,6 +51,14 @@ void pz_cluster_session_forget(pz_cwork_t *cw, uint64_t id) {
   char key[40];
   session_key(key, sizeof(key), id);
   pz_rlink_command(cw->link, NULL, NULL, "DEL %s", key);
+}
+
+void pz_cluster_session_unlist(pz_cwork_t *cw, uint64_t id) {
+  char ids[24], where[32];
+  snprintf(ids, sizeof(ids), "%llu", (unsigned long long)id);
+  pz_cluster_where(cw, id, where, sizeof(where));
+  pz_rlink_command(cw->link, NULL, NULL, "EVAL %s 0 %s %s", pz_script_unlist,
+                   ids, where);
 }
 
 typedef struct resume_req {
@@ -103,6 +112,7 @@ static void on_taken(redisAsyncContext *ac, void *reply, void *pd) {
       .replay = q->has_last,
       .replay_after = q->last,
       .sub = m.u.session.sub,
+      .listed = pz_id_node(q->id) != w->srv->node_id,
   };
   pz_sessions_restore(w, c, &rs, grant);
   free(q);
@@ -119,11 +129,19 @@ int pz_cluster_resume(pz_cwork_t *cw, pz_conn_t *c, uint64_t id, pz_str_t token,
     q->name_len = (uint8_t)name.len;
     memcpy(q->name, name.ptr, name.len);
   }
-  char key[40];
+  char key[40], ids[24], where[32] = "";
   int kl = session_key(key, sizeof(key), id);
-  const char *argv[] = {"EVAL", pz_script_take, "0", key, token.ptr};
-  size_t lens[] = {4, strlen(pz_script_take), 1, (size_t)kl, token.len};
-  int r = pz_rlink_command_argv(cw->link, on_taken, q, 5, argv, lens);
+  int il = snprintf(ids, sizeof(ids), "%llu", (unsigned long long)id);
+  /* Back on its own node the id finds it: no directory entry. */
+  int wl = pz_id_node(id) == cw->cl->srv->node_id
+               ? 0
+               : pz_cluster_where(cw, id, where, sizeof(where));
+  const char *argv[] = {"EVAL", pz_script_take, "0", key, token.ptr,
+                        ids,    where};
+  size_t lens[] = {
+      4,         strlen(pz_script_take), 1, (size_t)kl, token.len, (size_t)il,
+      (size_t)wl};
+  int r = pz_rlink_command_argv(cw->link, on_taken, q, 7, argv, lens);
   if (r != 0) {
     free(q); /* the grant stays the caller's */
     return r;

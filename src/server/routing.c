@@ -48,11 +48,26 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
   return d;
 }
 
+void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
+  if (d->reply_node == w->srv->node_id) {
+    pz_admin_reply(w, d->reply_worker, d->reply_req, status, 0, NULL);
+    free(d);
+    return;
+  }
+  /* The admin request waits on another node: the answer goes back as a
+   * delivery to its worker's channel. */
+  d->kind = PZ_DELIVER_KICK_REPLY;
+  d->error_code = status;
+  if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+    free(d); /* unlinked: the asker times out */
+}
+
 static void answer_error(pz_worker_t *w, pz_msg_deliver_t *d, int code,
                          const char *message) {
-  if (d->kind == PZ_DELIVER_KICK)
-    pz_admin_reply(w, d->reply_worker, d->reply_req,
-                   code == PZ_ERR_OVERLOADED ? 503 : 404, 0, NULL);
+  if (d->kind == PZ_DELIVER_KICK) {
+    pz_routing_kick_answer(w, d, code == PZ_ERR_OVERLOADED ? 503 : 404);
+    return;
+  }
   if (d->kind == PZ_DELIVER_WHISPER) {
     pz_msg_deliver_t *e =
         pz_deliver_new(PZ_DELIVER_ERROR, d->from, 0, (pz_str_t){NULL, 0},
@@ -77,8 +92,14 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   } else {
     pz_sessions_end(w, s); /* in its grace period: no resume */
   }
-  pz_admin_reply(w, d->reply_worker, d->reply_req, 200, 0, NULL);
-  free(d);
+  pz_routing_kick_answer(w, d, 200);
+}
+
+/* Clustered, and d did not come from the bus: the cluster's directory may
+ * know where the session went. True when the bus took d. */
+static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
+  return w->cw && !d->from_bus &&
+         w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) == 0;
 }
 
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
@@ -88,8 +109,12 @@ static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   }
   if (!s->outlet) {
     /* In its grace period: a whisper is not kept for a later resume (the
-     * sender is told, as for an unknown id); an error for it is moot. */
+     * sender is told, as for an unknown id); an error for it is moot.
+     * Clustered, this may be the copy a resume on another node left
+     * behind (a session outside any room): the directory knows. */
     if (d->kind == PZ_DELIVER_WHISPER) {
+      if (ask_cluster(w, d))
+        return;
       answer_error(w, d, PZ_ERR_NOT_FOUND, "that session is disconnected");
       return;
     }
@@ -107,8 +132,10 @@ static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
   if (pz_worker_try_post(w->srv->workers[to], &d->hdr) != 0) {
     PZ_ADD(w->metrics.dropped_frames, 1);
     pz_warn("worker %d inbox full: whisper dropped", to);
-    if (d->kind == PZ_DELIVER_KICK)
-      pz_admin_reply(w, d->reply_worker, d->reply_req, 503, 0, NULL);
+    if (d->kind == PZ_DELIVER_KICK) {
+      pz_routing_kick_answer(w, d, 503);
+      return;
+    }
     if (d->kind == PZ_DELIVER_WHISPER) {
       /* Tell the sender when it is here; otherwise the drop is silent. */
       pz_session_t *from = pz_shard_session_find(&w->shard, d->from);
@@ -118,6 +145,13 @@ static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
     }
     free(d);
   }
+}
+
+int pz_routing_home(const pz_server_t *srv, uint64_t id) {
+  uint32_t k = pz_id_worker(id);
+  if (pz_id_node(id) != srv->node_id)
+    return (int)(k % (uint32_t)srv->n_workers);
+  return k < (uint32_t)srv->n_workers ? (int)k : -1;
 }
 
 void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
@@ -132,13 +166,15 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     not_found(w, d);
     return;
   }
-  if (pz_id_node(d->to) != w->srv->node_id) {
+  if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus) {
     if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
       not_found(w, d);
     return;
   }
-  int home = (int)pz_id_worker(d->to);
-  if (home >= w->srv->n_workers) {
+  /* This node's id, or another node's that the bus brought here (it was
+   * resumed here): the home's directory knows where it is. */
+  int home = pz_routing_home(w->srv, d->to);
+  if (home < 0) {
     not_found(w, d);
     return;
   }
@@ -149,7 +185,8 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
   pz_dir_entry_t *e;
   HASH_FIND(hh, w->dir, &d->to, sizeof(d->to), e);
   if (!e) {
-    not_found(w, d);
+    if (!ask_cluster(w, d)) /* resumed on another node? */
+      not_found(w, d);
     return;
   }
   if (e->worker == PZ_DIR_MOVING) { /* held until it lands */
@@ -199,8 +236,8 @@ static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
 
 /* Tells the id's home where the session is: locally when we are it. */
 static void dir_send(pz_worker_t *w, uint64_t id, int type, int worker) {
-  int home = (int)pz_id_worker(id);
-  if (home >= w->srv->n_workers)
+  int home = pz_routing_home(w->srv, id);
+  if (home < 0)
     return;
   if (home == w->index) {
     dir_update(w, id, worker, type == PZ_MSG_DIR_DEL);

@@ -4,7 +4,11 @@
  * home worker (in the id) forwards it along its directory of where each of
  * its sessions lives now. While a session moves between workers the home
  * holds its messages until the new worker reports in, so a move never
- * turns into a false ERROR 7. Ids of other nodes go to the bus.
+ * turns into a false ERROR 7. Ids of other nodes go to the bus, and so,
+ * when clustered, does an id of this node that is not here: a session
+ * resumed on another node is found through the cluster's directory
+ * (cluster_node.c). What arrives from the bus is routed here only, never
+ * sent back out.
  */
 #ifndef PZ_ROUTING_H
 #define PZ_ROUTING_H
@@ -16,7 +20,12 @@
 
 /* KICK: the admin API's; closes the session with 4003 (ends it when it
  * is detached) and answers the request at (reply_worker, reply_req). */
-enum pz_deliver_kind { PZ_DELIVER_WHISPER, PZ_DELIVER_ERROR, PZ_DELIVER_KICK };
+enum pz_deliver_kind {
+  PZ_DELIVER_WHISPER,
+  PZ_DELIVER_ERROR,
+  PZ_DELIVER_KICK,
+  PZ_DELIVER_KICK_REPLY /* between nodes only: a kick's answer */
+};
 
 typedef struct pz_msg_deliver {
   pz_msg_t hdr;
@@ -27,7 +36,9 @@ typedef struct pz_msg_deliver {
   uint64_t ts_ms;
   int error_code; /* ERROR */
   int error_op;
-  int reply_worker; /* KICK: where the admin request waits */
+  bool from_bus;       /* arrived from another node: route locally only */
+  uint32_t reply_node; /* KICK: where the admin request waits */
+  int reply_worker;
   uint64_t reply_req;
   uint8_t name_len;
   char name[PZ_NAME_MAX + 1];
@@ -48,12 +59,20 @@ void pz_routing_dispose(pz_worker_t *w);
 /* A whisper or error for session `to` (copies name and text). */
 pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
                                  pz_str_t name, pz_str_t text);
+/* The worker of this node that keeps the directory entry of session id:
+ * the worker in the id for this node's ids (-1 when there is no such
+ * worker), that index modulo the workers for another node's (a session
+ * resumed here). */
+int pz_routing_home(const pz_server_t *srv, uint64_t id);
 /* Worker thread: routes msg to its session wherever it lives (takes msg). */
 void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *msg);
 /* Worker thread: tells the home of session `id` that it lives on this
  * worker, is moving (PZ_DIR_MOVING) or is gone. */
 void pz_routing_dir_set(pz_worker_t *w, uint64_t id, int worker);
 void pz_routing_dir_gone(pz_worker_t *w, uint64_t id);
+/* Answers a KICK (status 200, 404 or 503) to the admin request waiting on
+ * whichever node and worker asked (takes d). */
+void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status);
 /* Home worker thread: where session id lives per the directory: a worker
  * index, PZ_DIR_MOVING, or -2 when it is not known. */
 int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id);

@@ -102,6 +102,8 @@ void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
   if (!s->outlet && s->expires_ms)
     DL_DELETE2(w->detached, s, dprev, dnext);
   uint64_t id = s->id;
+  if (s->listed && w->cw)
+    pz_cluster_session_unlist(w->cw, id);
   if (s->grant)
     pz_auth_user_release(w->srv->auth, s->grant);
   pz_shard_session_destroy(&w->shard, s);
@@ -162,8 +164,10 @@ void pz_sessions_drop(pz_worker_t *w, pz_session_t *s) {
  * gives way without a word. */
 static void host(pz_worker_t *w, pz_session_t *s) {
   pz_session_t *old = pz_shard_session_find(&w->shard, s->id);
-  if (old && old != s)
+  if (old && old != s) {
+    old->listed = false; /* the directory's entry is the newer copy's */
     pz_sessions_drop(w, old);
+  }
   pz_shard_session_add(&w->shard, s);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
@@ -244,25 +248,26 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
         adopt_free(a);
         return;
       }
-    } else if (a->hops < RESUME_MAX_HOPS &&
-               pz_id_node(a->id) == w->srv->node_id) {
-      /* Ask the home worker, or go where its directory points. */
-      int next = (int)pz_id_worker(a->id);
+    } else {
+      /* Ask the home worker, or go where its directory points (another
+       * node's id lives here after a resume on this node). */
+      int next = pz_routing_home(w->srv, a->id);
       if (next == w->index) {
         int where = pz_routing_dir_lookup(w, a->id);
         /* In transit (a JOIN moving it) it cannot be caught: fail. */
         next = where >= 0 ? where : w->index;
       }
-      if (next != w->index && next < w->srv->n_workers) {
+      if (next >= 0 && next != w->index && a->hops < RESUME_MAX_HOPS) {
         a->hops++;
         send_along(c, a, next);
         return;
       }
-    } else if (w->cw && pz_cluster_resume(w->cw, c, a->id,
-                                          (pz_str_t){a->token, a->token_len},
-                                          (pz_str_t){a->name, a->name_len},
-                                          a->has_last_chat_seq,
-                                          a->last_chat_seq, a->grant) == 0) {
+    }
+    if (!s && w->cw &&
+        pz_cluster_resume(w->cw, c, a->id, (pz_str_t){a->token, a->token_len},
+                          (pz_str_t){a->name, a->name_len},
+                          a->has_last_chat_seq, a->last_chat_seq,
+                          a->grant) == 0) {
       a->grant = NULL; /* the cluster's now, with the lookup of the record */
       adopt_free(a);
       return;
@@ -304,8 +309,10 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
     return;
   }
   pz_session_t *old = pz_shard_session_find(&w->shard, r->id);
-  if (old)
+  if (old) {
+    old->listed = false; /* the directory's entry is the newer copy's */
     pz_sessions_drop(w, old);
+  }
   pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, r->token,
                                             pz_worker_now(w));
   atomic_fetch_add(&w->srv->sessions, 1);
@@ -315,6 +322,7 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   s->seq = r->seq;
   s->has_seq = r->has_seq;
   s->placed = r->placed;
+  s->listed = r->listed;
   s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);

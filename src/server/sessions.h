@@ -48,6 +48,7 @@ typedef struct pz_restore {
   bool has_seq, placed;
   bool replay;
   uint64_t replay_after;
+  bool listed; /* the cluster's directory lists it here */
 } pz_restore_t;
 /* Creates the session (copies r), attaches c, answers WELCOME (resumed)
  * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,

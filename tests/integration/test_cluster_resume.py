@@ -8,7 +8,7 @@ survivors, silently, within the grace period.
 import asyncio
 
 from cluster_util import nodes, redis_server, wait_until  # noqa: F401
-from plaza_client import (CHAT, CHAT_C, JOINED, LEFT, MOVE, ROOM, STATE, WHISPER,
+from plaza_client import (CHAT, CHAT_C, JOINED, LEFT, MOVE, ROOM, STATE, WHISPER, E_NOT_FOUND,
                           WHISPER_C, E_SESSION_EXPIRED, Client, async_test)
 
 
@@ -114,3 +114,67 @@ async def test_drained_sessions_not_resumed_leave_after_grace(plaza, redis_serve
     a.signal()
     assert a.wait_exit(10) == 0
     await bob.wait_for(LEFT, lambda m: m[1] == alice.id, timeout=15)
+
+
+def node_of(srv):
+    from plaza_client import http_json
+    return int(http_json(srv, "/healthz")["node"].split("-", 1)[1])
+
+
+@async_test
+async def test_whisper_reaches_a_session_resumed_on_another_node(plaza, redis_server):
+    # Node A has two workers and B one: the id's worker bits name a worker B
+    # does not have, so B must find its own home for it.
+    a = plaza("--redis", redis_server.url(), workers=2, resume_grace_ms=10000)
+    b = plaza("--redis", redis_server.url(), workers=1, resume_grace_ms=10000)
+    alices = [await Client.joined(a, r, name="alice" + r) for r in ("r0", "r1", "r2", "r3")]
+    bob = await Client.joined(b, "r0", name="bob")
+    carol = await Client.joined(a, "elsewhere", name="carol")
+    for alice in alices:
+        alice.drop()
+    await asyncio.sleep(0.3)
+    back = []
+    for alice in alices:
+        c = await Client.connect(b, label=alice.label + "-on-b")
+        w = await c.hello(resume=alice.session)
+        assert w[1] == alice.id and w[5] is True, w
+        await c.wait_for(ROOM)
+        back.append(c)
+    for alice, c in zip(alices, back):
+        # From the node it now lives on, and from the node its id names.
+        await bob.send(WHISPER_C, alice.id, "from b")
+        got = await c.wait_for(WHISPER, lambda m: m[3] == "from b")
+        assert got[1] == bob.id, got
+        await carol.send(WHISPER_C, alice.id, "from a")
+        got = await c.wait_for(WHISPER, lambda m: m[3] == "from a")
+        assert got[1] == carol.id, got
+    assert not [m for m in bob.seen + carol.seen if m[0] == 9], \
+        (bob.history(), carol.history())
+    # In its grace period on B, a whisper gets today's answer: ERROR 7.
+    back[0].drop()
+    await asyncio.sleep(0.3)
+    await carol.send(WHISPER_C, alices[0].id, "gone?")
+    await carol.wait_error(E_NOT_FOUND)
+    # And it resumes back on its first node, where whispers find it again.
+    home = await Client.connect(a, label="alice-home")
+    w = await home.hello(resume=back[0].session)
+    assert w[1] == alices[0].id and w[5] is True, (w, home.history())
+    await bob.send(WHISPER_C, alices[0].id, "welcome home")
+    await home.wait_for(WHISPER, lambda m: m[3] == "welcome home")
+
+
+@async_test
+async def test_whisper_after_drain_reaches_the_survivor(plaza, redis_server):
+    a, b, c = nodes(plaza, redis_server, 3, resume_grace_ms=20000)
+    alice = await Client.joined(a, "moving", name="alice")
+    dave = await Client.joined(c, "other", name="dave")
+    a.signal()
+    await alice.expect_close(1001)
+    assert a.wait_exit(10) == 0, a.log_tail()
+    back = await Client.connect(b, label="alice-on-b")
+    w = await back.hello(resume=alice.session)
+    assert w[1] == alice.id and w[5] is True
+    await back.wait_for(ROOM)
+    await dave.send(WHISPER_C, alice.id, "found you")
+    got = await back.wait_for(WHISPER, lambda m: m[3] == "found you")
+    assert got[1] == dave.id

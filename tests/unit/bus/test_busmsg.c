@@ -101,13 +101,16 @@ static void test_each_type_round_trips(void **state) {
   assert_truncations_refused(&b);
   msgpack_sbuffer_destroy(&b.sb);
 
-  pz_busmsg_deliver(begin(&b), 4, 1, 10, 11, S("n"), S("t"), 5, 7, 6);
+  pz_busmsg_deliver(begin(&b), 4, 1, 10, 11, S("n"), S("t"), 5, 7, 6, 9, 1, 77);
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
   assert_int_equal(m.type, PZ_BUS_DELIVER);
   assert_int_equal(m.u.deliver.kind, 1);
   assert_int_equal(m.u.deliver.to, 10);
   assert_int_equal(m.u.deliver.code, 7);
   assert_int_equal(m.u.deliver.op, 6);
+  assert_int_equal(m.u.deliver.reply_node, 9);
+  assert_int_equal(m.u.deliver.reply_worker, 1);
+  assert_int_equal(m.u.deliver.reply_req, 77);
   msgpack_sbuffer_destroy(&b.sb);
 
   pz_busmsg_probe(begin(&b), 5, 3, 0xdeadbeefcafeull);
