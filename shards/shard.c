@@ -312,11 +312,12 @@ static void room_chat(pz_shard_t *sh, pz_room_t *r, uint64_t id, pz_str_t name,
   broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
 }
 
-void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
-                   uint64_t ts_ms) {
-  if (sh->hooks && sh->hooks->chat(sh->hooks_ctx, s->room, s, text, ts_ms))
-    return;
+pz_shard_result_t pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
+                                uint64_t ts_ms) {
+  if (sh->hooks)
+    return sh->hooks->chat(sh->hooks_ctx, s->room, s, text, ts_ms);
   room_chat(sh, s->room, s->id, pz_session_name(s), text, ts_ms);
+  return PZ_SHARD_OK;
 }
 
 uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,

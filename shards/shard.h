@@ -25,6 +25,7 @@ typedef enum pz_shard_result {
   PZ_SHARD_STALE,         /* MOVE: seq not above the last; ignored */
   PZ_SHARD_ROOM_FULL,     /* JOIN: the room is at its member limit */
   PZ_SHARD_MOVE_REJECTED, /* MOVE: breaks the speed or bounds rule */
+  PZ_SHARD_UNAVAILABLE,   /* CHAT: clustered, and the cluster unreachable */
 } pz_shard_result_t;
 
 typedef struct pz_shard_config {
@@ -54,10 +55,12 @@ typedef struct pz_shard_hooks {
   void (*room_close)(void *ctx, pz_room_t *r);
   void (*joined)(void *ctx, pz_room_t *r, pz_session_t *s);
   void (*left)(void *ctx, pz_room_t *r, pz_session_t *s);
-  /* Returns true when the bus took the chat (it comes back, numbered,
-   * through pz_shard_remote_chat); false to handle it locally. */
-  bool (*chat)(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t text,
-               uint64_t ts_ms);
+  /* Returns PZ_SHARD_OK when the bus took the chat (it comes back,
+   * numbered, through pz_shard_remote_chat), or PZ_SHARD_UNAVAILABLE when
+   * it cannot take it now (the chat is refused: numbering it here would
+   * fork the room's order). */
+  pz_shard_result_t (*chat)(void *ctx, pz_room_t *r, pz_session_t *s,
+                            pz_str_t text, uint64_t ts_ms);
   /* Tick: local changes of a room other nodes have members in (r->dirty,
    * or every member when r->publish_all). */
   void (*state)(void *ctx, pz_room_t *r, uint64_t tick);
@@ -116,9 +119,11 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
  * next STATE then carries the server's position with this seq). */
 pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
                                 const pz_pos_t *pos, uint64_t now_ms);
-/* CHAT: broadcast to the room, sender included, and keep in history. */
-void pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
-                   uint64_t ts_ms);
+/* CHAT: broadcast to the room, sender included, and keep in history.
+ * Returns PZ_SHARD_OK, or PZ_SHARD_UNAVAILABLE from the hook (nothing
+ * was sent). */
+pz_shard_result_t pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
+                                uint64_t ts_ms);
 /* A CHAT from the server (id 0, `name`) to room `room`, or to every room
  * of the shard when room.ptr is NULL; kept in history like any chat.
  * Returns the number of rooms it went to. */

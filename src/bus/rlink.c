@@ -66,6 +66,11 @@ static void teardown(pz_rlink_t *l, const char *why);
 static void connect_now(pz_rlink_t *l);
 static void sub_send(pz_rlink_t *l, chan_t *c);
 
+void *pz_rlink_context_data(const redisAsyncContext *ac) {
+  const pz_rlink_t *l = ac ? ac->data : NULL;
+  return l ? l->data : NULL;
+}
+
 bool pz_rlink_up(const pz_rlink_t *l) {
   return l->state == L_UP;
 }

@@ -78,6 +78,8 @@ pz_rlink_t *pz_rlink_create(uv_loop_t *loop, const pz_redis_url_t *url,
 void pz_rlink_close(pz_rlink_t *l);
 
 bool pz_rlink_up(const pz_rlink_t *l);
+/* In a command callback: the `data` the link was created with. */
+void *pz_rlink_context_data(const redisAsyncContext *ac);
 
 /* A command on the command context. cb (may be NULL) runs exactly once
  * with the reply, or NULL when the link went down first. Returns 0,

@@ -19,6 +19,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "remote.h"
+#include "routing.h"
 #include "scripts.h"
 #include "sessions.h"
 #include "worker.h"
@@ -243,11 +244,37 @@ static void hook_left(void *ctx, pz_room_t *r, pz_session_t *s) {
   eval_presence(cw, pz_script_leave, r, s->id);
 }
 
-static bool hook_chat(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t text,
-                      uint64_t ts_ms) {
+/* A chat's EVAL went unanswered (the link went down meanwhile): its
+ * sender is told, as if refused at once. */
+static void on_chat_done(redisAsyncContext *ac, void *reply, void *pd) {
+  redisReply *rep = reply;
+  pz_cwork_t *cw = pz_rlink_context_data(ac);
+  if (rep && rep->type != REDIS_REPLY_ERROR)
+    return;
+  if (rep)
+    pz_warn("redis: chat script failed: %s", rep->str);
+  if (!cw || cw->closing)
+    return;
+  static const char msg[] = "chat unavailable: this node lost the cluster, "
+                            "try again";
+  pz_msg_deliver_t *e =
+      pz_deliver_new(PZ_DELIVER_ERROR, (uint64_t)(uintptr_t)pd, 0,
+                     (pz_str_t){NULL, 0}, (pz_str_t){msg, sizeof(msg) - 1});
+  e->error_code = PZ_ERR_OVERLOADED;
+  e->error_op = PZ_C_CHAT;
+  pz_routing_deliver(cw->w, e);
+}
+
+static pz_shard_result_t hook_chat(void *ctx, pz_room_t *r, pz_session_t *s,
+                                   pz_str_t text, uint64_t ts_ms) {
   pz_cwork_t *cw = ctx;
-  if (!pz_rlink_up(cw->link) || r->loading)
-    return false; /* served here, numbered here */
+  /* Unlinked, the room's seq cannot be had: a chat numbered here would
+   * fork the order and never reach the history in Redis. Refused, the
+   * client may send it again. While the room loads (its subscription just
+   * confirmed or not yet), the chat is numbered in Redis too: the history
+   * read that follows, or the subscription, brings it back. */
+  if (!pz_rlink_up(cw->link))
+    return PZ_SHARD_UNAVAILABLE;
   char node[16], id[24], ts[24], floor[24];
   int nl = snprintf(node, sizeof(node), "%u", cw->cl->srv->node_id);
   int il = snprintf(id, sizeof(id), "%llu", (unsigned long long)s->id);
@@ -257,7 +284,14 @@ static bool hook_chat(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t text,
   const char *args[] = {r->name, node, id, s->name, text.ptr, ts, floor};
   size_t lens[] = {r->name_len, (size_t)nl, (size_t)il, s->name_len,
                    text.len,    (size_t)tl, (size_t)fl};
-  return eval(cw, pz_script_chat, 7, args, lens) == 0;
+  const char *argv[10] = {"EVAL", pz_script_chat, "0"};
+  size_t argl[10] = {4, strlen(pz_script_chat), 1};
+  memcpy(argv + 3, args, sizeof(args));
+  memcpy(argl + 3, lens, sizeof(lens));
+  if (pz_rlink_command_argv(cw->link, on_chat_done, (void *)(uintptr_t)s->id,
+                            10, argv, argl) != 0)
+    return PZ_SHARD_UNAVAILABLE; /* too many commands waiting */
+  return PZ_SHARD_OK;
 }
 
 static void hook_state(void *ctx, pz_room_t *r, uint64_t tick) {

@@ -42,6 +42,11 @@ void pz_dispatch_answer(pz_conn_t *c, pz_shard_result_t r, int op) {
     pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_MOVE_REJECTED,
                    "move breaks the room's rules", op);
     break;
+  case PZ_SHARD_UNAVAILABLE:
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_OVERLOADED,
+                   "chat unavailable: this node lost the cluster, try again",
+                   op);
+    break;
   }
 }
 
@@ -206,7 +211,9 @@ static void on_chat(const pz_ctx_t *x, const pz_cmsg_t *m) {
     rate_limited(x, PZ_C_CHAT);
     return;
   }
-  pz_shard_chat(&w->shard, s, m->u.chat.text, pz_wall_ms());
+  pz_dispatch_answer(x->c,
+                     pz_shard_chat(&w->shard, s, m->u.chat.text, pz_wall_ms()),
+                     PZ_C_CHAT);
 }
 
 static void on_whisper(const pz_ctx_t *x, const pz_cmsg_t *m) {

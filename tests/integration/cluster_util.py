@@ -161,3 +161,14 @@ def metric(server, name):
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+async def two_nodes_sharing(plaza, redis, room, *args, **kwargs):
+    """Two nodes, alice on the first and bob on the second, both in `room`,
+    alice having seen bob join: (a, b, alice, bob)."""
+    from plaza_client import JOINED, Client
+    a, b = nodes(plaza, redis, 2, *args, **kwargs)
+    alice = await Client.joined(a, room, name="alice")
+    bob = await Client.joined(b, room, name="bob")
+    await alice.wait_for(JOINED, lambda m: m[1] == bob.id)
+    return a, b, alice, bob

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from cluster_util import metric, nodes, redis_server, wait_until  # noqa: F401
+from cluster_util import (metric, nodes, redis_server, two_nodes_sharing,  # noqa: F401
+                          wait_until)
 from conftest import PLAZA_BIN, ROOT
 from plaza_client import (JOINED, LEFT, MOVE, STATE, Client, async_test,
                           http_get, http_json, rooms_list)
@@ -163,10 +164,7 @@ async def test_no_publish_for_a_room_only_one_node_has(plaza, redis_server):
 
 @async_test
 async def test_killed_node_members_left_within_10s(plaza, redis_server):
-    a, b = nodes(plaza, redis_server, 2)
-    alice = await Client.joined(a, "fragile", name="alice")
-    bob = await Client.joined(b, "fragile", name="bob")
-    await alice.wait_for(JOINED, lambda m: m[1] == bob.id)
+    a, b, alice, bob = await two_nodes_sharing(plaza, redis_server, "fragile")
     b.proc.send_signal(signal.SIGKILL)
     b.proc.wait()
     t0 = time.monotonic()
@@ -244,3 +242,39 @@ async def test_bad_data_from_redis_is_counted_and_dropped(plaza, redis_server):
     ok = msgpack.packb([1, 1, 2, "guarded", 77, "zed", 0.0, 0.0, 0.0, 0.0, 0])
     redis_server.cmd("PUBLISH", "plaza:room:guarded", ok)
     await alice.wait_for(JOINED, lambda m: m[1] == 77 and m[2] == "zed")
+
+
+@async_test
+async def test_chat_while_unlinked_is_refused_not_forked(plaza, redis_server):
+    from plaza_client import CHAT, CHAT_C, E_OVERLOADED
+    a, b, alice, bob = await two_nodes_sharing(plaza, redis_server, "talk")
+    await alice.send(CHAT_C, "before")
+    seq0 = (await bob.wait_for(CHAT, lambda m: m[4] == "before"))[1]
+    redis_server.kill()
+    # Sent before the node noticed: refused once the link is found down.
+    await alice.send(CHAT_C, "in flight")
+    err = await alice.wait_for(9, lambda m: m[1] == E_OVERLOADED, timeout=6)
+    assert err[3] == 5, err  # the op that failed: CHAT
+    wait_until(lambda: http_get(a, "/healthz")[0] == 503, 5, "503 while unlinked")
+    # Unlinked: refused at once, nothing numbered or sent locally.
+    mark = len(alice.seen)
+    await alice.send(CHAT_C, "unlinked")
+    err = await alice.wait_for(9, lambda m: m[1] == E_OVERLOADED, timeout=2)
+    assert err[3] == 5, err
+    assert not [m for m in alice.seen[mark:] if m[0] == CHAT], alice.history()
+    redis_server.start()
+    wait_until(lambda: http_get(a, "/healthz")[0] == 200 and
+               http_get(b, "/healthz")[0] == 200, 15, "both relinked")
+    # The cluster's order goes on: nothing was numbered while unlinked.
+    await asyncio.sleep(0.5)
+    await alice.send(CHAT_C, "after")
+    got = await bob.wait_for(CHAT, lambda m: m[4] == "after")
+    mine = await alice.wait_for(CHAT, lambda m: m[4] == "after")
+    assert got[1] == mine[1], (got, mine)
+    assert not [m for m in alice.seen + bob.seen
+                if m[0] == CHAT and m[4] in ("in flight", "unlinked")]
+    # Redis restarted empty here, so the history holds what came after.
+    carol = await Client.joined(b, "talk", name="carol")
+    texts = [h[3] for h in carol.room_msg[3]]
+    assert "after" in texts and "unlinked" not in texts, carol.room_msg
+    assert got[1] >= 1 and seq0 >= 1

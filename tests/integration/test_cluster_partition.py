@@ -19,8 +19,8 @@ import time
 import pytest
 
 from cluster_util import RedisServer, wait_until
-from plaza_client import (JOINED, LEFT, MOVE, STATE, Client, async_test, http_get,
-                          rooms_list)
+from plaza_client import (CHAT, CHAT_C, E_OVERLOADED, ERROR, JOINED, LEFT, MOVE,
+                          STATE, Client, async_test, http_get, rooms_list)
 
 
 def ip(*args, check=True):
@@ -106,6 +106,9 @@ async def test_cut_off_node_serves_locally_and_recovers(plaza, cage):
     c.cut(1)
     t0 = time.monotonic()
     seq = 0
+    # A chat sent into the silence is refused once the link is found down
+    # (ERROR 10 on CHAT), never numbered on b alone.
+    await bea.send(CHAT_C, "into the void")
 
     async def bob_walks(seconds):
         nonlocal seq
@@ -124,6 +127,9 @@ async def test_cut_off_node_serves_locally_and_recovers(plaza, cage):
     wait_until(lambda: http_get(b, "/healthz")[0] == 503, 5 - (time.monotonic() - t0),
                "b's /healthz 503")
     assert http_get(a, "/healthz")[0] == 200
+    errs = [m for m in bea.seen if m[0] == ERROR and m[1] == E_OVERLOADED]
+    assert errs and errs[0][3] == CHAT_C, bea.history()
+    assert not [m for m in bea.seen + bob.seen if m[0] == CHAT], bea.history()
     # The others reap b: LEFT for its members within 10 s of the cut.
     left_deadline = 10 - (time.monotonic() - t0)
     for sid in (bob.id, bea.id):

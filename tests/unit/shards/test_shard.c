@@ -929,11 +929,11 @@ static void h_joined(void *ctx, pz_room_t *r, pz_session_t *s) {
 static void h_left(void *ctx, pz_room_t *r, pz_session_t *s) {
   ((hook_log_t *)ctx)->leaves++;
 }
-static bool h_chat(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t text,
-                   uint64_t ts) {
+static pz_shard_result_t h_chat(void *ctx, pz_room_t *r, pz_session_t *s,
+                                pz_str_t text, uint64_t ts) {
   hook_log_t *h = ctx;
   h->chats++;
-  return h->take_chat;
+  return h->take_chat ? PZ_SHARD_OK : PZ_SHARD_UNAVAILABLE;
 }
 static void h_state(void *ctx, pz_room_t *r, uint64_t tick) {
   hook_log_t *h = ctx;
@@ -1055,9 +1055,16 @@ static void test_loading_room_owes_room_then_sends_it(void **state) {
   }
   clear_all(f);
   /* Chat taken by the bus: nothing local until it comes back numbered. */
-  pz_shard_chat(&f->sh, a, pz_str_c("hi"), 6);
+  assert_int_equal(pz_shard_chat(&f->sh, a, pz_str_c("hi"), 6), PZ_SHARD_OK);
   assert_int_equal(h.chats, 1);
   assert_nothing(f, 0);
+  /* Refused by the bus (unlinked): nothing numbered, nothing sent. */
+  h.take_chat = false;
+  assert_int_equal(pz_shard_chat(&f->sh, a, pz_str_c("lost"), 6),
+                   PZ_SHARD_UNAVAILABLE);
+  assert_nothing(f, 0);
+  assert_int_equal(r->chat_seq, 41);
+  h.take_chat = true;
   pz_chat_entry_t back = {42, 100, pz_str_c("ana"), pz_str_c("hi"), 6};
   pz_shard_remote_chat(&f->sh, r, &back);
   pz_shard_remote_chat(&f->sh, r, &back); /* twice: kept once */
