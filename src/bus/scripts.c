@@ -28,18 +28,47 @@ const char pz_script_leave[] =
     "end\n"
     "return 0\n";
 
+/* One chat of a room: the next seq (at least floor + 1), appended, trimmed
+ * to 50 and published. Shared by the client's chat and the admin's. */
+#define CHAT_FN                                                                \
+  "local function chat(room, node, id, name, text, ts, floor)\n"               \
+  "  local base = 'plaza:room:'..room\n"                                       \
+  "  local seq = redis.call('INCR', base..':seq')\n"                           \
+  "  if seq <= floor then seq = floor + 1; redis.call('SET', base..':seq', "   \
+  "seq) end\n"                                                                 \
+  "  local msg = cmsgpack.pack({1, node, 4, room, seq, id, name, text, ts})\n" \
+  "  redis.call('RPUSH', base..':chat', msg)\n"                                \
+  "  redis.call('LTRIM', base..':chat', -50, -1)\n"                            \
+  "  redis.call('PUBLISH', base, msg)\n"                                       \
+  "  return seq\n"                                                             \
+  "end\n"
+
 const char pz_script_chat[] =
-    "local base = 'plaza:room:'..ARGV[1]\n"
-    "local seq = redis.call('INCR', base..':seq')\n"
-    "local floor = tonumber(ARGV[7])\n"
-    "if seq <= floor then seq = floor + 1; redis.call('SET', base..':seq', "
-    "seq) end\n"
-    "local msg = cmsgpack.pack({1, tonumber(ARGV[2]), 4, ARGV[1], seq,\n"
-    "  tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])})\n"
-    "redis.call('RPUSH', base..':chat', msg)\n"
-    "redis.call('LTRIM', base..':chat', -50, -1)\n"
-    "redis.call('PUBLISH', base, msg)\n"
-    "return seq\n";
+    CHAT_FN "return chat(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), "
+            "ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]))\n";
+
+const char pz_script_cast[] = CHAT_FN
+    "local rooms = ARGV[1] ~= '' and {ARGV[1]} or redis.call('SMEMBERS', "
+    "'plaza:rooms')\n"
+    "local n = 0\n"
+    "for _, room in ipairs(rooms) do\n"
+    "  if redis.call('HLEN', 'plaza:room:'..room..':members') > 0 then\n"
+    "    chat(room, tonumber(ARGV[2]), 0, ARGV[3], ARGV[4], tonumber(ARGV[5]), "
+    "0)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+const char pz_script_members[] =
+    "local rooms = ARGV[1] ~= '' and {ARGV[1]} or redis.call('SMEMBERS', "
+    "'plaza:rooms')\n"
+    "local out = {}\n"
+    "for _, room in ipairs(rooms) do\n"
+    "  local all = redis.call('HGETALL', 'plaza:room:'..room..':members')\n"
+    "  for i = 2, #all, 2 do out[#out+1] = all[i] end\n"
+    "end\n"
+    "return out\n";
 
 const char pz_script_heartbeat[] =
     "local me = 'plaza:node:'..ARGV[1]\n"

@@ -18,6 +18,13 @@ extern const char pz_script_join[];
 extern const char pz_script_leave[];
 /* ARGV: room, node, id, name, text, ts_ms, floor seq. Returns the seq. */
 extern const char pz_script_chat[];
+/* ARGV: room or "" (every room of the cluster), node, name, text, ts_ms.
+ * A server chat (id 0) to each room that has members, numbered and kept
+ * like any chat. Returns the rooms it went to. */
+extern const char pz_script_cast[];
+/* ARGV: room or "" (every room). Returns the JOIN messages of the rooms'
+ * members, from their presence hashes. */
+extern const char pz_script_members[];
 /* ARGV: node, nonce, ttl_ms, now_ms. Renews (or re-takes) the node key and
  * reaps dead nodes' members and parked sessions past their grace: LEAVE
  * published for each. Returns {status, reaped}: status 1 renewed, 2 taken

@@ -9,10 +9,14 @@
 #include "alloc.h"
 #include "auth.h"
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "routing.h"
 
 #define SERVER_NAME "server" /* the name of the server's CHAT messages */
+/* A request whose parts have not all come by then is answered 504: a
+ * node that held the session went away before it answered a kick. */
+#define ADMIN_TIMEOUT_MS 5000
 
 enum admin_kind { ADMIN_BROADCAST, ADMIN_KICK, ADMIN_SESSIONS };
 
@@ -20,6 +24,7 @@ enum admin_kind { ADMIN_BROADCAST, ADMIN_KICK, ADMIN_SESSIONS };
 typedef struct pz_admin_req {
   struct pz_admin_req *next;
   uint64_t id;
+  uint64_t deadline_ms;
   pz_conn_t *conn; /* NULL once the client is gone */
   int kind;
   int pending; /* parts still to come */
@@ -90,6 +95,7 @@ static pz_admin_req_t *req_new(pz_worker_t *w, pz_conn_t *c, int kind,
   r->conn = c;
   r->kind = kind;
   r->pending = pending;
+  r->deadline_ms = pz_worker_now(w) + ADMIN_TIMEOUT_MS;
   r->next = w->admin_reqs;
   w->admin_reqs = r;
   return r;
@@ -117,7 +123,9 @@ static void req_finish(pz_worker_t *w, pz_admin_req_t *r) {
                                       : "server busy, try again");
       break;
     case ADMIN_BROADCAST:
-      if (r->one_room && r->rooms == 0)
+      if (r->status == 503)
+        answer_error(c, 503, NULL, "the cluster cannot be reached (Redis)");
+      else if (r->one_room && r->rooms == 0)
         answer_error(c, 404, NULL, "no such room");
       else
         answer_json(c, 200, NULL, json_pack("{si}", "rooms", r->rooms));
@@ -152,7 +160,8 @@ static void on_reply(pz_worker_t *w, pz_msg_t *msg) {
   while (r && r->id != m->req)
     r = r->next;
   if (r) {
-    r->status = m->status;
+    if (r->status != 503) /* a part that failed decides */
+      r->status = m->status;
     r->rooms += m->count;
     if (m->json_len) {
       json_t *part = json_loadb(m->json, m->json_len, 0, NULL);
@@ -182,9 +191,10 @@ static void on_cast(pz_worker_t *w, pz_msg_t *msg) {
 }
 
 static json_t *session_json(pz_worker_t *w, const pz_session_t *s) {
-  json_t *o = json_pack("{sI ss# sb si}", "id", (json_int_t)s->id, "name",
-                        s->name, (int)s->name_len, "connected",
-                        s->outlet != NULL, "worker", w->index);
+  json_t *o =
+      json_pack("{sI ss# sb si si}", "id", (json_int_t)s->id, "name", s->name,
+                (int)s->name_len, "connected", s->outlet != NULL, "worker",
+                w->index, "node", (int)w->srv->node_id);
   json_object_set_new(o, "room",
                       s->room ? json_stringn(s->room->name, s->room->name_len)
                               : json_null());
@@ -253,10 +263,23 @@ static void broadcast(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
   } else if (room_arg(c, json_object_get(doc, "room"), &room)) {
     int n = w->srv->n_workers;
     int only = room.ptr ? pz_room_shard(room.ptr, room.len, n) : -1;
-    pz_admin_req_t *r = req_new(w, c, ADMIN_BROADCAST, only >= 0 ? 1 : n);
-    r->one_room = only >= 0;
     size_t tlen = json_string_length(text);
     uint64_t now = pz_wall_ms();
+    if (w->cw) { /* through each room's chat order in Redis */
+      pz_admin_req_t *r = req_new(w, c, ADMIN_BROADCAST, 1);
+      r->one_room = room.ptr != NULL;
+      if (pz_cluster_admin_cast(
+              w->cw, room, (pz_str_t){json_string_value(text), (uint32_t)tlen},
+              now, r->id) != 0) {
+        req_free(w, r);
+        answer_error(c, 503, NULL, "the cluster cannot be reached (Redis)");
+      }
+      n = 0; /* no worker is asked */
+    }
+    pz_admin_req_t *r =
+        n ? req_new(w, c, ADMIN_BROADCAST, only >= 0 ? 1 : n) : NULL;
+    if (r)
+      r->one_room = only >= 0;
     for (int i = 0; i < n; i++) {
       if (only >= 0 && i != only)
         continue;
@@ -337,6 +360,11 @@ static void sessions(pz_worker_t *w, pz_conn_t *c, const char *query) {
   /* A room's members all live on the room's worker. */
   int only = has_room ? pz_room_shard(room, strlen(room), n) : -1;
   pz_admin_req_t *r = req_new(w, c, ADMIN_SESSIONS, only >= 0 ? 1 : n);
+  /* Clustered: the other nodes' members too (unlinked: this node's). */
+  pz_str_t rs =
+      has_room ? (pz_str_t){room, (uint32_t)strlen(room)} : (pz_str_t){NULL, 0};
+  if (w->cw && pz_cluster_admin_members(w->cw, rs, r->id) == 0)
+    r->pending++;
   for (int i = 0; i < n; i++) {
     if (only >= 0 && i != only)
       continue;
@@ -415,6 +443,19 @@ bool pz_admin_on_request_gone(pz_conn_t *c) {
       return true;
     }
   return false;
+}
+
+void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms) {
+  pz_admin_req_t *r = w->admin_reqs;
+  while (r) {
+    pz_admin_req_t *next = r->next;
+    if (r->deadline_ms <= now_ms) {
+      if (r->conn)
+        answer_error(r->conn, 504, NULL, "no answer from the cluster in time");
+      req_free(w, r);
+    }
+    r = next;
+  }
 }
 
 void pz_admin_register(pz_worker_t *w) {

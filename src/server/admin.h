@@ -9,8 +9,11 @@
  * workers, a kick is routed to its session like a whisper (routing.h),
  * and the session list is gathered from every worker. The messages carry
  * no pointers, only (worker, request id) to answer to and plain data, so
- * a bus can carry the same messages between nodes when plaza is
- * clustered (then node joins the address); today they stay in the process.
+ * a bus can carry the same messages between nodes. Clustered
+ * (cluster_admin.c), a broadcast goes through each room's chat order in
+ * Redis, to every room of the cluster; a kick finds its session on any
+ * node (routed like a whisper, answered back on the bus); the session
+ * list adds the other nodes' members from the presence hashes.
  */
 #ifndef PZ_ADMIN_H
 #define PZ_ADMIN_H
@@ -31,6 +34,10 @@ void pz_admin_dispose(pz_worker_t *w);
  * c was an admin request waiting for its parts (now answered to nobody). */
 void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req);
 bool pz_admin_on_request_gone(pz_conn_t *c);
+
+/* Housekeeping: answers 504 to requests still waiting for parts past
+ * their deadline (a node that went away). */
+void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms);
 
 /* Any worker: a part of the answer to request `req` waiting on worker
  * `worker`: an HTTP status (kick), rooms reached (broadcast), or a JSON

@@ -107,6 +107,18 @@ int pz_cluster_deliver_remote(pz_bus_t *bus, struct pz_worker *w,
 int pz_cluster_rooms(pz_bus_t *bus, struct pz_worker *w, pz_bus_rooms_cb cb,
                      void *arg);
 
+/* cluster_admin.c: the admin API across the cluster. Each answers the
+ * admin request `req` waiting on this worker (pz_admin_reply) once Redis
+ * has; 0 when under way, PZ_ECLOSED unlinked (nothing will come). */
+/* A server chat to `room` (ptr NULL: every room of the cluster) through
+ * the rooms' chat order: the answer counts the rooms (status 503 when
+ * the link went down meanwhile). */
+int pz_cluster_admin_cast(pz_cwork_t *cw, pz_str_t room, pz_str_t text,
+                          uint64_t ts_ms, uint64_t req);
+/* The other nodes' members of `room` (ptr NULL: of every room), from the
+ * presence hashes: the answer is a JSON array of sessions. */
+int pz_cluster_admin_members(pz_cwork_t *cw, pz_str_t room, uint64_t req);
+
 /* cluster_session.c */
 /* s was detached: its record, for a resume on any node within the grace
  * period. */

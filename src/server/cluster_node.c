@@ -84,6 +84,8 @@ int pz_cluster_deliver_remote(pz_bus_t *bus, pz_worker_t *w,
   if (d->kind == PZ_DELIVER_KICK_REPLY) /* to the asking worker itself */
     dl = snprintf(dflt, sizeof(dflt), "plaza:node:%u:w%d", d->reply_node,
                   d->reply_worker);
+  else if (d->back_here)
+    dl = snprintf(dflt, sizeof(dflt), "plaza:node:%s", self);
   else if (pz_id_node(d->to) != w->srv->node_id) /* else: only if it moved */
     dl = snprintf(dflt, sizeof(dflt), "plaza:node:%u:w%u", pz_id_node(d->to),
                   pz_id_worker(d->to));

@@ -8,6 +8,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "bus.h"
+#include "cluster.h"
 #include "id.h"
 #include "log.h"
 #include "replies.h"
@@ -90,6 +91,8 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
     pz_conn_close(pz_conn_from_outlet(s->outlet), PZ_CLOSE_KICKED,
                   "kicked by the server");
   } else {
+    if (w->cw) /* its record must not resume it on another node */
+      pz_cluster_session_forget(w->cw, s->id);
     pz_sessions_end(w, s); /* in its grace period: no resume */
   }
   pz_routing_kick_answer(w, d, 200);
@@ -104,6 +107,12 @@ static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
 
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   if (d->kind == PZ_DELIVER_KICK) {
+    /* A detached copy may be what a resume on another node left behind
+     * (its room has not heard yet): the directory decides, and sends the
+     * kick back here if it lists the session nowhere else. */
+    d->back_here = !s->outlet;
+    if (!s->outlet && ask_cluster(w, d))
+      return;
     kick_here(w, s, d);
     return;
   }

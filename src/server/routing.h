@@ -37,6 +37,8 @@ typedef struct pz_msg_deliver {
   int error_code; /* ERROR */
   int error_op;
   bool from_bus;       /* arrived from another node: route locally only */
+  bool back_here;      /* to the bus: unless the directory lists the session
+                          elsewhere, come back to this node */
   uint32_t reply_node; /* KICK: where the admin request waits */
   int reply_worker;
   uint64_t reply_req;
