@@ -2,9 +2,11 @@
 #include "admin.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "auth.h"
@@ -322,6 +324,18 @@ static void kick(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
   json_decref(doc);
 }
 
+/* Drain: exactly what SIGTERM does (main's signal handler stops the
+ * acceptor and the workers: clients closed with 1001, sessions kept
+ * resumable, exit 0), so the signal is what it sends; once only, since
+ * main stops listening for it after the first. */
+static void drain(pz_worker_t *w, pz_conn_t *c) {
+  pz_info("admin: drain asked by %s", pz_conn_peer(c));
+  answer_json(c, 202, NULL, json_pack("{sb}", "draining", 1));
+  if (!atomic_exchange(&w->srv->drain_asked, 1) &&
+      !atomic_load(&w->srv->stopping))
+    kill(getpid(), SIGTERM);
+}
+
 /* The value of `name` in the query string q (room names need no decoding
  * but for ':' as %3A, which is decoded). */
 static bool query_param(const char *q, const char *name, char *out,
@@ -423,6 +437,11 @@ void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req) {
   } else if (strcmp(path, "/admin/kick") == 0) {
     if (post)
       kick(w, c, req);
+    else
+      method_not_allowed(c, "POST");
+  } else if (strcmp(path, "/admin/drain") == 0) {
+    if (post)
+      drain(w, c);
     else
       method_not_allowed(c, "POST");
   } else if (strcmp(path, "/admin/sessions") == 0) {

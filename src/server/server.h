@@ -32,6 +32,7 @@ typedef struct pz_server {
   struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */
   _Atomic int stopping;
+  _Atomic int drain_asked; /* POST /admin/drain came (once is enough) */
 } pz_server_t;
 
 /* Shard of a room: FNV-1a 64 of its name, modulo the workers. Stable, and

@@ -138,3 +138,31 @@ async def test_broadcast_while_unlinked_is_503(plaza, redis_server):
     # The local list still answers (this node's sessions).
     st, _, doc = call(a, "GET", "/admin/sessions")
     assert st == 200 and [s["id"] for s in doc["sessions"]] == [c.id], doc
+
+
+@async_test
+async def test_admin_drain_is_a_sigterm(plaza, redis_server):
+    from plaza_client import JOINED, LEFT
+    a, b, alice, bob = await two_nodes_sharing(plaza, redis_server, "rolling",
+                                               admin_token=TOKEN, resume_grace_ms=20000)
+    assert call(a, "POST", "/admin/drain", token="wrong")[0] == 401
+    assert call(a, "GET", "/admin/drain")[0] == 405
+    mark = len(bob.seen)
+    st, _, doc = call(a, "POST", "/admin/drain")
+    assert st == 202 and doc == {"draining": True}, (st, doc)
+    await alice.expect_close(1001)
+    assert a.wait_exit(10) == 0, a.log_tail()
+    assert "drain asked" in a.read_log()
+    back = await Client.connect(b, label="alice-back")
+    w = await back.hello(resume=alice.session)
+    assert w[1] == alice.id and w[5] is True, w
+    await back.wait_for(ROOM)
+    await bob.collect(1)
+    assert not [m for m in bob.seen[mark:] if m[0] in (JOINED, LEFT)], bob.history()
+
+
+def test_admin_drain_without_cluster_exits_0(plaza):
+    s = plaza(admin_token=TOKEN)
+    st, _, _ = call(s, "POST", "/admin/drain")
+    assert st == 202
+    assert s.wait_exit(10) == 0, s.log_tail()
