@@ -83,7 +83,10 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
 /* Closes the host's handles (its loop then ends when its connections have). */
 void pz_conn_host_close(pz_conn_host_t *h);
 static inline bool pz_conn_host_empty(const pz_conn_host_t *h) {
-  return !h->waiting && !h->active && !h->idle && !h->pinged && !h->closing;
+  /* A connection whose close waits for the flush step is on no list but
+   * that one. */
+  return !h->waiting && !h->active && !h->idle && !h->pinged && !h->closing &&
+         !h->flush;
 }
 /* Housekeeping: HELLO and linger deadlines, idle parser release, and dead
  * peers: a ping after --ping-interval-ms of silence, close 1001 after

@@ -12,7 +12,7 @@ ETag). Output depends only on the inputs' bytes: builds are reproducible.
 import hashlib
 import sys
 
-PLACEHOLDER = b'src="/demo.js"'
+BUNDLE_REF = b'src="/demo.js"'
 
 
 def digest(data):
@@ -31,10 +31,10 @@ def main(out, index_path, bundle_path):
         index = f.read()
     with open(bundle_path, "rb") as f:
         bundle = f.read()
-    if index.count(PLACEHOLDER) != 1:
-        sys.exit(f"{index_path}: expected one {PLACEHOLDER.decode()}")
+    if index.count(BUNDLE_REF) != 1:
+        sys.exit(f"{index_path}: expected one {BUNDLE_REF.decode()}")
     bundle_name = f"/demo.{digest(bundle)}.js"
-    index = index.replace(PLACEHOLDER, f'src="{bundle_name}"'.encode())
+    index = index.replace(BUNDLE_REF, f'src="{bundle_name}"'.encode())
     assets = [
         ("/", index, "text/html; charset=utf-8", "no-cache"),
         (
