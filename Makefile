@@ -131,9 +131,11 @@ RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
 	libjansson-dev
 # haproxy, prometheus (for promtool) and curl: the docker/ files are checked
 # with the tools that read them (tests/integration/test_docker_files.py,
-# test_cluster_topology.py).
+# test_cluster_topology.py); openssl makes the TLS tests' certificates and
+# runs s_client; iproute2 (ip netns) cuts a node off in the partition test.
 TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
-	python3-msgpack python3-pytest python3-jwt haproxy prometheus curl
+	python3-msgpack python3-pytest python3-jwt haproxy prometheus curl \
+	openssl iproute2
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
