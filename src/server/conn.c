@@ -93,6 +93,7 @@ void pz_conn_free(pz_conn_t *c) {
   pz_deferred_t *d, *tmp;
   LL_FOREACH_SAFE(c->deferred, d, tmp) free(d);
   free(c->pending_rx);
+  free(c->close_reason);
   if (c->http)
     pz_http_req_dispose(c->http);
   free(c->http);
@@ -287,15 +288,15 @@ static void carry_out_close(pz_conn_t *c) {
     return;
   }
   pz_metrics_close(c->host->metrics, c->close_code);
-  pz_debug("closing %s with %d (%s)", c->peer, c->close_code, c->close_reason);
+  const char *reason = c->close_reason ? c->close_reason : "";
+  pz_debug("closing %s with %d (%s)", c->peer, c->close_code, reason);
   pz_conn_release_session(c, c->close_code);
   if (!pz_conn_ws_ensure(c)) {
     pz_conn_hard_close(c);
     return;
   }
   wslay_event_queue_close(c->ws, (uint16_t)c->close_code,
-                          (const uint8_t *)c->close_reason,
-                          strlen(c->close_reason));
+                          (const uint8_t *)reason, strlen(reason));
   pz_conn_enter_closing(c);
   pz_conn_ws_close(c);
 }
@@ -335,7 +336,9 @@ void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
     return;
   }
   c->close_code = code;
-  snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+  /* A close frame's reason is at most 123 bytes. */
+  free(c->close_reason);
+  c->close_reason = pz_xstrndup(reason, strnlen(reason, 123));
   c->close_pending = true;
   if (pz_close_ends_session(
           code)) /* its token must not take it over meanwhile */

@@ -68,7 +68,8 @@ struct pz_conn {
 
   struct pz_session *session;
   int close_code;
-  char close_reason[124]; /* a close frame's reason is at most 123 bytes */
+  char *close_reason; /* while a close waits for the flush step (malloc'd:
+                       * closes are rare, connections many) */
 
   pz_outq_t outq;
   pz_conn_moved_cb moved;
