@@ -257,6 +257,22 @@ def sample_split(srv, bench, t_a, t_b):
 # ---------------------------------------------------------------------------
 # one run
 
+def attach_run(json_path, log_path, rc, rec):
+    """The bench's JSON with this script's record of the run (`run`) added,
+    written back; None when the bench left no readable JSON."""
+    try:
+        with open(json_path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"  !! no JSON from the bench (exit {rc}): {e}; "
+              f"see {os.path.relpath(log_path, ROOT)}.bench.log", flush=True)
+        return None
+    data["run"] = rec
+    with open(json_path, "w") as f:
+        json.dump(data, f, indent=1)
+    return data
+
+
 class Runner:
     def __init__(self, outdir, budget_s):
         self.outdir = outdir
@@ -327,17 +343,7 @@ class Runner:
             if srv.poll() is not None:
                 print(f"  !! {kind} exited during the run (code {srv.returncode})", flush=True)
                 rec["server_died"] = srv.returncode
-            try:
-                with open(json_path) as f:
-                    data = json.load(f)
-            except (OSError, ValueError) as e:
-                print(f"  !! no JSON from the bench (exit {rc}): {e}; "
-                      f"see {os.path.relpath(log_path, ROOT)}.bench.log", flush=True)
-                return None
-            data["run"] = rec
-            with open(json_path, "w") as f:
-                json.dump(data, f, indent=1)
-            return data
+            return attach_run(json_path, log_path, rc, rec)
         finally:
             code = stop(srv)
             rec["server_exit"] = code
@@ -1377,17 +1383,7 @@ class ScaleoutRunner(Runner):
             if dead:
                 print(f"  !! {config}: a server process exited during the run", flush=True)
                 rec["server_died"] = dead
-            try:
-                with open(json_path) as f:
-                    data = json.load(f)
-            except (OSError, ValueError) as e:
-                print(f"  !! no JSON from the bench (exit {rc}): {e}; "
-                      f"see {os.path.relpath(log_path, ROOT)}.bench.log", flush=True)
-                return None
-            data["run"] = rec
-            with open(json_path, "w") as f:
-                json.dump(data, f, indent=1)
-            return data
+            return attach_run(json_path, log_path, rc, rec)
         finally:
             for p in reversed(procs):
                 stop(p)
