@@ -31,11 +31,12 @@ ALL_LDFLAGS := $(SAN) -pthread $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
 
 # Sources by product. src/proto: the codec, shared by everything; the server
-# in layers (src/core, src/net, shards, src/bus, src/server); clients/c: the
-# C client library; clients/cli: plaza-cli.
+# in layers (src/core, src/net, shards, src/bus, src/cluster, src/server);
+# clients/c: the C client library; clients/cli: plaza-cli.
 PROTO_SRC := $(wildcard src/proto/*.c)
 CLIENT_SRC := $(wildcard clients/c/*.c)
-SERVER_SRC := $(wildcard src/core/*.c src/net/*.c shards/*.c src/bus/*.c) \
+SERVER_SRC := $(wildcard src/core/*.c src/net/*.c shards/*.c src/bus/*.c \
+	src/cluster/*.c) \
 	$(filter-out src/server/main.c,$(wildcard src/server/*.c))
 CLI_SRC := $(wildcard clients/cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -46,22 +47,29 @@ ITEST_SRC := $(wildcard tests/integration/*.c)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # The build enforces the layers: each folder is compiled with the include
-# paths of itself and the layers below it, and nothing else.
+# paths of itself and the layers below it, and nothing else. The server
+# reaches the Redis back end (src/cluster) only through src/bus/bus.h: its
+# include path is not the server's.
 L_CORE := -Isrc/core
 L_NET := $(L_CORE) -Isrc/net
 L_SHARDS := $(L_CORE) -Ishards
-L_BUS := $(L_CORE) -Isrc/bus
+L_BUS := $(L_SHARDS) -Isrc/bus
+L_CLUSTER := $(L_BUS) -Isrc/proto -Isrc/cluster
 L_SERVER := $(L_CORE) -Isrc/net -Ishards -Isrc/bus -Isrc/server -I$(BUILD)/gen
 $(BUILD)/obj/src/proto/%.o: INC = -Isrc/proto
 $(BUILD)/obj/src/core/%.o: INC = $(L_CORE)
 $(BUILD)/obj/src/net/%.o: INC = $(L_NET)
 $(BUILD)/obj/shards/%.o: INC = $(L_SHARDS)
 $(BUILD)/obj/src/bus/%.o: INC = $(L_BUS)
+$(BUILD)/obj/src/cluster/%.o: INC = $(L_CLUSTER)
 $(BUILD)/obj/src/server/%.o: INC = $(L_SERVER)
 $(BUILD)/obj/clients/c/%.o: INC = -Iclients/c
 $(BUILD)/obj/clients/cli/%.o: INC = -Iclients/cli
-$(BUILD)/obj/bench/%.o: INC = -Iclients/c -Ibench
+$(BUILD)/obj/bench/%.o: INC = -Iclients/c -Ibench -Isrc/proto
 $(BUILD)/obj/tests/unit/%.o: INC = $(L_SERVER) -Iclients/c
+$(BUILD)/obj/tests/unit/cluster/%.o: INC = $(L_CLUSTER) -Iclients/c
+$(BUILD)/obj/tests/unit/bench/%.o: INC = -Iclients/c -Ibench -Isrc/proto
+$(BUILD)/obj/tests/unit/proto/%.o: INC = -Isrc/proto
 $(BUILD)/obj/tests/integration/%.o: INC = -Iclients/c
 PROTO_LIB := $(BUILD)/libplaza-proto.a
 CLIENT_LIB := $(BUILD)/libplaza-client.a

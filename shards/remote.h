@@ -19,6 +19,7 @@ typedef struct pz_remote {
   uint64_t id;
   UT_hash_handle hh;
   uint32_t node;
+  uint32_t gen; /* the session's generation (a resume elsewhere: +1) */
   bool dirty;
   bool mark; /* a reload's sweep: seen in the snapshot */
   char name[PZ_NAME_MAX + 1];

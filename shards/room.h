@@ -29,7 +29,8 @@ typedef struct pz_room {
   uint32_t n_remote;
   struct pz_remote **rdirty; /* remote positions for the next STATE */
   uint32_t n_rdirty, cap_rdirty;
-  bool loading;     /* presence and history being read: ROOM waits */
+  struct pz_room_sync *sync; /* the bus's: where the room's events stand */
+  bool loading;              /* presence and history being read: ROOM waits */
   bool publish_all; /* a node arrived: the next publish carries everyone */
   uint32_t gen;     /* tells this room from a later one of the same name */
 } pz_room_t;

@@ -21,6 +21,11 @@
 
 struct pz_room;
 
+/* pz_session_t.changed: the position (the record follows at most once a
+ * second), anything else (at once). */
+#define PZ_SESSION_MOVED 1u
+#define PZ_SESSION_CHANGED 2u
+
 typedef struct pz_session {
   uint64_t id;
   UT_hash_handle hh; /* the owning shard's table, by id */
@@ -53,10 +58,14 @@ typedef struct pz_session {
    * node (no JOINED for those who know it). */
   bool room_owed, replay;
   bool handoff;
-  /* Clustered: the cluster's directory (plaza:where) names this node as
-   * where the session lives; the entry goes when the session ends. */
-  bool listed;
   uint64_t replay_after;
+  /* Clustered: +1 at each resume on another node; a node holding an older
+   * generation of the session lets it go. */
+  uint32_t gen;
+  /* What changed since the bus last looked (PZ_SESSION_*): clustered, the
+   * session's record in Redis is rewritten from it. */
+  uint8_t changed;
+  uint64_t bus_ms; /* the bus's: when it last wrote the record */
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */

@@ -58,6 +58,7 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
   pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
   pz_bucket_init(&s->join_bucket, sh->cfg.join_burst, now_ms);
+  s->changed = PZ_SESSION_CHANGED;
   pz_shard_session_add(sh, s);
   return s;
 }
@@ -91,6 +92,7 @@ void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
     s->room->n_attached++;
   s->outlet = o;
   s->expires_ms = 0;
+  s->changed |= PZ_SESSION_CHANGED;
 }
 
 void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
@@ -99,6 +101,7 @@ void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
     s->room->n_attached--;
   s->outlet = NULL;
   s->expires_ms = expires_ms;
+  s->changed |= PZ_SESSION_CHANGED;
 }
 
 /* Sends the shared payload to every attached member but `skip`. */
@@ -226,6 +229,7 @@ pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
     r->n_attached++;
   s->dirty = false;
   s->room_owed = false;
+  s->changed |= PZ_SESSION_CHANGED;
   if (!s->handoff)
     s->placed = false; /* a new room: the next MOVE spawns */
 
@@ -255,6 +259,7 @@ void pz_shard_member_remove(pz_room_t *r, pz_session_t *s) {
     r->n_attached--;
   s->room = NULL;
   s->room_owed = false;
+  s->changed |= PZ_SESSION_CHANGED;
 }
 
 void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
@@ -288,6 +293,7 @@ pz_shard_result_t pz_shard_move(pz_shard_t *sh, pz_session_t *s, uint64_t seq,
     return PZ_SHARD_STALE;
   s->has_seq = true;
   s->seq = seq;
+  s->changed |= PZ_SESSION_MOVED;
   dirty_add(s->room, s);
   const pz_rules_t *rules = &sh->cfg.rules;
   if (!s->placed) {

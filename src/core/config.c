@@ -73,6 +73,8 @@ static const struct option_spec specs[] = {
      "for a resume (0: never)"},
     {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
      "members per room; JOIN beyond gives ERROR 5"},
+    {"room-ttl-s", K_U32, OFF(room_ttl_s), 1, 1e7, "3600",
+     "how long an emptied room's history (and state) is kept, seconds"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
      "sessions per process; HELLO beyond gives ERROR 10 and close 1001"},
     {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",

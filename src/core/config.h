@@ -28,6 +28,7 @@ typedef struct pz_config {
   uint32_t ping_interval_ms;
   uint32_t idle_timeout_ms;
   uint32_t room_max_members;
+  uint32_t room_ttl_s;
   uint32_t max_connections;
   uint32_t max_outbound;
   int sndbuf;

@@ -11,7 +11,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "clock.h"
-#include "cluster.h"
+#include "bus.h"
 #include "log.h"
 #include "routing.h"
 
@@ -142,6 +142,12 @@ static void req_finish(pz_worker_t *w, pz_admin_req_t *r) {
   req_free(w, r);
 }
 
+void pz_admin_from_bus(void *worker, uint64_t req, int status, uint32_t count,
+                       const char *json) {
+  pz_worker_t *w = worker;
+  pz_admin_reply(w, w->index, req, status, count, json);
+}
+
 void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
                     uint32_t count, const char *json) {
   size_t len = json ? strlen(json) : 0;
@@ -267,12 +273,13 @@ static void broadcast(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
     int only = room.ptr ? pz_room_shard(room.ptr, room.len, n) : -1;
     size_t tlen = json_string_length(text);
     uint64_t now = pz_wall_ms();
-    if (w->cw) { /* through each room's chat order in Redis */
+    if (pz_bus_clustered(w->srv->bus)) {
+      /* Through each room's chat order in Redis. */
       pz_admin_req_t *r = req_new(w, c, ADMIN_BROADCAST, 1);
       r->one_room = room.ptr != NULL;
-      if (pz_cluster_admin_cast(
-              w->cw, room, (pz_str_t){json_string_value(text), (uint32_t)tlen},
-              now, r->id) != 0) {
+      if (pz_bus_admin_cast(w->srv->bus, w->index, room,
+                            (pz_str_t){json_string_value(text), (uint32_t)tlen},
+                            now, r->id) != 0) {
         req_free(w, r);
         answer_error(c, 503, NULL, "the cluster cannot be reached (Redis)");
       }
@@ -377,7 +384,7 @@ static void sessions(pz_worker_t *w, pz_conn_t *c, const char *query) {
   /* Clustered: the other nodes' members too (unlinked: this node's). */
   pz_str_t rs =
       has_room ? (pz_str_t){room, (uint32_t)strlen(room)} : (pz_str_t){NULL, 0};
-  if (w->cw && pz_cluster_admin_members(w->cw, rs, r->id) == 0)
+  if (pz_bus_admin_members(w->srv->bus, w->index, rs, r->id) == 0)
     r->pending++;
   for (int i = 0; i < n; i++) {
     if (only >= 0 && i != only)

@@ -9,8 +9,8 @@
  * workers, a kick is routed to its session like a whisper (routing.h),
  * and the session list is gathered from every worker. The messages carry
  * no pointers, only (worker, request id) to answer to and plain data, so
- * a bus can carry the same messages between nodes. Clustered
- * (cluster_admin.c), a broadcast goes through each room's chat order in
+ * a bus can carry the same messages between nodes. Clustered (through
+ * the bus), a broadcast goes through each room's chat order in
  * Redis, to every room of the cluster; a kick finds its session on any
  * node (routed like a whisper, answered back on the bus); the session
  * list adds the other nodes' members from the presence hashes.
@@ -44,5 +44,8 @@ void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms);
  * array of sessions (list; copied). */
 void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
                     uint32_t count, const char *json);
+/* The bus's up-call: a part of the answer to request `req` of this worker. */
+void pz_admin_from_bus(void *worker, uint64_t req, int status, uint32_t count,
+                       const char *json);
 
 #endif

@@ -61,7 +61,7 @@ static void healthz(pz_conn_t *c) {
   }
   /* Clustered and unlinked is not healthy: a balancer should prefer a
    * node that reaches the rest of the cluster. */
-  int link = srv->bus->vt->link_state(srv->bus);
+  int link = pz_bus_link_state(srv->bus);
   size_t len;
   char *body =
       fmt(&len,
@@ -92,13 +92,24 @@ static void rooms_gather(pz_worker_t *w, pz_gather_t *g) {
   }
 }
 
-/* The cluster's answer (clustered /rooms), or NULL: this node's then. */
-static void rooms_from_bus(void *arg, char *json, size_t len) {
+/* The cluster's answer (clustered /rooms), or n < 0: this node's then. */
+static void rooms_from_bus(void *arg, const pz_str_t *names,
+                           const int64_t *counts, int n) {
   pz_gather_t *g = arg;
-  if (!json) {
+  if (n < 0) {
     rooms_gather(g->worker, g);
     return;
   }
+  int workers = g->worker->srv->n_workers;
+  size_t cap = 64 + (size_t)n * 100, len = 0;
+  char *json = pz_xmalloc(cap);
+  json[0] = 0;
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(
+        json + len, cap - len,
+        "%s{\"room\":\"%.*s\",\"members\":%lld,\"shard\":%d}", len ? "," : "",
+        (int)names[i].len, names[i].ptr, (long long)counts[i],
+        pz_room_shard(names[i].ptr, names[i].len, workers));
   pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
   m->gather = g;
   m->json = json;
@@ -114,7 +125,7 @@ static void rooms_start(pz_conn_t *c) {
   g->worker = w;
   g->pending = 1;
   pz_conn_set_request_data(c, g);
-  if (!bus->vt->rooms || bus->vt->rooms(bus, w, rooms_from_bus, g) != 0)
+  if (pz_bus_rooms(bus, w->index, rooms_from_bus, g) != 0)
     rooms_gather(w, g);
 }
 

@@ -15,8 +15,6 @@
 #include "alloc.h"
 #include "auth.h"
 #include "bus.h"
-#include "cluster.h"
-#include "node_claim.h"
 #include "clock.h"
 #include "config.h"
 #include "error.h"
@@ -98,23 +96,19 @@ static uint32_t random_node_id(void) {
  * bus. Returns 0, or the exit code: 2 for a bad URL or a node id a live
  * node holds (configuration), 1 when Redis cannot be reached. */
 static int join_cluster(pz_server_t *srv, const pz_config_t *cfg) {
-  pz_redis_url_t url;
+  pz_bus_redis_options_t opt = {
+      .want_node = cfg->node_id,
+      .n_workers = cfg->workers,
+      .grace_ms = cfg->resume_grace_ms,
+      .room_ttl_ms = cfg->room_ttl_s * 1000u,
+  };
   const char *why;
-  if (pz_redis_url_parse(cfg->redis, &url, &why) != 0)
+  if (pz_redis_url_parse(cfg->redis, &opt.url, &why) != 0)
     return 2; /* not reached: the configuration checked it */
-  unsigned char raw[16];
-  char nonce[33];
-  if (RAND_bytes(raw, sizeof(raw)) != 1) {
-    pz_error("no randomness for the node nonce");
-    return 1;
-  }
-  for (int i = 0; i < 16; i++)
-    snprintf(nonce + 2 * i, 3, "%02x", raw[i]);
   char safe[300], err[200];
-  pz_redis_url_safe(&url, safe, sizeof(safe));
+  pz_redis_url_safe(&opt.url, safe, sizeof(safe));
   uint32_t node;
-  int r = pz_node_claim(&url, cfg->node_id, random_node_id, nonce,
-                        PZ_CLUSTER_NODE_TTL_MS, &node, err, sizeof(err));
+  int r = pz_bus_redis_create(&opt, &srv->bus, &node, err, sizeof(err));
   if (r == PZ_EFULL && cfg->node_id != UINT32_MAX) {
     fprintf(stderr,
             "plaza: --node-id %u is in use by a live node of the cluster "
@@ -127,8 +121,6 @@ static int join_cluster(pz_server_t *srv, const pz_config_t *cfg) {
     return 1;
   }
   srv->node_id = node;
-  srv->cluster = pz_cluster_create(srv, &url, nonce);
-  srv->bus = &srv->cluster->bus;
   pz_info("redis %s: node id %u claimed", safe, node);
   return 0;
 }

@@ -135,16 +135,15 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   put(&o, "plaza_tick_duration_seconds_count %lld\n",
       (long long)SUM(tick_count));
 
-  int link = srv->bus->vt->link_state(srv->bus);
+  int link = pz_bus_link_state(srv->bus);
   family(&o, "plaza_redis_link_up", "gauge",
          "1 when the Redis link is up, 0 when down or not configured.");
   put(&o, "plaza_redis_link_up %d\n", link > 0);
   family(&o, "plaza_redis_configured", "gauge",
          "1 when this node uses Redis (cluster), 0 when embedded.");
   put(&o, "plaza_redis_configured %d\n", link >= 0);
-  pz_bus_stats_t bs = {0};
-  if (srv->bus->vt->stats)
-    srv->bus->vt->stats(srv->bus, &bs);
+  pz_bus_stats_t bs;
+  pz_bus_stats(srv->bus, &bs);
   family(&o, "plaza_redis_reconnects_total", "counter",
          "Times a worker's Redis link came back after it was lost.");
   put(&o, "plaza_redis_reconnects_total %llu\n",
@@ -160,6 +159,23 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   family(&o, "plaza_redis_bad_messages_total", "counter",
          "Payloads from Redis refused as foreign or malformed.");
   put(&o, "plaza_redis_bad_messages_total %llu\n", (unsigned long long)bs.bad);
+  family(&o, "plaza_room_gaps_repaired_total", "counter",
+         "Room events missed on a channel and read again from the room's log.");
+  put(&o, "plaza_room_gaps_repaired_total %llu\n",
+      (unsigned long long)bs.gaps_repaired);
+  family(&o, "plaza_room_reloads_total", "counter",
+         "Room snapshots read from Redis (a room opened, a relink, a log "
+         "trimmed past a gap, a new epoch).");
+  put(&o, "plaza_room_reloads_total %llu\n", (unsigned long long)bs.reloads);
+  family(&o, "plaza_redis_journalled_total", "counter",
+         "Changes kept while unlinked from Redis (or whose answer a dropped "
+         "link lost) and sent again on relink.");
+  put(&o, "plaza_redis_journalled_total %llu\n",
+      (unsigned long long)bs.journalled);
+  family(&o, "plaza_chat_lost_total", "counter",
+         "Chat messages a relinked node could not deliver to its members: "
+         "more were missed than the room's history keeps.");
+  put(&o, "plaza_chat_lost_total %llu\n", (unsigned long long)bs.chat_lost);
   family(&o, "plaza_http_requests_total", "counter",
          "HTTP requests (upgrades included).");
   put(&o, "plaza_http_requests_total %lld\n", (long long)SUM(http_requests));

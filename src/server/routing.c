@@ -8,7 +8,6 @@
 #include "admin.h"
 #include "alloc.h"
 #include "bus.h"
-#include "cluster.h"
 #include "id.h"
 #include "log.h"
 #include "replies.h"
@@ -49,6 +48,49 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
   return d;
 }
 
+/* Hands d to the bus for another node: 0 (d freed: the bus copied what it
+ * sends), or an error (d is still the caller's). */
+static int to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
+  pz_delivery_t v = {
+      .kind = d->kind,
+      .to = d->to,
+      .from = d->from,
+      .ts_ms = d->ts_ms,
+      .name = {d->name, d->name_len},
+      .text = {d->text, d->text_len},
+      .code = d->error_code,
+      .op = d->error_op,
+      .reply_node = d->reply_node,
+      .reply_worker = (uint32_t)d->reply_worker,
+      .reply_req = d->reply_req,
+      .gen = d->gen,
+      .back_here = d->back_here,
+  };
+  int r = pz_bus_deliver(w->srv->bus, w->index, &v);
+  if (r == 0)
+    free(d);
+  return r;
+}
+
+bool pz_routing_from_bus(void *worker, const pz_delivery_t *v) {
+  pz_worker_t *w = worker;
+  bool known = pz_id_node(v->to) == w->srv->node_id ||
+               pz_shard_session_find(&w->shard, v->to) ||
+               pz_routing_dir_lookup(w, v->to) != -2;
+  pz_msg_deliver_t *d =
+      pz_deliver_new(v->kind, v->to, v->from, v->name, v->text);
+  d->ts_ms = v->ts_ms;
+  d->error_code = v->code;
+  d->error_op = v->op;
+  d->from_bus = true; /* never sent back out: no loops between nodes */
+  d->reply_node = v->reply_node;
+  d->reply_worker = (int)v->reply_worker;
+  d->reply_req = v->reply_req;
+  d->gen = v->gen;
+  pz_routing_deliver(w, d);
+  return known;
+}
+
 void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
   if (d->reply_node == w->srv->node_id) {
     pz_admin_reply(w, d->reply_worker, d->reply_req, status, 0, NULL);
@@ -59,7 +101,7 @@ void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
    * delivery to its worker's channel. */
   d->kind = PZ_DELIVER_KICK_REPLY;
   d->error_code = status;
-  if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+  if (to_bus(w, d) != 0)
     free(d); /* unlinked: the asker times out */
 }
 
@@ -91,9 +133,7 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
     pz_conn_close(pz_conn_from_outlet(s->outlet), PZ_CLOSE_KICKED,
                   "kicked by the server");
   } else {
-    if (w->cw) /* its record must not resume it on another node */
-      pz_cluster_session_forget(w->cw, s->id);
-    pz_sessions_end(w, s); /* in its grace period: no resume */
+    pz_sessions_end(w, s); /* in its grace period: no resume, anywhere */
   }
   pz_routing_kick_answer(w, d, 200);
 }
@@ -101,11 +141,18 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
 /* Clustered, and d did not come from the bus: the cluster's directory may
  * know where the session went. True when the bus took d. */
 static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
-  return w->cw && !d->from_bus &&
-         w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) == 0;
+  return !d->from_bus && to_bus(w, d) == 0;
 }
 
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
+  if (d->kind == PZ_DELIVER_TAKEN) {
+    /* A resume on another node took a newer generation of it: this copy
+     * goes without a word (the new node announces it quietly). */
+    if (s->gen < d->gen)
+      pz_sessions_drop(w, s);
+    free(d);
+    return;
+  }
   if (d->kind == PZ_DELIVER_KICK) {
     /* A detached copy may be what a resume on another node left behind
      * (its room has not heard yet): the directory decides, and sends the
@@ -176,7 +223,7 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     return;
   }
   if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus) {
-    if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+    if (to_bus(w, d) != 0)
       not_found(w, d);
     return;
   }

@@ -6,9 +6,8 @@
  * holds its messages until the new worker reports in, so a move never
  * turns into a false ERROR 7. Ids of other nodes go to the bus, and so,
  * when clustered, does an id of this node that is not here: a session
- * resumed on another node is found through the cluster's directory
- * (cluster_node.c). What arrives from the bus is routed here only, never
- * sent back out.
+ * resumed on another node is found through the cluster's directory. What
+ * arrives from the bus is routed here only, never sent back out.
  */
 #ifndef PZ_ROUTING_H
 #define PZ_ROUTING_H
@@ -16,16 +15,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "worker.h"
 
-/* KICK: the admin API's; closes the session with 4003 (ends it when it
- * is detached) and answers the request at (reply_worker, reply_req). */
-enum pz_deliver_kind {
-  PZ_DELIVER_WHISPER,
-  PZ_DELIVER_ERROR,
-  PZ_DELIVER_KICK,
-  PZ_DELIVER_KICK_REPLY /* between nodes only: a kick's answer */
-};
+/* Kinds: enum pz_deliver_kind (bus.h). KICK is the admin API's: it closes
+ * the session with 4003 (ends it when it is detached) and answers the
+ * request at (reply_worker, reply_req); TAKEN lets a session go quietly
+ * when a resume on another node took a newer generation of it. */
 
 typedef struct pz_msg_deliver {
   pz_msg_t hdr;
@@ -42,6 +38,7 @@ typedef struct pz_msg_deliver {
   uint32_t reply_node; /* KICK: where the admin request waits */
   int reply_worker;
   uint64_t reply_req;
+  uint32_t gen; /* TAKEN */
   uint8_t name_len;
   char name[PZ_NAME_MAX + 1];
   uint32_t text_len;
@@ -68,6 +65,11 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
 int pz_routing_home(const pz_server_t *srv, uint64_t id);
 /* Worker thread: routes msg to its session wherever it lives (takes msg). */
 void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *msg);
+/* The bus's up-call: a delivery from another node (or the cluster layer
+ * itself), routed within this node only (copies d). False when no session
+ * by that id is known here (on the id's home worker, where the bus
+ * delivers: its directory knows them all). */
+bool pz_routing_from_bus(void *worker, const pz_delivery_t *d);
 /* Worker thread: tells the home of session `id` that it lives on this
  * worker, is moving (PZ_DIR_MOVING) or is gone. */
 void pz_routing_dir_set(pz_worker_t *w, uint64_t id, int worker);

@@ -14,7 +14,6 @@
 
 struct pz_worker;
 struct pz_bus;
-struct pz_cluster;
 struct pz_auth;
 struct pz_tls_ctx;
 
@@ -25,9 +24,8 @@ typedef struct pz_server {
   uint64_t started_ms;
   int n_workers;
   struct pz_worker **workers;
-  struct pz_bus *bus;
-  struct pz_cluster *cluster; /* NULL unless --redis */
-  struct pz_auth *auth;       /* JWT, sessions per user, admin token (auth.h) */
+  struct pz_bus *bus;   /* local, or Redis with --redis: bus.h */
+  struct pz_auth *auth; /* JWT, sessions per user, admin token (auth.h) */
   /* NULL: plain; main reloads its certificate on SIGHUP */
   struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */

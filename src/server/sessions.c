@@ -8,9 +8,9 @@
 
 #include "alloc.h"
 #include "auth.h"
-#include "cluster.h"
-#include "remote.h"
+#include "bus.h"
 #include "dispatch.h"
+#include "remote.h"
 #include "id.h"
 #include "log.h"
 #include "replies.h"
@@ -98,18 +98,23 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
            s->name_len, s->name, w->index);
 }
 
-void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
+/* went_on: the session continues on another node, which owns what the
+ * cluster holds of it now. */
+static void end(pz_worker_t *w, pz_session_t *s, bool went_on) {
   if (!s->outlet && s->expires_ms)
     DL_DELETE2(w->detached, s, dprev, dnext);
   uint64_t id = s->id;
-  if (s->listed && w->cw)
-    pz_cluster_session_unlist(w->cw, id);
+  pz_bus_session_ended(w->srv->bus, w->index, s, went_on);
   if (s->grant)
     pz_auth_user_release(w->srv->auth, s->grant);
   pz_shard_session_destroy(&w->shard, s);
   atomic_fetch_sub(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, -1);
   pz_routing_dir_gone(w, id);
+}
+
+void pz_sessions_end(pz_worker_t *w, pz_session_t *s) {
+  end(w, s, false);
 }
 
 void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
@@ -128,8 +133,6 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
   pz_shard_session_detach(&w->shard, s,
                           pz_worker_now(w) + w->cfg->resume_grace_ms);
   DL_APPEND2(w->detached, s, dprev, dnext);
-  if (w->cw) /* resumable on any node */
-    pz_cluster_session_save(w->cw, s);
 }
 
 void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms) {
@@ -156,7 +159,11 @@ void pz_sessions_drop(pz_worker_t *w, pz_session_t *s) {
     pz_shard_session_detach(&w->shard, s, 0);
     pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
   }
-  pz_sessions_end(w, s);
+  end(w, s, true);
+}
+
+void pz_sessions_member_moved(void *worker, pz_session_t *s) {
+  pz_sessions_drop(worker, s);
 }
 
 /* A session arrived: into the shard, and the home directory learns it. An
@@ -164,10 +171,8 @@ void pz_sessions_drop(pz_worker_t *w, pz_session_t *s) {
  * gives way without a word. */
 static void host(pz_worker_t *w, pz_session_t *s) {
   pz_session_t *old = pz_shard_session_find(&w->shard, s->id);
-  if (old && old != s) {
-    old->listed = false; /* the directory's entry is the newer copy's */
+  if (old && old != s)
     pz_sessions_drop(w, old);
-  }
   pz_shard_session_add(&w->shard, s);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
@@ -213,8 +218,6 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
     pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
   } else {
     DL_DELETE2(w->detached, s, dprev, dnext);
-    if (w->cw) /* its record must not resume it a second time elsewhere */
-      pz_cluster_session_forget(w->cw, s->id);
   }
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
@@ -222,6 +225,8 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
   pz_debug("session %llu resumed on worker %d", (unsigned long long)s->id,
            w->index);
 }
+
+static bool ask_cluster(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a);
 
 /* Carries out a resume on the worker where c is now (takes a). */
 static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
@@ -263,15 +268,8 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
         return;
       }
     }
-    if (!s && w->cw &&
-        pz_cluster_resume(w->cw, c, a->id, (pz_str_t){a->token, a->token_len},
-                          (pz_str_t){a->name, a->name_len},
-                          a->has_last_chat_seq, a->last_chat_seq,
-                          a->grant) == 0) {
-      a->grant = NULL; /* the cluster's now, with the lookup of the record */
-      adopt_free(a);
+    if (!s && ask_cluster(w, c, a))
       return;
-    }
   }
   pz_grant_t *grant = a->grant;
   a->grant = NULL;
@@ -289,8 +287,12 @@ void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
   pz_sessions_welcome(w, c, name, grant);
 }
 
-void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
-                         pz_grant_t *grant) {
+/* A session that continues here from another node: what its record in
+ * the cluster says, with the token and replay the HELLO (in a) brought. */
+static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
+                    pz_msg_adopt_t *a) {
+  pz_grant_t *grant = a->grant;
+  a->grant = NULL;
   if (grant ? r->sub.len != grant->sub_len ||
                   memcmp(r->sub.ptr, grant->sub, grant->sub_len) != 0
             : r->sub.len != 0) {
@@ -309,35 +311,80 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
     return;
   }
   pz_session_t *old = pz_shard_session_find(&w->shard, r->id);
-  if (old) {
-    old->listed = false; /* the directory's entry is the newer copy's */
+  if (old) /* an older copy left behind here: the record is the newer */
     pz_sessions_drop(w, old);
-  }
-  pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, r->token,
+  pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name,
+                                            (pz_str_t){a->token, a->token_len},
                                             pz_worker_now(w));
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
+  s->gen = r->gen;
   s->pos = r->pos;
   s->seq = r->seq;
   s->has_seq = r->has_seq;
   s->placed = r->placed;
-  s->listed = r->listed;
   s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
-  pz_debug("session %llu continues here from node %u",
-           (unsigned long long)s->id, pz_id_node(s->id));
+  pz_debug("session %llu continues here (generation %u)",
+           (unsigned long long)s->id, s->gen);
   if (!r->room.len)
     return;
   s->handoff = true; /* no JOINED: the room knows it */
-  s->replay = r->replay;
-  s->replay_after = r->replay_after;
+  s->replay = a->has_last_chat_seq;
+  s->replay_after = a->last_chat_seq;
   int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
   if (shard != w->index)
     pz_sessions_join_elsewhere(w, c, r->room, shard);
   else
     pz_dispatch_answer(c, pz_shard_join(&w->shard, s, r->room), PZ_C_JOIN);
+}
+
+/* A resume waiting for the cluster's lookup of its record. First field:
+ * cleared when the connection goes meanwhile (pz_conn_hold). */
+typedef struct resume_wait {
+  pz_conn_t *conn;
+  pz_msg_adopt_t *a;
+} resume_wait_t;
+
+/* The session is on no worker of this node: the cluster may hold its
+ * record (a session of another node, or one this node lost). True when
+ * the lookup is under way (c and a are held until it answers). */
+static bool ask_cluster(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
+  resume_wait_t *q = pz_xmalloc(sizeof(*q));
+  *q = (resume_wait_t){c, a};
+  if (pz_bus_resume(w->srv->bus, w->index, q, a->id,
+                    (pz_str_t){a->token, a->token_len}) != 0) {
+    free(q);
+    return false;
+  }
+  pz_conn_hold(c, q);
+  return true;
+}
+
+void pz_sessions_resumed(void *worker, void *hold, const pz_bus_record_t *rec) {
+  pz_worker_t *w = worker;
+  resume_wait_t *q = hold;
+  pz_conn_t *c = q->conn;
+  pz_msg_adopt_t *a = q->a;
+  free(q);
+  if (!c || pz_conn_session(c)) {
+    adopt_free(a); /* the client went meanwhile */
+    return;
+  }
+  pz_conn_hold(c, NULL);
+  if (rec && rec->id == a->id) {
+    restore(w, c, rec, a);
+  } else {
+    pz_grant_t *grant = a->grant;
+    a->grant = NULL;
+    pz_sessions_resume_failed(w, c,
+                              a->name_len ? (pz_str_t){a->name, a->name_len}
+                                          : (pz_str_t){NULL, 0},
+                              grant);
+  }
+  adopt_free(a);
 }
 
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,

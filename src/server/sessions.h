@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "bus.h"
 #include "worker.h"
 
 /* Registers the inbox handler (ADOPT: a connection arriving). */
@@ -37,24 +38,14 @@ void pz_sessions_end(pz_worker_t *w, pz_session_t *s);
 /* Connection up-call: s lost its connection c with close `code`. A kick
  * or a zero grace period ends it; otherwise it waits for a resume. */
 void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
-/* A session that continues here from another node (a clustered resume):
- * what its record in Redis said, and the replay the HELLO asked for. */
-typedef struct pz_restore {
-  uint64_t id;
-  pz_str_t token, name, room;
-  pz_str_t sub; /* the JWT user it belongs to ("" without auth) */
-  pz_pos_t pos;
-  uint64_t seq;
-  bool has_seq, placed;
-  bool replay;
-  uint64_t replay_after;
-  bool listed; /* the cluster's directory lists it here */
-} pz_restore_t;
-/* Creates the session (copies r), attaches c, answers WELCOME (resumed)
- * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,
- * `grant` (taken) must be the record's user's, else close 4001. */
-void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
-                         pz_grant_t *grant);
+/* The bus's up-call (bus.h): the cluster's lookup for a resume ended.
+ * With a record, the session continues here: created from it, attached
+ * to the waiting connection, WELCOME (resumed), and back in its room
+ * quietly (the others see no LEFT/JOINED). Without one: ERROR 9 and a
+ * fresh session. */
+void pz_sessions_resumed(void *worker, void *hold, const pz_bus_record_t *rec);
+/* The bus's up-call: local member s went on on another node. */
+void pz_sessions_member_moved(void *worker, pz_session_t *s);
 /* A resume that found nothing: ERROR 9 and a fresh session for c (grant
  * taken, as pz_sessions_welcome). */
 void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,

@@ -12,7 +12,7 @@
 #include "admin.h"
 #include "alloc.h"
 #include "clock.h"
-#include "cluster.h"
+#include "bus.h"
 #include "dispatch.h"
 #include "endpoints.h"
 #include "log.h"
@@ -22,6 +22,14 @@
 
 #define INBOX_BOUND 65536
 #define HOUSEKEEPING_MS 50
+
+/* What the bus says to this worker's modules. */
+static const pz_bus_up_t bus_up = {
+    .deliver = pz_routing_from_bus,
+    .member_moved = pz_sessions_member_moved,
+    .resumed = pz_sessions_resumed,
+    .admin_reply = pz_admin_from_bus,
+};
 
 static const pz_conn_events_t conn_events = {
     .on_request = pz_requests_on_request,
@@ -82,8 +90,7 @@ static void finish_stop(pz_worker_t *w) {
   uv_close((uv_handle_t *)&w->house_timer, on_handle_closed);
   pz_conn_host_close(&w->conns);
   pz_mailbox_close(&w->inbox, on_handle_closed);
-  if (w->cw)
-    pz_cluster_worker_stop(w);
+  pz_bus_worker_stop(w->srv->bus, w->index);
 }
 
 static void on_housekeeping(uv_timer_t *t) {
@@ -135,8 +142,8 @@ static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
 static void worker_main(void *arg) {
   pz_worker_t *w = arg;
   w->tick_epoch_us = pz_mono_us();
-  if (w->srv->cluster)
-    pz_cluster_worker_start(w);
+  pz_bus_worker_t bw = {w->index, &w->loop, &w->shard, &bus_up, w};
+  pz_bus_worker_start(w->srv->bus, &bw);
   schedule_tick(w);
   uv_timer_start(&w->house_timer, on_housekeeping, HOUSEKEEPING_MS,
                  HOUSEKEEPING_MS);

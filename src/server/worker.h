@@ -49,7 +49,6 @@ struct pz_worker;
 typedef void (*pz_msg_handler)(struct pz_worker *w, pz_msg_t *msg);
 
 struct pz_dir_entry;
-struct pz_cwork;
 struct pz_admin_req;
 
 typedef struct pz_worker {
@@ -72,7 +71,6 @@ typedef struct pz_worker {
   msgpack_zone zone;      /* decoding scratch, cleared after each message */
   pz_session_t *detached; /* sessions in their grace period, by expiry */
   pz_metrics_t metrics;
-  struct pz_cwork *cw; /* clustered: this worker's Redis side, else NULL */
   bool stopping;
 } pz_worker_t;
 

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the bench's Socket.io packet codec (bench/sio.c) and the
- * MessagePack reader under it (bench/mpr.c), on the frames captured from
+ * MessagePack cursor under it (src/proto/mpr.c), on the frames captured from
  * the real peer (bench/peers/socketio/README.md, "Hex dumps"): decoding by
  * key in any order, JavaScript undefined (d4 00 00), integer or float64
  * numbers, and the minimal payloads the bench sends, byte for byte.
@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "../../../bench/mpr.c"
 #include "../../../bench/sio.c"
 
 /* Payloads of the README (after the 82 LL frame header). */

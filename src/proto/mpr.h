@@ -1,16 +1,19 @@
 /*
- * A minimal MessagePack reader for the bench's hot paths, sans-I/O.
+ * The MessagePack cursor, sans-I/O: reads values in place, one at a time,
+ * with no allocation; the caller knows the shape it expects and asks for
+ * each field. Every reader returns 0 and advances, or -1 and leaves the
+ * cursor where it was (wrong type or truncated input). Nothing it reads can
+ * make it look past the end: each length is checked against the bytes left,
+ * and a container may not claim more elements than there are bytes.
  *
- * The shared codec (plaza/codec.h) unpacks into msgpack-c object trees: right
- * for the server and for rare messages, too slow for the bench, whose
- * sampled clients read about a million STATE entries a second. This cursor
- * reads values in place, one at a time, with no allocation: the caller
- * knows the shape it expects and asks for each field. Every reader returns
- * 0 and advances, or -1 and leaves the cursor where it was (wrong type or
- * truncated input).
+ * One cursor for everything that reads MessagePack without msgpack-c's
+ * object trees: the bus payloads from Redis (src/cluster/busmsg.c), the
+ * bound check before the codec unpacks a client message (mp.c), app values
+ * kept as raw bytes, and the bench's hot paths (a million STATE entries a
+ * second). The header table lives once, in pz_mpr_head().
  */
-#ifndef PZ_BENCH_MPR_H
-#define PZ_BENCH_MPR_H
+#ifndef PZ_PROTO_MPR_H
+#define PZ_PROTO_MPR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -181,9 +184,50 @@ static inline bool pz_mpr_str_eq(pz_mpr_t *r, const char *lit) {
   return false;
 }
 
+/* bin 8/16/32: *b points into the input. */
+int pz_mpr_bin(pz_mpr_t *r, const uint8_t **b, uint32_t *len);
+
+static inline int pz_mpr_bool(pz_mpr_t *r, bool *v) {
+  if (r->p >= r->end || (*r->p != 0xc2 && *r->p != 0xc3))
+    return -1;
+  *v = *r->p++ == 0xc3;
+  return 0;
+}
+
+/* True (and advances) when the next value is nil. */
+static inline bool pz_mpr_nil(pz_mpr_t *r) {
+  if (r->p < r->end && *r->p == 0xc0) {
+    r->p++;
+    return true;
+  }
+  return false;
+}
+
+/* One value's header: what follows it in the input. */
+typedef struct pz_mpr_head {
+  uint8_t type;   /* the first byte */
+  bool is_map;    /* a map (items counts keys and values) */
+  bool is_array;  /* an array */
+  uint64_t items; /* elements of a container (a map's: keys + values) */
+  uint64_t body;  /* bytes of payload after the header (str, bin, ext,
+                     numbers); 0 for containers */
+} pz_mpr_head_t;
+
+/* Reads the header of the next value (advancing past it, not its body or
+ * elements). Refuses 0xc1, a truncated header, a body longer than the
+ * bytes left and a container claiming more elements than bytes left. */
+int pz_mpr_head(pz_mpr_t *r, pz_mpr_head_t *h);
+
+/* Nesting the cursor follows: what msgpack-c's unpacker accepts too. */
+#define PZ_MPR_MAX_DEPTH 32
+
 /* Skips one value of any type (nested containers included, ext and the
- * JavaScript `undefined` fixext d4 00 00 too). Refuses nesting deeper
- * than 32 and containers claiming more elements than bytes left. */
-int pz_mpr_skip(pz_mpr_t *r);
+ * JavaScript `undefined` fixext d4 00 00 too), nested at most max_depth
+ * deep (0: a scalar only). Walks without recursion. */
+int pz_mpr_skip_depth(pz_mpr_t *r, int max_depth);
+
+static inline int pz_mpr_skip(pz_mpr_t *r) {
+  return pz_mpr_skip_depth(r, PZ_MPR_MAX_DEPTH);
+}
 
 #endif

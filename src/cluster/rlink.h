@@ -77,6 +77,7 @@ pz_rlink_t *pz_rlink_create(uv_loop_t *loop, const pz_redis_url_t *url,
  * handles close and events->closed runs. */
 void pz_rlink_close(pz_rlink_t *l);
 
+/* False for a NULL link (closed). */
 bool pz_rlink_up(const pz_rlink_t *l);
 /* In a command callback: the `data` the link was created with. */
 void *pz_rlink_context_data(const redisAsyncContext *ac);

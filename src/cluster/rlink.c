@@ -72,7 +72,7 @@ void *pz_rlink_context_data(const redisAsyncContext *ac) {
 }
 
 bool pz_rlink_up(const pz_rlink_t *l) {
-  return l->state == L_UP;
+  return l && l->state == L_UP;
 }
 
 static uint64_t now_ms(pz_rlink_t *l) {
