@@ -110,6 +110,9 @@ static const struct option_spec specs[] = {
      "reloads it)"},
     {"tls-key", K_STR, OFF(tls_key), 0, SIZE(tls_key), "none",
      "PEM private key of --tls-cert"},
+    {"tls-key-updates", K_U32, OFF(tls_key_updates), 0, 1e6, "16",
+     "TLS 1.3 KeyUpdate messages a client may send within 10 s; one more "
+     "closes it 4003 (0: no limit)"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -250,6 +253,7 @@ static void defaults(pz_config_t *cfg) {
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;
+  cfg->tls_key_updates = 16;
 }
 
 /* --jwt-secret-file: the key is the file's bytes but one trailing newline. */

@@ -47,6 +47,7 @@ typedef struct pz_config {
   char admin_token[129];
   char tls_cert[PZ_PATH_MAX]; /* "" : plain ws:// and http:// */
   char tls_key[PZ_PATH_MAX];
+  uint32_t tls_key_updates; /* per 10 s per connection; 0: no limit */
 } pz_config_t;
 
 enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };
