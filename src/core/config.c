@@ -86,7 +86,8 @@ static const struct option_spec specs[] = {
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
     {"redis", K_REDIS, OFF(redis), 0, SIZE(redis), "none",
-     "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
+     "Redis URL redis://[:password@]host:port[/db] of the cluster to join "
+     "(password percent-encoded)"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
