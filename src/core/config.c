@@ -96,6 +96,9 @@ static const struct option_spec specs[] = {
      "none", "file holding the HS256 key (one trailing newline dropped)"},
     {"jwt-leeway-s", K_U32, OFF(jwt_leeway_s), 0, 3600, "30",
      "clock skew allowed on a JWT's exp and nbf, in seconds"},
+    {"jwt-max-lifetime-s", K_U32, OFF(jwt_max_lifetime_s), 0, 1e9, "86400",
+     "longest lifetime a JWT may have (exp - iat, or exp - now without "
+     "iat), in seconds; longer closes 4001 (0: any)"},
     {"jwt-issuer", K_STR, OFF(jwt_issuer), 0, SIZE(jwt_issuer), "none",
      "required iss of a JWT"},
     {"jwt-audience", K_STR, OFF(jwt_audience), 0, SIZE(jwt_audience), "none",
@@ -254,6 +257,7 @@ static void defaults(pz_config_t *cfg) {
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;
+  cfg->jwt_max_lifetime_s = 86400;
   cfg->tls_key_updates = 16;
 }
 

@@ -40,6 +40,7 @@ typedef struct pz_config {
   char jwt_secret[512]; /* from --jwt-secret or --jwt-secret-file */
   char jwt_secret_file[256];
   uint32_t jwt_leeway_s;
+  uint32_t jwt_max_lifetime_s; /* 0: any exp */
   char jwt_issuer[256];
   char jwt_audience[256];
   uint32_t max_sessions_per_user; /* 0: no limit */

@@ -93,6 +93,9 @@ BAD_TOKENS = {
     "oversized": lambda: token(pad="x" * 5000),
     "not_a_jwt": lambda: "hello",
     "unexpected_audience": lambda: token(aud="someone"),
+    # Issue 15: signed, but never expiring; and longer than the default day.
+    "exp_1e300": lambda: signed(b'{"alg":"HS256","typ":"JWT"}', b'{"sub":"a","exp":1e300}'),
+    "lifetime_over_a_day": lambda: token(exp_in=2 * 86400),
 }
 
 
@@ -243,6 +246,23 @@ async def test_flood_of_bad_tokens_does_not_stall_others(plaza):
     await asyncio.gather(*tasks)
     assert worst < 1.0, f"a ping took {worst:.2f}s during the flood"
     assert time.monotonic() - start < 30
+
+
+@async_test
+async def test_jwt_max_lifetime_counts_from_iat_or_now(plaza):
+    """--jwt-max-lifetime-s: exp - iat (or exp - now without iat) longer
+    than the bound closes 4001; 0 accepts any exp (the old behaviour)."""
+    now = int(time.time())
+    srv = auth_server(plaza, jwt_max_lifetime_s=600)
+    ok = await Client.connect(srv, label="fresh")
+    await ok.hello(token=token(iat=now - 60, exp_in=500))
+    await hello_refused(srv, token(iat=now - 3600, exp_in=300))  # issued for 65 min
+    await hello_refused(srv, token(exp_in=1200))                  # 20 min from now
+    await hello_refused(srv, token(iat=now + 3000, exp_in=3300))  # iat ahead: from now
+    open_ = auth_server(plaza, jwt_max_lifetime_s=0)
+    c = await Client.connect(open_, label="forever")
+    await c.hello(token=signed(b'{"alg":"HS256","typ":"JWT"}', b'{"sub":"a","exp":1e300}'))
+    await c.ping()
 
 
 @async_test
