@@ -195,6 +195,7 @@ static void pump_input(pz_tls_stream_t *t) {
   if (t->off)
     return; /* what the handshake wrote leaves from the next loop */
   if (t->flooded && t->reading) {
+    flush_out(t); /* the write BIO is empty between calls */
     end_input(t, PZ_EABUSE);
     return;
   }
