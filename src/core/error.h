@@ -15,7 +15,8 @@
   X(EPROTO, -6, "protocol error")                                              \
   X(ETOOBIG, -7, "too big")                                                    \
   X(EIO, -8, "i/o error")                                                      \
-  X(ENOTSUP, -9, "not supported here")
+  X(EABUSE, -9, "the peer abuses the protocol")                              \
+  X(ENOTSUP, -10, "not supported here")
 
 enum pz_errno {
 #define PZ_ERR_ENUM(name, val, msg) PZ_##name = (val),

@@ -25,7 +25,8 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
  * and the token matches, sends c on towards it when it lives elsewhere, or
  * answers ERROR 9 and a fresh session (named `name`). With auth, `grant`
  * (taken) must name the session's user, or c is closed with 4001; it
- * replaces the session's grant (a fresher token). */
+ * replaces the session's grant (a fresher token), and a room it does not
+ * allow is left: WELCOME, then ERROR 8 naming the room, no ROOM. */
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
                         uint64_t last_chat_seq, pz_grant_t *grant);
@@ -41,8 +42,12 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
 /* The bus's up-call (bus.h): the cluster's lookup for a resume ended.
  * With a record, the session continues here: created from it, attached
  * to the waiting connection, WELCOME (resumed), and back in its room
- * quietly (the others see no LEFT/JOINED). Without one: ERROR 9 and a
- * fresh session. */
+ * quietly (the others see no LEFT/JOINED); with auth the HELLO's token
+ * must be the record's user's, else close 4001, and when it does not
+ * allow the room the session rejoins it unseen by its client (the old
+ * node lets go of it) and leaves: the others see LEFT, the client ERROR 8
+ * naming the room, as for a resume on the same node. Without a record:
+ * ERROR 9 and a fresh session. */
 void pz_sessions_resumed(void *worker, void *hold, const pz_bus_record_t *rec);
 /* The bus's up-call: local member s went on on another node. */
 void pz_sessions_member_moved(void *worker, pz_session_t *s);
