@@ -12,8 +12,8 @@
  * every worker tells Redis again who is here.
  */
 #include <stdio.h>
+#include <string.h>
 
-#include "clock.h"
 #include "cluster.h"
 #include "log.h"
 #include "scripts.h"
@@ -53,19 +53,17 @@ static void on_heartbeat(redisAsyncContext *ac, void *reply, void *pd) {
 
 void pz_heartbeat(pz_cwork_t *cw) {
   pz_cluster_t *cl = cw->cl;
-  char node[16], ttl[16], now[24], grace[16], batch[16], rttl[16];
-  const char *args[] = {node, cl->nonce, ttl, now, grace, batch, rttl};
+  char node[16], ttl[16], grace[16], batch[16], rttl[16];
+  const char *args[] = {node, cl->nonce, ttl, grace, batch, rttl};
   size_t lens[] = {
       (size_t)snprintf(node, sizeof(node), "%u", cl->node),
       strlen(cl->nonce),
       (size_t)snprintf(ttl, sizeof(ttl), "%u", PZ_CLUSTER_NODE_TTL_MS),
-      (size_t)snprintf(now, sizeof(now), "%llu",
-                       (unsigned long long)pz_wall_ms()),
       (size_t)snprintf(grace, sizeof(grace), "%u", cl->grace_ms),
       (size_t)snprintf(batch, sizeof(batch), "%u", PZ_CLUSTER_REAP_BATCH),
       (size_t)snprintf(rttl, sizeof(rttl), "%u", cl->room_ttl_ms),
   };
-  pz_cluster_eval(cw, on_heartbeat, cw, pz_script_heartbeat, 7, args, lens);
+  pz_cluster_eval(cw, on_heartbeat, cw, pz_script_heartbeat, 6, args, lens);
 }
 
 void pz_heartbeat_release(pz_cwork_t *cw) {

@@ -155,9 +155,12 @@ const char pz_script_reseed[] =
 
 const char pz_script_heartbeat[] = ROOM_LIB
     "local me, nonce, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local now, grace, batch = tonumber(ARGV[4]), tonumber(ARGV[5]), "
-    "tonumber(ARGV[6])\n"
-    "local rttl = ARGV[7]\n"
+    /* Redis' clock, not the node's: a beat sent before a pause and run
+     * after it must not date a deadline from then. */
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local grace, batch = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local rttl = ARGV[6]\n"
     "local mk = 'plaza:node:'..me\n"
     "local v = redis.call('GET', mk)\n"
     "local status = 1\n"

@@ -55,7 +55,8 @@ extern const char pz_script_load[];
  * the room's seq is at least floor, and an empty history takes the node's
  * messages. */
 extern const char pz_script_reseed[];
-/* ARGV: node, nonce, ttl_ms, now_ms, grace_ms, batch, room_ttl_ms.
+/* ARGV: node, nonce, ttl_ms, grace_ms, batch, room_ttl_ms (the time is
+ * Redis' own).
  * Renews (or re-takes) the node key; for each dead node, parks up to
  * `batch` of its members (they stay listed until their grace ends without
  * a resume) and sets its sessions' records to expire with the grace; then

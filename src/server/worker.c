@@ -97,7 +97,8 @@ static void on_housekeeping(uv_timer_t *t) {
   pz_worker_t *w = t->data;
   uint64_t now = pz_worker_now(w);
   pz_conn_sweep(&w->conns, now);
-  pz_sessions_sweep(w, now);
+  if (!w->stopping) /* draining: the cluster keeps them resumable */
+    pz_sessions_sweep(w, now);
   if (w->admin_reqs)
     pz_admin_sweep(w, now);
   if (w->stopping && pz_conn_host_empty(&w->conns))
