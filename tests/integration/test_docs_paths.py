@@ -24,7 +24,8 @@ PATH = re.compile(r"(?<![\w./:@$-])((?:%s)/[\w./*+-]*[\w*])" % "|".join(TOP))
 # A bare file name with an extension of the files we keep.
 EXT = ("c", "h", "py", "md", "ts", "tsx", "cfg", "yml", "json", "mk", "lua", "svg", "sh",
        "html", "js")
-NAME = re.compile(r"(?<![\w./:@$-])([A-Za-z_][\w-]*\.(?:%s))(?![\w/-])" % "|".join(EXT))
+# (Not after '<': a system header, `#include <stdio.h>`.)
+NAME = re.compile(r"(?<![\w./:@$<-])([A-Za-z_][\w-]*\.(?:%s))(?![\w/-])" % "|".join(EXT))
 # [text](target) with a local target.
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
@@ -33,6 +34,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 NOT_OURS = {
     "Node.js", "Next.js", "three.js",   # products, not files
     "Response.json",      # a Web API call in an example
+    "app.c",              # the user's program in a build example
     "out.json",           # where the user asks the bench to write
     "index.mjs",          # a package's ES module, in the README's import map
     "fullchain.pem", "privkey.pem",
