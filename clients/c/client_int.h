@@ -2,8 +2,8 @@
  * Private structures of the client library, shared by its files: ctx.c (the
  * per-loop context and its timer), connect.c (resolving, connecting, what
  * the upgrade needs), client.c (connection life, libuv, TLS and wslay glue)
- * and send.c (encoding and queueing). session.c is built on the public API
- * only.
+ * and send.c (encoding and queueing). session.c is built on the public API,
+ * and counts its sessions in the context.
  */
 #ifndef PZ_CLIENT_INT_H
 #define PZ_CLIENT_INT_H
@@ -43,6 +43,7 @@ struct pz_client_ctx {
   uv_timer_t timer;   /* sweeps `armed` while it is not empty */
   pz_client_t *armed; /* clients with a deadline */
   size_t n_clients;   /* created and not yet freed */
+  size_t n_sessions;  /* session.c's, not yet CLOSED */
   uint64_t rng;       /* xorshift64 state for frame masks */
   bool closing;
   /* What wslay writes during one flush of one client, handed to the socket

@@ -109,6 +109,7 @@ static void on_reopened(uv_handle_t *h) {
     c->reopening = true; /* keeps finish away from the handle */
     pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(r));
     c->reopening = false;
+    c->tcp.data = c; /* what the close callback reads */
     pz_client__closed(h);
   }
 }

@@ -70,7 +70,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 int pz_client_ctx_close(pz_client_ctx_t *ctx) {
-  if (ctx->n_clients > 0)
+  if (ctx->n_clients > 0 || ctx->n_sessions > 0)
     return PZ_CLIENT_EBUSY;
   if (ctx->closing)
     return 0;

@@ -1,7 +1,9 @@
 /*
  * A plaza session kept across connections (see client.h, "sessions that
- * survive dropped sockets"). Built on the public pz_client_* API only: one
- * pz_client_t per connection, one timer for the backoff and the deadlines.
+ * survive dropped sockets"). Built on the public pz_client_* API: one
+ * pz_client_t per connection, one timer for the backoff and the deadlines;
+ * the context counts its sessions, so it is not closed under one that is
+ * waiting to reconnect.
  *
  * What is remembered to come back: the session token and the last chat seq
  * (for HELLO's resume), the room asked for (`desired`) next to the room the
@@ -21,7 +23,7 @@
 #include <openssl/rand.h>
 
 #include "backoff.h"
-#include "plaza/client.h"
+#include "client_int.h"
 #include "plaza/protocol.h"
 
 #define RESUMED_ROOM_WAIT_MS 5000 /* a ROOM waits up to 2 s for Redis */
@@ -181,7 +183,8 @@ static void on_timer_closed(uv_handle_t *h) {
 
 /* Reports CLOSED and frees the session once its timer is closed. */
 static void finish(pz_client_session_t *s, pz_client_session_event_t *ev) {
-  s->ending = true; /* calls from on_status get ESTATE */
+  s->ending = true;     /* calls from on_status get ESTATE */
+  s->ctx->n_sessions--; /* first, so on_status may close the context */
   disarm(s);
   ev->status = PZ_CLIENT_SESSION_CLOSED;
   ev->refused = s->refused;
@@ -553,6 +556,7 @@ int pz_client_session_start(pz_client_ctx_t *ctx, const char *url,
     return r;
   }
   /* Callbacks run from the loop only, so these are in place in time. */
+  ctx->n_sessions++;
   msgpack_zone_init(&s->zone, 4096);
   uv_timer_init(pz_client_ctx_loop(ctx), &s->timer);
   s->timer.data = s;

@@ -164,8 +164,8 @@ int pz_client_ctx_create(uv_loop_t *loop, pz_client_ctx_t **out);
 
 /* Starts closing the context: its timer handle is closed and the context
  * freed in the close callback, so run the loop afterwards. Every client
- * must have had its on_close first: returns PZ_CLIENT_EBUSY (and does
- * nothing) otherwise. */
+ * must have had its on_close, and every session its CLOSED, first: returns
+ * PZ_CLIENT_EBUSY (and does nothing) otherwise. */
 int pz_client_ctx_close(pz_client_ctx_t *ctx);
 
 /* Number of clients of the context not yet freed. */
