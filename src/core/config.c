@@ -131,6 +131,17 @@ static void env_name(const struct option_spec *s, char *out, size_t size) {
 }
 
 static void usage(FILE *f) {
+  /* Columns as wide as the longest flag and variable, so every row lines
+   * up whatever flags are added. */
+  int flag_w = (int)strlen("version"), env_w = 0;
+  for (size_t i = 0; i < NSPECS; i++) {
+    char env[64];
+    env_name(&specs[i], env, sizeof(env));
+    if ((int)strlen(specs[i].flag) > flag_w)
+      flag_w = (int)strlen(specs[i].flag);
+    if ((int)strlen(env) > env_w)
+      env_w = (int)strlen(env);
+  }
   fprintf(f, "usage: plaza [options]\n\n"
              "A realtime WebSocket + MessagePack server for social 3D "
              "spaces.\nEvery option also reads PLAZA_<OPTION> from the "
@@ -141,11 +152,13 @@ static void usage(FILE *f) {
     env_name(s, env, sizeof(env));
     if (s->kind >= K_INT && s->kind != K_LEVEL) /* numbers have a range */
       snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
-    fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
-            s->deflt, range);
+    fprintf(f, "  --%-*s  %-*s  %s (default %s%s)\n", flag_w, s->flag, env_w,
+            env, s->help, s->deflt, range);
   }
-  fprintf(f, "  --%-18s %-24s %s\n", "help", "", "print this and exit");
-  fprintf(f, "  --%-18s %-24s %s\n", "version", "", "print the version");
+  fprintf(f, "  --%-*s  %-*s  %s\n", flag_w, "help", env_w, "",
+          "print this and exit");
+  fprintf(f, "  --%-*s  %-*s  %s\n", flag_w, "version", env_w, "",
+          "print the version and exit");
 }
 
 /* Resolves a listen address as the acceptor will, so a host that cannot

@@ -23,6 +23,7 @@ static const char *const field_names[PZ_HF_COUNT] = {
     [PZ_HF_AUTHORIZATION] = "authorization",
     [PZ_HF_IF_NONE_MATCH] = "if-none-match",
     [PZ_HF_ORIGIN] = "origin",
+    [PZ_HF_HOST] = "host",
 };
 
 static void append(char *buf, size_t cap, size_t *len, const char *at,

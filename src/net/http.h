@@ -2,7 +2,8 @@
  * Sans-I/O HTTP/1.1 request head parser over Debian's http-parser: feed it
  * bytes as they arrive (any chunking, down to one byte) and it reports
  * when the request is complete, keeping only what plaza needs: the method,
- * path, the headers of a WebSocket upgrade, of CORS and of the admin API,
+ * path, the headers of a WebSocket upgrade, of CORS (Origin, and Host to
+ * tell a page of this server's own) and of the admin API,
  * and a body of at most PZ_HTTP_BODY_MAX bytes (the admin API's JSON).
  *
  * A request that asks for an Upgrade and announces a body is not an
@@ -30,6 +31,7 @@ enum pz_http_field {
   PZ_HF_AUTHORIZATION,
   PZ_HF_IF_NONE_MATCH,
   PZ_HF_ORIGIN,
+  PZ_HF_HOST,
   PZ_HF_COUNT
 };
 

@@ -104,9 +104,11 @@ static void http_error(pz_conn_t *c, int status, const char *text) {
 
 static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   /* A browser page of another site must not open a socket that carries
-   * its visitor's cookies or token (cross-site WebSocket hijacking). */
+   * its visitor's cookies or token (cross-site WebSocket hijacking). The
+   * server's own page (the demo at /) is not another site. */
   const char *origin = pz_http_header(c->http, PZ_HF_ORIGIN);
-  if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin)) {
+  if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin) &&
+      !pz_origin_same_host(origin, pz_http_header(c->http, PZ_HF_HOST))) {
     pz_debug("upgrade from %s refused: origin not allowed", c->peer);
     http_error(c, 403, "origin not allowed\n");
     return;

@@ -45,8 +45,11 @@ static void on_signal_closed(uv_handle_t *h) {}
 
 static void on_signal(uv_signal_t *sig, int signum) {
   pz_main_t *m = sig->data;
-  pz_info("%s: closing clients with 1001 and stopping",
-          signum == SIGINT ? "SIGINT" : "SIGTERM");
+  /* /admin/drain asks by raising SIGTERM (admin.c): name what asked. */
+  const char *who = signum == SIGINT                    ? "SIGINT"
+                    : atomic_load(&m->srv->drain_asked) ? "POST /admin/drain"
+                                                        : "SIGTERM";
+  pz_info("%s: closing clients with 1001 and stopping", who);
   atomic_store(&m->srv->stopping, 1);
   pz_acceptor_stop(m->acceptor);
   for (int i = 0; i < m->srv->n_workers; i++)
