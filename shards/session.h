@@ -32,6 +32,9 @@ typedef struct pz_session {
   struct pz_room *room;  /* NULL outside a room */
   uint32_t member_index; /* position in room->members */
   bool dirty;            /* position changed since the last tick */
+  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
+   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
+  bool behind;
   bool has_seq;
   uint64_t seq; /* last MOVE seq applied (or acknowledged) */
   pz_pos_t pos;

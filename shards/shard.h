@@ -39,6 +39,7 @@ typedef struct pz_shard_config {
 typedef struct pz_shard_stats {
   uint64_t state_frames;  /* STATE payloads encoded */
   uint64_t state_entries; /* entries in them */
+  uint64_t state_resyncs; /* full STATEs sent to members owed one */
   uint64_t rooms;
   uint64_t sessions;
 } pz_shard_stats_t;
@@ -130,7 +131,9 @@ pz_shard_result_t pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
 uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
                               pz_str_t text, uint64_t ts_ms);
 /* Tick: one STATE per room with changes, encoded once, sent to every
- * attached member. */
+ * attached member; and to each member whose outlet dropped an unsent
+ * STATE (PZ_OUTLET_LOST), a full STATE instead, whether or not anything
+ * moved: every member's current position, encoded once per room. */
 void pz_shard_tick(pz_shard_t *sh);
 
 #endif

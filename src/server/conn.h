@@ -114,9 +114,11 @@ bool pz_conn_closing(const pz_conn_t *c);
 void pz_conn_attach(pz_conn_t *c, struct pz_session *s);
 
 /* Queues one server message (payload bytes; framed here). `shared` is
- * NULL (bytes borrowed: copied) or the refcounted payload holding them. */
-void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
-                  pz_payload_t *shared);
+ * NULL (bytes borrowed: copied) or the refcounted payload holding them.
+ * Returns 0, or PZ_OUTLET_LOST when this partial STATE replaced an unsent
+ * STATE (outlet.h): the client is owed a full one. */
+int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
+                 pz_payload_t *shared);
 /* Asks for the close handshake with `code`; carried out at the flush
  * step. Kicks (1002, 1003, 1007, 1009, 4002, 4003) give up the session at
  * once, so its token cannot take it over meanwhile. */

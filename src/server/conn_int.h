@@ -79,8 +79,9 @@ struct pz_conn {
 /* conn.c */
 void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list);
 void pz_conn_schedule_flush(pz_conn_t *c);
-void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
-                  const void *data, size_t len, int kind, pz_payload_t *shared);
+/* Queues a frame; returns pz_outq_push's result. */
+int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
+                 const void *data, size_t len, int kind, pz_payload_t *shared);
 void pz_conn_enter_closing(pz_conn_t *c);
 void pz_conn_release_session(pz_conn_t *c, int code);
 void pz_conn_hard_close(pz_conn_t *c);

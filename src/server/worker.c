@@ -55,6 +55,8 @@ static void on_tick(uv_timer_t *t) {
          w->shard.stats.state_frames - PZ_GET(w->metrics.state_frames));
   PZ_ADD(w->metrics.state_entries,
          w->shard.stats.state_entries - PZ_GET(w->metrics.state_entries));
+  PZ_ADD(w->metrics.state_resyncs,
+         w->shard.stats.state_resyncs - PZ_GET(w->metrics.state_resyncs));
   atomic_store_explicit(&w->metrics.rooms, w->shard.n_rooms,
                         memory_order_relaxed);
   schedule_tick(w);
