@@ -121,6 +121,7 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
     pz_conn_hard_close(c);
     return;
   }
+  pz_http_req_dispose(c->http); /* a body sent with the upgrade */
   free(c->http);
   c->http = NULL;
   c->state = PZ_CONN_WS;

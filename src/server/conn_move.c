@@ -82,3 +82,9 @@ void pz_conn_resume_input(pz_conn_t *c) {
     free(data);
   }
 }
+
+void pz_conn_abandon(pz_conn_t *c) {
+  close(c->fd);
+  c->session = NULL;
+  pz_conn_free(c);
+}

@@ -390,6 +390,23 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
     pz_conn_resume_input(c);
 }
 
+/* Shutdown, every thread joined: a connection that never arrived is closed
+ * (its socket with it) and the session it carried is freed. */
+static void drop_adopt(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
+  pz_conn_abandon(a->conn);
+  pz_session_t *s = a->session;
+  if (s) {
+    if (s->grant)
+      pz_auth_user_release(w->srv->auth, s->grant);
+    atomic_fetch_sub(&w->srv->sessions, 1);
+    free(s->grant);
+    free(s);
+  }
+  adopt_free(a);
+}
+
 void pz_sessions_register(pz_worker_t *w) {
   pz_worker_on(w, PZ_MSG_ADOPT, on_adopt);
+  pz_worker_on_drop(w, PZ_MSG_ADOPT, drop_adopt);
 }

@@ -5,7 +5,8 @@
  * upgrade, messages reach on_message and frames queued in one turn arrive
  * in order; a kick gives the session up at once (before the close frame
  * leaves), other closes at the flush; a migrating connection hands over
- * its socket with a queue that shares no payload.
+ * its socket with a queue that shares no payload; and one that no worker
+ * will adopt (shutdown) closes its socket when abandoned.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -247,6 +248,31 @@ static void test_migration_takes_no_shared_payload(void **state) {
   teardown_fixture();
 }
 
+static void on_moved_nowhere(pz_conn_t *c, void *arg) {
+  F->moved++;
+  pz_conn_abandon(c);
+}
+
+static void test_abandoned_connection_closes_its_socket(void **state) {
+  setup_fixture(0);
+  upgrade();
+  send_frame(2, "x", 1);
+  spin(3);
+  pz_conn_migrate(F->conn, on_moved_nowhere, NULL);
+  spin(3);
+  assert_int_equal(F->moved, 1);
+  /* The peer sees the end of the stream: the descriptor was closed. */
+  char got[16];
+  ssize_t n = -1;
+  for (int i = 0; i < 200 && n < 0; i++) {
+    n = read(F->peer, got, sizeof(got));
+    if (n < 0)
+      usleep(500);
+  }
+  assert_int_equal(n, 0);
+  teardown_fixture();
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* as plaza does: a closed peer is an error */
   const struct CMUnitTest tests[] = {
@@ -256,6 +282,7 @@ int main(void) {
       cmocka_unit_test(test_other_close_waits_for_flush),
       cmocka_unit_test(test_protocol_error_gets_close_1002),
       cmocka_unit_test(test_migration_takes_no_shared_payload),
+      cmocka_unit_test(test_abandoned_connection_closes_its_socket),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
