@@ -275,6 +275,13 @@ static void write_out(pz_conn_t *c) {
   }
 }
 
+bool pz_conn_flush(pz_conn_t *c) {
+  if (c->state == PZ_CONN_CLOSED || c->state == PZ_CONN_MIGRATING)
+    return false;
+  write_out(c);
+  return c->state != PZ_CONN_CLOSED && pz_outq_empty(&c->outq);
+}
+
 void pz_conn_on_writable(pz_stream_t *s) {
   pz_conn_t *c = s->data;
   c->blocked = false;

@@ -119,6 +119,10 @@ void pz_conn_attach(pz_conn_t *c, struct pz_session *s);
  * STATE (outlet.h): the client is owed a full one. */
 int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
                  pz_payload_t *shared);
+/* Writes what c's queue holds now rather than at the flush step. Returns
+ * true when all of it is on the wire (for an answer that must leave before
+ * what follows it: POST /admin/drain's, before the process stops). */
+bool pz_conn_flush(pz_conn_t *c);
 /* Asks for the close handshake with `code`; carried out at the flush
  * step. Kicks (1002, 1003, 1007, 1009, 4002, 4003) give up the session at
  * once, so its token cannot take it over meanwhile. */

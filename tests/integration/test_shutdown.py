@@ -1,5 +1,6 @@
-"""SIGTERM stops plaza in order (issue 14): every worker's loop stops and
-every thread is joined before anything is freed.
+"""SIGTERM and POST /admin/drain stop plaza in order (issue 14): every
+worker's loop stops and every thread is joined before anything is freed,
+and the drain answers the request that asked for it.
 
 Before the fix main destroyed the workers one by one, joining each and
 freeing it at once. A worker with no clients stops at once; one lingering
@@ -12,8 +13,9 @@ freed memory instead of exiting 0.
 
 import signal
 
-from plaza_client import ROOM, async_test, room_on_shard
+from plaza_client import ROOM, Client, async_test, room_on_shard
 from rawws import RawWS
+from test_admin import TOKEN, call
 
 
 async def session_homed_on(srv, worker, label):
@@ -45,3 +47,23 @@ async def test_sigterm_while_a_lingering_worker_tells_a_stopped_one(plaza):
     assert srv.wait_exit(10) == 0, srv.sanitizer_report() or srv.log_tail()
     log = srv.read_log()
     assert "stopped" in log, srv.log_tail()
+
+
+@async_test
+async def test_drain_answers_its_request_while_everyone_is_closed(plaza):
+    """POST /admin/drain must answer the request that asked for it: the
+    answer is written before the stop is signalled, so nothing the stop
+    does (every client closed with 1001 on both workers, a worker
+    lingering on a client that never answers) comes before it."""
+    for round_ in range(2):  # the lingering worker is each one in turn
+        srv = plaza(workers=2, admin_token=TOKEN, resume_grace_ms=200)
+        clients = [await Client.joined(srv, room_on_shard(i % 2, f"r{round_}"),
+                                       name=f"c{i}") for i in range(12)]
+        mute = await session_homed_on(srv, round_ % 2, f"mute{round_}")
+        await mute.send(2, room_on_shard(1 - round_ % 2, "far"))
+        await mute.wait_for(ROOM)
+        st, _, doc = call(srv, "POST", "/admin/drain")
+        assert st == 202 and doc == {"draining": True}, (st, doc)
+        for c in clients:
+            await c.expect_close(1001)
+        assert srv.wait_exit(10) == 0, srv.sanitizer_report() or srv.log_tail()
