@@ -60,6 +60,12 @@ typedef struct pz_session {
    * where the session lives; the entry goes when the session ends. */
   bool listed;
   uint64_t replay_after;
+  /* A JOIN of a room on another worker waits for that worker to grant a
+   * place (src/server/joins.c): the number of the ask pending, if
+   * `placing`. A new outlet (or none) voids it: the answer then finds
+   * nobody waiting and gives the place back. */
+  bool placing;
+  uint32_t place_ask;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */

@@ -40,6 +40,7 @@ void pz_shard_dispose(pz_shard_t *sh) {
     HASH_DEL(sh->rooms, r);
     room_free(r);
   }
+  pz_shard_places_dispose(sh);
   pz_wire_dispose(&sh->wire);
 }
 
@@ -89,6 +90,7 @@ void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {
 void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
   if (s->room && !s->outlet && o)
     s->room->n_attached++;
+  s->placing = false; /* what the old connection asked is void */
   s->outlet = o;
   s->expires_ms = 0;
 }
@@ -114,6 +116,7 @@ void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
     behind_clear(s->room, s);
   if (s->room && s->outlet)
     s->room->n_attached--;
+  s->placing = false;
   s->outlet = NULL;
   s->expires_ms = expires_ms;
 }
@@ -216,12 +219,11 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
   }
 }
 
-pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
-                                pz_str_t name) {
+/* Joins s to room `name`, whether or not it is full (checked by the
+ * callers). */
+static void join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   pz_room_t *r;
   HASH_FIND(hh, sh->rooms, name.ptr, name.len, r);
-  if (r && r->n_members >= sh->cfg.room_max_members)
-    return PZ_SHARD_ROOM_FULL;
   if (!r) {
     r = pz_xcalloc(1, sizeof(*r));
     memcpy(r->name, name.ptr, name.len);
@@ -261,7 +263,19 @@ pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
   if (sh->hooks)
     sh->hooks->joined(sh->hooks_ctx, r, s);
   s->handoff = false;
+}
+
+pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
+                                pz_str_t name) {
+  if (!pz_shard_room_has_place(sh, name, s->id))
+    return PZ_SHARD_ROOM_FULL;
+  join(sh, s, name);
   return PZ_SHARD_OK;
+}
+
+void pz_shard_join_held(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
+  pz_shard_place_release(sh, name);
+  join(sh, s, name);
 }
 
 void pz_shard_member_remove(pz_room_t *r, pz_session_t *s) {

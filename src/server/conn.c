@@ -188,6 +188,10 @@ void pz_conn_hard_close(pz_conn_t *c) {
 void pz_conn_enter_closing(pz_conn_t *c) {
   if (c->state == PZ_CONN_CLOSING || c->state == PZ_CONN_CLOSED)
     return;
+  if (c->input_paused) { /* the peer's close frame must be read */
+    c->input_paused = false;
+    pz_stream_read_start(c->stream);
+  }
   c->state = PZ_CONN_CLOSING;
   c->deadline_ms = uv_now(c->host->loop) + PZ_LINGER_MS;
   pz_conn_list_move(c, &c->host->closing);

@@ -159,6 +159,11 @@ typedef void (*pz_conn_moved_cb)(pz_conn_t *c, void *arg);
 void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg);
 int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c);
 void pz_conn_resume_input(pz_conn_t *c);
+/* Holds a WebSocket connection's input while something it asked for is
+ * decided elsewhere (a JOIN asking another worker for a place): messages
+ * already read wait, in order, and the socket is not read, until
+ * pz_conn_resume_input (or a move, or a close). Output goes on. */
+void pz_conn_pause_input(pz_conn_t *c);
 /* A connection in transit that no worker will adopt (shutdown): closes its
  * socket and frees it; its session, if any, is the caller's. */
 void pz_conn_abandon(pz_conn_t *c);

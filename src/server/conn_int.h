@@ -49,6 +49,7 @@ struct pz_conn {
   bool shut;            /* our FIN sent: draining until the peer's */
   bool blocked;         /* the stream takes no more until on_writable */
   bool close_pending;   /* pz_conn_close asked; the flush step does it */
+  bool input_paused;    /* pz_conn_pause_input: read messages wait */
   bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
   char peer[48];

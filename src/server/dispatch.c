@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "joins.h"
 #include "log.h"
 #include "replies.h"
 #include "routing.h"
@@ -170,13 +171,7 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
     rate_limited(x, PZ_C_JOIN);
     return;
   }
-  pz_shard_leave(&w->shard, s, false);
-  int shard = pz_room_shard(room.ptr, room.len, w->srv->n_workers);
-  if (shard != w->index) { /* the room lives on another worker */
-    pz_sessions_join_elsewhere(w, x->c, room, shard);
-    return;
-  }
-  pz_dispatch_answer(x->c, pz_shard_join(&w->shard, s, room), PZ_C_JOIN);
+  pz_joins_join(w, x->c, room);
 }
 
 static void on_move(const pz_ctx_t *x, const pz_cmsg_t *m) {

@@ -31,6 +31,7 @@ typedef struct pz_msg_adopt {
   /* JOIN */
   char room[PZ_ROOM_NAME_MAX + 1];
   uint8_t room_len;
+  bool held; /* a place is held for it there */
   /* RESUME */
   uint64_t id;
   char token[PZ_SESSION_TOKEN_MAX + 1];
@@ -118,7 +119,6 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
     return; /* resumed on another connection meanwhile */
   if (pz_close_ends_session(code) || w->cfg->resume_grace_ms == 0) {
     pz_debug("session %llu ends (close %d)", (unsigned long long)s->id, code);
-    s->outlet = NULL;
     pz_shard_session_detach(&w->shard, s, 0);
     pz_sessions_end(w, s);
     return;
@@ -189,11 +189,12 @@ static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
 }
 
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to) {
+                                int to, bool held) {
   pz_session_t *s = pz_conn_session(c);
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_JOIN;
   a->session = s;
+  a->held = held;
   memcpy(a->room, room.ptr, room.len);
   a->room_len = (uint8_t)room.len;
   unhost(w, s);
@@ -335,7 +336,7 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   s->replay_after = r->replay_after;
   int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
   if (shard != w->index)
-    pz_sessions_join_elsewhere(w, c, r->room, shard);
+    pz_sessions_join_elsewhere(w, c, r->room, shard, false);
   else
     pz_dispatch_answer(c, pz_shard_join(&w->shard, s, r->room), PZ_C_JOIN);
 }
@@ -367,19 +368,23 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
   pz_conn_t *c = a->conn;
   if (a->session) /* here now, whatever happens to the connection */
     host(w, a->session);
+  pz_str_t room = {a->room, a->room_len};
   if (pz_conn_adopt(&w->conns, c) != 0) {
     if (a->session) {
       a->session->outlet = NULL;
       pz_sessions_end(w, a->session);
     }
+    if (a->held)
+      pz_shard_place_release(&w->shard, room);
     adopt_free(a);
     return;
   }
   if (a->purpose == PZ_ADOPT_JOIN) {
-    pz_dispatch_answer(
-        c,
-        pz_shard_join(&w->shard, a->session, (pz_str_t){a->room, a->room_len}),
-        PZ_C_JOIN);
+    if (a->held)
+      pz_shard_join_held(&w->shard, a->session, room);
+    else
+      pz_dispatch_answer(c, pz_shard_join(&w->shard, a->session, room),
+                         PZ_C_JOIN);
     free(a);
   } else {
     resume(w, c, a);

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "dispatch.h"
 #include "endpoints.h"
+#include "joins.h"
 #include "log.h"
 #include "requests.h"
 #include "routing.h"
@@ -193,6 +194,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   pz_worker_on_drop(w, PZ_MSG_NEW_SOCKET, drop_new_socket);
   pz_worker_on(w, PZ_MSG_STOP, on_stop);
   pz_sessions_register(w);
+  pz_joins_register(w);
   pz_routing_register(w);
   pz_endpoints_register(w);
   pz_admin_register(w);
