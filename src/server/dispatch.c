@@ -128,15 +128,9 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
                  "name must be 1-32 bytes of UTF-8");
     return;
   }
+  /* A resume adds no session if it succeeds; a fresh one, whether asked
+   * for or given when the resume fails, must fit (sessions.c). */
   pz_str_t resume = m->u.hello.resume;
-  /* A resume adds no session if it succeeds; a fresh one must fit. */
-  if (!resume.ptr &&
-      atomic_load(&w->srv->sessions) >= (int64_t)w->cfg->max_connections) {
-    free(grant);
-    error(x, PZ_ERR_OVERLOADED, "server full, try another node", PZ_C_HELLO);
-    pz_conn_close(x->c, PZ_CLOSE_GOING_AWAY, "overloaded");
-    return;
-  }
   if (resume.ptr)
     pz_sessions_resume(w, x->c, resume, name, m->u.hello.has_last_chat_seq,
                        m->u.hello.last_chat_seq, grant);

@@ -63,7 +63,6 @@ static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   }
   pz_session_t *s = pz_shard_session_create(
       &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
-  atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, id, w->index);
   return s;
@@ -74,10 +73,30 @@ static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   pz_conn_attach(c, s);
 }
 
+/* A place among --max-connections sessions, taken before the session is
+ * made: one atomic add, undone when it went over, so that HELLOs on
+ * several workers at once never all take the last place (a check, then
+ * the add, would let them). */
+static bool seat_take(pz_server_t *srv) {
+  if (atomic_fetch_add(&srv->sessions, 1) < (int64_t)srv->cfg->max_connections)
+    return true;
+  atomic_fetch_sub(&srv->sessions, 1);
+  return false;
+}
+
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant) {
+  if (!seat_take(w->srv)) {
+    pz_debug("HELLO from %s: server full", pz_conn_peer(c));
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_OVERLOADED,
+                   "server full, try another node", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "overloaded");
+    return;
+  }
   if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
     pz_debug("HELLO from %s: user has too many sessions", pz_conn_peer(c));
+    atomic_fetch_sub(&w->srv->sessions, 1);
     free(grant);
     pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
                    "too many sessions for this user", PZ_C_HELLO);
@@ -86,6 +105,7 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
   }
   pz_session_t *s = session_new(w, name);
   if (!s) {
+    atomic_fetch_sub(&w->srv->sessions, 1);
     if (grant)
       pz_auth_user_release(w->srv->auth, grant);
     free(grant);
@@ -316,6 +336,8 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   }
   pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, r->token,
                                             pz_worker_now(w));
+  /* Counted, never refused: a resume is let through (the session left
+   * its node, whose count went down; and its record is taken already). */
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);

@@ -17,7 +17,9 @@ void pz_sessions_register(pz_worker_t *w);
 
 /* HELLO without resume: a fresh session for c, and WELCOME. `grant`
  * (taken; NULL without auth) becomes the session's: when its user already
- * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001. */
+ * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001;
+ * when the process holds --max-connections sessions, ERROR 10 and close
+ * 1001 (the count is a reservation: an atomic add, undone when over). */
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant);
 /* HELLO with a resume token: attaches c to the session if it lives here
