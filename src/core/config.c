@@ -86,7 +86,8 @@ static const struct option_spec specs[] = {
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
     {"redis", K_REDIS, OFF(redis), 0, SIZE(redis), "none",
-     "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
+     "Redis URL redis://[:password@]host:port[/db] of the cluster to join "
+     "(password percent-encoded)"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
@@ -95,6 +96,9 @@ static const struct option_spec specs[] = {
      "none", "file holding the HS256 key (one trailing newline dropped)"},
     {"jwt-leeway-s", K_U32, OFF(jwt_leeway_s), 0, 3600, "30",
      "clock skew allowed on a JWT's exp and nbf, in seconds"},
+    {"jwt-max-lifetime-s", K_U32, OFF(jwt_max_lifetime_s), 0, 1e9, "86400",
+     "longest lifetime a JWT may have (exp - iat, or exp - now without "
+     "iat), in seconds; longer closes 4001 (0: any)"},
     {"jwt-issuer", K_STR, OFF(jwt_issuer), 0, SIZE(jwt_issuer), "none",
      "required iss of a JWT"},
     {"jwt-audience", K_STR, OFF(jwt_audience), 0, SIZE(jwt_audience), "none",
@@ -110,6 +114,9 @@ static const struct option_spec specs[] = {
      "reloads it)"},
     {"tls-key", K_STR, OFF(tls_key), 0, SIZE(tls_key), "none",
      "PEM private key of --tls-cert"},
+    {"tls-key-updates", K_U32, OFF(tls_key_updates), 0, 1e6, "16",
+     "TLS 1.3 KeyUpdate messages a client may send within 10 s; one more "
+     "closes it 4003 (0: no limit)"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -250,6 +257,8 @@ static void defaults(pz_config_t *cfg) {
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;
+  cfg->jwt_max_lifetime_s = 86400;
+  cfg->tls_key_updates = 16;
 }
 
 /* --jwt-secret-file: the key is the file's bytes but one trailing newline. */

@@ -114,9 +114,13 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   uint32_t idle_s = h->cfg->idle_timeout_ms / 1000;
   pz_tcp_options_t opt = {.sndbuf = h->cfg->sndbuf,
                           .keepalive_s = idle_s ? (int)idle_s : 60};
-  /* A moved connection brings its TLS stream (its session state). */
+  /* A moved connection brings its TLS stream (its session state). What
+   * TLS holds for the client counts against the same bound as the queue,
+   * and so do the answers a client makes it write but never reads. */
+  pz_tls_limits_t lim = {.hold_max = h->cfg->max_outbound,
+                         .key_updates = h->cfg->tls_key_updates};
   if (h->tls && !c->tls &&
-      !(c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls))))
+      !(c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls), &lim)))
     return PZ_ENOMEM;
   int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
                              sizeof(h->readbuf), &opt);
@@ -237,7 +241,11 @@ int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
                  const void *data, size_t len, int kind, pz_payload_t *shared) {
   int r = shared ? pz_outq_push(&c->outq, hdr, hlen, shared, kind)
                  : pz_outq_push_copy(&c->outq, hdr, hlen, data, len, kind);
-  if (r == PZ_EFULL && c->state == PZ_CONN_WS && !c->close_pending)
+  /* The bound covers the queue and what the stream holds (TLS records
+   * encrypted but not yet taken by the socket). */
+  if (c->state == PZ_CONN_WS && !c->close_pending &&
+      (r == PZ_EFULL ||
+       c->outq.bytes + pz_stream_held(c->stream) > c->host->cfg->max_outbound))
     slow_consumer(c);
   pz_conn_schedule_flush(c);
   return r;
@@ -458,9 +466,31 @@ void pz_conn_host_close(pz_conn_host_t *h) {
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* The stream stopped reading because the client broke one of its limits:
+ * TLS answers it never reads past --max-outbound (PZ_EFULL), or a flood of
+ * TLS key updates (PZ_EABUSE). A WebSocket client is told with a close
+ * code, which the linger deadline gives up on if it does not read; true
+ * then. Other phases are dropped like any broken input. */
+static bool stream_limit(pz_conn_t *c, int err) {
+  if (c->state != PZ_CONN_WS || c->close_pending)
+    return false;
+  if (err == PZ_EFULL) {
+    slow_consumer(c);
+    return true;
+  }
+  if (err != PZ_EABUSE)
+    return false;
+  pz_info("closing %s: more than %u TLS key updates within %d s", c->peer,
+          c->host->cfg->tls_key_updates, PZ_TLS_KEY_UPDATE_WINDOW_MS / 1000);
+  pz_conn_close(c, PZ_CLOSE_KICKED, "TLS key update flood");
+  return true;
+}
+
 void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
   pz_conn_t *c = s->data;
   pz_conn_host_t *h = c->host;
+  if (n < 0 && stream_limit(c, (int)n))
+    return;
   if (n < 0) {
     c->eof = true;
     if (c->state == PZ_CONN_WS && !c->close_pending) {

@@ -121,7 +121,7 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
     pz_conn_hard_close(c);
     return;
   }
-  pz_http_req_dispose(c->http); /* a body sent with the upgrade */
+  pz_http_req_dispose(c->http);
   free(c->http);
   c->http = NULL;
   c->state = PZ_CONN_WS;
@@ -140,10 +140,11 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (r == PZ_EAGAIN)
     return;
   if (r == PZ_ETOOBIG) {
-    if (c->http->head_done)
-      http_error(c, 413, "request body too large\n");
-    else
+    /* A head can be over the limit and complete (one read of it all). */
+    if (c->http->head_bytes > PZ_HTTP_HEAD_MAX)
       http_error(c, 431, "request head too large\n");
+    else
+      http_error(c, 413, "request body too large\n");
     return;
   }
   if (r < 0) {
@@ -155,7 +156,12 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (q)
     *q = 0;
   if (strcmp(c->http->path, PZ_WS_PATH) == 0) {
-    upgrade(c, data + r, len - (size_t)r);
+    /* RFC 6455 4.1: the upgrade is a GET without a body. One that carries
+     * a body would leave it to be read as frames, or kept for nothing. */
+    if (c->http->upgrade && c->http->has_body)
+      http_error(c, 400, "a WebSocket upgrade carries no body\n");
+    else
+      upgrade(c, data + r, len - (size_t)r);
     return;
   }
   c->request_pending = true;

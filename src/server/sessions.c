@@ -31,7 +31,8 @@ typedef struct pz_msg_adopt {
   /* JOIN */
   char room[PZ_ROOM_NAME_MAX + 1];
   uint8_t room_len;
-  bool held; /* a place is held for it there */
+  bool held;  /* a place is held for it there */
+  bool evict; /* a restored session its token keeps out of the room */
   /* RESUME */
   uint64_t id;
   char token[PZ_SESSION_TOKEN_MAX + 1];
@@ -208,8 +209,11 @@ static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
   pz_conn_migrate(c, on_moved, a);
 }
 
-void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to, bool held) {
+/* The session of c and c go to worker `to`, the worker of `room`, and
+ * join it there, into the place held for it when `held` (or, evict: are
+ * kept out of it, see evict below). */
+static void go_to_room(pz_worker_t *w, pz_conn_t *c, pz_str_t room, int to,
+                       bool held, bool evict) {
   pz_session_t *s = pz_conn_session(c);
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_JOIN;
@@ -217,8 +221,62 @@ void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
   a->held = held;
   memcpy(a->room, room.ptr, room.len);
   a->room_len = (uint8_t)room.len;
+  a->evict = evict;
   unhost(w, s);
   send_along(c, a, to);
+}
+
+void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
+                                int to, bool held) {
+  go_to_room(w, c, room, to, held, false);
+}
+
+/* ---- a resume the new token keeps out of the session's room ------------- */
+
+/* docs/protocol.md: on a resume the new token's rooms apply. A session
+ * whose room the token does not allow resumes outside any room, and the
+ * client hears why, after WELCOME. */
+static void say_forbidden(pz_worker_t *w, pz_conn_t *c, pz_str_t room) {
+  char msg[PZ_ROOM_NAME_MAX + 80];
+  snprintf(msg, sizeof(msg),
+           "your token does not allow room %.*s: resumed outside any room",
+           (int)room.len, room.ptr);
+  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN, msg, PZ_C_HELLO);
+}
+
+/* ...and leaves the room: its members see LEFT, on every node. On the
+ * room's worker, s attached to c. */
+static void leave_forbidden(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
+  pz_debug("session %llu resumed out of room %.*s on worker %d (token)",
+           (unsigned long long)s->id, s->room->name_len, s->room->name,
+           w->index);
+  say_forbidden(w, c, (pz_str_t){s->room->name, s->room->name_len});
+  pz_shard_leave(&w->shard, s, false); /* may free the room */
+}
+
+static bool room_forbidden(const pz_session_t *s) {
+  return s->room && s->grant &&
+         !pz_grant_allows_room(s->grant, s->room->name, s->room->name_len);
+}
+
+/* A session restored from another node into a room its new token does not
+ * allow: it rejoins the room quietly, unseen by its client (detached
+ * meanwhile: no ROOM), so that the node that held it lets go of it as
+ * after any resume; then it leaves, and every node's members see LEFT.
+ * On the room's worker, s attached to c. */
+static void evict(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
+                  pz_str_t room) {
+  s->handoff = true;
+  s->replay = false;
+  pz_shard_session_detach(&w->shard, s, 0);
+  pz_shard_result_t r = pz_shard_join(&w->shard, s, room);
+  pz_shard_session_attach(&w->shard, s, pz_conn_outlet(c));
+  if (r == PZ_SHARD_OK) {
+    leave_forbidden(w, c, s);
+  } else {
+    s->handoff = false; /* full: it never got in */
+    say_forbidden(w, c, room);
+  }
 }
 
 /* ---- resume ------------------------------------------------------------- */
@@ -239,7 +297,10 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
   }
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
-  pz_shard_send_room(&w->shard, s, a->has_last_chat_seq, a->last_chat_seq);
+  if (room_forbidden(s))
+    leave_forbidden(w, c, s);
+  else
+    pz_shard_send_room(&w->shard, s, a->has_last_chat_seq, a->last_chat_seq);
   pz_debug("session %llu resumed on worker %d", (unsigned long long)s->id,
            w->index);
 }
@@ -349,16 +410,20 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
-  pz_debug("session %llu continues here from node %u",
-           (unsigned long long)s->id, pz_id_node(s->id));
+  pz_debug("session %llu continues on worker %d from node %u",
+           (unsigned long long)s->id, w->index, pz_id_node(s->id));
   if (!r->room.len)
     return;
   s->handoff = true; /* no JOINED: the room knows it */
   s->replay = r->replay;
   s->replay_after = r->replay_after;
+  bool forbidden =
+      grant && !pz_grant_allows_room(grant, r->room.ptr, r->room.len);
   int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
   if (shard != w->index)
-    pz_sessions_join_elsewhere(w, c, r->room, shard, false);
+    go_to_room(w, c, r->room, shard, false, forbidden);
+  else if (forbidden)
+    evict(w, c, s, r->room);
   else
     pz_dispatch_answer(c, pz_shard_join(&w->shard, s, r->room), PZ_C_JOIN);
 }
@@ -401,7 +466,10 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
     adopt_free(a);
     return;
   }
-  if (a->purpose == PZ_ADOPT_JOIN) {
+  if (a->purpose == PZ_ADOPT_JOIN && a->evict) {
+    evict(w, c, a->session, room);
+    free(a);
+  } else if (a->purpose == PZ_ADOPT_JOIN) {
     if (a->held)
       pz_shard_join_held(&w->shard, a->session, room);
     else

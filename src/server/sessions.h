@@ -26,7 +26,8 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
  * and the token matches, sends c on towards it when it lives elsewhere, or
  * answers ERROR 9 and a fresh session (named `name`). With auth, `grant`
  * (taken) must name the session's user, or c is closed with 4001; it
- * replaces the session's grant (a fresher token). */
+ * replaces the session's grant (a fresher token), and a room it does not
+ * allow is left: WELCOME, then ERROR 8 naming the room, no ROOM. */
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
                         uint64_t last_chat_seq, pz_grant_t *grant);
@@ -55,7 +56,10 @@ typedef struct pz_restore {
 } pz_restore_t;
 /* Creates the session (copies r), attaches c, answers WELCOME (resumed)
  * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,
- * `grant` (taken) must be the record's user's, else close 4001. */
+ * `grant` (taken) must be the record's user's, else close 4001; when it
+ * does not allow the room, the session rejoins it unseen by its client
+ * (the old node lets go of it) and leaves: the others see LEFT, the
+ * client ERROR 8 naming the room, as for a resume on the same node. */
 void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
                          pz_grant_t *grant);
 /* A resume that found nothing: ERROR 9 and a fresh session for c (grant

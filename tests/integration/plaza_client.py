@@ -327,11 +327,15 @@ def rooms_list(server):
     return doc
 
 
-def http_raw(server, request):
-    """Sends a raw request (bytes) on a new connection; returns every byte
-    of the answer, read until the server closes."""
+def http_raw(server, request, *later):
+    """Sends a raw request (bytes) on a new connection, and each of `later`
+    in a write of its own after a pause; returns every byte of the answer,
+    read until the server closes."""
     s = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
     s.sendall(request)
+    for part in later:
+        time.sleep(0.1)  # the server reads what came before on its own
+        s.sendall(part)
     data = b""
     while True:
         chunk = s.recv(4096)
