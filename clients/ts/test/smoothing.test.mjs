@@ -10,7 +10,7 @@ import {
   interpolate,
   Interpolator,
   Predictor,
-} from "../dist/index.js";
+} from "plaza-client";
 import { next, startPlaza, until } from "./helpers/plaza.mjs";
 
 const P = (x, yaw = 0) => ({ x, y: 0, z: 0, yaw });
