@@ -125,34 +125,38 @@ function pos(p: Position): Position {
 /**
  * The local time of a server tick. STATE n leaves the server n ticks
  * after tick 0; it arrives after a network delay that varies. The clock
- * keeps `arrival - n * tickMs` at its smallest (the least delayed STATE
- * is the best guess of the true offset; a later, larger one is jitter),
- * creeping up slowly so that a lasting change of the delay is followed,
- * and starts over when the ticks jump (another worker's or node's
- * counter after a room change or a resume).
+ * takes the smallest `arrival - n * tickMs` of the last `windowMs` (the
+ * least delayed STATE is the best guess of the true offset; the larger
+ * ones are jitter), so a lasting change of the delay is followed once
+ * the window has passed, and starts over when the ticks jump (another
+ * worker's or node's counter after a room change or a resume).
  */
 export class TickClock {
-  private offset: number | null = null;
+  // (arrival, offset) pairs, offsets increasing: the front is the minimum.
+  private window: Array<[number, number]> = [];
 
   constructor(
     private readonly tickMs: () => number,
     /** A jump larger than this is a new tick counter, not delay. */
     private readonly resyncMs = 1000,
+    private readonly windowMs = 2000,
   ) {}
 
   /** Local time (on the clock `arrival` is read from) of tick `tick`. */
   at(tick: number, arrival: number): number {
     const base = tick * this.tickMs();
     const d = arrival - base;
-    if (this.offset === null || Math.abs(d - this.offset) > this.resyncMs)
-      this.offset = d;
-    else if (d < this.offset) this.offset = d;
-    else this.offset += (d - this.offset) * 0.02;
-    return base + this.offset;
+    const w = this.window;
+    const front = w[0];
+    if (front && Math.abs(d - front[1]) > this.resyncMs) w.length = 0;
+    while (w.length && (w[w.length - 1] as [number, number])[1] >= d) w.pop();
+    w.push([arrival, d]);
+    while ((w[0] as [number, number])[0] < arrival - this.windowMs) w.shift();
+    return base + (w[0] as [number, number])[1];
   }
 
   reset(): void {
-    this.offset = null;
+    this.window = [];
   }
 }
 
