@@ -117,10 +117,11 @@ test("a LEAVE lost with the socket: leave() settles", async () => {
     const r = await (await fetch(`${p.http}/rooms`)).json();
     return !r.rooms.some((x) => x.room === "leave-lost");
   }, 5000, "the LEAVE landed");
+  const synced = next(a, "synced", () => true, 5000);
   relay.cut();
   await leaving;
   assert.equal(a.room, null);
-  await next(a, "synced", () => true, 5000).catch(() => {});
+  assert.deepEqual(await synced, { resumed: true, recovered: true, room: null });
   assert.equal(a.status, "open");
 });
 
