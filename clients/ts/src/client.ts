@@ -11,13 +11,12 @@
  * guarantees, and a timer backs them all: a sync that does not finish in
  * `requestTimeoutMs` drops the socket and starts again.
  */
-import { type BackoffOptions, backoffDelay } from "./backoff.js";
-import { clientBuckets, type RateLimits } from "./bucket.js";
-import { DecodeError, decodeServer, encodeClient } from "./codec.js";
-import { Emitter, type HandlerErrorSink } from "./emitter.js";
+import { clientBuckets } from "./bucket.js";
+import { ABNORMAL, Connection } from "./connection.js";
+import { OPEN } from "./transport.js";
 import {
   CancelledError,
-  ClosedError,
+  type ClosedError,
   ConnectionError,
   type PlazaError,
   refused,
@@ -27,7 +26,6 @@ import {
 import type {
   Chat,
   ChatLine,
-  ClientMessage,
   ErrorMessage,
   Member,
   Move,
@@ -36,128 +34,16 @@ import type {
   ServerMessage,
   State,
   Welcome,
-  Whisper,
 } from "./messages.js";
-import {
-  ClientOp,
-  CloseCode,
-  ErrorCode,
-  PROTOCOL_VERSION,
-  ServerOp,
-  SUBPROTOCOL,
-} from "./protocol.js";
-import {
-  type PersistOptions,
-  SessionStore,
-  watchPage,
-} from "./session-store.js";
-import {
-  defaultSocketFactory,
-  describeFailure,
-  type FailureText,
-  messageBytes,
-  OPEN,
-  type SocketFactory,
-  type SocketLike,
-} from "./transport.js";
+import type { ConnectOptions } from "./options.js";
+import { handled, Outbox } from "./outbox.js";
+import { ClientOp, CloseCode, ErrorCode, ServerOp } from "./protocol.js";
+import { SessionStore, watchPage } from "./session-store.js";
 
-export type Status = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+export type * from "./options.js";
 
-export interface StatusEvent {
-  status: Status;
-  /** connecting (retries) / reconnecting: the attempt about to be made
-   * (1-based) and its delay. */
-  attempt?: number;
-  delayMs?: number;
-  /** reconnecting / closed: the close code of the lost socket and why,
-   * in words (a TLS failure, an HTTP 403...) where the socket said. */
-  code?: number;
-  reason?: string;
-}
-
-/** A ROOM: after a join, a rejoin or a resume. */
-export interface RoomEvent extends RoomSnapshot {
-  /** True when it restores the room a resumed session was in: the server
-   * kept the session's place (a Predictor keeps its prediction). */
-  resumed: boolean;
-}
-
-export interface LeftEvent {
-  id: number;
-  /** The member as last known, when it was. */
-  member?: Member;
-  /** True when this client is out of its room: it left, or a rejoin
-   * after a reconnect was refused (the `error` event says why). */
-  self: boolean;
-}
-
-/** After each (re)connect, once the client is in step with the server
- * and what waited has gone out. */
-export interface SyncedEvent {
-  /** The server resumed the session (same id, room, position). */
-  resumed: boolean;
-  /** Nothing was lost: the session resumed and every room chat since the
-   * last one seen was replayed (false when the server's history no longer
-   * reached back to it, or the session could not be resumed). */
-  recovered: boolean;
-  /** The room the session is in now. */
-  room: string | null;
-}
-
-export interface ClientEvents {
-  status: StatusEvent;
-  welcome: Welcome;
-  synced: SyncedEvent;
-  room: RoomEvent;
-  joined: Member;
-  left: LeftEvent;
-  /** `members` changed (a new map; unchanged members keep their object). */
-  members: ReadonlyMap<number, Member>;
-  state: State;
-  chat: Chat;
-  whisper: Whisper;
-  error: ErrorMessage;
-  rtt: number;
-}
-
-/** A JWT, or a function giving one (called before every connection, so a
- * reconnect after the old token expired presents a fresh one). */
-export type TokenSource = string | (() => string | Promise<string>);
-
-export interface ConnectOptions {
-  /** ws:// or wss:// URL of the server's /ws endpoint. */
-  url: string;
-  /** Display name (1–32 bytes of UTF-8); the server picks guest-<id> without. */
-  name?: string;
-  /** JWT for servers with an auth secret. */
-  token?: TokenSource;
-  /** Reconnect backoff, or false to give up when the socket drops. */
-  reconnect?: BackoffOptions | false;
-  /** Retry the first connection too, with the same backoff, until it
-   * succeeds or `signal` aborts (default false: connect() rejects). */
-  retryInitialConnect?: boolean;
-  /** How long join(), leave(), ping() and a chat's echo wait (default 15 s;
-   * join and leave count reconnects in it). */
-  requestTimeoutMs?: number;
-  /** The server's rate limits, when not plaza's defaults: the client
-   * paces chat, whispers and moves under them. */
-  limits?: RateLimits;
-  /** Keep the session across page reloads (sessionStorage); see
-   * PersistOptions. */
-  persistSession?: boolean | PersistOptions;
-  /** Another WebSocket implementation (tests, React Native...). */
-  socketFactory?: SocketFactory;
-  /** Where exceptions thrown by event handlers go (default: rethrown
-   * from a microtask, so the host reports them as uncaught). */
-  onHandlerError?: HandlerErrorSink;
-}
-
-/** Close codes after which coming back would only be refused again. */
-const FATAL_CLOSES = new Set<number>([CloseCode.Unauthorized, CloseCode.Kicked]);
-const ABNORMAL = 1006;
 const ROOM_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 const HISTORY_MAX = 50;
-const utf8 = new TextEncoder();
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -175,17 +61,6 @@ interface Request {
   ops: RoomOp[];
 }
 
-interface Outgoing {
-  kind: ClientOp.Chat | ClientOp.Whisper;
-  text: string;
-  to: number;
-  room: string | null; // a chat's room
-  afterSeq: number; // the room's chat seq when it was sent
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  timer: Timer | null;
-}
-
 /** What a (re)connect still waits for before the queue flows. */
 type Sync =
   | "room" // the ROOM of a resumed session
@@ -193,7 +68,7 @@ type Sync =
   | "answer" // the answer to a JOIN/LEAVE that brings the room to the wish
   | "done";
 
-export class PlazaClient extends Emitter<ClientEvents> {
+export class PlazaClient extends Connection {
   /** This session's id (changes only when a resume fails). */
   id = 0;
   /** The server's tick rate from WELCOME. */
@@ -207,31 +82,11 @@ export class PlazaClient extends Emitter<ClientEvents> {
   members: ReadonlyMap<number, Member> = new Map();
   /** Last measured round trip in ms (ping()), NaN before the first. */
   rtt = NaN;
-  status: Status = "idle";
   /** From the last `synced`: whether the last reconnect lost nothing. */
   recovered = true;
 
-  private readonly opts: ConnectOptions;
-  private readonly timeoutMs: number;
-  private readonly buckets: ReturnType<typeof clientBuckets>;
   private readonly store: SessionStore | null;
   private readonly leaveOnPageHide: boolean;
-  private factory: SocketFactory | null;
-  private ws: SocketLike | null = null;
-  private failure: FailureText | null = null; // the socket's error event
-  private ready = false; // WELCOME received on the current socket
-  private everOpen = false;
-  private closed = false;
-  private closeReason: { reason: string; code: number | undefined } = {
-    reason: "",
-    code: undefined,
-  };
-  private suspended = false; // the page is hidden
-  private session: string | null = null;
-  private triedResume = false;
-  private attempt = 0;
-  private retryTimer: Timer | null = null;
-  private connectWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private unwatchPage: () => void = () => {};
 
   // Rooms: what the app asked for, and the JOIN/LEAVEs on their way.
@@ -253,23 +108,26 @@ export class PlazaClient extends Emitter<ClientEvents> {
   private chatSeq = 0;
   private helloSeq = false; // last_chat_seq went with this socket's HELLO
   private history: ChatLine[] = [];
-  private outbox: Outgoing[] = [];
-  private unconfirmed: Outgoing[] = [];
-  private pumpTimer: Timer | null = null;
-  private pendingMove: Move | null = null;
-  private moveTimer: Timer | null = null;
+  private readonly outbox: Outbox;
   private moveSeq = 0;
   private oldIds = new Set<number>();
   private pings = new Map<number, { sent: number; resolve: (ms: number) => void; reject: (e: unknown) => void; timer: Timer }>();
   private pingId = 0;
 
   constructor(opts: ConnectOptions) {
-    super();
-    this.opts = opts;
-    this.timeoutMs = opts.requestTimeoutMs ?? 15000;
-    this.buckets = clientBuckets(opts.limits ?? {}, now);
-    this.factory = opts.socketFactory ?? null;
-    if (opts.onHandlerError) this.onHandlerError = opts.onHandlerError;
+    super(opts);
+    this.outbox = new Outbox(
+      {
+        canSend: () => this.synced(),
+        target: () => this.target(),
+        room: () => this.room,
+        chatSeqIn: (room) => (this.chatRoom === room ? this.chatSeq : 0),
+        isOwn: (id) => id === this.id || this.oldIds.has(id),
+        send: (m) => this.sendNow(m),
+      },
+      clientBuckets(opts.limits ?? {}, now),
+      this.timeoutMs,
+    );
     const persist = opts.persistSession;
     this.store = persist
       ? SessionStore.open(persist === true ? {} : persist, opts.url, opts.name)
@@ -300,45 +158,6 @@ export class PlazaClient extends Emitter<ClientEvents> {
   }
 
   // ---- the API ---------------------------------------------------------
-
-  /** Opens the connection; resolves on the first WELCOME. Rejects with a
-   * ConnectionError when it fails (unless retryInitialConnect), a
-   * RefusedError when the HELLO is refused, the signal's reason when it
-   * aborts (the client is then closed), a ClosedError after close(). */
-  connect(o: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError());
-    if (this.ready) return Promise.resolve();
-    const signal = o.signal;
-    if (signal?.aborted) {
-      this.close({ leave: false });
-      return Promise.reject(signal.reason);
-    }
-    const p = new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const reason = signal?.reason;
-        this.connectWaiters = this.connectWaiters.filter((w) => w !== waiter);
-        this.close({ leave: false });
-        reject(reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e: unknown) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.connectWaiters.push(waiter);
-    });
-    if (this.status === "idle") {
-      this.setStatus({ status: "connecting" });
-      void this.openSocket();
-    }
-    return p;
-  }
 
   /** Joins `room` (leaving the current one); resolves with its snapshot.
    * While reconnecting the wish is kept and carried out after the sync.
@@ -381,8 +200,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
       z: p.z,
       yaw: p.yaw,
     };
-    this.pendingMove = m;
-    this.sendMove();
+    this.outbox.move(m);
     return m.seq;
   }
 
@@ -395,7 +213,8 @@ export class PlazaClient extends Emitter<ClientEvents> {
    * reported as unhandled, and the server's refusals are `error` events
    * too. */
   chat(text: string): Promise<Chat> {
-    return this.enqueue(ClientOp.Chat, 0, text) as Promise<Chat>;
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.outbox.add(ClientOp.Chat, 0, text) as Promise<Chat>;
   }
 
   /** Says `text` to session `to` only; resolves once it went out on a
@@ -410,7 +229,8 @@ export class PlazaClient extends Emitter<ClientEvents> {
           refusedLocally(ErrorCode.invalid_argument, "to must be a session id", ClientOp.Whisper),
         ),
       );
-    return this.enqueue(ClientOp.Whisper, to, text) as Promise<void>;
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.outbox.add(ClientOp.Whisper, to, text) as Promise<void>;
   }
 
   /** Measures the round trip with PING/PONG; resolves with it in ms.
@@ -519,38 +339,6 @@ export class PlazaClient extends Emitter<ClientEvents> {
 
   // ---- chat, whispers, moves -------------------------------------------
 
-  private enqueue(kind: Outgoing["kind"], to: number, text: string): Promise<unknown> {
-    if (this.closed) return handled(Promise.reject(this.closedError()));
-    const bytes = utf8.encode(text).length;
-    if (bytes < 1 || bytes > 500)
-      return handled(
-        Promise.reject(
-          refusedLocally(ErrorCode.invalid_argument, "text must be 1-500 bytes of UTF-8", kind),
-        ),
-      );
-    const room = this.target();
-    if (kind === ClientOp.Chat && room === null)
-      return handled(
-        Promise.reject(
-          refusedLocally(ErrorCode.not_in_room, "chat outside a room", kind),
-        ),
-      );
-    const p = new Promise((resolve, reject) => {
-      this.outbox.push({
-        kind,
-        text,
-        to,
-        room,
-        afterSeq: 0,
-        resolve,
-        reject,
-        timer: null,
-      });
-    });
-    this.pump();
-    return handled(p);
-  }
-
   /** The room the session will be in once what was sent is answered. */
   private target(): string | null {
     return this.wish === undefined ? this.room : this.wish;
@@ -560,144 +348,16 @@ export class PlazaClient extends Emitter<ClientEvents> {
     return this.ready && this.sync === "done" && this.ws?.readyState === OPEN;
   }
 
-  /** Sends queued chat and whispers as the rate allows. */
-  private pump(): void {
-    if (!this.synced() || this.pumpTimer) return;
-    while (this.outbox.length) {
-      const m = this.outbox[0] as Outgoing;
-      if (m.kind === ClientOp.Chat && m.room !== this.target()) {
-        this.outbox.shift();
-        m.reject(new CancelledError("room_changed", `chat for ${m.room}: the client left that room before it went out`));
-        continue;
-      }
-      const wait = this.buckets.chat.wait();
-      if (wait > 0) {
-        this.pumpTimer = setTimeout(() => {
-          this.pumpTimer = null;
-          this.pump();
-        }, wait);
-        return;
-      }
-      this.buckets.chat.take();
-      this.outbox.shift();
-      if (m.kind === ClientOp.Whisper) {
-        this.sendNow({ op: ClientOp.Whisper, to: m.to, text: m.text });
-        m.resolve(undefined);
-        continue;
-      }
-      m.afterSeq = this.chatRoom === m.room ? this.chatSeq : 0;
-      this.sendNow({ op: ClientOp.Chat, text: m.text });
-      this.awaitEcho(m);
-    }
+  // ---- the connection's hooks ------------------------------------------
+
+  protected resumeSeq(resuming: boolean): number | undefined {
+    // The seq belongs to chatRoom: a JOIN lost with the socket may have
+    // moved the session elsewhere, where it would mean other lines.
+    this.helloSeq = resuming && this.chatRoom !== null && !this.joinUncertain;
+    return this.helloSeq ? this.chatSeq : undefined;
   }
 
-  private awaitEcho(m: Outgoing): void {
-    this.unconfirmed.push(m);
-    m.timer = setTimeout(() => {
-      this.unconfirmed = this.unconfirmed.filter((u) => u !== m);
-      m.reject(new TimeoutError("chat", this.timeoutMs));
-    }, this.timeoutMs);
-  }
-
-  /** The echo of one of our chats (or the line of it in a ROOM's
-   * history) settles it. */
-  private confirm(line: ChatLine): void {
-    if (line.id !== this.id && !this.oldIds.has(line.id)) return;
-    const i = this.unconfirmed.findIndex(
-      (u) => u.text === line.text && u.room === this.room && line.seq > u.afterSeq,
-    );
-    if (i < 0) return;
-    const [u] = this.unconfirmed.splice(i, 1) as [Outgoing];
-    if (u.timer) clearTimeout(u.timer);
-    u.resolve({ ...line });
-  }
-
-  private sendMove(): void {
-    if (!this.pendingMove || !this.synced() || this.moveTimer) return;
-    if (this.target() === null) return; // the spawn point of the next join
-    const wait = this.buckets.move.wait();
-    if (wait > 0) {
-      this.moveTimer = setTimeout(() => {
-        this.moveTimer = null;
-        this.sendMove();
-      }, wait);
-      return;
-    }
-    this.buckets.move.take();
-    this.sendNow(this.pendingMove);
-    this.pendingMove = null;
-  }
-
-  private sendNow(m: ClientMessage): void {
-    if (this.ws?.readyState === OPEN) this.ws.send(encodeClient(m));
-  }
-
-  // ---- the socket ------------------------------------------------------
-
-  private async openSocket(): Promise<void> {
-    let token: string | undefined;
-    try {
-      this.factory ??= await defaultSocketFactory();
-    } catch (e) {
-      this.terminate((e as Error).message, ABNORMAL, new ConnectionError((e as Error).message, ABNORMAL, undefined, e));
-      return;
-    }
-    try {
-      const t = this.opts.token;
-      token = typeof t === "function" ? await t() : t;
-    } catch (e) {
-      if (!this.closed && !this.suspended)
-        this.lost(ABNORMAL, `token: ${(e as Error)?.message ?? String(e)}`, e);
-      return;
-    }
-    if (this.closed || this.suspended) return;
-    let ws: SocketLike;
-    try {
-      ws = this.factory(this.opts.url, SUBPROTOCOL);
-    } catch (e) {
-      this.lost(ABNORMAL, (e as Error).message, e);
-      return;
-    }
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    this.ready = false;
-    this.failure = null;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      const resume = this.session ?? undefined;
-      this.triedResume = resume !== undefined;
-      // The seq belongs to chatRoom: a JOIN lost with the socket may have
-      // moved the session elsewhere, where it would mean other lines.
-      this.helloSeq = !!resume && this.chatRoom !== null && !this.joinUncertain;
-      ws.send(
-        encodeClient({
-          op: ClientOp.Hello,
-          version: PROTOCOL_VERSION,
-          ...(token ? { token } : {}),
-          ...(this.opts.name ? { name: this.opts.name } : {}),
-          ...(resume ? { resume } : {}),
-          ...(this.helloSeq ? { lastChatSeq: this.chatSeq } : {}),
-        }),
-      );
-    };
-    ws.onmessage = (ev) => {
-      if (this.ws === ws) this.onFrame(ev.data);
-    };
-    ws.onclose = (ev) => {
-      if (this.ws === ws) this.lost(ev.code, ev.reason);
-    };
-    ws.onerror = (ev) => {
-      // The close event follows and decides; this says why, where it can.
-      if (this.ws === ws) this.failure = describeFailure(ev);
-    };
-  }
-
-  /** The socket is gone (or could not be made). */
-  private lost(code: number, reason: string, cause?: unknown): void {
-    const failure = this.failure;
-    this.ws = null;
-    this.ready = false;
-    this.failure = null;
+  protected socketLost(code: number, why: string): void {
     this.stopSyncTimer();
     if (this.sent.length) {
       // Their answers went with the socket: the server may or may not
@@ -706,111 +366,36 @@ export class PlazaClient extends Emitter<ClientEvents> {
       if (this.sent.some((r) => r.target !== null)) this.joinUncertain = true;
       this.sent = [];
     }
-    for (const u of this.unconfirmed)
-      if (u.timer) {
-        clearTimeout(u.timer);
-        u.timer = null;
-      }
-    const why =
-      code === ABNORMAL && failure ? failure.text : reason || (cause as Error)?.message || "";
+    this.outbox.pause();
     for (const [t, p] of this.pings) {
       clearTimeout(p.timer);
       p.reject(new ConnectionError(`ping: connection lost (${code} ${why})`.trim(), code));
       this.pings.delete(t);
     }
-    if (this.closed || this.suspended) return;
-    if (!this.everOpen && !this.opts.retryInitialConnect) {
-      const err = new ConnectionError(
-        `connect failed: ${why || `close ${code}`}`,
-        code,
-        failure?.httpStatus,
-        failure?.cause ?? cause,
-      );
-      this.terminate(why, code, err);
-      return;
-    }
-    if (this.opts.reconnect === false || FATAL_CLOSES.has(code)) {
-      this.store?.clear();
-      this.terminate(why, code);
-      return;
-    }
-    if (code === CloseCode.Normal && this.everOpen) {
-      // "session resumed elsewhere": another tab (a duplicated one shares
-      // sessionStorage) holds the session now. Taking it back would close
-      // that one in turn, for ever: start a session of our own.
-      this.session = null;
-    }
-    // Backoff with jitter from the first retry: a draining node (1001)
-    // sends every client back at once, and they must not all land in the
-    // same millisecond.
-    const delayMs = backoffDelay(this.attempt, this.opts.reconnect ?? {});
-    this.attempt++;
-    this.setStatus({
-      status: this.everOpen ? "reconnecting" : "connecting",
-      attempt: this.attempt,
-      delayMs,
-      code,
-      reason: why,
-    });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.openSocket();
-    }, delayMs);
   }
 
-  /** The end: everything pending rejects, nothing is retried. */
-  private terminate(reason: string, code?: number, connectError?: PlazaError): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = { reason, code };
-    this.ready = false;
+  protected ended(err: ClosedError): void {
     this.unwatchPage();
-    for (const t of [this.retryTimer, this.pumpTimer, this.moveTimer]) if (t) clearTimeout(t);
-    this.retryTimer = this.pumpTimer = this.moveTimer = null;
     this.stopSyncTimer();
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-      try {
-        ws.close(CloseCode.Normal, "bye");
-      } catch {
-        /* already closing */
-      }
-    }
-    const err = this.closedError();
-    for (const w of this.connectWaiters.splice(0)) w.reject(connectError ?? err);
     this.fail([...this.ops], err);
     this.sent = [];
-    for (const m of [...this.outbox.splice(0), ...this.unconfirmed.splice(0)]) {
-      if (m.timer) clearTimeout(m.timer);
-      m.reject(err);
-    }
+    this.outbox.close(err);
     for (const p of this.pings.values()) {
       clearTimeout(p.timer);
       p.reject(err);
     }
     this.pings.clear();
-    this.pendingMove = null;
-    this.setStatus(code === undefined ? { status: "closed", reason } : { status: "closed", code, reason });
   }
 
-  private closedError(): ClosedError {
-    return new ClosedError(this.closeReason.reason || "closed", this.closeReason.code);
-  }
-
-  private setStatus(ev: StatusEvent): void {
-    this.status = ev.status;
-    this.emit("status", ev);
+  protected forget(): void {
+    this.store?.clear();
   }
 
   // ---- the page --------------------------------------------------------
 
   private pageHidden(): void {
     if (this.closed || this.suspended) return;
-    this.suspended = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.suspend();
     const ws = this.ws;
     if (ws && this.ready && this.leaveOnPageHide && this.room !== null)
       this.request(null, []); // the wish stays: a page that comes back rejoins
@@ -824,10 +409,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
   }
 
   private pageShown(): void {
-    if (this.closed || !this.suspended) return;
-    this.suspended = false;
-    this.attempt = 0;
-    void this.openSocket();
+    this.unsuspend();
   }
 
   private save(): void {
@@ -843,33 +425,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
 
   // ---- what the server says --------------------------------------------
 
-  private onFrame(data: unknown): void {
-    const bytes = messageBytes(data);
-    if (!bytes) {
-      this.localError("text frame from the server ignored");
-      return;
-    }
-    let m: ServerMessage | null;
-    try {
-      m = decodeServer(bytes);
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      this.localError(`malformed frame from the server ignored: ${e.message}`);
-      return;
-    }
-    if (m) this.handle(m);
-  }
-
-  private localError(message: string): void {
-    this.emit("error", {
-      code: ErrorCode.bad_message,
-      codeName: "bad_message",
-      message,
-      local: true,
-    });
-  }
-
-  private handle(m: ServerMessage): void {
+  protected handle(m: ServerMessage): void {
     switch (m.op) {
       case ServerOp.Welcome:
         return this.onWelcome(strip(m));
@@ -877,7 +433,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
         return this.onRoom(strip(m));
       case ServerOp.Joined: {
         const member = strip(m);
-        this.setMembers(new Map(this.members).set(member.id, member));
+        this.members = new Map(this.members).set(member.id, member);
         this.emit("joined", member);
         this.emit("members", this.members);
         return;
@@ -898,24 +454,16 @@ export class PlazaClient extends Emitter<ClientEvents> {
     }
   }
 
-  private setMembers(next: Map<number, Member>): void {
-    this.members = next;
-  }
-
   private onWelcome(m: Welcome): void {
     if (this.id && m.id !== this.id) this.oldIds.add(this.id);
     this.id = m.id;
     this.session = m.session;
     this.tickHz = m.tickHz;
-    this.ready = true;
-    this.everOpen = true;
-    this.attempt = 0;
     this.resumedNow = m.resumed;
     this.recoveredNow = m.resumed || !this.triedResume;
     this.save();
     this.emit("welcome", m);
-    this.setStatus({ status: "open" });
-    for (const w of this.connectWaiters.splice(0)) w.resolve();
+    this.opened();
     this.startSync();
   }
 
@@ -976,18 +524,11 @@ export class PlazaClient extends Emitter<ClientEvents> {
       if (this.gapSeq > 1) this.recoveredNow = false;
       this.gapSeq = null;
     }
-    // Chat sent before the drop that no replay confirmed never got
-    // there: it goes again (to its room only).
-    const again = this.unconfirmed.splice(0);
-    for (const u of again.reverse()) {
-      if (u.room === this.room) this.outbox.unshift(u);
-      else u.reject(new CancelledError("room_changed", `chat for ${u.room}: the session is no longer in that room`));
-    }
+    this.outbox.resend();
     this.recovered = this.recoveredNow;
     this.save();
     this.emit("synced", { resumed: this.resumedNow, recovered: this.recovered, room: this.room });
-    this.pump();
-    this.sendMove();
+    this.outbox.flush();
   }
 
   private stopSyncTimer(): void {
@@ -1012,7 +553,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
     const resumed = !answer && this.resumedNow && this.sync !== "done";
     const before = this.room;
     this.room = m.room;
-    this.setMembers(new Map(m.members.map((x) => [x.id, x])));
+    this.members = new Map(m.members.map((x) => [x.id, x]));
     this.history = m.history.slice(-HISTORY_MAX);
     const top = m.history.reduce((s, h) => Math.max(s, h.seq), 0);
     if (resumed && m.room === this.chatRoom) {
@@ -1031,7 +572,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
       this.chatRoom = m.room;
       this.chatSeq = top;
     }
-    for (const h of m.history) this.confirm(h);
+    for (const h of m.history) this.outbox.confirm(h);
     if (answer && this.wish === undefined) this.wish = m.room;
     if (before !== m.room || !resumed) this.save();
     this.emit("room", { ...m, resumed });
@@ -1065,7 +606,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
       if (member) {
         const next = new Map(this.members);
         next.delete(id);
-        this.setMembers(next);
+        this.members = next;
       }
       this.emit("left", member ? { id, member, self: false } : { id, self: false });
       if (member) this.emit("members", this.members);
@@ -1084,7 +625,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
     const member = this.members.get(this.id);
     this.room = null;
     this.history = [];
-    this.setMembers(new Map());
+    this.members = new Map();
     this.emit("left", member ? { id: this.id, member, self: true } : { id: this.id, self: true });
     this.emit("members", this.members);
   }
@@ -1098,7 +639,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
       next ??= new Map(this.members);
       next.set(e.id, { id: mem.id, name: mem.name, x: e.x, y: e.y, z: e.z, yaw: e.yaw });
     }
-    if (next) this.setMembers(next);
+    if (next) this.members = next;
     this.emit("state", s);
     if (next) this.emit("members", this.members);
   }
@@ -1114,7 +655,7 @@ export class PlazaClient extends Emitter<ClientEvents> {
     this.chatSeq = m.seq;
     this.history.push(m);
     if (this.history.length > HISTORY_MAX) this.history.shift();
-    this.confirm(m);
+    this.outbox.confirm(m);
     this.emit("chat", m);
   }
 
@@ -1161,14 +702,9 @@ export class PlazaClient extends Emitter<ClientEvents> {
         }
         break;
       }
-      case ClientOp.Chat: {
-        const u = this.unconfirmed.shift();
-        if (u) {
-          if (u.timer) clearTimeout(u.timer);
-          u.reject(refused(m));
-        }
+      case ClientOp.Chat:
+        this.outbox.refuseOldest(refused(m));
         break;
-      }
     }
     this.emit("error", m);
   }
@@ -1210,13 +746,6 @@ export class PlazaClient extends Emitter<ClientEvents> {
     if (this.sync === "answer" && this.sent.length === 0) this.reconcile(this.room);
     return false;
   }
-}
-
-/** A promise whose rejection the host never reports as unhandled: for
- * fire-and-forget calls whose failures are events as well. */
-function handled<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
 }
 
 function strip<T extends { op: unknown }>(m: T): Omit<T, "op"> {
