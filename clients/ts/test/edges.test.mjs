@@ -39,10 +39,11 @@ async function client(opts) {
 test("a refused rejoin after a restart: the client stays usable", async () => {
   const first = await new Plaza(["--room-max-members", "1"]).start();
   const port = first.port;
+  // a comes back 1.5 s after the drop: by then b (below) has the seat.
   const a = await client({
     url: first.url,
     name: "seated",
-    reconnect: { initialDelayMs: 200, maxDelayMs: 400 },
+    reconnect: { initialDelayMs: 1500, maxDelayMs: 1500, jitter: 0 },
   });
   await a.join("one-seat");
   const lefts = [];

@@ -311,7 +311,7 @@ test("calls after close() reject at once; move() throws", async () => {
   ])
     await assert.rejects(call(), ClosedError);
   assert.throws(() => c.move({ x: 1, y: 0, z: 0, yaw: 0 }), ClosedError);
-  assert.ok(Date.now() - t0 < 100, "at once, not after a timeout");
+  assert.ok(Date.now() - t0 < 1000, "at once, not after the 15 s timeout");
 });
 
 test("a ping whose socket drops rejects (no NaN); while away it rejects at once", async () => {
