@@ -33,9 +33,9 @@ bool pz_close_ends_session(int code) {
 
 /* ---- the outlet: how a shard reaches this client ------------------------ */
 
-static void outlet_send(pz_outlet_t *o, const uint8_t *data, size_t len,
-                        int kind, pz_payload_t *shared) {
-  pz_conn_send((pz_conn_t *)o, data, len, kind, shared);
+static int outlet_send(pz_outlet_t *o, const uint8_t *data, size_t len,
+                       int kind, pz_payload_t *shared) {
+  return pz_conn_send((pz_conn_t *)o, data, len, kind, shared);
 }
 
 static void outlet_close(pz_outlet_t *o, int code, const char *reason) {
@@ -192,6 +192,10 @@ void pz_conn_hard_close(pz_conn_t *c) {
 void pz_conn_enter_closing(pz_conn_t *c) {
   if (c->state == PZ_CONN_CLOSING || c->state == PZ_CONN_CLOSED)
     return;
+  if (c->input_paused) { /* the peer's close frame must be read */
+    c->input_paused = false;
+    pz_stream_read_start(c->stream);
+  }
   c->state = PZ_CONN_CLOSING;
   c->deadline_ms = uv_now(c->host->loop) + PZ_LINGER_MS;
   pz_conn_list_move(c, &c->host->closing);
@@ -233,9 +237,8 @@ static void slow_consumer(pz_conn_t *c) {
   pz_conn_close(c, PZ_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
-void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
-                  const void *data, size_t len, int kind,
-                  pz_payload_t *shared) {
+int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
+                 const void *data, size_t len, int kind, pz_payload_t *shared) {
   int r = shared ? pz_outq_push(&c->outq, hdr, hlen, shared, kind)
                  : pz_outq_push_copy(&c->outq, hdr, hlen, data, len, kind);
   /* The bound covers the queue and what the stream holds (TLS records
@@ -245,18 +248,21 @@ void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
        c->outq.bytes + pz_stream_held(c->stream) > c->host->cfg->max_outbound))
     slow_consumer(c);
   pz_conn_schedule_flush(c);
+  return r;
 }
 
-void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
-                  pz_payload_t *shared) {
+int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
+                 pz_payload_t *shared) {
   if ((c->state != PZ_CONN_WS && c->state != PZ_CONN_MIGRATING) ||
       c->close_pending)
-    return;
+    return 0;
   uint8_t hdr[PZ_WS_HEADER_MAX];
   size_t hlen = pz_ws_frame_header(hdr, WSLAY_BINARY_FRAME, len);
   if (len > 1 && data[1] < 10)
     PZ_ADD(c->host->metrics->msgs_out[data[1]], 1);
-  pz_conn_push(c, hdr, hlen, data, len, kind, shared);
+  return pz_conn_push(c, hdr, hlen, data, len, kind, shared) == PZ_OUTQ_LOST
+             ? PZ_OUTLET_LOST
+             : 0;
 }
 
 /* Writes what the queue holds until the stream takes no more. */
@@ -279,6 +285,13 @@ static void write_out(pz_conn_t *c) {
     if ((size_t)r < total)
       c->blocked = true; /* the stream calls on_writable */
   }
+}
+
+bool pz_conn_flush(pz_conn_t *c) {
+  if (c->state == PZ_CONN_CLOSED || c->state == PZ_CONN_MIGRATING)
+    return false;
+  write_out(c);
+  return c->state != PZ_CONN_CLOSED && pz_outq_empty(&c->outq);
 }
 
 void pz_conn_on_writable(pz_stream_t *s) {

@@ -162,6 +162,7 @@ int main(int argc, char **argv) {
     srv.bus = pz_bus_local_create();
   srv.auth = pz_auth_create(&cfg);
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
+  atomic_init(&srv.workers_busy, cfg.workers);
 
   pz_main_t m = {.srv = &srv};
   m.acceptor = pz_acceptor_create(cfg.host, cfg.port, on_socket, &m);
@@ -201,7 +202,11 @@ int main(int argc, char **argv) {
   }
   uv_run(loop, UV_RUN_DEFAULT);
 
+  /* libuv's rule: stop every loop and join every thread before freeing
+   * anything. A worker posts to the others until its own loop ends. */
   pz_acceptor_destroy(m.acceptor);
+  for (int i = 0; i < cfg.workers; i++)
+    pz_worker_join(srv.workers[i]);
   for (int i = 0; i < cfg.workers; i++)
     pz_worker_destroy(srv.workers[i]);
   free(srv.workers);

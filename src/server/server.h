@@ -30,6 +30,9 @@ typedef struct pz_server {
   struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */
   _Atomic int stopping;
+  /* Workers whose connections are not all gone yet at shutdown (every
+   * worker at start): each keeps its inbox open until this is 0. */
+  _Atomic int workers_busy;
   _Atomic int drain_asked; /* POST /admin/drain came (once is enough) */
 } pz_server_t;
 

@@ -31,6 +31,7 @@ typedef struct pz_msg_adopt {
   /* JOIN */
   char room[PZ_ROOM_NAME_MAX + 1];
   uint8_t room_len;
+  bool held;  /* a place is held for it there */
   bool evict; /* a restored session its token keeps out of the room */
   /* RESUME */
   uint64_t id;
@@ -63,7 +64,6 @@ static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   }
   pz_session_t *s = pz_shard_session_create(
       &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
-  atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, id, w->index);
   return s;
@@ -74,10 +74,30 @@ static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   pz_conn_attach(c, s);
 }
 
+/* A place among --max-connections sessions, taken before the session is
+ * made: one atomic add, undone when it went over, so that HELLOs on
+ * several workers at once never all take the last place (a check, then
+ * the add, would let them). */
+static bool seat_take(pz_server_t *srv) {
+  if (atomic_fetch_add(&srv->sessions, 1) < (int64_t)srv->cfg->max_connections)
+    return true;
+  atomic_fetch_sub(&srv->sessions, 1);
+  return false;
+}
+
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant) {
+  if (!seat_take(w->srv)) {
+    pz_debug("HELLO from %s: server full", pz_conn_peer(c));
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_OVERLOADED,
+                   "server full, try another node", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "overloaded");
+    return;
+  }
   if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
     pz_debug("HELLO from %s: user has too many sessions", pz_conn_peer(c));
+    atomic_fetch_sub(&w->srv->sessions, 1);
     free(grant);
     pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
                    "too many sessions for this user", PZ_C_HELLO);
@@ -86,6 +106,7 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
   }
   pz_session_t *s = session_new(w, name);
   if (!s) {
+    atomic_fetch_sub(&w->srv->sessions, 1);
     if (grant)
       pz_auth_user_release(w->srv->auth, grant);
     free(grant);
@@ -124,7 +145,6 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
     return; /* resumed on another connection meanwhile */
   if (pz_close_ends_session(code) || w->cfg->resume_grace_ms == 0) {
     pz_debug("session %llu ends (close %d)", (unsigned long long)s->id, code);
-    s->outlet = NULL;
     pz_shard_session_detach(&w->shard, s, 0);
     pz_sessions_end(w, s);
     return;
@@ -195,13 +215,15 @@ static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
 }
 
 /* The session of c and c go to worker `to`, the worker of `room`, and
- * join it there (or, evict: are kept out of it, see evict below). */
+ * join it there, into the place held for it when `held` (or, evict: are
+ * kept out of it, see evict below). */
 static void go_to_room(pz_worker_t *w, pz_conn_t *c, pz_str_t room, int to,
-                       bool evict) {
+                       bool held, bool evict) {
   pz_session_t *s = pz_conn_session(c);
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_JOIN;
   a->session = s;
+  a->held = held;
   memcpy(a->room, room.ptr, room.len);
   a->room_len = (uint8_t)room.len;
   a->evict = evict;
@@ -210,8 +232,8 @@ static void go_to_room(pz_worker_t *w, pz_conn_t *c, pz_str_t room, int to,
 }
 
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to) {
-  go_to_room(w, c, room, to, false);
+                                int to, bool held) {
+  go_to_room(w, c, room, to, held, false);
 }
 
 /* ---- a resume the new token keeps out of the session's room ------------- */
@@ -376,6 +398,8 @@ static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
   pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name,
                                             (pz_str_t){a->token, a->token_len},
                                             pz_worker_now(w));
+  /* Counted, never refused: a resume is let through (the session left
+   * its node, whose count went down; and its record is taken already). */
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
@@ -398,7 +422,7 @@ static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
       grant && !pz_grant_allows_room(grant, r->room.ptr, r->room.len);
   int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
   if (shard != w->index)
-    go_to_room(w, c, r->room, shard, forbidden);
+    go_to_room(w, c, r->room, shard, false, forbidden);
   else if (forbidden)
     evict(w, c, s, r->room);
   else
@@ -478,22 +502,26 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
   pz_conn_t *c = a->conn;
   if (a->session) /* here now, whatever happens to the connection */
     host(w, a->session);
+  pz_str_t room = {a->room, a->room_len};
   if (pz_conn_adopt(&w->conns, c) != 0) {
     if (a->session) {
       a->session->outlet = NULL;
       pz_sessions_end(w, a->session);
     }
+    if (a->held)
+      pz_shard_place_release(&w->shard, room);
     adopt_free(a);
     return;
   }
   if (a->purpose == PZ_ADOPT_JOIN && a->evict) {
-    evict(w, c, a->session, (pz_str_t){a->room, a->room_len});
+    evict(w, c, a->session, room);
     free(a);
   } else if (a->purpose == PZ_ADOPT_JOIN) {
-    pz_dispatch_answer(
-        c,
-        pz_shard_join(&w->shard, a->session, (pz_str_t){a->room, a->room_len}),
-        PZ_C_JOIN);
+    if (a->held)
+      pz_shard_join_held(&w->shard, a->session, room);
+    else
+      pz_dispatch_answer(c, pz_shard_join(&w->shard, a->session, room),
+                         PZ_C_JOIN);
     free(a);
   } else {
     resume(w, c, a);
@@ -504,6 +532,23 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
     pz_conn_resume_input(c);
 }
 
+/* Shutdown, every thread joined: a connection that never arrived is closed
+ * (its socket with it) and the session it carried is freed. */
+static void drop_adopt(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
+  pz_conn_abandon(a->conn);
+  pz_session_t *s = a->session;
+  if (s) {
+    if (s->grant)
+      pz_auth_user_release(w->srv->auth, s->grant);
+    atomic_fetch_sub(&w->srv->sessions, 1);
+    free(s->grant);
+    free(s);
+  }
+  adopt_free(a);
+}
+
 void pz_sessions_register(pz_worker_t *w) {
   pz_worker_on(w, PZ_MSG_ADOPT, on_adopt);
+  pz_worker_on_drop(w, PZ_MSG_ADOPT, drop_adopt);
 }

@@ -18,7 +18,9 @@ void pz_sessions_register(pz_worker_t *w);
 
 /* HELLO without resume: a fresh session for c, and WELCOME. `grant`
  * (taken; NULL without auth) becomes the session's: when its user already
- * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001. */
+ * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001;
+ * when the process holds --max-connections sessions, ERROR 10 and close
+ * 1001 (the count is a reservation: an atomic add, undone when over). */
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant);
 /* HELLO with a resume token: attaches c to the session if it lives here
@@ -31,9 +33,10 @@ void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
                         uint64_t last_chat_seq, pz_grant_t *grant);
 /* JOIN of a room on worker `to`: the session (already out of its room)
- * and its connection go there, and join on arrival. */
+ * and its connection go there, and join on arrival: into the place held
+ * for it when `held` (joins.c), else if the room has one. */
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to);
+                                int to, bool held);
 /* Ends a session for good: leaves its room (LEFT), frees it. */
 void pz_sessions_end(pz_worker_t *w, pz_session_t *s);
 /* Connection up-call: s lost its connection c with close `code`. A kick

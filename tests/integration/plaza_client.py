@@ -56,6 +56,14 @@ def shard_of(room: str, workers: int) -> int:
     return fnv1a64(room.encode()) % workers
 
 
+def room_on_shard(shard, prefix, workers=2):
+    """The first room name `<prefix>-<i>` that lives on worker `shard`."""
+    i = 0
+    while shard_of(f"{prefix}-{i}", workers) != shard:
+        i += 1
+    return f"{prefix}-{i}"
+
+
 def approx_eq(a, b, tol=1e-3):
     return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=tol)
 

@@ -15,15 +15,9 @@ import pytest
 
 from plaza_client import (CHAT, E_NOT_FOUND, E_SESSION_EXPIRED, ERROR, JOINED, LEFT, PONG, ROOM,
                           WELCOME, WHISPER, Client, async_test, http_get, http_json, pack,
-                          shard_of, ws_frame)
+                          room_on_shard, ws_frame)
 from rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, RawClosed, RawWS
 
-
-def room_on_shard(shard, prefix, workers=2):
-    i = 0
-    while shard_of(f"{prefix}-{i}", workers) != shard:
-        i += 1
-    return f"{prefix}-{i}"
 
 
 async def expect_resume_refused(srv, token, label="resumer"):
