@@ -36,6 +36,7 @@ enum pz_msg_type {
   PZ_MSG_ADMIN_CAST,  /* admin: a server CHAT for your rooms */
   PZ_MSG_ADMIN_LIST,  /* admin: report your sessions */
   PZ_MSG_ADMIN_REPLY, /* admin: a worker's part of an admin answer */
+  PZ_MSG_ADMIN_ROOM,  /* admin: a room's state, or a SIGNAL to a room */
   PZ_MSG_COUNT
 };
 
