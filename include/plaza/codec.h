@@ -328,13 +328,15 @@ typedef struct pz_map_iter {
   const char *p;
   size_t left;     /* bytes from p to the end of the map */
   uint64_t values; /* keys and values still to read */
+  bool bad;        /* the walk stopped on bytes that are no entry */
 } pz_map_iter_t;
 
 /* Starts on the map whose bytes are m (ptr NULL: an empty map). False
  * when m does not start a map. */
 bool pz_map_iter_init(pz_map_iter_t *it, pz_raw_t m);
-/* The next entry: its key (a string's bytes: any other key type, or bytes
- * that end early, give false like the end of the map) and its value. */
+/* The next entry: its key (a string's bytes) and its value; false at the
+ * end, and (setting it->bad) where a key is not a string or the bytes end
+ * early: the walk ends there. */
 bool pz_map_next(pz_map_iter_t *it, pz_str_t *key, pz_raw_t *value);
 
 enum {

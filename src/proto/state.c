@@ -89,7 +89,7 @@ static int64_t body(pz_raw_t state, ent_t *ents, ent_t **idx, uint64_t n,
       count++;
     }
   }
-  if (it.values != 0) /* stopped on a malformed entry */
+  if (it.bad)
     return -1;
   for (uint64_t i = 0; i < n; i++)
     if (!ents[i].placed && !pz_raw_is_nil(ents[i].value)) {
@@ -120,7 +120,8 @@ int pz_state_apply(pz_raw_t state, pz_raw_t patch, msgpack_zone *zone,
       return PZ_STATE_BAD;
     idx[i] = &ents[i];
   }
-  qsort(idx, n, sizeof(*idx), ent_ptr_cmp);
+  if (n > 1)
+    qsort(idx, n, sizeof(*idx), ent_ptr_cmp);
   for (uint64_t i = 1; i < n; i++)
     if (ent_ptr_cmp(&idx[i - 1], &idx[i]) == 0)
       return PZ_STATE_BAD;

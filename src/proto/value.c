@@ -49,6 +49,7 @@ static bool iter_init(pz_map_iter_t *it, pz_raw_t v, bool map) {
     return false;
   it->p = v.ptr + hdr;
   it->left = v.len - hdr;
+  it->bad = false;
   return true;
 }
 
@@ -60,6 +61,7 @@ static bool iter_next(pz_map_iter_t *it, pz_raw_t *out) {
   ptrdiff_t n = pz_mp_object_len(it->p, it->left);
   if (n < 0 || (uint64_t)n > UINT32_MAX) {
     it->values = 0;
+    it->bad = true;
     return false;
   }
   *out = (pz_raw_t){it->p, (uint32_t)n};
@@ -92,7 +94,7 @@ bool pz_mp_iter_next(pz_map_iter_t *it, pz_raw_t *out) {
 
 bool pz_map_iter_init(pz_map_iter_t *it, pz_raw_t m) {
   if (m.ptr == NULL) {
-    *it = (pz_map_iter_t){NULL, 0, 0};
+    *it = (pz_map_iter_t){NULL, 0, 0, false};
     return true;
   }
   return iter_init(it, m, true);
@@ -124,9 +126,12 @@ static bool str_body(pz_raw_t v, pz_str_t *s) {
 
 bool pz_map_next(pz_map_iter_t *it, pz_str_t *key, pz_raw_t *value) {
   pz_raw_t k;
+  if (it->values == 0)
+    return false;
   if (it->values < 2 || !iter_next(it, &k) || !str_body(k, key) ||
       !iter_next(it, value)) {
     it->values = 0;
+    it->bad = true;
     return false;
   }
   return true;
