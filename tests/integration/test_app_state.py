@@ -7,6 +7,8 @@ shared rate limit, the admin endpoints and the metrics.
 
 import asyncio
 import json
+import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -561,3 +563,8 @@ async def test_metrics_count_the_new_ops(plaza):
     assert vals['plaza_messages_out_total{op="room_state"}'] == 2
     assert vals['plaza_errors_total{code="12",name="conflict"}'] == 1
     assert vals["plaza_room_states_parked"] == 0
+    # make test installs prometheus: promtool must be there.
+    assert shutil.which("promtool"), "promtool missing (Debian's prometheus)"
+    p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
