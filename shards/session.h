@@ -64,17 +64,16 @@ typedef struct pz_session {
   /* Clustered: the cluster's directory (plaza:where) names this node as
    * where the session lives; the entry goes when the session ends. */
   bool listed;
+  /* SIGNALs of this sender: one may be in flight to another worker at a
+   * time, the later ones wait in sigq, in order (signals.c). */
+  bool signal_in_flight;
   uint64_t replay_after;
 
   /* Member state (protocol 1.1): one MessagePack map (owned), NULL when
    * empty. It belongs to the session: JOINs and resumes keep it. */
   char *state;
+  pz_sigq_t *sigq;
   uint32_t state_len;
-  /* SIGNALs of this sender: one may be in flight to another worker at a
-   * time, the later ones wait here in order (signals.c). */
-  bool signal_in_flight;
-  pz_sigq_t *sigq, *sigq_tail;
-  uint32_t sigq_len;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */

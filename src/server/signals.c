@@ -62,9 +62,6 @@ static void drain(pz_worker_t *w, pz_session_t *s) {
   while (!s->signal_in_flight && s->sigq) {
     pz_sig_t *g = (pz_sig_t *)s->sigq;
     s->sigq = g->q.next;
-    if (!s->sigq)
-      s->sigq_tail = NULL;
-    s->sigq_len--;
     pz_str_t kind = {g->bytes, g->kind_len};
     pz_raw_t data = {g->bytes + g->kind_len, g->data_len};
     if (g->to_room && !same_room(s, g))
@@ -85,7 +82,14 @@ void pz_signals_send(pz_worker_t *w, pz_session_t *s, const pz_cmsg_t *m,
     send_now(w, s, to_room, m->u.signal.to, kind, data, ts_ms);
     return;
   }
-  if (s->sigq_len >= SIGNAL_QUEUE_MAX) {
+  /* The tail, and how many wait (a short list: a walk costs nothing). */
+  pz_sigq_t **tail = &s->sigq;
+  uint32_t waiting = 0;
+  while (*tail) {
+    tail = &(*tail)->next;
+    waiting++;
+  }
+  if (waiting >= SIGNAL_QUEUE_MAX) {
     PZ_ADD(w->metrics.dropped_frames, 1);
     pz_reply_error(w, s->outlet, PZ_ERR_OVERLOADED,
                    "too many signals waiting: signal dropped", PZ_C_SIGNAL);
@@ -104,12 +108,7 @@ void pz_signals_send(pz_worker_t *w, pz_session_t *s, const pz_cmsg_t *m,
   g->data_len = data.len;
   memcpy(g->bytes, kind.ptr, kind.len);
   memcpy(g->bytes + kind.len, data.ptr, data.len);
-  if (s->sigq_tail)
-    s->sigq_tail->next = &g->q;
-  else
-    s->sigq = &g->q;
-  s->sigq_tail = &g->q;
-  s->sigq_len++;
+  *tail = &g->q;
 }
 
 void pz_signals_acked(pz_worker_t *w, pz_session_t *s, int error_code,
