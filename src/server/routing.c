@@ -155,8 +155,6 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   pz_routing_kick_answer(w, d, 200);
 }
 
-/* Clustered, and d did not come from the bus: the cluster's directory may
- * know where the session went. True when the bus took d. */
 /* Hands d to the bus for another node; true when the bus took it. A
  * signal's sender is acknowledged then: past this node the order is the
  * bus's, which carries one worker's messages in the order sent. */
@@ -171,6 +169,8 @@ static bool to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
   return true;
 }
 
+/* Clustered, and d did not come from the bus: the cluster's directory may
+ * know where the session went. True when the bus took d. */
 static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
   return w->cw && !d->from_bus && to_bus(w, d);
 }
