@@ -112,6 +112,20 @@ static void signal_done(pz_worker_t *w, pz_msg_deliver_t *d, int code,
     return;
   }
   uint64_t from = d->from;
+  if (d->from_bus) {
+    /* From a session of another node: its node acknowledged the signal
+     * when its bus took it; an error goes back as a whisper's does. */
+    free(d);
+    if (code) {
+      pz_msg_deliver_t *e =
+          pz_deliver_new(PZ_DELIVER_ERROR, from, 0, (pz_str_t){NULL, 0},
+                         (pz_str_t){message, (uint32_t)strlen(message)});
+      e->error_code = code;
+      e->error_op = PZ_C_SIGNAL;
+      pz_routing_deliver(w, e);
+    }
+    return;
+  }
   free(d);
   send_ack(w, from, code, message);
 }
