@@ -25,6 +25,12 @@ struct pz_room;
  * second), anything else (at once). */
 #define PZ_SESSION_MOVED 1u
 #define PZ_SESSION_CHANGED 2u
+/* A SIGNAL waiting behind the one its sender has in flight to another
+ * worker (src/server/signals.c defines the rest): one allocation each,
+ * in order, freed with the session. */
+typedef struct pz_sigq {
+  struct pz_sigq *next;
+} pz_sigq_t;
 
 typedef struct pz_session {
   uint64_t id;
@@ -53,14 +59,18 @@ typedef struct pz_session {
   pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
   pz_bucket_t join_bucket;
-  pz_window_t dropped;   /* rate-limited messages, for 4003 */
-  pz_window_t malformed; /* malformed messages, for 4002 */
+  pz_bucket_t app_bucket; /* SET, SIGNAL and ROOM_SET share it */
+  pz_window_t dropped;    /* rate-limited messages, for 4003 */
+  pz_window_t malformed;  /* malformed messages, for 4002 */
 
   /* Clustered: ROOM is owed once the room has loaded (with the replay a
    * resume asked for), and a join that continues a session from another
    * node (no JOINED for those who know it). */
   bool room_owed, replay;
   bool handoff;
+  /* SIGNALs of this sender: one may be in flight to another worker at a
+   * time, the later ones wait in sigq, in order (signals.c). */
+  bool signal_in_flight;
   uint64_t replay_after;
   /* Clustered: +1 at each resume on another node; a node holding an older
    * generation of the session lets it go. */
@@ -76,6 +86,12 @@ typedef struct pz_session {
   bool placing;
   uint32_t place_ask;
 
+  /* Member state (protocol 1.1): one MessagePack map (owned), NULL when
+   * empty. It belongs to the session: JOINs and resumes keep it. */
+  char *state;
+  pz_sigq_t *sigq;
+  uint32_t state_len;
+
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */
@@ -84,6 +100,10 @@ typedef struct pz_session {
 
 static inline pz_str_t pz_session_name(const pz_session_t *s) {
   return (pz_str_t){s->name, s->name_len};
+}
+
+static inline pz_raw_t pz_session_state(const pz_session_t *s) {
+  return (pz_raw_t){s->state, s->state_len};
 }
 
 #endif

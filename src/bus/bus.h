@@ -40,6 +40,9 @@ enum pz_deliver_kind {
   PZ_DELIVER_ERROR,      /* an ERROR for `to` (code, op, text) */
   PZ_DELIVER_KICK,       /* the admin API's: close 4003, or end if detached */
   PZ_DELIVER_KICK_REPLY, /* between nodes only: a kick's answer (code) */
+  PZ_DELIVER_SIGNAL,     /* an app's SIGNAL: text the kind, data the value */
+  PZ_DELIVER_SIGNAL_ACK, /* this node only: a signal was delivered or not */
+  PZ_DELIVER_CONFLICT,   /* this node only: ERROR 12 (text the key, version) */
   PZ_DELIVER_TAKEN,      /* a resume on another node took session `to`
                             (generation gen): its copy here goes quietly */
   PZ_DELIVER_KIND_MAX = PZ_DELIVER_TAKEN
@@ -51,12 +54,15 @@ typedef struct pz_delivery {
   int kind;
   uint64_t to, from, ts_ms;
   pz_str_t name;       /* the sender's */
-  pz_str_t text;       /* a whisper's text, an error's message */
-  int code, op;        /* an ERROR's code and op; a kick answer's status */
+  pz_str_t text; /* a whisper's text, an error's message, a signal's kind,
+                    a conflict's key */
+  pz_raw_t data; /* a signal's data: one MessagePack value */
+  int code, op; /* an ERROR's code and op; a kick answer's status */
   uint32_t reply_node; /* KICK and its answer: where the request waits */
   uint32_t reply_worker;
   uint64_t reply_req;
-  uint32_t gen;   /* TAKEN */
+  uint32_t gen;     /* TAKEN */
+  uint64_t version; /* CONFLICT */
   bool back_here; /* a kick for a detached copy here: unless the directory
                      lists the session elsewhere, come back to this node */
 } pz_delivery_t;
@@ -66,8 +72,7 @@ typedef struct pz_bus_record {
   uint64_t id;
   uint32_t gen; /* +1 at each resume on another node */
   pz_str_t name, room, sub, addr;
-  const uint8_t *state; /* the member state map (MessagePack), or NULL */
-  uint32_t state_len;
+  pz_raw_t state; /* the member state map (ptr NULL: empty) */
   pz_pos_t pos;
   uint64_t seq;
   bool has_seq, placed;

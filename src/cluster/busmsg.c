@@ -66,15 +66,15 @@ static bool rd_room(rd_t *r, pz_str_t *room) {
 
 /* One embedded MessagePack value (a map when map_only), kept as its
  * bytes. */
-static bool rd_value(rd_t *r, pz_bus_value_t *v, bool map_only) {
-  const uint8_t *start = r->p;
+static bool rd_value(rd_t *r, pz_raw_t *v, bool map_only) {
+  const char *start = (const char *)r->p;
   if (map_only && (r->p >= r->end ||
                    !((*r->p & 0xf0) == 0x80 || *r->p == 0xde || *r->p == 0xdf)))
     return false;
-  if (pz_mpr_skip(r) != 0 || r->p - start > PZ_BUS_VALUE_MAX)
+  if (pz_mpr_skip(r) != 0 || (const char *)r->p - start > PZ_BUS_VALUE_MAX)
     return false;
   v->ptr = start;
-  v->len = (uint32_t)(r->p - start);
+  v->len = (uint32_t)((const char *)r->p - start);
   return true;
 }
 
@@ -139,10 +139,18 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
     if (!rd_uint(r, &u) || u > 255)
       return false;
     m->u.deliver.op = (int)u;
-    return rd_u32(r, &m->u.deliver.reply_node, UINT32_MAX) &&
-           rd_u32(r, &m->u.deliver.reply_worker, 1u << 16) &&
-           rd_uint(r, &m->u.deliver.reply_req) &&
-           rd_u32(r, &m->u.deliver.gen, UINT32_MAX);
+    if (!rd_u32(r, &m->u.deliver.reply_node, UINT32_MAX) ||
+        !rd_u32(r, &m->u.deliver.reply_worker, 1u << 16) ||
+        !rd_uint(r, &m->u.deliver.reply_req) ||
+        !rd_u32(r, &m->u.deliver.gen, UINT32_MAX))
+      return false;
+    /* A signal's kind travels as the text: 1-32 bytes of UTF-8. */
+    if (m->u.deliver.kind == PZ_DELIVER_SIGNAL &&
+        (m->u.deliver.text.len < 1 || m->u.deliver.text.len > 32))
+      return false;
+    if (n > 15 && !pz_mpr_nil(r) && !rd_value(r, &m->u.deliver.data, false))
+      return false;
+    return n <= 16 || rd_uint(r, &m->u.deliver.version);
   case PZ_BUS_PROBE:
     return rd_u32(r, &m->u.probe.worker, 1u << 16) &&
            rd_uint(r, &m->u.probe.nonce);
@@ -187,7 +195,10 @@ int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
   out->type = (int)type;
   if (n < min_elements[type] || !body(&r, out, n))
     return PZ_EPROTO;
-  for (uint32_t i = min_elements[type]; i < n; i++) /* newer fields */
+  uint32_t known = min_elements[type];
+  if (type == PZ_BUS_DELIVER) /* its optional data and version */
+    known = n < 17 ? n : 17;
+  for (uint32_t i = known; i < n; i++) /* newer fields */
     if (pz_mpr_skip_depth(&r, 8) != 0)
       return PZ_EPROTO;
   return r.p == r.end ? 0 : PZ_EPROTO;
@@ -231,7 +242,7 @@ static void pos(msgpack_packer *pk, const pz_pos_t *p) {
   msgpack_pack_float(pk, p->yaw);
 }
 
-static void value(msgpack_packer *pk, pz_bus_value_t v) {
+static void value(msgpack_packer *pk, pz_raw_t v) {
   if (v.ptr && v.len)
     msgpack_pack_str_body(pk, v.ptr, v.len); /* raw bytes, as they are */
   else
@@ -261,7 +272,7 @@ void pz_busmsg_state_entry(msgpack_packer *pk, const pz_state_entry_t *e) {
 
 void pz_busmsg_join(msgpack_packer *pk, uint32_t node, pz_str_t room,
                     const pz_member_t *m, uint32_t flags, uint32_t gen,
-                    pz_bus_value_t state, pz_str_t addr) {
+                    pz_raw_t state, pz_str_t addr) {
   head(pk, 14, node, PZ_BUS_JOIN);
   str(pk, room);
   msgpack_pack_uint64(pk, m->id);
@@ -294,7 +305,7 @@ void pz_busmsg_chat(msgpack_packer *pk, uint32_t node, pz_str_t room,
 
 void pz_busmsg_deliver(msgpack_packer *pk, uint32_t node,
                        const pz_delivery_t *d) {
-  head(pk, 15, node, PZ_BUS_DELIVER);
+  head(pk, 17, node, PZ_BUS_DELIVER);
   msgpack_pack_uint32(pk, (uint32_t)d->kind);
   msgpack_pack_uint64(pk, d->to);
   msgpack_pack_uint64(pk, d->from);
@@ -307,6 +318,11 @@ void pz_busmsg_deliver(msgpack_packer *pk, uint32_t node,
   msgpack_pack_uint32(pk, d->reply_worker);
   msgpack_pack_uint64(pk, d->reply_req);
   msgpack_pack_uint32(pk, d->gen);
+  if (d->data.ptr && d->data.len)
+    msgpack_pack_str_body(pk, d->data.ptr, d->data.len); /* as it is */
+  else
+    msgpack_pack_nil(pk);
+  msgpack_pack_uint64(pk, d->version);
 }
 
 void pz_busmsg_probe(msgpack_packer *pk, uint32_t node, uint32_t worker,

@@ -38,7 +38,7 @@
 #define PZ_BUS_ADDR_MAX 64
 /* A member's state and an app value: at most this many bytes embedded
  * (the server's own limits are smaller; this bounds what we accept). */
-#define PZ_BUS_VALUE_MAX 65536
+#define PZ_BUS_VALUE_MAX (1u << 21)
 
 enum pz_bus_type {
   PZ_BUS_STATE = 1,   /* [.., room, [[id, seq, x, y, z, yaw], ...]] */
@@ -47,7 +47,8 @@ enum pz_bus_type {
   PZ_BUS_LEAVE = 3,   /* [.., room, id, flags] */
   PZ_BUS_CHAT = 4,    /* [.., room, seq, id, name, text, ts_ms] */
   PZ_BUS_DELIVER = 5, /* [.., kind, to, from, name, text, ts_ms, code, op,
-                          reply_node, reply_worker, reply_req, gen] */
+                          reply_node, reply_worker, reply_req, gen, data?,
+                          version?] */
   PZ_BUS_PROBE = 6,   /* [.., worker, nonce] */
   PZ_BUS_SESSION = 8, /* [.., id, token_hash, name, room, x, y, z, yaw, seq,
                           has_seq, placed, chat_seq, sub, gen, state, addr] */
@@ -66,12 +67,6 @@ typedef struct pz_bus_state_it {
   uint32_t left;
 } pz_bus_state_it_t;
 
-/* Raw MessagePack bytes of one value (borrowed). */
-typedef struct pz_bus_value {
-  const uint8_t *ptr; /* NULL when absent */
-  uint32_t len;
-} pz_bus_value_t;
-
 typedef struct pz_busmsg {
   uint32_t node;
   int type;
@@ -84,7 +79,7 @@ typedef struct pz_busmsg {
     struct {
       pz_member_t m;
       uint32_t flags, gen;
-      pz_bus_value_t state; /* the member's state map ({} when empty) */
+      pz_raw_t state; /* the member's state map ({} when empty) */
       pz_str_t addr;        /* the client's address ("" when unknown) */
     } join;
     struct {
@@ -101,6 +96,8 @@ typedef struct pz_busmsg {
       uint32_t reply_node, reply_worker;
       uint64_t reply_req;
       uint32_t gen; /* TAKEN: the generation that took the session */
+      pz_raw_t data; /* SIGNAL: its data (ptr NULL when absent) */
+      uint64_t version;    /* CONFLICT */
     } deliver;
     struct {
       uint32_t worker;
@@ -115,7 +112,7 @@ typedef struct pz_busmsg {
       uint64_t chat_seq;
       pz_str_t sub; /* the JWT user ("" without auth) */
       uint32_t gen;
-      pz_bus_value_t state;
+      pz_raw_t state;
       pz_str_t addr;
     } session;
     struct {
@@ -142,7 +139,7 @@ void pz_busmsg_state_begin(msgpack_packer *pk, uint32_t node, pz_str_t room,
 void pz_busmsg_state_entry(msgpack_packer *pk, const pz_state_entry_t *e);
 void pz_busmsg_join(msgpack_packer *pk, uint32_t node, pz_str_t room,
                     const pz_member_t *m, uint32_t flags, uint32_t gen,
-                    pz_bus_value_t state, pz_str_t addr);
+                    pz_raw_t state, pz_str_t addr);
 void pz_busmsg_leave(msgpack_packer *pk, uint32_t node, pz_str_t room,
                      uint64_t id, uint32_t flags);
 void pz_busmsg_chat(msgpack_packer *pk, uint32_t node, pz_str_t room,
@@ -160,7 +157,7 @@ typedef struct pz_busmsg_record {
   uint64_t seq, chat_seq;
   bool has_seq, placed;
   uint32_t gen;
-  pz_bus_value_t state;
+  pz_raw_t state;
 } pz_busmsg_record_t;
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
                        const pz_busmsg_record_t *r);

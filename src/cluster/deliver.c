@@ -138,6 +138,8 @@ void pz_deliver_node_message(pz_cwork_t *cw, const pz_busmsg_t *m) {
       .reply_worker = m->u.deliver.reply_worker,
       .reply_req = m->u.deliver.reply_req,
       .gen = m->u.deliver.gen,
+      .data = {m->u.deliver.data.ptr, m->u.deliver.data.len},
+      .version = m->u.deliver.version,
   };
   /* A TAKEN may find its session gone already: not stray. */
   if (!cw->bw.up->deliver(cw->bw.ctx, &d) && d.kind != PZ_DELIVER_TAKEN)

@@ -177,7 +177,7 @@ void pz_presence_announce(pz_cwork_t *cw, pz_room_t *r, pz_session_t *s,
                           uint32_t flags) {
   pz_member_t m = {s->id, pz_session_name(s), s->pos};
   pz_busmsg_join(pz_cluster_begin(cw), cw->cl->node, room_str(r), &m, flags,
-                 s->gen, (pz_bus_value_t){NULL, 0}, (pz_str_t){"", 0});
+                 s->gen, (pz_raw_t){NULL, 0}, (pz_str_t){"", 0});
   char ids[24], node[16], gen[16], ttl[16];
   int il = snprintf(ids, sizeof(ids), "%llu", (unsigned long long)s->id);
   int nl = snprintf(node, sizeof(node), "%u", cw->cl->node);

@@ -269,7 +269,7 @@ const char pz_script_take[] =
     "  local w = redis.call('HGET', 'plaza:where', id)\n"
     "  local ch = w and ('plaza:node:'..w) or dflt\n"
     "  if ch ~= '' then\n"
-    "    redis.call('PUBLISH', ch, cmsgpack.pack({2, tonumber(taker), 5, 4, "
+    "    redis.call('PUBLISH', ch, cmsgpack.pack({2, tonumber(taker), 5, 7, "
     "tonumber(id), 0, '', '', 0, 0, 0, 0, 0, 0, gen}))\n"
     "  end\n"
     "end\n"

@@ -103,7 +103,7 @@ static int join_cluster(pz_server_t *srv, const pz_config_t *cfg) {
       .want_node = cfg->node_id,
       .n_workers = cfg->workers,
       .grace_ms = cfg->resume_grace_ms,
-      .room_ttl_ms = cfg->room_ttl_s * 1000u,
+      .room_ttl_ms = cfg->room_state_ttl_ms,
   };
   const char *why;
   if (pz_redis_url_parse(cfg->redis, &opt.url, &why) != 0)

@@ -1,4 +1,4 @@
-/* Routing whispers and errors to session ids (see routing.h). */
+/* Routing whispers, signals and errors to session ids (see routing.h). */
 #include "routing.h"
 
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "log.h"
 #include "replies.h"
 #include "sessions.h"
+#include "signals.h"
 
 /* A guard against a routing bug, not a limit on moving targets: a message
  * misses only when its target moved meanwhile, and moves are bounded by
@@ -43,52 +44,31 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
     memcpy(d->name, name.ptr, d->name_len);
   }
   d->text_len = text.len;
-  if (text.len)
+  if (text.len && text.ptr) /* ptr NULL: the caller fills it */
     memcpy(d->text, text.ptr, text.len);
   return d;
 }
 
-/* Hands d to the bus for another node: 0 (d freed: the bus copied what it
- * sends), or an error (d is still the caller's). */
-static int to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
-  pz_delivery_t v = {
-      .kind = d->kind,
-      .to = d->to,
-      .from = d->from,
-      .ts_ms = d->ts_ms,
-      .name = {d->name, d->name_len},
-      .text = {d->text, d->text_len},
-      .code = d->error_code,
-      .op = d->error_op,
-      .reply_node = d->reply_node,
-      .reply_worker = (uint32_t)d->reply_worker,
-      .reply_req = d->reply_req,
-      .gen = d->gen,
-      .back_here = d->back_here,
-  };
-  int r = pz_bus_deliver(w->srv->bus, w->index, &v);
-  if (r == 0)
-    free(d);
-  return r;
+pz_msg_deliver_t *pz_deliver_signal(uint64_t to, uint64_t from, pz_str_t name,
+                                    pz_str_t kind, pz_raw_t data,
+                                    uint64_t ts_ms) {
+  pz_msg_deliver_t *d = pz_deliver_new(PZ_DELIVER_SIGNAL, to, from, name,
+                                       (pz_str_t){NULL, kind.len + data.len});
+  memcpy(d->text, kind.ptr, kind.len);
+  memcpy(d->text + kind.len, data.ptr, data.len);
+  d->kind_len = (uint8_t)kind.len;
+  d->ts_ms = ts_ms;
+  return d;
 }
 
-bool pz_routing_from_bus(void *worker, const pz_delivery_t *v) {
-  pz_worker_t *w = worker;
-  bool known = pz_id_node(v->to) == w->srv->node_id ||
-               pz_shard_session_find(&w->shard, v->to) ||
-               pz_routing_dir_lookup(w, v->to) != -2;
+static bool to_bus(pz_worker_t *w, pz_msg_deliver_t *d);
+
+pz_msg_deliver_t *pz_deliver_conflict(uint64_t to, pz_str_t key,
+                                      uint64_t version) {
   pz_msg_deliver_t *d =
-      pz_deliver_new(v->kind, v->to, v->from, v->name, v->text);
-  d->ts_ms = v->ts_ms;
-  d->error_code = v->code;
-  d->error_op = v->op;
-  d->from_bus = true; /* never sent back out: no loops between nodes */
-  d->reply_node = v->reply_node;
-  d->reply_worker = (int)v->reply_worker;
-  d->reply_req = v->reply_req;
-  d->gen = v->gen;
-  pz_routing_deliver(w, d);
-  return known;
+      pz_deliver_new(PZ_DELIVER_CONFLICT, to, 0, (pz_str_t){NULL, 0}, key);
+  d->version = version;
+  return d;
 }
 
 void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
@@ -101,14 +81,64 @@ void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
    * delivery to its worker's channel. */
   d->kind = PZ_DELIVER_KICK_REPLY;
   d->error_code = status;
-  if (to_bus(w, d) != 0)
+  if (!to_bus(w, d))
     free(d); /* unlinked: the asker times out */
+}
+
+/* The acknowledgement of a signal from session `from` (signals.h). It
+ * concerns this node only (a session of another node's id resumed here
+ * included), so it is routed as what came from the bus is. */
+static void send_ack(pz_worker_t *w, uint64_t from, int code,
+                     const char *message) {
+  pz_str_t m = message ? (pz_str_t){message, (uint32_t)strlen(message)}
+                       : (pz_str_t){NULL, 0};
+  pz_msg_deliver_t *ack =
+      pz_deliver_new(PZ_DELIVER_SIGNAL_ACK, from, 0, (pz_str_t){NULL, 0}, m);
+  ack->error_code = code;
+  ack->error_op = PZ_C_SIGNAL;
+  ack->from_bus = true;
+  pz_routing_deliver(w, ack);
+}
+
+/* A SIGNAL is done with (delivered: code 0, or not): its sender hears it
+ * through the acknowledgement its next signals wait for, the admin API
+ * through its request. Takes d. */
+static void signal_done(pz_worker_t *w, pz_msg_deliver_t *d, int code,
+                        const char *message) {
+  if (d->from == 0) {
+    pz_routing_kick_answer(w, d,
+                           code == 0                   ? 200
+                           : code == PZ_ERR_OVERLOADED ? 503
+                                                       : 404);
+    return;
+  }
+  uint64_t from = d->from;
+  if (d->from_bus) {
+    /* From a session of another node: its node acknowledged the signal
+     * when its bus took it; an error goes back as a whisper's does. */
+    free(d);
+    if (code) {
+      pz_msg_deliver_t *e =
+          pz_deliver_new(PZ_DELIVER_ERROR, from, 0, (pz_str_t){NULL, 0},
+                         (pz_str_t){message, (uint32_t)strlen(message)});
+      e->error_code = code;
+      e->error_op = PZ_C_SIGNAL;
+      pz_routing_deliver(w, e);
+    }
+    return;
+  }
+  free(d);
+  send_ack(w, from, code, message);
 }
 
 static void answer_error(pz_worker_t *w, pz_msg_deliver_t *d, int code,
                          const char *message) {
   if (d->kind == PZ_DELIVER_KICK) {
     pz_routing_kick_answer(w, d, code == PZ_ERR_OVERLOADED ? 503 : 404);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_SIGNAL) {
+    signal_done(w, d, code, message);
     return;
   }
   if (d->kind == PZ_DELIVER_WHISPER) {
@@ -138,10 +168,78 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   pz_routing_kick_answer(w, d, 200);
 }
 
+/* Hands d to the bus for another node; true when the bus took it (d is
+ * freed: the bus copied what it sends), false when it could not (d is
+ * still the caller's). A signal's sender is acknowledged then: past this
+ * node the order is the bus's, which carries one worker's messages in the
+ * order sent. */
+static bool to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
+  if (!pz_routing_bus_carries(d))
+    return false;
+  bool signal = d->kind == PZ_DELIVER_SIGNAL;
+  uint32_t head = signal ? d->kind_len : d->text_len;
+  pz_delivery_t v = {
+      .kind = d->kind,
+      .to = d->to,
+      .from = d->from,
+      .ts_ms = d->ts_ms,
+      .name = {d->name, d->name_len},
+      .text = {d->text, head},
+      .data = {signal ? d->text + head : NULL,
+               signal ? d->text_len - head : 0},
+      .code = d->error_code,
+      .op = d->error_op,
+      .reply_node = d->reply_node,
+      .reply_worker = (uint32_t)d->reply_worker,
+      .reply_req = d->reply_req,
+      .gen = d->gen,
+      .version = d->version,
+      .back_here = d->back_here,
+  };
+  uint64_t from = signal ? d->from : 0;
+  if (pz_bus_deliver(w->srv->bus, w->index, &v) != 0)
+    return false;
+  free(d);
+  if (from)
+    send_ack(w, from, 0, NULL);
+  return true;
+}
+
+bool pz_routing_from_bus(void *worker, const pz_delivery_t *v) {
+  pz_worker_t *w = worker;
+  bool known = pz_id_node(v->to) == w->srv->node_id ||
+               pz_shard_session_find(&w->shard, v->to) ||
+               pz_routing_dir_lookup(w, v->to) != -2;
+  pz_msg_deliver_t *d;
+  if (v->kind == PZ_DELIVER_SIGNAL)
+    d = pz_deliver_signal(v->to, v->from, v->name, v->text,
+                          v->data,
+                          v->ts_ms);
+  else
+    d = pz_deliver_new(v->kind, v->to, v->from, v->name, v->text);
+  d->ts_ms = v->ts_ms;
+  d->error_code = v->code;
+  d->error_op = v->op;
+  d->from_bus = true; /* never sent back out: no loops between nodes */
+  d->reply_node = v->reply_node;
+  d->reply_worker = (int)v->reply_worker;
+  d->reply_req = v->reply_req;
+  d->gen = v->gen;
+  d->version = v->version;
+  pz_routing_deliver(w, d);
+  return known;
+}
+
 /* Clustered, and d did not come from the bus: the cluster's directory may
  * know where the session went. True when the bus took d. */
 static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
-  return !d->from_bus && to_bus(w, d) == 0;
+  return !d->from_bus && to_bus(w, d);
+}
+
+bool pz_routing_bus_carries(const pz_msg_deliver_t *d) {
+  /* Acknowledgements and conflicts concern this node's own sessions
+   * only. */
+  return d->kind != PZ_DELIVER_SIGNAL_ACK && d->kind != PZ_DELIVER_CONFLICT;
 }
 
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
@@ -150,6 +248,29 @@ static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
      * goes without a word (the new node announces it quietly). */
     if (s->gen < d->gen)
       pz_sessions_drop(w, s);
+    free(d);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_SIGNAL_ACK) { /* detached or not */
+    pz_signals_acked(w, s, d->error_code, (pz_str_t){d->text, d->text_len});
+    free(d);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_SIGNAL) {
+    if (!s->outlet) { /* not kept for a resume, like a whisper */
+      signal_done(w, d, PZ_ERR_NOT_FOUND, "that session is disconnected");
+      return;
+    }
+    pz_reply_signal(
+        w, s->outlet, d->from, (pz_str_t){d->name, d->name_len},
+        (pz_str_t){d->text, d->kind_len},
+        (pz_raw_t){d->text + d->kind_len, d->text_len - d->kind_len}, d->ts_ms);
+    signal_done(w, d, 0, NULL);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_CONFLICT) {
+    pz_reply_conflict(w, s->outlet, (pz_str_t){d->text, d->text_len},
+                      d->version);
     free(d);
     return;
   }
@@ -185,11 +306,21 @@ static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
 
 static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
   d->hops++;
+  if (d->kind == PZ_DELIVER_SIGNAL_ACK) {
+    /* Never dropped: its sender's next signals wait for it (one per
+     * sender at most, so the inbox's bound still holds in practice). */
+    pz_worker_post(w->srv->workers[to], &d->hdr);
+    return;
+  }
   if (pz_worker_try_post(w->srv->workers[to], &d->hdr) != 0) {
     PZ_ADD(w->metrics.dropped_frames, 1);
-    pz_warn("worker %d inbox full: whisper dropped", to);
+    pz_warn("worker %d inbox full: message for a session dropped", to);
     if (d->kind == PZ_DELIVER_KICK) {
       pz_routing_kick_answer(w, d, 503);
+      return;
+    }
+    if (d->kind == PZ_DELIVER_SIGNAL) {
+      signal_done(w, d, PZ_ERR_OVERLOADED, "server overloaded: signal dropped");
       return;
     }
     if (d->kind == PZ_DELIVER_WHISPER) {
@@ -222,8 +353,9 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     not_found(w, d);
     return;
   }
-  if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus) {
-    if (to_bus(w, d) != 0)
+  if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus &&
+      pz_routing_bus_carries(d)) {
+    if (!to_bus(w, d))
       not_found(w, d);
     return;
   }
