@@ -54,17 +54,17 @@ typedef struct pz_delivery {
   int kind;
   uint64_t to, from, ts_ms;
   pz_str_t name;       /* the sender's */
-  pz_str_t text; /* a whisper's text, an error's message, a signal's kind,
-                    a conflict's key */
-  pz_raw_t data; /* a signal's data: one MessagePack value */
-  int code, op; /* an ERROR's code and op; a kick answer's status */
+  pz_str_t text;       /* a whisper's text, an error's message, a signal's kind,
+                          a conflict's key */
+  pz_raw_t data;       /* a signal's data: one MessagePack value */
+  int code, op;        /* an ERROR's code and op; a kick answer's status */
   uint32_t reply_node; /* KICK and its answer: where the request waits */
   uint32_t reply_worker;
   uint64_t reply_req;
   uint32_t gen;     /* TAKEN */
   uint64_t version; /* CONFLICT */
-  bool back_here; /* a kick for a detached copy here: unless the directory
-                     lists the session elsewhere, come back to this node */
+  bool back_here;   /* a kick for a detached copy here: unless the directory
+                       lists the session elsewhere, come back to this node */
 } pz_delivery_t;
 
 /* A session's record in the cluster (borrowed views). */
@@ -77,6 +77,13 @@ typedef struct pz_bus_record {
   uint64_t seq;
   bool has_seq, placed;
 } pz_bus_record_t;
+
+/* One key of a room's state, as the bus holds it (borrowed). */
+typedef struct pz_bus_rkey {
+  pz_str_t key;
+  pz_raw_t value; /* ptr NULL: deleted */
+  uint64_t version, by;
+} pz_bus_rkey_t;
 
 /* Up-calls: the server's side, on the worker the back end runs them on;
  * `ctx` is pz_bus_worker_t's. Each borrows what it is given. */
@@ -97,6 +104,12 @@ typedef struct pz_bus_up {
    * (admin.h: pz_admin_reply). */
   void (*admin_reply)(void *ctx, uint64_t req, int status, uint32_t count,
                       const char *json);
+  /* The answer to admin_room_state: the room's keys (n < 0: Redis could
+   * not be asked), its members cluster-wide, and how long the state has
+   * left (-1: kept while the room has members). */
+  void (*admin_room_state)(void *ctx, uint64_t req, pz_str_t room,
+                           const pz_bus_rkey_t *keys, int n, int64_t members,
+                           int64_t ttl_ms);
 } pz_bus_up_t;
 
 /* What the server lends the bus for one worker. */
@@ -151,6 +164,15 @@ struct pz_bus_vtbl {
   int (*admin_cast)(pz_bus_t *bus, int worker, pz_str_t room, pz_str_t text,
                     uint64_t ts_ms, uint64_t req);
   int (*admin_members)(pz_bus_t *bus, int worker, pz_str_t room, uint64_t req);
+  /* Worker thread, admin API: a SIGNAL from the server (id 0) to every
+   * member of `room` on every node (answered through admin_reply with the
+   * room's members cluster-wide, 404 when it has none); the room's state
+   * as the cluster holds it (answered through admin_room_state). */
+  int (*admin_room_signal)(pz_bus_t *bus, int worker, pz_str_t room,
+                           pz_str_t kind, pz_raw_t data, uint64_t ts_ms,
+                           uint64_t req);
+  int (*admin_room_state)(pz_bus_t *bus, int worker, pz_str_t room,
+                          uint64_t req);
   /* Worker thread: the cluster's rooms; 0 when cb will run (once on this
    * worker), or an error (cb will not). */
   int (*rooms)(pz_bus_t *bus, int worker, pz_bus_rooms_cb cb, void *arg);
@@ -172,7 +194,8 @@ pz_bus_t *pz_bus_local_create(void);
 /* The Redis back end (src/cluster/). Main thread, before the workers
  * start: claims the node id in Redis (want: an id, or UINT32_MAX for a
  * random one) and makes the bus for n_workers workers; grace_ms is
- * --resume-grace-ms, room_ttl_ms how long an emptied room's keys stay.
+ * --resume-grace-ms, room_ttl_ms how long an emptied room's keys stay
+ * (--room-state-ttl-ms), and the room state's limits.
  * Returns 0 with *out and *node set; PZ_EFULL when the explicit id is held
  * by a live node; PZ_EIO when Redis cannot be reached or refuses us (why
  * says how, never with the password). */
@@ -182,6 +205,8 @@ typedef struct pz_bus_redis_options {
   int n_workers;
   uint32_t grace_ms;
   uint32_t room_ttl_ms;
+  /* A room's state: what Redis checks a ROOM_SET against. */
+  uint32_t room_value_max, room_keys_max, room_state_max;
 } pz_bus_redis_options_t;
 int pz_bus_redis_create(const pz_bus_redis_options_t *opt, pz_bus_t **out,
                         uint32_t *node, char *why, size_t why_size);
@@ -214,6 +239,16 @@ static inline int pz_bus_admin_cast(pz_bus_t *b, int worker, pz_str_t room,
 static inline int pz_bus_admin_members(pz_bus_t *b, int worker, pz_str_t room,
                                        uint64_t req) {
   return b->vt->admin_members(b, worker, room, req);
+}
+static inline int pz_bus_admin_room_signal(pz_bus_t *b, int worker,
+                                           pz_str_t room, pz_str_t kind,
+                                           pz_raw_t data, uint64_t ts_ms,
+                                           uint64_t req) {
+  return b->vt->admin_room_signal(b, worker, room, kind, data, ts_ms, req);
+}
+static inline int pz_bus_admin_room_state(pz_bus_t *b, int worker,
+                                          pz_str_t room, uint64_t req) {
+  return b->vt->admin_room_state(b, worker, room, req);
 }
 static inline int pz_bus_rooms(pz_bus_t *b, int worker, pz_bus_rooms_cb cb,
                                void *arg) {

@@ -32,6 +32,17 @@ static int local_admin_members(pz_bus_t *bus, int worker, pz_str_t room,
   return PZ_ENOTSUP;
 }
 
+static int local_admin_room_signal(pz_bus_t *bus, int worker, pz_str_t room,
+                                   pz_str_t kind, pz_raw_t data, uint64_t ts_ms,
+                                   uint64_t req) {
+  return PZ_ENOTSUP;
+}
+
+static int local_admin_room_state(pz_bus_t *bus, int worker, pz_str_t room,
+                                  uint64_t req) {
+  return PZ_ENOTSUP;
+}
+
 static int local_rooms(pz_bus_t *bus, int worker, pz_bus_rooms_cb cb,
                        void *arg) {
   return PZ_ENOTSUP; /* /rooms is this node's */
@@ -58,6 +69,8 @@ static const struct pz_bus_vtbl local_vtbl = {
     .resume = local_resume,
     .admin_cast = local_admin_cast,
     .admin_members = local_admin_members,
+    .admin_room_signal = local_admin_room_signal,
+    .admin_room_state = local_admin_room_state,
     .rooms = local_rooms,
     .link_state = local_link_state,
     .stats = local_stats,

@@ -154,6 +154,8 @@ static const struct pz_bus_vtbl redis_vtbl = {
     .resume = resume,
     .admin_cast = pz_cluster_admin_cast,
     .admin_members = pz_cluster_admin_members,
+    .admin_room_signal = pz_cluster_admin_room_signal,
+    .admin_room_state = pz_cluster_admin_room_state,
     .rooms = pz_cluster_rooms,
     .link_state = link_state,
     .stats = stats,
@@ -188,6 +190,9 @@ int pz_bus_redis_create(const pz_bus_redis_options_t *opt, pz_bus_t **out,
   cl->n_workers = opt->n_workers;
   cl->grace_ms = opt->grace_ms;
   cl->room_ttl_ms = opt->room_ttl_ms ? opt->room_ttl_ms : 1;
+  cl->limits.value_max = opt->room_value_max;
+  cl->limits.keys_max = opt->room_keys_max;
+  cl->limits.bytes_max = opt->room_state_max;
   memcpy(cl->nonce, nonce, sizeof(nonce));
   cl->cw = pz_xcalloc((size_t)opt->n_workers, sizeof(*cl->cw));
   *out = &cl->bus;

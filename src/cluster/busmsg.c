@@ -148,8 +148,13 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
     if (m->u.deliver.kind == PZ_DELIVER_SIGNAL &&
         (m->u.deliver.text.len < 1 || m->u.deliver.text.len > 32))
       return false;
-    if (n > 15 && !pz_mpr_nil(r) && !rd_value(r, &m->u.deliver.data, false))
-      return false;
+    if (n > 15) { /* a nil is a value too: the signal's data may be nil */
+      const uint8_t *at = r->p;
+      if (pz_mpr_nil(r))
+        m->u.deliver.data = (pz_raw_t){(const char *)at, 1};
+      else if (!rd_value(r, &m->u.deliver.data, false))
+        return false;
+    }
     return n <= 16 || rd_uint(r, &m->u.deliver.version);
   case PZ_BUS_PROBE:
     return rd_u32(r, &m->u.probe.worker, 1u << 16) &&
@@ -167,6 +172,30 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
            rd_u32(r, &m->u.session.gen, UINT32_MAX) &&
            rd_value(r, &m->u.session.state, true) &&
            rd_str(r, &m->u.session.addr, PZ_BUS_ADDR_MAX);
+  case PZ_BUS_MEMBER:
+    return rd_room(r, &m->room) && rd_id(r, &m->u.member.id) &&
+           rd_value(r, &m->u.member.patch, true);
+  case PZ_BUS_ROOM_STATE: {
+    /* The value travels as the bytes of one MessagePack value (Redis'
+     * script packs it as a string); "" for a delete. */
+    const uint8_t *v;
+    uint32_t vl;
+    if (!rd_room(r, &m->room) ||
+        !rd_text(r, &m->u.room_state.key, PZ_ROOM_KEY_MAX) ||
+        m->u.room_state.key.len == 0 || !rd_bytes(r, &v, &vl))
+      return false;
+    m->u.room_state.value = (pz_raw_t){vl ? (const char *)v : NULL, vl};
+    if (vl && !pz_busmsg_value_ok(m->u.room_state.value))
+      return false;
+    return rd_uint(r, &m->u.room_state.version) &&
+           m->u.room_state.version > 0 && rd_uint(r, &m->u.room_state.by);
+  }
+  case PZ_BUS_SIGNAL:
+    return rd_room(r, &m->room) && rd_uint(r, &m->u.signal.from) &&
+           rd_text(r, &m->u.signal.name, PZ_NAME_MAX) &&
+           rd_text(r, &m->u.signal.kind, PZ_SIGNAL_KIND_MAX) &&
+           m->u.signal.kind.len > 0 && rd_value(r, &m->u.signal.data, false) &&
+           rd_uint(r, &m->u.signal.ts_ms);
   case PZ_BUS_EVENT:
     return rd_room(r, &m->room) && rd_uint(r, &m->u.event.epoch) &&
            rd_uint(r, &m->u.event.off) &&
@@ -178,9 +207,10 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
 
 /* Elements each type has at least: [version, node, type] and its own. */
 static const uint8_t min_elements[PZ_BUS_TYPE_MAX + 1] = {
-    [PZ_BUS_STATE] = 5,    [PZ_BUS_JOIN] = 14,    [PZ_BUS_LEAVE] = 6,
-    [PZ_BUS_CHAT] = 9,     [PZ_BUS_DELIVER] = 15, [PZ_BUS_PROBE] = 5,
-    [PZ_BUS_SESSION] = 19, [PZ_BUS_EVENT] = 7,
+    [PZ_BUS_STATE] = 5,      [PZ_BUS_JOIN] = 14,    [PZ_BUS_LEAVE] = 6,
+    [PZ_BUS_CHAT] = 9,       [PZ_BUS_DELIVER] = 15, [PZ_BUS_PROBE] = 5,
+    [PZ_BUS_SESSION] = 19,   [PZ_BUS_EVENT] = 7,    [PZ_BUS_MEMBER] = 6,
+    [PZ_BUS_ROOM_STATE] = 8, [PZ_BUS_SIGNAL] = 9,
 };
 
 int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
@@ -202,6 +232,12 @@ int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
     if (pz_mpr_skip_depth(&r, 8) != 0)
       return PZ_EPROTO;
   return r.p == r.end ? 0 : PZ_EPROTO;
+}
+
+bool pz_busmsg_value_ok(pz_raw_t v) {
+  rd_t r;
+  pz_mpr_init(&r, v.ptr, v.len);
+  return v.len > 0 && pz_mpr_skip(&r) == 0 && r.p == r.end;
 }
 
 bool pz_busmsg_state_next(pz_bus_state_it_t *it, pz_state_entry_t *e) {
@@ -348,6 +384,29 @@ void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
   msgpack_pack_uint32(pk, r->gen);
   value(pk, r->state);
   str(pk, r->addr);
+}
+
+void pz_busmsg_member(msgpack_packer *pk, uint32_t node, pz_str_t room,
+                      uint64_t id, pz_raw_t patch) {
+  head(pk, 6, node, PZ_BUS_MEMBER);
+  str(pk, room);
+  msgpack_pack_uint64(pk, id);
+  value(pk, patch);
+}
+
+void pz_busmsg_signal(msgpack_packer *pk, uint32_t node, pz_str_t room,
+                      uint64_t from, pz_str_t name, pz_str_t kind,
+                      pz_raw_t data, uint64_t ts_ms) {
+  head(pk, 9, node, PZ_BUS_SIGNAL);
+  str(pk, room);
+  msgpack_pack_uint64(pk, from);
+  str(pk, name);
+  str(pk, kind);
+  if (data.ptr && data.len)
+    msgpack_pack_str_body(pk, data.ptr, data.len);
+  else
+    msgpack_pack_nil(pk);
+  msgpack_pack_uint64(pk, ts_ms);
 }
 
 void pz_busmsg_event(msgpack_packer *pk, uint32_t node, pz_str_t room,

@@ -41,19 +41,23 @@
 #define PZ_BUS_VALUE_MAX (1u << 21)
 
 enum pz_bus_type {
-  PZ_BUS_STATE = 1,   /* [.., room, [[id, seq, x, y, z, yaw], ...]] */
-  PZ_BUS_JOIN = 2,    /* [.., room, id, name, x, y, z, yaw, flags, gen,
-                          state, addr] */
-  PZ_BUS_LEAVE = 3,   /* [.., room, id, flags] */
-  PZ_BUS_CHAT = 4,    /* [.., room, seq, id, name, text, ts_ms] */
-  PZ_BUS_DELIVER = 5, /* [.., kind, to, from, name, text, ts_ms, code, op,
-                          reply_node, reply_worker, reply_req, gen, data?,
-                          version?] */
-  PZ_BUS_PROBE = 6,   /* [.., worker, nonce] */
-  PZ_BUS_SESSION = 8, /* [.., id, token_hash, name, room, x, y, z, yaw, seq,
-                          has_seq, placed, chat_seq, sub, gen, state, addr] */
-  PZ_BUS_EVENT = 9,   /* [.., room, epoch, offset, inner message] */
-  PZ_BUS_TYPE_MAX = 9
+  PZ_BUS_STATE = 1,       /* [.., room, [[id, seq, x, y, z, yaw], ...]] */
+  PZ_BUS_JOIN = 2,        /* [.., room, id, name, x, y, z, yaw, flags, gen,
+                              state, addr] */
+  PZ_BUS_LEAVE = 3,       /* [.., room, id, flags] */
+  PZ_BUS_CHAT = 4,        /* [.., room, seq, id, name, text, ts_ms] */
+  PZ_BUS_DELIVER = 5,     /* [.., kind, to, from, name, text, ts_ms, code, op,
+                              reply_node, reply_worker, reply_req, gen, data?,
+                              version?] */
+  PZ_BUS_PROBE = 6,       /* [.., worker, nonce] */
+  PZ_BUS_SESSION = 8,     /* [.., id, token_hash, name, room, x, y, z, yaw, seq,
+                              has_seq, placed, chat_seq, sub, gen, state, addr] */
+  PZ_BUS_EVENT = 9,       /* [.., room, epoch, offset, inner message] */
+  PZ_BUS_MEMBER = 10,     /* [.., room, id, patch] (an event) */
+  PZ_BUS_ROOM_STATE = 11, /* [.., room, key, value bytes ("": deleted),
+                              version, by] (an event) */
+  PZ_BUS_SIGNAL = 12,     /* [.., room, from, name, kind, data, ts_ms] (bare) */
+  PZ_BUS_TYPE_MAX = 12
 };
 
 /* JOIN flags. QUIET: the member continues (a resume on another node): every
@@ -80,7 +84,7 @@ typedef struct pz_busmsg {
       pz_member_t m;
       uint32_t flags, gen;
       pz_raw_t state; /* the member's state map ({} when empty) */
-      pz_str_t addr;        /* the client's address ("" when unknown) */
+      pz_str_t addr;  /* the client's address ("" when unknown) */
     } join;
     struct {
       uint64_t id;
@@ -95,9 +99,9 @@ typedef struct pz_busmsg {
       /* A kick: where its admin request waits (0 when absent). */
       uint32_t reply_node, reply_worker;
       uint64_t reply_req;
-      uint32_t gen; /* TAKEN: the generation that took the session */
-      pz_raw_t data; /* SIGNAL: its data (ptr NULL when absent) */
-      uint64_t version;    /* CONFLICT */
+      uint32_t gen;     /* TAKEN: the generation that took the session */
+      pz_raw_t data;    /* SIGNAL: its data (ptr NULL when absent) */
+      uint64_t version; /* CONFLICT */
     } deliver;
     struct {
       uint32_t worker;
@@ -116,6 +120,20 @@ typedef struct pz_busmsg {
       pz_str_t addr;
     } session;
     struct {
+      uint64_t id;
+      pz_raw_t patch; /* a state patch: a map */
+    } member;
+    struct {
+      pz_str_t key;
+      pz_raw_t value; /* ptr NULL: the key was deleted */
+      uint64_t version, by;
+    } room_state;
+    struct {
+      uint64_t from, ts_ms;
+      pz_str_t name, kind;
+      pz_raw_t data;
+    } signal;
+    struct {
       uint64_t epoch, off;
       const uint8_t *inner; /* the event's own message: decode it again */
       uint32_t inner_len;
@@ -127,6 +145,9 @@ typedef struct pz_busmsg {
  * MessagePack, another version, an unknown type, a field of the wrong
  * type or range, a non-finite number, a string too long for its field). */
 int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out);
+/* True when v is exactly one MessagePack value (nested at most as deep as
+ * the cursor follows). */
+bool pz_busmsg_value_ok(pz_raw_t v);
 /* Next STATE entry; false at the end or on a malformed entry (then the
  * whole message should be counted bad; entries already read stand). */
 bool pz_busmsg_state_next(pz_bus_state_it_t *it, pz_state_entry_t *e);
@@ -161,6 +182,11 @@ typedef struct pz_busmsg_record {
 } pz_busmsg_record_t;
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
                        const pz_busmsg_record_t *r);
+void pz_busmsg_member(msgpack_packer *pk, uint32_t node, pz_str_t room,
+                      uint64_t id, pz_raw_t patch);
+void pz_busmsg_signal(msgpack_packer *pk, uint32_t node, pz_str_t room,
+                      uint64_t from, pz_str_t name, pz_str_t kind,
+                      pz_raw_t data, uint64_t ts_ms);
 void pz_busmsg_event(msgpack_packer *pk, uint32_t node, pz_str_t room,
                      uint64_t epoch, uint64_t off, const uint8_t *inner,
                      size_t len);

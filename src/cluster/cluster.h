@@ -64,6 +64,9 @@ typedef struct pz_cluster {
   uint32_t node;
   int n_workers;
   uint32_t grace_ms, room_ttl_ms;
+  struct {
+    uint32_t value_max, keys_max, bytes_max;
+  } limits;       /* of a room's state */
   char nonce[33]; /* proves plaza:node:<node> is ours */
   /* Per worker, created by the worker on its loop, freed with the bus
    * (after every worker has stopped: /metrics may read them until then). */
@@ -191,5 +194,10 @@ int pz_cluster_admin_cast(pz_bus_t *bus, int worker, pz_str_t room,
                           pz_str_t text, uint64_t ts_ms, uint64_t req);
 int pz_cluster_admin_members(pz_bus_t *bus, int worker, pz_str_t room,
                              uint64_t req);
+int pz_cluster_admin_room_signal(pz_bus_t *bus, int worker, pz_str_t room,
+                                 pz_str_t kind, pz_raw_t data, uint64_t ts_ms,
+                                 uint64_t req);
+int pz_cluster_admin_room_state(pz_bus_t *bus, int worker, pz_str_t room,
+                                uint64_t req);
 
 #endif

@@ -265,3 +265,105 @@ int pz_cluster_admin_members(pz_bus_t *bus, int worker, pz_str_t room,
   return pz_cluster_eval(cw, on_members, (void *)(uintptr_t)req,
                          pz_script_members, 1, args, lens);
 }
+
+static void on_room_signal(redisAsyncContext *ac, void *reply, void *pd) {
+  pz_cwork_t *cw = pz_rlink_context_data(ac);
+  redisReply *r = reply;
+  if (!cw || cw->closing)
+    return;
+  bool ok = r && r->type == REDIS_REPLY_INTEGER;
+  cw->bw.up->admin_reply(cw->bw.ctx, req_of(pd),
+                         !ok              ? 503
+                         : r->integer > 0 ? 200
+                                          : 404,
+                         ok ? (uint32_t)r->integer : 0, NULL);
+}
+
+int pz_cluster_admin_room_signal(pz_bus_t *bus, int worker, pz_str_t room,
+                                 pz_str_t kind, pz_raw_t data, uint64_t ts_ms,
+                                 uint64_t req) {
+  pz_cwork_t *cw = cwork(bus, worker);
+  if (!cw || !pz_rlink_up(cw->link))
+    return PZ_ECLOSED;
+  static const char name[] = "server";
+  pz_busmsg_signal(pz_cluster_begin(cw), cw->cl->node, room, 0,
+                   (pz_str_t){name, sizeof(name) - 1}, kind, data, ts_ms);
+  const char *args[] = {room.ptr, cw->sb.data};
+  size_t lens[] = {room.len, cw->sb.size};
+  return pz_cluster_eval(cw, on_room_signal, (void *)(uintptr_t)req,
+                         pz_script_room_signal, 2, args, lens);
+}
+
+typedef struct state_req {
+  pz_cwork_t *cw;
+  uint64_t req;
+  uint8_t len;
+  char room[PZ_ROOM_NAME_MAX];
+} state_req_t;
+
+static void on_room_state(redisAsyncContext *ac, void *reply, void *pd) {
+  state_req_t *q = pd;
+  pz_cwork_t *cw = q->cw;
+  redisReply *r = reply;
+  pz_str_t room = {q->room, q->len};
+  if (cw->closing) {
+    free(q);
+    return;
+  }
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER ||
+      r->element[1]->type != REDIS_REPLY_INTEGER ||
+      r->element[2]->type != REDIS_REPLY_ARRAY) {
+    cw->bw.up->admin_room_state(cw->bw.ctx, q->req, room, NULL, -1, 0, -1);
+    free(q);
+    return;
+  }
+  redisReply *h = r->element[2];
+  pz_bus_rkey_t *keys = pz_xcalloc(h->elements / 2 + 1, sizeof(*keys));
+  int n = 0;
+  for (size_t i = 0; i + 1 < h->elements; i += 2) {
+    redisReply *k = h->element[i], *v = h->element[i + 1];
+    char *b1 =
+        v->type == REDIS_REPLY_STRING ? memchr(v->str, '|', v->len) : NULL;
+    char *b2 =
+        b1 ? memchr(b1 + 1, '|', v->len - (size_t)(b1 + 1 - v->str)) : NULL;
+    if (k->type != REDIS_REPLY_STRING || !b2 || k->len == 0 ||
+        k->len > PZ_ROOM_KEY_MAX || !pz_utf8_valid(k->str, k->len)) {
+      pz_cluster_bad(cw, "room state entry");
+      continue;
+    }
+    size_t vl = v->len - (size_t)(b2 + 1 - v->str);
+    pz_raw_t value = {vl ? b2 + 1 : NULL, (uint32_t)vl};
+    if (value.ptr && !pz_busmsg_value_ok(value)) {
+      pz_cluster_bad(cw, "room state entry");
+      continue;
+    }
+    keys[n++] =
+        (pz_bus_rkey_t){(pz_str_t){k->str, (uint32_t)k->len}, value,
+                        strtoull(v->str, NULL, 10), strtoull(b1 + 1, NULL, 10)};
+  }
+  long long ttl = r->element[1]->integer;
+  cw->bw.up->admin_room_state(cw->bw.ctx, q->req, room, keys, n,
+                              r->element[0]->integer, ttl >= 0 ? ttl : -1);
+  free(keys);
+  free(q);
+}
+
+int pz_cluster_admin_room_state(pz_bus_t *bus, int worker, pz_str_t room,
+                                uint64_t req) {
+  pz_cwork_t *cw = cwork(bus, worker);
+  if (!cw || !pz_rlink_up(cw->link))
+    return PZ_ECLOSED;
+  state_req_t *q = pz_xmalloc(sizeof(*q));
+  q->cw = cw;
+  q->req = req;
+  q->len = (uint8_t)room.len;
+  memcpy(q->room, room.ptr, room.len);
+  const char *args[] = {room.ptr};
+  size_t lens[] = {room.len};
+  int r = pz_cluster_eval(cw, on_room_state, q, pz_script_room_state, 1, args,
+                          lens);
+  if (r != 0)
+    free(q);
+  return r;
+}

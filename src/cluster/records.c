@@ -118,6 +118,7 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now) {
       .has_seq = s->has_seq,
       .placed = s->placed,
       .gen = s->gen,
+      .state = pz_session_state(s),
   };
   b->offs[b->n++] = cw->sb.size;
   pz_busmsg_session(&cw->pk, cw->cl->node, &rec);

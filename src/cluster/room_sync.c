@@ -187,7 +187,8 @@ static void remote_member(pz_cwork_t *cw, pz_room_t *r, const pz_busmsg_t *m) {
    * resume elsewhere): never JOINED, even where its old copy is already
    * gone. Otherwise JOINED where it is new. */
   bool quiet = m->u.join.flags & PZ_BUS_JOIN_QUIET;
-  pz_shard_remote_join(sh, r, jm, m->node, !quiet && !was_local);
+  pz_shard_remote_join_state(sh, r, jm, m->u.join.state, m->node,
+                             !quiet && !was_local);
   pz_remote_t *rm = pz_shard_remote_find(r, jm->id);
   if (rm)
     rm->gen = m->u.join.gen;
@@ -216,6 +217,18 @@ static void apply(pz_cwork_t *cw, pz_room_t *r, const uint8_t *data,
   }
   case PZ_BUS_CHAT:
     pz_shard_remote_chat(sh, r, &m.u.chat);
+    break;
+  case PZ_BUS_MEMBER: {
+    /* This node's own members had their MEMBER when they set. */
+    pz_remote_t *rm = mine ? NULL : pz_shard_remote_find(r, m.u.member.id);
+    if (rm && rm->node == m.node &&
+        !pz_shard_remote_member_state(sh, r, m.u.member.id, m.u.member.patch))
+      pz_cluster_bad(cw, "member state patch");
+    break;
+  }
+  case PZ_BUS_ROOM_STATE: /* everyone's, this node's own sets included */
+    pz_shard_room_state_apply(sh, r, m.u.room_state.key, m.u.room_state.value,
+                              m.u.room_state.version, m.u.room_state.by);
     break;
   default:
     pz_cluster_bad(cw, "event type");
@@ -427,6 +440,35 @@ static void snapshot_chat(pz_cwork_t *cw, pz_room_t *r, redisReply *list) {
   }
 }
 
+/* The room's state as Redis holds it: every key newer than this node's
+ * copy is applied (ROOM_STATE to the local members, or ROOM carries it). */
+static void snapshot_state(pz_cwork_t *cw, pz_room_t *r, redisReply *h) {
+  for (size_t i = 0; i + 1 < h->elements; i += 2) {
+    redisReply *k = h->element[i], *v = h->element[i + 1];
+    char *bar1 =
+        v->type == REDIS_REPLY_STRING ? memchr(v->str, '|', v->len) : NULL;
+    char *bar2 =
+        bar1 ? memchr(bar1 + 1, '|', v->len - (size_t)(bar1 + 1 - v->str))
+             : NULL;
+    pz_raw_t value = {NULL, 0};
+    if (bar2 && (size_t)(bar2 + 1 - v->str) < v->len)
+      value = (pz_raw_t){bar2 + 1,
+                         (uint32_t)(v->len - (size_t)(bar2 + 1 - v->str))};
+    if (k->type != REDIS_REPLY_STRING || k->len == 0 ||
+        k->len > PZ_ROOM_KEY_MAX || !pz_utf8_valid(k->str, k->len) || !bar2 ||
+        (value.ptr && !pz_busmsg_value_ok(value))) {
+      pz_cluster_bad(cw, "room state entry");
+      continue;
+    }
+    uint64_t version = strtoull(v->str, NULL, 10);
+    uint64_t by = strtoull(bar1 + 1, NULL, 10);
+    if (version)
+      pz_shard_room_state_apply(pz_cluster_shard(cw), r,
+                                (pz_str_t){k->str, (uint32_t)k->len}, value,
+                                version, by);
+  }
+}
+
 static void on_snapshot(redisAsyncContext *ac, void *reply, void *pd) {
   room_ref_t *q = pd;
   redisReply *rep = reply;
@@ -490,6 +532,8 @@ static void on_snapshot(redisAsyncContext *ac, void *reply, void *pd) {
   if (sweep)
     pz_shard_remote_sweep(sh, r);
   snapshot_chat(cw, r, rep->element[3]);
+  if (rep->elements > 4 && rep->element[4]->type == REDIS_REPLY_ARRAY)
+    snapshot_state(cw, r, rep->element[4]);
   y = r->sync;
   y->epoch = epoch;
   y->off = off;
@@ -541,6 +585,14 @@ void pz_room_sync_message(pz_cwork_t *cw, pz_str_t name, const pz_busmsg_t *m) {
   case PZ_BUS_EVENT:
     event(cw, r, m->u.event.epoch, m->u.event.off, m->u.event.inner,
           m->u.event.inner_len);
+    break;
+  case PZ_BUS_SIGNAL:
+    /* A member's reached this node's members when it was sent; the
+     * server's (from 0, the admin API) reaches every node this way. */
+    if (m->node != cw->cl->node || m->u.signal.from == 0)
+      pz_shard_remote_signal(pz_cluster_shard(cw), r, m->u.signal.from,
+                             m->u.signal.name, m->u.signal.kind,
+                             m->u.signal.data, m->u.signal.ts_ms);
     break;
   case PZ_BUS_STATE: {
     if (m->node == cw->cl->node)

@@ -79,6 +79,75 @@ const char pz_script_leave[] = ROOM_LIB
     "end\n"
     "return off\n";
 
+const char pz_script_member[] = ROOM_LIB
+    "local room, id, node, gen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local k = 'plaza:room:'..room..':members'\n"
+    "local on, og = owner(redis.call('HGET', k, id))\n"
+    "if on and (on ~= node or og > tonumber(gen)) then return 0 end\n"
+    "if on then redis.call('HSET', k, id, node..':'..gen..'|'..ARGV[5]) end\n"
+    "return emit(room, node, ARGV[6])\n";
+
+/* The idempotency of a retried command (see pz_script_chat). Returns true
+ * when (field, counter) was done already, else records it. */
+#define IDEM_LIB                                                               \
+  "local function done(room, field, counter)\n"                                \
+  "  if field == '' then return false end\n"                                   \
+  "  local ik = 'plaza:room:'..room..':idem'\n"                                \
+  "  if counter <= tonumber(redis.call('HGET', ik, field) or '0') then "       \
+  "return true end\n"                                                          \
+  "  if redis.call('HLEN', ik) >= 256 then redis.call('DEL', ik) end\n"        \
+  "  redis.call('HSET', ik, field, counter)\n"                                 \
+  "  return false\n"                                                           \
+  "end\n"
+
+/* A room's state: plaza:room:<r>:state, key -> "<version>|<by>|<value>"
+ * (value: the MessagePack bytes; empty for a deleted key, which keeps its
+ * version so that the sequence goes on); the live keys and their bytes
+ * counted in the room's ev hash (skeys, sbytes) for the limits. */
+const char pz_script_room_set[] = ROOM_LIB IDEM_LIB
+    "local room, key, ifv, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local by, node = ARGV[5], ARGV[6]\n"
+    "if done(room, ARGV[7], tonumber(ARGV[8])) then return {-1} end\n"
+    "local base = 'plaza:room:'..room\n"
+    "local sk, ev = base..':state', base..':ev'\n"
+    "local cur = redis.call('HGET', sk, key)\n"
+    "local ver, oldlen = 0, 0\n"
+    "if cur then\n"
+    "  local v, b, rest = string.match(cur, '^(%d+)|(%d+)|(.*)$')\n"
+    "  ver, oldlen = tonumber(v), #rest\n"
+    "end\n"
+    "local live = oldlen > 0\n"
+    "if ifv ~= '' and tonumber(ifv) ~= (live and ver or 0) then\n"
+    "  return {0, live and ver or 0}\n"
+    "end\n"
+    "local keys = tonumber(redis.call('HGET', ev, 'skeys') or '0')\n"
+    "local bytes = tonumber(redis.call('HGET', ev, 'sbytes') or '0')\n"
+    "if live then keys = keys - 1; bytes = bytes - #key - oldlen end\n"
+    "if value ~= '' then\n"
+    "  keys = keys + 1; bytes = bytes + #key + #value\n"
+    "  if #value > tonumber(ARGV[9]) or keys > tonumber(ARGV[10]) or\n"
+    "     bytes > tonumber(ARGV[11]) then return {-2} end\n"
+    "end\n"
+    "redis.call('HSET', ev, 'skeys', keys, 'sbytes', bytes)\n"
+    "local nv = ver + 1\n"
+    "redis.call('HSET', sk, key, nv..'|'..by..'|'..value)\n"
+    "emit(room, node, cmsgpack.pack({2, tonumber(node), 11, room, key, "
+    "value, nv, tonumber(by)}))\n"
+    "return {1, nv}\n";
+
+const char pz_script_room_signal[] =
+    "local k = 'plaza:room:'..ARGV[1]..':members'\n"
+    "local n = redis.call('HLEN', k)\n"
+    "if n > 0 then redis.call('PUBLISH', 'plaza:room:'..ARGV[1], ARGV[2]) "
+    "end\n"
+    "return n\n";
+
+const char pz_script_room_state[] =
+    "local base = 'plaza:room:'..ARGV[1]\n"
+    "return {redis.call('HLEN', base..':members'), "
+    "redis.call('PTTL', base..':state'), redis.call('HGETALL', "
+    "base..':state')}\n";
+
 /* One chat of a room: the next seq (at least floor + 1), appended, trimmed
  * to the history's length and emitted. Shared by the client's chat and
  * the admin's. */
@@ -140,16 +209,28 @@ const char pz_script_load[] =
              "local epoch, off = ev[1], ev[2]\n"
              "if not epoch then epoch = new_epoch(base); off = '0' end\n"
              "return {epoch, off, redis.call('HGETALL', base..':members'),\n"
-             "        redis.call('LRANGE', base..':chat', 0, -1)}\n";
+             "        redis.call('LRANGE', base..':chat', 0, -1),\n"
+             "        redis.call('HGETALL', base..':state')}\n";
 
 const char pz_script_reseed[] =
     "local base = 'plaza:room:'..ARGV[1]\n"
-    "local floor = tonumber(ARGV[2])\n"
+    "local floor, nchat = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "if tonumber(redis.call('GET', base..':seq') or '0') < floor then\n"
     "  redis.call('SET', base..':seq', floor)\n"
     "end\n"
     "if redis.call('LLEN', base..':chat') == 0 then\n"
-    "  for i = 3, #ARGV do redis.call('RPUSH', base..':chat', ARGV[i]) end\n"
+    "  for i = 4, 3 + nchat do redis.call('RPUSH', base..':chat', ARGV[i]) "
+    "end\n"
+    "end\n"
+    "if redis.call('EXISTS', base..':state') == 0 and #ARGV > 3 + nchat then\n"
+    "  local keys, bytes = 0, 0\n"
+    "  for i = 4 + nchat, #ARGV, 2 do\n"
+    "    redis.call('HSET', base..':state', ARGV[i], ARGV[i+1])\n"
+    "    local rest = string.match(ARGV[i+1], '^%d+|%d+|(.*)$') or ''\n"
+    "    if #rest > 0 then keys = keys + 1; bytes = bytes + #ARGV[i] + #rest "
+    "end\n"
+    "  end\n"
+    "  redis.call('HSET', base..':ev', 'skeys', keys, 'sbytes', bytes)\n"
     "end\n"
     "return 1\n";
 

@@ -41,6 +41,23 @@ extern const char pz_script_leave[];
  * counter) was numbered already (returns -1: a retry of a chat whose
  * answer was lost). Returns the seq. */
 extern const char pz_script_chat[];
+/* ARGV: room, id, node, gen, JOIN message (with the new state), MEMBER
+ * message. A member's state changed: its presence entry takes the new
+ * state (if still this node's, at this generation) and the MEMBER is
+ * emitted. Returns the offset, or 0 (another node holds it now). */
+extern const char pz_script_member[];
+/* ARGV: room, key, if_version or "", value or "" (delete), by, node, idem
+ * field, idem counter, value max, keys max, bytes max. A ROOM_SET: checked
+ * against the room's state in Redis (the version, the limits), applied at
+ * the next version and emitted. Returns {1, version}, {0, current version}
+ * (a conflict), {-2} (past a limit) or {-1} (done already: a retry). */
+extern const char pz_script_room_set[];
+/* ARGV: room, SIGNAL message. Publishes it when the room has members;
+ * returns how many it has, cluster-wide. */
+extern const char pz_script_room_signal[];
+/* ARGV: room. {members, the state's PTTL, {key,
+ * "<version>|<by>|<value>", ...}}. */
+extern const char pz_script_room_state[];
 /* ARGV: room or "" (every room of the cluster), node, name, text, ts_ms.
  * A server chat (id 0) to each room that has members. Returns the rooms
  * it went to. */
@@ -49,11 +66,13 @@ extern const char pz_script_cast[];
  * rooms' members. */
 extern const char pz_script_members[];
 /* ARGV: room. The room's snapshot, in one step with its offset:
- * {epoch, offset, {presence field, value, ...}, {chat message, ...}}. */
+ * {epoch, offset, {presence field, value, ...}, {chat message, ...},
+ *  {state key, "<version>|<by>|<value>", ...}}. */
 extern const char pz_script_load[];
-/* ARGV: room, floor seq, then chat messages oldest first. A new epoch:
- * the room's seq is at least floor, and an empty history takes the node's
- * messages. */
+/* ARGV: room, floor seq, n, n chat messages oldest first, then the room
+ * state's (key, "<version>|<by>|<value>") pairs. A new epoch: the room's
+ * seq is at least floor, an empty history takes the node's messages and a
+ * missing state the node's copy. */
 extern const char pz_script_reseed[];
 /* ARGV: node, nonce, ttl_ms, grace_ms, batch, room_ttl_ms (the time is
  * Redis' own).

@@ -499,10 +499,21 @@ static void send_signal(pz_worker_t *w, pz_conn_t *c,
     d->reply_req = r->id;
     pz_routing_deliver(w, d);
   } else if (room_arg(c, room_v, &room)) {
-    ask_room(
-        w, c, ADMIN_SIGNAL, room,
-        (pz_str_t){json_string_value(kind), (uint32_t)json_string_length(kind)},
-        (pz_raw_t){sb.data, (uint32_t)sb.size});
+    pz_str_t k = {json_string_value(kind), (uint32_t)json_string_length(kind)};
+    pz_raw_t v = {sb.data, (uint32_t)sb.size};
+    if (pz_bus_clustered(w->srv->bus)) {
+      /* Through the room's channel: every node's members, this one's
+       * included. */
+      pz_admin_req_t *r = req_new(w, c, ADMIN_SIGNAL, 1);
+      r->one_room = true;
+      if (pz_bus_admin_room_signal(w->srv->bus, w->index, room, k, v,
+                                   pz_wall_ms(), r->id) != 0) {
+        req_free(w, r);
+        answer_error(c, 503, NULL, "the cluster cannot be reached (Redis)");
+      }
+    } else {
+      ask_room(w, c, ADMIN_SIGNAL, room, k, v);
+    }
   }
   msgpack_sbuffer_destroy(&sb);
   json_decref(doc);
@@ -593,8 +604,47 @@ static void room_state(pz_worker_t *w, pz_conn_t *c, const char *query) {
     answer_error(c, 400, NULL, "room must be 1-64 bytes of [A-Za-z0-9._:-]");
     return;
   }
-  ask_room(w, c, ADMIN_ROOM_STATE, (pz_str_t){room, (uint32_t)strlen(room)},
-           (pz_str_t){NULL, 0}, (pz_raw_t){NULL, 0});
+  pz_str_t name = {room, (uint32_t)strlen(room)};
+  if (pz_bus_clustered(w->srv->bus)) { /* it lives in Redis */
+    pz_admin_req_t *r = req_new(w, c, ADMIN_ROOM_STATE, 1);
+    r->one_room = true;
+    if (pz_bus_admin_room_state(w->srv->bus, w->index, name, r->id) != 0) {
+      req_free(w, r);
+      answer_error(c, 503, NULL, "the cluster cannot be reached (Redis)");
+    }
+    return;
+  }
+  ask_room(w, c, ADMIN_ROOM_STATE, name, (pz_str_t){NULL, 0},
+           (pz_raw_t){NULL, 0});
+}
+
+void pz_admin_room_state_from_bus(void *worker, uint64_t req, pz_str_t room,
+                                  const pz_bus_rkey_t *keys, int n,
+                                  int64_t members, int64_t ttl_ms) {
+  pz_worker_t *w = worker;
+  if (n < 0 || (n == 0 && members == 0)) {
+    pz_admin_reply(w, w->index, req, n < 0 ? 503 : 404, 0, NULL);
+    return;
+  }
+  json_t *state = json_object();
+  for (int i = 0; i < n; i++) {
+    if (!keys[i].value.ptr)
+      continue; /* deleted: its version waits in Redis for the next set */
+    json_t *v = pz_mpjson_from(keys[i].value);
+    json_object_setn_new(state, keys[i].key.ptr, keys[i].key.len,
+                         json_pack("{sososI}", "value", v ? v : json_null(),
+                                   "version",
+                                   json_integer((json_int_t)keys[i].version),
+                                   "by", (json_int_t)keys[i].by));
+  }
+  json_t *doc =
+      json_pack("{ss# sI so so}", "room", room.ptr, (int)room.len, "members",
+                (json_int_t)members, "state", state, "expires_in_ms",
+                ttl_ms >= 0 ? json_integer(ttl_ms) : json_null());
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  pz_admin_reply(w, w->index, req, text ? 200 : 503, 0, text);
+  free(text);
 }
 
 /* The query string: conn_http.c ends the path at '?', so what followed it

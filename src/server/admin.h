@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "conn.h"
 #include "worker.h"
 
@@ -46,7 +47,11 @@ void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms);
  * array of sessions (list; copied). */
 void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
                     uint32_t count, const char *json);
-/* The bus's up-call: a part of the answer to request `req` of this worker. */
+/* The bus's up-calls: a room's state from the cluster (bus.h), and a part
+ * of the answer to request `req` of this worker. */
+void pz_admin_room_state_from_bus(void *worker, uint64_t req, pz_str_t room,
+                                  const pz_bus_rkey_t *keys, int n,
+                                  int64_t members, int64_t ttl_ms);
 void pz_admin_from_bus(void *worker, uint64_t req, int status, uint32_t count,
                        const char *json);
 

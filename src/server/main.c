@@ -104,6 +104,9 @@ static int join_cluster(pz_server_t *srv, const pz_config_t *cfg) {
       .n_workers = cfg->workers,
       .grace_ms = cfg->resume_grace_ms,
       .room_ttl_ms = cfg->room_state_ttl_ms,
+      .room_value_max = cfg->room_value_max,
+      .room_keys_max = cfg->room_keys_max,
+      .room_state_max = cfg->room_state_max,
   };
   const char *why;
   if (pz_redis_url_parse(cfg->redis, &opt.url, &why) != 0)

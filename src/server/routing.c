@@ -81,6 +81,7 @@ void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
    * delivery to its worker's channel. */
   d->kind = PZ_DELIVER_KICK_REPLY;
   d->error_code = status;
+  d->text_len = d->kind_len = 0; /* the answer is the status */
   if (!to_bus(w, d))
     free(d); /* unlinked: the asker times out */
 }
@@ -185,8 +186,7 @@ static bool to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
       .ts_ms = d->ts_ms,
       .name = {d->name, d->name_len},
       .text = {d->text, head},
-      .data = {signal ? d->text + head : NULL,
-               signal ? d->text_len - head : 0},
+      .data = {signal ? d->text + head : NULL, signal ? d->text_len - head : 0},
       .code = d->error_code,
       .op = d->error_op,
       .reply_node = d->reply_node,
@@ -212,9 +212,7 @@ bool pz_routing_from_bus(void *worker, const pz_delivery_t *v) {
                pz_routing_dir_lookup(w, v->to) != -2;
   pz_msg_deliver_t *d;
   if (v->kind == PZ_DELIVER_SIGNAL)
-    d = pz_deliver_signal(v->to, v->from, v->name, v->text,
-                          v->data,
-                          v->ts_ms);
+    d = pz_deliver_signal(v->to, v->from, v->name, v->text, v->data, v->ts_ms);
   else
     d = pz_deliver_new(v->kind, v->to, v->from, v->name, v->text);
   d->ts_ms = v->ts_ms;

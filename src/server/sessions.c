@@ -376,11 +376,6 @@ static void resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
   pz_sessions_welcome(w, c, name, state, grant);
 }
 
-void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
-                               pz_grant_t *grant) {
-  resume_failed(w, c, name, (pz_raw_t){NULL, 0}, grant);
-}
-
 /* A session that continues here from another node: what its record in
  * the cluster says, with the token and replay the HELLO (in a) brought. */
 static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
@@ -480,10 +475,10 @@ void pz_sessions_resumed(void *worker, void *hold, const pz_bus_record_t *rec) {
   } else {
     pz_grant_t *grant = a->grant;
     a->grant = NULL;
-    pz_sessions_resume_failed(w, c,
-                              a->name_len ? (pz_str_t){a->name, a->name_len}
-                                          : (pz_str_t){NULL, 0},
-                              grant);
+    resume_failed(w, c,
+                  a->name_len ? (pz_str_t){a->name, a->name_len}
+                              : (pz_str_t){NULL, 0},
+                  (pz_raw_t){a->state, a->state_len}, grant);
   }
   adopt_free(a);
 }

@@ -57,11 +57,6 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code);
 void pz_sessions_resumed(void *worker, void *hold, const pz_bus_record_t *rec);
 /* The bus's up-call: local member s went on on another node. */
 void pz_sessions_member_moved(void *worker, pz_session_t *s);
-/* A resume that found nothing: ERROR 9 and a fresh session for c (grant
- * taken, as pz_sessions_welcome), with an empty state: the HELLO's initial
- * state does not travel with the cluster's look-up. */
-void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
-                               pz_grant_t *grant);
 /* Drops s without LEFT (its session went on elsewhere): out of its room,
  * its socket (if any) closed 1000, the session freed. */
 void pz_sessions_drop(pz_worker_t *w, pz_session_t *s);

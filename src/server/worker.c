@@ -30,6 +30,7 @@ static const pz_bus_up_t bus_up = {
     .member_moved = pz_sessions_member_moved,
     .resumed = pz_sessions_resumed,
     .admin_reply = pz_admin_from_bus,
+    .admin_room_state = pz_admin_room_state_from_bus,
 };
 
 static const pz_conn_events_t conn_events = {
