@@ -1325,12 +1325,17 @@ SCALEOUT_STEP = dict(key="scaleout", scenario="social", clients=1000, room_size=
 SCALEOUT_CONFIGS = {
     "plaza-1": ("plaza", 1, False),
     "plaza-2-redis": ("plaza", 2, True),
+    # --base-bin PATH: an earlier build, run interleaved with this one.
+    "plaza-1-base": ("plaza", 1, False),
+    "plaza-2-redis-base": ("plaza", 2, True),
     "peer-1": ("peer", 1, False),
     "peer-2-redis": ("peer", 2, True),
 }
 SCALEOUT_LABEL = {
     "plaza-1": "(a) plaza, one node",
     "plaza-2-redis": "(b) plaza, two nodes + Redis",
+    "plaza-1-base": "(a0) plaza --base-bin, one node",
+    "plaza-2-redis-base": "(b0) plaza --base-bin, two nodes + Redis",
     "peer-1": "Socket.io peer, one node",
     "peer-2-redis": "(c) Socket.io peer + Redis adapter, two nodes",
 }
@@ -1385,9 +1390,10 @@ def redis_ping(port, proc, timeout=10.0):
 
 
 class ScaleoutRunner(Runner):
-    def __init__(self, outdir, plaza_redis_bin):
+    def __init__(self, outdir, plaza_redis_bin, base_bin=None):
         super().__init__(outdir, None)
         self.plaza_redis_bin = plaza_redis_bin
+        self.base_bin = base_bin
 
     def run_config(self, config, rep):
         step = SCALEOUT_STEP
@@ -1419,8 +1425,11 @@ class ScaleoutRunner(Runner):
             for i in range(n_nodes):
                 port = free_port()
                 argv, cwd, env, url, proto = server_argv(kind, port, step["room_size"])
-                if kind == "plaza" and with_redis:
+                if kind == "plaza" and config.endswith("-base"):
+                    argv = [a if a != PLAZA_BIN else self.base_bin for a in argv]
+                elif kind == "plaza" and with_redis:
                     argv = [a if a != PLAZA_BIN else self.plaza_redis_bin for a in argv]
+                if kind == "plaza" and with_redis:
                     argv += ["--redis", redis_url]
                 if kind == "peer" and with_redis:
                     env = dict(env, REDIS_URL=redis_url, NODE_ID=f"peer{i + 1}")
@@ -1767,7 +1776,8 @@ def scaleout_main(args):
     outdir = os.path.join(RESULTS, now.strftime("%Y-%m-%d-%H%M") + "-scaleout")
     os.makedirs(outdir, exist_ok=True)
     mach = machine()
-    runner = ScaleoutRunner(outdir, plaza_redis_bin)
+    base_bin = os.path.abspath(args.base_bin) if args.base_bin else None
+    runner = ScaleoutRunner(outdir, plaza_redis_bin, base_bin)
     runner.skip = {}
     ok = os.access(plaza_redis_bin, os.X_OK) and plaza_has_redis(plaza_redis_bin)
     if not ok:
@@ -1777,10 +1787,13 @@ def scaleout_main(args):
             "Redis bus is not in that build, so two plaza nodes cannot share rooms (build plaza "
             "from a `redis-bus` commit that has it and pass it with `--plaza-redis-bin`)")
         print("!! (b) two plaza nodes + Redis will not run: " + runner.skip["plaza-2-redis"], flush=True)
-    configs = [c for c in (args.configs.split(",") if args.configs else SCALEOUT_CONFIGS)]
+    configs = [c for c in (args.configs.split(",") if args.configs else
+                           [c for c in SCALEOUT_CONFIGS if not c.endswith("-base")])]
     for c in configs:
         if c not in SCALEOUT_CONFIGS:
             sys.exit(f"--configs: unknown {c} (one of {', '.join(SCALEOUT_CONFIGS)})")
+        if c.endswith("-base") and not base_bin:
+            sys.exit(f"--configs {c} needs --base-bin PATH")
     print(f"plaza bench (scaleout): {mach['cpu_model']}, {mach['nproc']} cores; "
           f"results in {os.path.relpath(outdir, ROOT)}/", flush=True)
     try:
@@ -1835,6 +1848,9 @@ def main():
     mode.add_argument("--scaleout", action="store_true",
                       help="issue 8: one plaza node vs two + Redis vs the Socket.io peer + its "
                            "Redis adapter on two nodes, same total load (< 10 min)")
+    ap.add_argument("--base-bin", metavar="PATH",
+                    help="--scaleout: an earlier plaza build for the -base configurations "
+                         "(plaza-1-base, plaza-2-redis-base), run interleaved with this one")
     ap.add_argument("--plaza-redis-bin", metavar="PATH",
                     help="--scaleout: the plaza binary with --redis for two nodes (build/plaza)")
     ap.add_argument("--configs", help="--scaleout: comma-separated configurations to run "

@@ -23,9 +23,20 @@
 #include <stddef.h>
 #include <uv.h>
 
+struct pz_msg;
+/* What a message is, defined by the module that sends and receives it (no
+ * central list of every module's messages): its handler, run on the
+ * receiver's thread with the receiver's context (owns m), and how one left
+ * in an inbox at shutdown is freed (NULL: free() is enough; after every
+ * thread has been joined, closing what it owns). */
+typedef struct pz_msg_kind {
+  void (*handle)(void *receiver, struct pz_msg *m);
+  void (*drop)(void *receiver, struct pz_msg *m);
+} pz_msg_kind_t;
+
 typedef struct pz_msg {
   struct pz_msg *next;
-  int type;
+  const pz_msg_kind_t *kind;
 } pz_msg_t;
 
 typedef struct pz_mailbox pz_mailbox_t;

@@ -112,23 +112,40 @@ static void answer_error(pz_conn_t *c, int status, const char *extra,
   answer_json(c, status, extra, json_pack("{ss}", "error", message));
 }
 
+/* This module's state, per worker: the requests awaiting their parts. */
+struct pz_admin {
+  pz_admin_req_t *reqs;
+  uint64_t next_req;
+};
+
+/* Between workers: a part of an answer, a server chat for your rooms, your
+ * sessions, a room's state or a SIGNAL to a room. */
+static void on_reply(void *receiver, pz_msg_t *msg);
+static void on_cast(void *receiver, pz_msg_t *msg);
+static void on_list(void *receiver, pz_msg_t *msg);
+static void on_room(void *receiver, pz_msg_t *msg);
+static const pz_msg_kind_t reply_kind = {on_reply, NULL};
+static const pz_msg_kind_t cast_kind = {on_cast, NULL};
+static const pz_msg_kind_t list_kind = {on_list, NULL};
+static const pz_msg_kind_t room_kind = {on_room, NULL};
+
 /* ---- requests waiting for parts ------------------------------------------ */
 
 static pz_admin_req_t *req_new(pz_worker_t *w, pz_conn_t *c, int kind,
                                int pending) {
   pz_admin_req_t *r = pz_xcalloc(1, sizeof(*r));
-  r->id = ++w->admin_next_req;
+  r->id = ++w->admin->next_req;
   r->conn = c;
   r->kind = kind;
   r->pending = pending;
   r->deadline_ms = pz_worker_now(w) + ADMIN_TIMEOUT_MS;
-  r->next = w->admin_reqs;
-  w->admin_reqs = r;
+  r->next = w->admin->reqs;
+  w->admin->reqs = r;
   return r;
 }
 
 static void req_free(pz_worker_t *w, pz_admin_req_t *r) {
-  pz_admin_req_t **p = &w->admin_reqs;
+  pz_admin_req_t **p = &w->admin->reqs;
   while (*p != r)
     p = &(*p)->next;
   *p = r->next;
@@ -194,7 +211,7 @@ void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
                     uint32_t count, const char *json) {
   size_t len = json ? strlen(json) : 0;
   pz_msg_admin_reply_t *m = pz_xcalloc(1, sizeof(*m) + len + 1);
-  m->hdr.type = PZ_MSG_ADMIN_REPLY;
+  m->hdr.kind = &reply_kind;
   m->req = req;
   m->status = status;
   m->count = count;
@@ -204,9 +221,10 @@ void pz_admin_reply(pz_worker_t *w, int worker, uint64_t req, int status,
   pz_worker_post(w->srv->workers[worker], &m->hdr);
 }
 
-static void on_reply(pz_worker_t *w, pz_msg_t *msg) {
+static void on_reply(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_admin_reply_t *m = (pz_msg_admin_reply_t *)msg;
-  pz_admin_req_t *r = w->admin_reqs;
+  pz_admin_req_t *r = w->admin->reqs;
   while (r && r->id != m->req)
     r = r->next;
   if (r) {
@@ -232,7 +250,8 @@ static void on_reply(pz_worker_t *w, pz_msg_t *msg) {
 
 /* ---- on the workers that hold the rooms and sessions --------------------- */
 
-static void on_cast(pz_worker_t *w, pz_msg_t *msg) {
+static void on_cast(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_admin_cast_t *m = (pz_msg_admin_cast_t *)msg;
   pz_str_t room =
       m->room_len ? (pz_str_t){m->room, m->room_len} : (pz_str_t){NULL, 0};
@@ -257,7 +276,8 @@ static json_t *session_json(pz_worker_t *w, const pz_session_t *s) {
   return o;
 }
 
-static void on_list(pz_worker_t *w, pz_msg_t *msg) {
+static void on_list(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_admin_list_t *m = (pz_msg_admin_list_t *)msg;
   json_t *list = json_array();
   pz_session_t *s, *tmp;
@@ -302,7 +322,8 @@ static json_t *room_state_json(pz_worker_t *w, pz_str_t name, pz_room_t *r,
   return doc;
 }
 
-static void on_room(pz_worker_t *w, pz_msg_t *msg) {
+static void on_room(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_admin_room_t *m = (pz_msg_admin_room_t *)msg;
   pz_str_t name = {m->room, m->room_len};
   if (m->signal) {
@@ -394,7 +415,7 @@ static void broadcast(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
       if (only >= 0 && i != only)
         continue;
       pz_msg_admin_cast_t *m = pz_xcalloc(1, sizeof(*m) + tlen);
-      m->hdr.type = PZ_MSG_ADMIN_CAST;
+      m->hdr.kind = &cast_kind;
       m->reply_worker = w->index;
       m->reply_req = r->id;
       m->ts_ms = now;
@@ -439,7 +460,7 @@ static void ask_room(pz_worker_t *w, pz_conn_t *c, int kind, pz_str_t room,
   pz_admin_req_t *r = req_new(w, c, kind, 1);
   r->one_room = true;
   pz_msg_admin_room_t *m = pz_xcalloc(1, sizeof(*m) + skind.len + data.len);
-  m->hdr.type = PZ_MSG_ADMIN_ROOM;
+  m->hdr.kind = &room_kind;
   m->reply_worker = w->index;
   m->reply_req = r->id;
   m->room_len = (uint8_t)room.len;
@@ -585,7 +606,7 @@ static void sessions(pz_worker_t *w, pz_conn_t *c, const char *query) {
     if (only >= 0 && i != only)
       continue;
     pz_msg_admin_list_t *m = pz_xcalloc(1, sizeof(*m));
-    m->hdr.type = PZ_MSG_ADMIN_LIST;
+    m->hdr.kind = &list_kind;
     m->reply_worker = w->index;
     m->reply_req = r->id;
     if (has_room) {
@@ -719,7 +740,7 @@ void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req) {
 
 bool pz_admin_on_request_gone(pz_conn_t *c) {
   pz_worker_t *w = pz_conn_owner(c);
-  for (pz_admin_req_t *r = w->admin_reqs; r; r = r->next)
+  for (pz_admin_req_t *r = w->admin->reqs; r; r = r->next)
     if (r->conn == c) {
       r->conn = NULL;
       return true;
@@ -728,7 +749,7 @@ bool pz_admin_on_request_gone(pz_conn_t *c) {
 }
 
 void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms) {
-  pz_admin_req_t *r = w->admin_reqs;
+  pz_admin_req_t *r = w->admin->reqs;
   while (r) {
     pz_admin_req_t *next = r->next;
     if (r->deadline_ms <= now_ms) {
@@ -740,14 +761,17 @@ void pz_admin_sweep(pz_worker_t *w, uint64_t now_ms) {
   }
 }
 
-void pz_admin_register(pz_worker_t *w) {
-  pz_worker_on(w, PZ_MSG_ADMIN_CAST, on_cast);
-  pz_worker_on(w, PZ_MSG_ADMIN_LIST, on_list);
-  pz_worker_on(w, PZ_MSG_ADMIN_REPLY, on_reply);
-  pz_worker_on(w, PZ_MSG_ADMIN_ROOM, on_room);
+pz_admin_t *pz_admin_create(void) {
+  return pz_xcalloc(1, sizeof(pz_admin_t));
 }
 
-void pz_admin_dispose(pz_worker_t *w) {
-  while (w->admin_reqs)
-    req_free(w, w->admin_reqs);
+void pz_admin_destroy(pz_admin_t *a) {
+  while (a->reqs) {
+    pz_admin_req_t *r = a->reqs;
+    a->reqs = r->next;
+    json_decref(r->sessions);
+    json_decref(r->doc);
+    free(r);
+  }
+  free(a);
 }

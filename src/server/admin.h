@@ -27,11 +27,11 @@
 #include "conn.h"
 #include "worker.h"
 
-/* Registers the inbox handlers (ADMIN_CAST, ADMIN_LIST, ADMIN_REPLY,
- * ADMIN_ROOM). */
-void pz_admin_register(pz_worker_t *w);
-/* Frees the requests still waiting (worker destroy). */
-void pz_admin_dispose(pz_worker_t *w);
+/* The module's state of one worker (requests awaiting their parts), made
+ * and freed with the worker (the requests still waiting go with it). */
+typedef struct pz_admin pz_admin_t;
+pz_admin_t *pz_admin_create(void);
+void pz_admin_destroy(pz_admin_t *a);
 
 /* Connection up-calls for a path under /admin/. on_request_gone: true when
  * c was an admin request waiting for its parts (now answered to nobody). */

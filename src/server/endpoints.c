@@ -78,6 +78,12 @@ static void healthz(pz_conn_t *c) {
   answer(c, link == 0 ? 503 : 200, "application/json", body, len);
 }
 
+static void on_gather(void *receiver, pz_msg_t *m);
+static void on_gather_part(void *receiver, pz_msg_t *m);
+/* To every worker: report your rooms; back to the asker: a worker's part. */
+static const pz_msg_kind_t gather_kind = {on_gather, NULL};
+static const pz_msg_kind_t gather_part_kind = {on_gather_part, NULL};
+
 static void rooms_collect(pz_msg_gather_t *m);
 
 static void rooms_gather(pz_worker_t *w, pz_gather_t *g) {
@@ -85,7 +91,7 @@ static void rooms_gather(pz_worker_t *w, pz_gather_t *g) {
   g->pending = srv->n_workers;
   for (int i = 0; i < srv->n_workers; i++) {
     pz_msg_gather_t *m = pz_xcalloc(1, sizeof(*m));
-    m->hdr.type = PZ_MSG_GATHER;
+    m->hdr.kind = &gather_kind;
     m->gather = g;
     m->reply_to = w->index;
     pz_worker_post(srv->workers[i], &m->hdr);
@@ -146,7 +152,7 @@ static void rooms_report(pz_worker_t *w, pz_msg_gather_t *m) {
     memcpy(json + len, item, (size_t)n + 1);
     len += (size_t)n;
   }
-  m->hdr.type = PZ_MSG_GATHER_PART;
+  m->hdr.kind = &gather_part_kind;
   m->json = json;
   m->len = len;
   pz_worker_post(w->srv->workers[m->reply_to], &m->hdr);
@@ -176,17 +182,12 @@ static void rooms_collect(pz_msg_gather_t *m) {
   free(g);
 }
 
-static void on_gather(pz_worker_t *w, pz_msg_t *m) {
-  rooms_report(w, (pz_msg_gather_t *)m);
+static void on_gather(void *receiver, pz_msg_t *m) {
+  rooms_report(receiver, (pz_msg_gather_t *)m);
 }
 
-static void on_gather_part(pz_worker_t *w, pz_msg_t *m) {
+static void on_gather_part(void *receiver, pz_msg_t *m) {
   rooms_collect((pz_msg_gather_t *)m);
-}
-
-void pz_endpoints_register(pz_worker_t *w) {
-  pz_worker_on(w, PZ_MSG_GATHER, on_gather);
-  pz_worker_on(w, PZ_MSG_GATHER_PART, on_gather_part);
 }
 
 void pz_endpoints_on_request_gone(pz_conn_t *c) {

@@ -9,8 +9,6 @@
 #include "conn.h"
 #include "worker.h"
 
-/* Registers the inbox handlers (GATHER, GATHER_PART). */
-void pz_endpoints_register(pz_worker_t *w);
 /* Connection up-calls: a request head to answer (now or after a gather),
  * and a connection gone before its answer. */
 void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req);

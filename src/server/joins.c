@@ -10,8 +10,8 @@
 
 enum { PLACE_ASK, PLACE_RELEASE };
 
-/* The question (PZ_MSG_PLACE, to the room's worker) and its answer
- * (PZ_MSG_PLACE_REPLY, back to the asker) are the same message. */
+/* The question (`place`, to the room's worker) and its answer
+ * (`place_reply`, back to the asker) are the same message. */
 typedef struct pz_msg_place {
   pz_msg_t hdr;
   int op;       /* PLACE: ask, or give back */
@@ -23,12 +23,18 @@ typedef struct pz_msg_place {
   char room[PZ_ROOM_NAME_MAX + 1];
 } pz_msg_place_t;
 
+static void on_place(void *receiver, pz_msg_t *msg);
+static void on_place_reply(void *receiver, pz_msg_t *msg);
+static const pz_msg_kind_t place = {on_place, NULL};
+static const pz_msg_kind_t place_reply = {on_place_reply, NULL};
+
 static pz_str_t room_of(const pz_msg_place_t *m) {
   return (pz_str_t){m->room, m->room_len};
 }
 
 /* Room's worker: hold a place and say so, or give one back. */
-static void on_place(pz_worker_t *w, pz_msg_t *msg) {
+static void on_place(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_place_t *m = (pz_msg_place_t *)msg;
   if (m->op == PLACE_RELEASE) {
     pz_shard_place_release(&w->shard, room_of(m));
@@ -36,14 +42,15 @@ static void on_place(pz_worker_t *w, pz_msg_t *msg) {
     return;
   }
   m->granted = pz_shard_place_hold(&w->shard, room_of(m), m->id);
-  m->hdr.type = PZ_MSG_PLACE_REPLY;
+  m->hdr.kind = &place_reply;
   pz_worker_post(w->srv->workers[m->from], &m->hdr);
 }
 
 /* Session's worker: the answer. If the connection that asked is still the
  * session's and open, the JOIN goes on (or is refused, changing nothing);
  * otherwise a granted place goes back. */
-static void on_place_reply(pz_worker_t *w, pz_msg_t *msg) {
+static void on_place_reply(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_place_t *m = (pz_msg_place_t *)msg;
   pz_session_t *s = pz_shard_session_find(&w->shard, m->id);
   pz_conn_t *c = s && s->placing && s->place_ask == m->ask && s->outlet
@@ -53,7 +60,7 @@ static void on_place_reply(pz_worker_t *w, pz_msg_t *msg) {
     if (s && s->placing && s->place_ask == m->ask)
       s->placing = false;
     if (m->granted) {
-      m->hdr.type = PZ_MSG_PLACE;
+      m->hdr.kind = &place;
       m->op = PLACE_RELEASE;
       pz_worker_post(w->srv->workers[m->to], &m->hdr);
     } else {
@@ -85,7 +92,7 @@ void pz_joins_join(pz_worker_t *w, pz_conn_t *c, pz_str_t room) {
     return;
   }
   pz_msg_place_t *m = pz_xcalloc(1, sizeof(*m));
-  m->hdr.type = PZ_MSG_PLACE;
+  m->hdr.kind = &place;
   m->op = PLACE_ASK;
   m->from = w->index;
   m->to = to;
@@ -96,9 +103,4 @@ void pz_joins_join(pz_worker_t *w, pz_conn_t *c, pz_str_t room) {
   s->placing = true;
   pz_conn_pause_input(c); /* what follows the JOIN waits for its answer */
   pz_worker_post(w->srv->workers[to], &m->hdr);
-}
-
-void pz_joins_register(pz_worker_t *w) {
-  pz_worker_on(w, PZ_MSG_PLACE, on_place);
-  pz_worker_on(w, PZ_MSG_PLACE_REPLY, on_place_reply);
 }

@@ -15,8 +15,6 @@
 
 #include "worker.h"
 
-/* Registers the inbox handlers (PLACE, PLACE_REPLY). */
-void pz_joins_register(pz_worker_t *w);
 /* The session of c JOINs `room` (a valid name it is not in, allowed and
  * within the join rate): ROOM to it and JOINED to the others, or ERROR 5
  * and nothing else when the room is full. */

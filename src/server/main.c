@@ -34,11 +34,8 @@ typedef struct {
 /* Acceptor thread: sockets go to the workers round robin. */
 static void on_socket(void *data, uv_os_sock_t fd) {
   pz_main_t *m = data;
-  pz_msg_socket_t *msg = pz_xmalloc(sizeof(*msg));
-  msg->hdr.type = PZ_MSG_NEW_SOCKET;
-  msg->fd = fd;
-  pz_worker_post(m->srv->workers[m->next_worker++ % m->srv->n_workers],
-                 &msg->hdr);
+  pz_worker_give_socket(m->srv->workers[m->next_worker++ % m->srv->n_workers],
+                        fd);
 }
 
 static void on_signal_closed(uv_handle_t *h) {}

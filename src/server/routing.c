@@ -26,16 +26,26 @@ typedef struct pz_dir_entry {
   UT_hash_handle hh;
 } pz_dir_entry_t;
 
+/* This module's state, per worker: the directory of its home's sessions. */
+struct pz_routing {
+  pz_dir_entry_t *dir;
+};
+
+/* To a session's home: it lives on `worker` now (or moves), or is gone. */
 typedef struct pz_msg_dir {
   pz_msg_t hdr;
   uint64_t id;
   int worker;
+  bool gone;
 } pz_msg_dir_t;
+
+static void on_deliver(void *receiver, pz_msg_t *msg);
+static const pz_msg_kind_t deliver_kind = {on_deliver, NULL};
 
 pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
                                  pz_str_t name, pz_str_t text) {
   pz_msg_deliver_t *d = pz_xcalloc(1, sizeof(*d) + text.len + 1);
-  d->hdr.type = PZ_MSG_DELIVER;
+  d->hdr.kind = &deliver_kind;
   d->kind = kind;
   d->to = to;
   d->from = from;
@@ -369,7 +379,7 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     return;
   }
   pz_dir_entry_t *e;
-  HASH_FIND(hh, w->dir, &d->to, sizeof(d->to), e);
+  HASH_FIND(hh, w->routing->dir, &d->to, sizeof(d->to), e);
   if (!e) {
     if (!ask_cluster(w, d)) /* resumed on another node? */
       not_found(w, d);
@@ -394,13 +404,13 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
  * gone; messages held for it are routed again. */
 static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
   pz_dir_entry_t *e;
-  HASH_FIND(hh, w->dir, &id, sizeof(id), e);
+  HASH_FIND(hh, w->routing->dir, &id, sizeof(id), e);
   if (!e && gone)
     return;
   if (!e) {
     e = pz_xcalloc(1, sizeof(*e));
     e->id = id;
-    HASH_ADD(hh, w->dir, id, sizeof(e->id), e);
+    HASH_ADD(hh, w->routing->dir, id, sizeof(e->id), e);
   }
   pz_msg_deliver_t *held = NULL;
   if (worker != PZ_DIR_MOVING || gone) {
@@ -408,7 +418,7 @@ static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
     e->waiting = NULL;
   }
   if (gone) {
-    HASH_DEL(w->dir, e);
+    HASH_DEL(w->routing->dir, e);
     free(e);
   } else {
     e->worker = worker;
@@ -420,41 +430,46 @@ static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
   }
 }
 
+static void on_dir(void *receiver, pz_msg_t *msg);
+static const pz_msg_kind_t dir_kind = {on_dir, NULL};
+
 /* Tells the id's home where the session is: locally when we are it. */
-static void dir_send(pz_worker_t *w, uint64_t id, int type, int worker) {
+static void dir_send(pz_worker_t *w, uint64_t id, bool gone, int worker) {
   int home = pz_routing_home(w->srv, id);
   if (home < 0)
     return;
   if (home == w->index) {
-    dir_update(w, id, worker, type == PZ_MSG_DIR_DEL);
+    dir_update(w, id, worker, gone);
     return;
   }
   pz_msg_dir_t *m = pz_xmalloc(sizeof(*m));
-  m->hdr.type = type;
+  m->hdr.kind = &dir_kind;
   m->id = id;
   m->worker = worker;
+  m->gone = gone;
   pz_worker_post(w->srv->workers[home], &m->hdr);
 }
 
 void pz_routing_dir_set(pz_worker_t *w, uint64_t id, int worker) {
-  dir_send(w, id, PZ_MSG_DIR_SET, worker);
+  dir_send(w, id, false, worker);
 }
 
 void pz_routing_dir_gone(pz_worker_t *w, uint64_t id) {
-  dir_send(w, id, PZ_MSG_DIR_DEL, w->index);
+  dir_send(w, id, true, w->index);
 }
 
 int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id) {
   pz_dir_entry_t *e;
-  HASH_FIND(hh, w->dir, &id, sizeof(id), e);
+  HASH_FIND(hh, w->routing->dir, &id, sizeof(id), e);
   return e ? e->worker : -2;
 }
 
-static void on_dir(pz_worker_t *w, pz_msg_t *msg) {
+static void on_dir(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_dir_t *m = (pz_msg_dir_t *)msg;
-  /* A DEL counts only from the worker the entry points at: a late one from
-   * a worker the session already left must not remove it. */
-  if (m->hdr.type == PZ_MSG_DIR_DEL) {
+  /* "Gone" counts only from the worker the entry points at: a late one
+   * from a worker the session already left must not remove it. */
+  if (m->gone) {
     if (pz_routing_dir_lookup(w, m->id) == m->worker)
       dir_update(w, m->id, m->worker, true);
   } else {
@@ -463,20 +478,18 @@ static void on_dir(pz_worker_t *w, pz_msg_t *msg) {
   free(m);
 }
 
-static void on_deliver(pz_worker_t *w, pz_msg_t *msg) {
-  pz_routing_deliver(w, (pz_msg_deliver_t *)msg);
+static void on_deliver(void *receiver, pz_msg_t *msg) {
+  pz_routing_deliver(receiver, (pz_msg_deliver_t *)msg);
 }
 
-void pz_routing_register(pz_worker_t *w) {
-  pz_worker_on(w, PZ_MSG_DIR_SET, on_dir);
-  pz_worker_on(w, PZ_MSG_DIR_DEL, on_dir);
-  pz_worker_on(w, PZ_MSG_DELIVER, on_deliver);
+pz_routing_t *pz_routing_create(void) {
+  return pz_xcalloc(1, sizeof(pz_routing_t));
 }
 
-void pz_routing_dispose(pz_worker_t *w) {
+void pz_routing_destroy(pz_routing_t *rt) {
   pz_dir_entry_t *e, *tmp;
-  HASH_ITER(hh, w->dir, e, tmp) {
-    HASH_DEL(w->dir, e);
+  HASH_ITER(hh, rt->dir, e, tmp) {
+    HASH_DEL(rt->dir, e);
     while (e->waiting) {
       pz_msg_deliver_t *d = e->waiting;
       e->waiting = (pz_msg_deliver_t *)d->hdr.next;
@@ -484,4 +497,5 @@ void pz_routing_dispose(pz_worker_t *w) {
     }
     free(e);
   }
+  free(rt);
 }

@@ -58,10 +58,11 @@ typedef struct pz_msg_deliver {
  * whispers for it wait here until its new worker reports in. */
 #define PZ_DIR_MOVING (-1)
 
-/* Registers the inbox handlers (DELIVER, DIR_SET, DIR_DEL). */
-void pz_routing_register(pz_worker_t *w);
-/* Frees the directory (worker destroy). */
-void pz_routing_dispose(pz_worker_t *w);
+/* The module's state of one worker (its directory), made and freed with
+ * the worker. */
+typedef struct pz_routing pz_routing_t;
+pz_routing_t *pz_routing_create(void);
+void pz_routing_destroy(pz_routing_t *rt);
 
 /* A whisper or error for session `to` (copies name and text). */
 pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,

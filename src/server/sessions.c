@@ -46,6 +46,18 @@ typedef struct pz_msg_adopt {
   pz_grant_t *grant; /* RESUME with auth: the new token's (owned) */
 } pz_msg_adopt_t;
 
+/* This module's state, per worker. */
+struct pz_sessions {
+  uint32_t id_counter;    /* ids made on this worker */
+  pz_session_t *detached; /* sessions in their grace period, by expiry */
+};
+
+/* A connection (and session) in transit to the worker it goes to; one
+ * left in an inbox at shutdown closes its socket and frees its session. */
+static void on_adopt(void *receiver, pz_msg_t *msg);
+static void drop_adopt(void *receiver, pz_msg_t *msg);
+static const pz_msg_kind_t adopt_kind = {on_adopt, drop_adopt};
+
 static void adopt_free(pz_msg_adopt_t *a) {
   free(a->state);
   free(a->grant);
@@ -56,8 +68,8 @@ static void resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                           pz_raw_t state, pz_grant_t *grant);
 
 static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
-  uint64_t id =
-      pz_id_make(w->srv->node_id, (uint32_t)w->index, ++w->id_counter);
+  uint64_t id = pz_id_make(w->srv->node_id, (uint32_t)w->index,
+                           ++w->sessions->id_counter);
   char token[PZ_SESSION_TOKEN_MAX + 1];
   int tlen = pz_token_make(id, token, sizeof(token));
   if (tlen < 0)
@@ -131,7 +143,7 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
  * cluster holds of it now. */
 static void end(pz_worker_t *w, pz_session_t *s, bool went_on) {
   if (!s->outlet && s->expires_ms)
-    DL_DELETE2(w->detached, s, dprev, dnext);
+    DL_DELETE2(w->sessions->detached, s, dprev, dnext);
   uint64_t id = s->id;
   pz_bus_session_ended(w->srv->bus, w->index, s, went_on);
   if (s->grant)
@@ -160,14 +172,14 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
            (unsigned long long)s->id, code, w->cfg->resume_grace_ms);
   pz_shard_session_detach(&w->shard, s,
                           pz_worker_now(w) + w->cfg->resume_grace_ms);
-  DL_APPEND2(w->detached, s, dprev, dnext);
+  DL_APPEND2(w->sessions->detached, s, dprev, dnext);
 }
 
 void pz_sessions_sweep(pz_worker_t *w, uint64_t now_ms) {
-  while (w->detached && w->detached->expires_ms <= now_ms) {
+  while (w->sessions->detached && w->sessions->detached->expires_ms <= now_ms) {
     pz_debug("session %llu: grace period over",
-             (unsigned long long)w->detached->id);
-    pz_sessions_end(w, w->detached);
+             (unsigned long long)w->sessions->detached->id);
+    pz_sessions_end(w, w->sessions->detached);
   }
 }
 
@@ -216,7 +228,7 @@ static void on_moved(pz_conn_t *c, void *arg) {
 }
 
 static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
-  a->hdr.type = PZ_MSG_ADOPT;
+  a->hdr.kind = &adopt_kind;
   a->to = to;
   pz_conn_migrate(c, on_moved, a);
 }
@@ -303,7 +315,7 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
     pz_shard_session_detach(&w->shard, s, 0);
     pz_conn_close(old, PZ_CLOSE_NORMAL, "session resumed elsewhere");
   } else {
-    DL_DELETE2(w->detached, s, dprev, dnext);
+    DL_DELETE2(w->sessions->detached, s, dprev, dnext);
   }
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
@@ -511,7 +523,8 @@ void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
 
 /* ---- arrival ------------------------------------------------------------ */
 
-static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
+static void on_adopt(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
   pz_conn_t *c = a->conn;
   if (a->session) /* here now, whatever happens to the connection */
@@ -548,7 +561,8 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
 
 /* Shutdown, every thread joined: a connection that never arrived is closed
  * (its socket with it) and the session it carried is freed. */
-static void drop_adopt(pz_worker_t *w, pz_msg_t *msg) {
+static void drop_adopt(void *receiver, pz_msg_t *msg) {
+  pz_worker_t *w = receiver;
   pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
   pz_conn_abandon(a->conn);
   pz_session_t *s = a->session;
@@ -562,7 +576,10 @@ static void drop_adopt(pz_worker_t *w, pz_msg_t *msg) {
   adopt_free(a);
 }
 
-void pz_sessions_register(pz_worker_t *w) {
-  pz_worker_on(w, PZ_MSG_ADOPT, on_adopt);
-  pz_worker_on_drop(w, PZ_MSG_ADOPT, drop_adopt);
+pz_sessions_t *pz_sessions_create(void) {
+  return pz_xcalloc(1, sizeof(pz_sessions_t));
+}
+
+void pz_sessions_destroy(pz_sessions_t *ss) {
+  free(ss); /* the detached sessions are the shard's, freed with it */
 }

@@ -13,8 +13,11 @@
 #include "bus.h"
 #include "worker.h"
 
-/* Registers the inbox handler (ADOPT: a connection arriving). */
-void pz_sessions_register(pz_worker_t *w);
+/* The module's state of one worker (its id counter, its sessions in their
+ * grace period), made and freed with the worker. */
+typedef struct pz_sessions pz_sessions_t;
+pz_sessions_t *pz_sessions_create(void);
+void pz_sessions_destroy(pz_sessions_t *ss);
 
 /* HELLO without resume: a fresh session for c, and WELCOME. `state` (a
  * state map, copied; ptr NULL: empty) is its initial state. `grant`

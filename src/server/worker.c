@@ -1,7 +1,7 @@
 /*
  * Worker threads (see worker.h): the inbox, the tick and housekeeping
- * timers, and the orderly stop. The modules are wired here: each registers
- * its inbox handlers, and the connection layer's up-calls go to them.
+ * timers, and the orderly stop. The modules are wired here: each makes
+ * its state, and the connection layer's and the bus's up-calls go to them.
  */
 #include "worker.h"
 
@@ -39,14 +39,6 @@ static const pz_conn_events_t conn_events = {
     .on_message = pz_dispatch,
     .on_gone = pz_sessions_on_gone,
 };
-
-void pz_worker_on(pz_worker_t *w, int type, pz_msg_handler handler) {
-  w->handlers[type] = handler;
-}
-
-void pz_worker_on_drop(pz_worker_t *w, int type, pz_msg_handler dropper) {
-  w->droppers[type] = dropper;
-}
 
 void pz_worker_post(pz_worker_t *to, pz_msg_t *msg) {
   pz_mailbox_post_force(&to->inbox, msg);
@@ -117,8 +109,7 @@ static void on_housekeeping(uv_timer_t *t) {
                         (int64_t)w->shard.stats.parked, memory_order_relaxed);
   atomic_store_explicit(&w->metrics.room_states_evicted,
                         w->shard.stats.parked_evicted, memory_order_relaxed);
-  if (w->admin_reqs)
-    pz_admin_sweep(w, now);
+  pz_admin_sweep(w, now);
   if (!w->stopping || !pz_conn_host_empty(&w->conns))
     return;
   if (!w->quiet) {
@@ -131,8 +122,15 @@ static void on_housekeeping(uv_timer_t *t) {
 
 /* ---- inbox -------------------------------------------------------------- */
 
-static void on_new_socket(pz_worker_t *w, pz_msg_t *m) {
-  pz_msg_socket_t *s = (pz_msg_socket_t *)m;
+/* A socket from the acceptor. */
+typedef struct msg_socket {
+  pz_msg_t hdr;
+  uv_os_sock_t fd;
+} msg_socket_t;
+
+static void on_new_socket(void *receiver, pz_msg_t *m) {
+  pz_worker_t *w = receiver;
+  msg_socket_t *s = (msg_socket_t *)m;
   if (w->stopping)
     close(s->fd);
   else
@@ -140,12 +138,22 @@ static void on_new_socket(pz_worker_t *w, pz_msg_t *m) {
   free(s);
 }
 
-static void drop_new_socket(pz_worker_t *w, pz_msg_t *m) {
-  close(((pz_msg_socket_t *)m)->fd);
+static void drop_new_socket(void *receiver, pz_msg_t *m) {
+  close(((msg_socket_t *)m)->fd);
   free(m);
 }
 
-static void on_stop(pz_worker_t *w, pz_msg_t *m) {
+static const pz_msg_kind_t new_socket = {on_new_socket, drop_new_socket};
+
+void pz_worker_give_socket(pz_worker_t *w, uv_os_sock_t fd) {
+  msg_socket_t *m = pz_xmalloc(sizeof(*m));
+  m->hdr.kind = &new_socket;
+  m->fd = fd;
+  pz_worker_post(w, &m->hdr);
+}
+
+static void on_stop(void *receiver, pz_msg_t *m) {
+  pz_worker_t *w = receiver;
   free(m);
   if (!w->stopping) {
     w->stopping = true;
@@ -153,17 +161,14 @@ static void on_stop(pz_worker_t *w, pz_msg_t *m) {
   }
 }
 
+static const pz_msg_kind_t stop = {on_stop, NULL};
+
 static void on_inbox(pz_mailbox_t *mb, pz_msg_t *batch) {
   pz_worker_t *w = mb->data;
   while (batch) {
     pz_msg_t *m = batch;
     batch = m->next;
-    if (m->type >= 0 && m->type < PZ_MSG_COUNT && w->handlers[m->type]) {
-      w->handlers[m->type](w, m);
-    } else {
-      pz_error("worker %d: unknown message type %d", w->index, m->type);
-      free(m);
-    }
+    m->kind->handle(w, m);
   }
 }
 
@@ -212,14 +217,9 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);
-  pz_worker_on(w, PZ_MSG_NEW_SOCKET, on_new_socket);
-  pz_worker_on_drop(w, PZ_MSG_NEW_SOCKET, drop_new_socket);
-  pz_worker_on(w, PZ_MSG_STOP, on_stop);
-  pz_sessions_register(w);
-  pz_joins_register(w);
-  pz_routing_register(w);
-  pz_endpoints_register(w);
-  pz_admin_register(w);
+  w->routing = pz_routing_create();
+  w->sessions = pz_sessions_create();
+  w->admin = pz_admin_create();
   return w;
 fail_inbox:
   uv_loop_close(&w->loop);
@@ -234,7 +234,7 @@ int pz_worker_start(pz_worker_t *w) {
 
 void pz_worker_stop(pz_worker_t *w) {
   pz_msg_t *m = pz_xcalloc(1, sizeof(*m));
-  m->type = PZ_MSG_STOP;
+  m->kind = &stop;
   pz_worker_post(w, m);
 }
 
@@ -248,8 +248,8 @@ void pz_worker_destroy(pz_worker_t *w) {
   pz_msg_t *m = pz_mailbox_take(&w->inbox);
   while (m) {
     pz_msg_t *next = m->next;
-    if (m->type >= 0 && m->type < PZ_MSG_COUNT && w->droppers[m->type])
-      w->droppers[m->type](w, m);
+    if (m->kind->drop)
+      m->kind->drop(w, m);
     else
       free(m);
     m = next;
@@ -258,8 +258,9 @@ void pz_worker_destroy(pz_worker_t *w) {
   if (r)
     pz_error("worker %d: loop closed with handles open: %s", w->index,
              uv_strerror(r));
-  pz_routing_dispose(w);
-  pz_admin_dispose(w);
+  pz_routing_destroy(w->routing);
+  pz_sessions_destroy(w->sessions);
+  pz_admin_destroy(w->admin);
   pz_shard_dispose(&w->shard);
   msgpack_zone_destroy(&w->zone);
   uv_mutex_destroy(&w->inbox.lock);

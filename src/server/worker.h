@@ -1,13 +1,11 @@
 /*
  * A worker: one thread, one libuv loop, its inbox, its shard of rooms and
  * sessions, the connections living on it, its tick and housekeeping
- * timers. Other threads reach it only by posting to its inbox. Each module
- * registers the handler of its own message types (h2o's receivers), but
- * the types themselves are one enum here, naming every module's messages,
- * and the struct below carries state that belongs to the modules (the
- * routing directory, admin's pending requests, the detached sessions, the
- * cluster's side): worker.c includes every module to wire them. That is
- * the debt of this file, not its design; keep new state in its module.
+ * timers. Other threads reach it only by posting to its inbox. The worker
+ * knows loops, inboxes and timers, not the modules: each message carries
+ * its kind (mailbox.h), defined by the module that sends and handles it;
+ * each module keeps its per-worker state behind its own pointer here,
+ * created and freed by the module (routing.h, sessions.h, admin.h).
  *
  * Sessions may move: a JOIN of a room on another shard, or a resume of a
  * session living elsewhere, hands the connection (and session) to the
@@ -27,38 +25,9 @@
 #include "server.h"
 #include "shard.h"
 
-/* Inbox message types; each is handled by the module named. */
-enum pz_msg_type {
-  PZ_MSG_NEW_SOCKET,  /* worker: a socket from the acceptor */
-  PZ_MSG_STOP,        /* worker: close clients with 1001, then stop */
-  PZ_MSG_ADOPT,       /* sessions: a connection (and session) in transit */
-  PZ_MSG_DIR_SET,     /* routing: session id lives on a worker (or moves) */
-  PZ_MSG_DIR_DEL,     /* routing: session id is gone */
-  PZ_MSG_DELIVER,     /* routing: a whisper or error for a session id */
-  PZ_MSG_GATHER,      /* endpoints: report your rooms for /rooms */
-  PZ_MSG_GATHER_PART, /* endpoints: a worker's part of a /rooms answer */
-  PZ_MSG_ADMIN_CAST,  /* admin: a server CHAT for your rooms */
-  PZ_MSG_ADMIN_LIST,  /* admin: report your sessions */
-  PZ_MSG_ADMIN_REPLY, /* admin: a worker's part of an admin answer */
-  PZ_MSG_PLACE,       /* joins: hold (or give back) a place in a room */
-  PZ_MSG_PLACE_REPLY, /* joins: the place was granted or refused */
-  PZ_MSG_ADMIN_ROOM,  /* admin: a room's state, or a SIGNAL to a room */
-  PZ_MSG_COUNT
-};
-
-typedef struct pz_msg_socket {
-  pz_msg_t hdr;
-  uv_os_sock_t fd;
-} pz_msg_socket_t;
-
-struct pz_worker;
-/* Handles one message on the worker's thread; owns it. Also the type of a
- * message's dropper: what frees a message left in the inbox at shutdown
- * (after every thread has been joined), closing what it owns. */
-typedef void (*pz_msg_handler)(struct pz_worker *w, pz_msg_t *msg);
-
-struct pz_dir_entry;
-struct pz_admin_req;
+struct pz_routing;
+struct pz_sessions;
+struct pz_admin;
 
 typedef struct pz_worker {
   int index;
@@ -67,19 +36,16 @@ typedef struct pz_worker {
   uv_thread_t thread;
   uv_loop_t loop;
   pz_mailbox_t inbox;
-  pz_msg_handler handlers[PZ_MSG_COUNT];
-  pz_msg_handler droppers[PZ_MSG_COUNT]; /* NULL: free() is enough */
   uv_timer_t tick_timer;
   uv_timer_t house_timer;
   uint64_t tick_epoch_us; /* the tick timeline's origin */
   pz_shard_t shard;
   pz_conn_host_t conns;
-  struct pz_dir_entry *dir; /* routing: where this home's sessions live */
-  struct pz_admin_req *admin_reqs; /* admin: requests awaiting parts */
-  uint64_t admin_next_req;
-  uint32_t id_counter;
-  msgpack_zone zone;      /* decoding scratch, cleared after each message */
-  pz_session_t *detached; /* sessions in their grace period, by expiry */
+  /* Each module's own state (opaque here). */
+  struct pz_routing *routing;   /* the directory of this home's sessions */
+  struct pz_sessions *sessions; /* ids made here, sessions in their grace */
+  struct pz_admin *admin;       /* admin requests awaiting their parts */
+  msgpack_zone zone; /* decoding scratch, cleared after each message */
   pz_metrics_t metrics;
   bool stopping;
   bool quiet; /* stopping, and its connections are gone (srv->workers_busy) */
@@ -101,11 +67,9 @@ void pz_worker_join(pz_worker_t *w);
  * loop and join every thread before freeing anything. */
 void pz_worker_destroy(pz_worker_t *w);
 
-/* Registers the handler of a message type (at creation, before start). */
-void pz_worker_on(pz_worker_t *w, int type, pz_msg_handler handler);
-/* Registers how a message of that type left in the inbox at shutdown is
- * freed (default: free()), for messages that own more than their memory. */
-void pz_worker_on_drop(pz_worker_t *w, int type, pz_msg_handler dropper);
+/* Any thread (the acceptor's): hands the worker a socket (owns fd from
+ * here on, closed when the worker cannot take it). */
+void pz_worker_give_socket(pz_worker_t *w, uv_os_sock_t fd);
 /* Any thread: posts a message that must not be dropped (it carries
  * ownership: a connection, a stop). */
 void pz_worker_post(pz_worker_t *to, pz_msg_t *msg);

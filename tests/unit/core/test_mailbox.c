@@ -23,7 +23,8 @@
 #include "mailbox.h"
 
 typedef struct counted {
-  pz_msg_t hdr; /* type: the posting index */
+  pz_msg_t hdr;
+  int n; /* the posting index */
 } counted_t;
 
 typedef struct rx {
@@ -40,7 +41,7 @@ typedef struct rx {
 static counted_t *msg_new(int i) {
   counted_t *m = malloc(sizeof(*m));
   assert_non_null(m);
-  m->hdr.type = i;
+  m->n = i;
   m->hdr.next = (pz_msg_t *)(uintptr_t)0xdeadbeef; /* post must reset it */
   return m;
 }
@@ -55,7 +56,7 @@ static void on_batch(pz_mailbox_t *mb, pz_msg_t *batch) {
   int n = 0;
   while (batch) {
     pz_msg_t *next = batch->next;
-    if (batch->type != rx->received)
+    if (((counted_t *)batch)->n != rx->received)
       rx->out_of_order++;
     rx->received++;
     n++;
@@ -172,7 +173,7 @@ static void test_bound_and_force(void **state) {
   /* Full: refused, and the message is still the caller's. */
   assert_int_equal(pz_mailbox_post(&rx.mb, &m[3]->hdr), PZ_EFULL);
   assert_int_equal(rx.mb.count, 3);
-  assert_int_equal(m[3]->hdr.type, 3);
+  assert_int_equal(m[3]->n, 3);
   /* Force queues past the bound. */
   pz_mailbox_post_force(&rx.mb, &m[3]->hdr);
   pz_mailbox_post_force(&rx.mb, &m[4]->hdr);
@@ -214,7 +215,7 @@ static int take_in_order(pz_mailbox_t *mb) {
   int n = 0;
   while (batch) {
     pz_msg_t *next = batch->next;
-    assert_int_equal(batch->type, n);
+    assert_int_equal(((counted_t *)batch)->n, n);
     n++;
     free(batch);
     batch = next;
