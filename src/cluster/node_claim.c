@@ -24,7 +24,8 @@ int pz_node_claim(const pz_redis_url_t *url, uint32_t want,
   redisSetTimeout(c, tv);
   redisReply *r;
   if (url->has_password) {
-    r = redisCommand(c, "AUTH %s", url->password);
+    r = url->user[0] ? redisCommand(c, "AUTH %s %s", url->user, url->password)
+                     : redisCommand(c, "AUTH %s", url->password);
     bool ok = r && r->type != REDIS_REPLY_ERROR;
     freeReplyObject(r);
     if (!ok) {

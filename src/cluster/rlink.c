@@ -340,7 +340,10 @@ static redisAsyncContext *open_ctx(pz_rlink_t *l) {
   }
   redisAsyncSetConnectCallback(ac, on_connect);
   redisAsyncSetDisconnectCallback(ac, on_disconnect);
-  if (l->url.has_password)
+  if (l->url.has_password && l->url.user[0])
+    redisAsyncCommand(ac, on_auth, l, "AUTH %s %s", l->url.user,
+                      l->url.password);
+  else if (l->url.has_password)
     redisAsyncCommand(ac, on_auth, l, "AUTH %s", l->url.password);
   return ac;
 }

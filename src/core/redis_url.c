@@ -31,8 +31,10 @@ static int hex_digit(char c) {
 }
 
 /* Percent-decodes n bytes of in into out (cap bytes with the NUL). The
- * reason it cannot, or NULL; never quotes the input (it is a password). */
-static const char *pct_decode(const char *in, size_t n, char *out, size_t cap) {
+ * reason it cannot, or NULL; never quotes the input (a password, a user:
+ * `user` says which). */
+static const char *pct_decode(const char *in, size_t n, char *out, size_t cap,
+                              bool user) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     int c = (unsigned char)in[i];
@@ -40,17 +42,19 @@ static const char *pct_decode(const char *in, size_t n, char *out, size_t cap) {
       int hi = i + 1 < n ? hex_digit(in[i + 1]) : -1;
       int lo = i + 2 < n ? hex_digit(in[i + 2]) : -1;
       if (hi < 0 || lo < 0)
-        return "password has a bad %-escape (write % as %25)";
+        return user ? "user has a bad %-escape (write % as %25)"
+                    : "password has a bad %-escape (write % as %25)";
       c = hi << 4 | lo;
       if (c == 0)
-        return "password holds a NUL byte (%00)";
+        return user ? "user holds a NUL byte (%00)"
+                    : "password holds a NUL byte (%00)";
       i += 2;
     }
     if (k + 1 >= cap)
-      return "password empty or too long";
+      return user ? "user too long" : "password empty or too long";
     out[k++] = (char)c;
   }
-  if (k == 0)
+  if (k == 0 && !user)
     return "password empty or too long";
   out[k] = 0;
   return NULL;
@@ -80,9 +84,13 @@ int pz_redis_url_parse(const char *url, pz_redis_url_t *out, const char **why) {
       *why = "credentials must be [user]:password@";
       return PZ_EINVAL;
     }
-    *why = pct_decode(colon + 1, (size_t)(auth_end - colon - 1), out->password,
-                      sizeof(out->password));
+    *why = pct_decode(p, (size_t)(colon - p), out->user, sizeof(out->user),
+                      true);
+    if (!*why)
+      *why = pct_decode(colon + 1, (size_t)(auth_end - colon - 1),
+                        out->password, sizeof(out->password), false);
     if (*why) {
+      memset(out->user, 0, sizeof(out->user));
       memset(out->password, 0, sizeof(out->password));
       return PZ_EINVAL;
     }

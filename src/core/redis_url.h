@@ -1,9 +1,11 @@
 /*
- * Redis URLs: redis://[[user]:password@]host[:port][/db]. The password is
- * percent-decoded (RFC 3986 2.1: `/` is written %2F, `%` %25; `:` and `@`
- * may be written as is or as %3A and %40; a user name is ignored) and kept
- * apart so that nothing which prints the address (logs, /healthz,
- * /metrics) can print it: pz_redis_url_safe() gives "host:port/db".
+ * Redis URLs: redis://[[user]:password@]host[:port][/db]. The user and
+ * password are percent-decoded (RFC 3986 2.1: `/` is written %2F, `%` %25;
+ * in the password `:` and `@` may be written as is or as %3A and %40, in
+ * the user `:` must be %3A) and kept apart so that nothing which prints the
+ * address (logs, /healthz, /metrics) can print them: pz_redis_url_safe()
+ * gives "host:port/db". A user name means Redis 6's ACL: AUTH user
+ * password; without one, AUTH password (the `default` user).
  */
 #ifndef PZ_REDIS_URL_H
 #define PZ_REDIS_URL_H
@@ -14,6 +16,7 @@ typedef struct pz_redis_url {
   char host[256];
   int port;           /* 6379 when absent */
   int db;             /* 0 when absent */
+  char user[128];     /* decoded; "" when none */
   char password[256]; /* decoded; "" when none */
   bool has_password;
 } pz_redis_url_t;

@@ -108,6 +108,36 @@ async def test_password_with_reserved_characters_is_percent_decoded(plaza):
         r.kill()
 
 
+@async_test
+async def test_acl_user_in_the_url_authenticates_as_that_user(plaza, redis_server):
+    """A user name in the URL was ignored (AUTH password, the `default`
+    user), so a Redis 6+ ACL user could not be used. Against a real Redis
+    whose `default` user is off, two nodes linked as an ACL user limited to
+    plaza's keys and channels serve a room together; a wrong password for
+    that user stops the start (exit 1) without printing it."""
+    from plaza_client import CHAT, CHAT_C
+    r = redis_server
+    assert r.cmd("ACL", "SETUSER", "plz", "on", ">pw:1", "~plaza:*", "&plaza:*",
+                 "+@all", "-@dangerous") == "OK"
+    url = f"redis://plz:pw%3A1@{r.host}:{r.port}"
+    a = plaza("--redis", url)
+    b = plaza("--redis", url)
+    assert r.cmd("ACL", "SETUSER", "default", "off") == "OK"
+    for s in (a, b):
+        assert http_json(s, "/healthz")["redis"] == "up"
+    alice = await Client.joined(a, "acl-room", name="alice")
+    bob = await Client.joined(b, "acl-room", name="bob")
+    await alice.wait_for(JOINED, lambda m: m[1] == bob.id)
+    await bob.send(CHAT_C, "over the ACL")
+    await alice.wait_for(CHAT, lambda m: m[4] == "over the ACL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAZA_")}
+    p = subprocess.run([PLAZA_BIN, "--port", "0", "--redis",
+                        f"redis://plz:n0pe@{r.host}:{r.port}"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=15)
+    assert p.returncode == 1, p.stderr
+    assert "AUTH refused" in p.stderr and "n0pe" not in p.stderr, p.stderr
+
+
 def test_health_and_metrics_follow_the_link(plaza, redis_server):
     s = plaza("--redis", redis_server.url())
     doc = http_json(s, "/healthz")

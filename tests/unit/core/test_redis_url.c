@@ -40,7 +40,10 @@ static void test_url_forms(void **state) {
   assert_int_equal(u.port, 7000);
 
   assert_int_equal(pz_redis_url_parse("redis://user:pw@h", &u, &why), 0);
+  assert_string_equal(u.user, "user");
   assert_string_equal(u.password, "pw");
+  assert_int_equal(pz_redis_url_parse("redis://:pw@h", &u, &why), 0);
+  assert_string_equal(u.user, "");
 
   assert_int_equal(pz_redis_url_parse("redis://[::1]:6390", &u, &why), 0);
   assert_string_equal(u.host, "::1");
@@ -87,12 +90,12 @@ static void test_safe_form_hides_password(void **state) {
 
 static void test_password_percent_decoded(void **state) {
   static const struct {
-    const char *url, *password;
+    const char *url, *user, *password;
   } cases[] = {
-      {"redis://:a%2Fb%3Ac%40d%25e@h:1/2", "a/b:c@d%e"},
-      {"redis://user%3Ax:p%2f%3a@h", "p/:"}, /* lower-case hex */
-      {"redis://:a:b@c@h", "a:b@c"},         /* ':' and '@' as is */
-      {"redis://:%41%42%7E%20%E2%82%AC@h", "AB~ \xe2\x82\xac"},
+      {"redis://:a%2Fb%3Ac%40d%25e@h:1/2", "", "a/b:c@d%e"},
+      {"redis://user%3Ax:p%2f%3a@h", "user:x", "p/:"}, /* lower-case hex */
+      {"redis://:a:b@c@h", "", "a:b@c"},               /* ':' '@' as is */
+      {"redis://%61pp:%41%42%7E%20%E2%82%AC@h", "app", "AB~ \xe2\x82\xac"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     pz_redis_url_t u;
@@ -100,6 +103,7 @@ static void test_password_percent_decoded(void **state) {
     if (pz_redis_url_parse(cases[i].url, &u, &why) != 0)
       fail_msg("%s: %s", cases[i].url, why);
     assert_true(u.has_password);
+    assert_string_equal(u.user, cases[i].user);
     assert_string_equal(u.password, cases[i].password);
     assert_string_equal(u.host, "h");
   }
@@ -124,6 +128,7 @@ static void test_bad_escapes_refused_unquoted(void **state) {
   static const char *bad[] = {
       "redis://:hunter%@h",   "redis://:hunter%2@h", "redis://:hunter%zz@h",
       "redis://:hunter%00@h", "redis://:%@h",        "redis://:hunter%g1@h",
+      "redis://us%zz:hunter@h",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     pz_redis_url_t u;
