@@ -1548,6 +1548,7 @@ def scaleout_write(outdir, summary, results, failures, commands, docs=True):
 
     base = med(figs.get("plaza-1") or [], "cpu_pct")
     pbase = med(figs.get("peer-1") or [], "cpu_pct")
+    bbase = med(figs.get("plaza-1-base") or [], "cpu_pct")
     tick_ms = 1000.0 / TICK_HZ
 
     def table():
@@ -1562,7 +1563,7 @@ def scaleout_write(outdir, summary, results, failures, commands, docs=True):
                 why = "; ".join(sorted(set(failures.get(c) or []))) or "not run"
                 row([SCALEOUT_LABEL[c], f"**not measured**: {why}"] + [""] * 11)
                 continue
-            one = base if c.startswith("plaza") else pbase
+            one = (bbase if c.endswith("-base") else base) if c.startswith("plaza") else pbase
             cpu = med(fs, "cpu_pct")
             gap = [f["p99_cross"] - f["p99_same"] for f in fs
                    if f["p99_cross"] is not None and f["p99_same"] is not None]
@@ -1599,6 +1600,14 @@ def scaleout_write(outdir, summary, results, failures, commands, docs=True):
                        f"**{fmt_ratio(ratio(med(c, 'cpu_pct'), pbase))}** the peer on one node "
                        f"(the issue quotes 1.7×), and "
                        f"{fmt_ratio(ratio(med(c, 'cpu_pct'), base))} plaza on one node.")
+        b0 = figs.get("plaza-2-redis-base") or []
+        if b and b0:
+            cmds = ratio(med(b, "redis_cmds_per_s"), med(b0, "redis_cmds_per_s"))
+            out.append(f"Against the --base-bin build in the same run: Redis commands/s "
+                       f"**{fmt_ratio(cmds)}** (issue 14's bound ≤ 1.5×: "
+                       f"{'met' if cmds is not None and cmds <= 1.5 else 'not met'}); "
+                       f"CPU one node {fmt_ratio(ratio(base, bbase))}, two nodes + Redis "
+                       f"{fmt_ratio(ratio(med(b, 'cpu_pct'), med(b0, 'cpu_pct')))}.")
         return out
 
     def saturation_notes():

@@ -41,8 +41,11 @@
  * local members only. */
 #define PZ_CLUSTER_LOAD_MS 2000
 /* Session records: written at most this often for a position change;
- * at once for the rest (a new session, a room, state, attach/detach). */
-#define PZ_CLUSTER_RECORD_MS 1000
+ * at once for the rest (a new session, a room, state, attach/detach). A
+ * resumed client sends its position again with its next MOVE; the record
+ * only places an avatar that stood still since, so seconds are enough,
+ * and a position a second would cost Redis more than the rest together. */
+#define PZ_CLUSTER_RECORD_MS 10000
 /* An attached session's record lives this long unless refreshed (it is
  * rewritten at least every half of it), so records outlive no cluster for
  * long; a dead node's are cut to the grace period by the reaper. */

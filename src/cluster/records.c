@@ -8,9 +8,11 @@
  *
  * Cost: records are written in batches, one EVAL per worker per timer
  * turn carrying every session that changed: at once for what matters to a
- * resume (a new session, a room, attach or detach), at most once a second
- * for a position, and at least every PZ_CLUSTER_RECORD_TTL_MS / 2 for an
- * attached session whose record would otherwise expire. A detached
+ * resume (a new session, a room, state, attach or detach), at most every
+ * PZ_CLUSTER_RECORD_MS for a position, and at least every
+ * PZ_CLUSTER_RECORD_TTL_MS / 2 for an attached session whose record would
+ * otherwise expire. Only the writes at once list the session in its node's
+ * set (the reaper's index): a position or a refresh costs three commands. A detached
  * session's record expires with its grace period; a dead node's records
  * are cut to the grace period by the reaper (heartbeat.c).
  *
@@ -46,11 +48,16 @@ static void token_hash(const char *tok, size_t len, char *out) {
 
 /* ---- writing ------------------------------------------------------------ */
 
+/* Per record in the script's ARGV: id, generation, token hash, TTL,
+ * "1" to list it in the node's set, the SESSION message ("" to delete). */
+#define RECORD_ARGS 6
+
 typedef struct batch {
   pz_cwork_t *cw;
   int n;
-  /* Per entry: offsets of its five arguments in cw->sb, and the end. */
-  size_t offs[PZ_CLUSTER_RECORD_BATCH * 5 + 1];
+  /* Per entry: offsets of its RECORD_ARGS arguments in cw->sb, and the
+   * end. */
+  size_t offs[PZ_CLUSTER_RECORD_BATCH * RECORD_ARGS + 1];
 } batch_t;
 
 static void put(batch_t *b, const void *data, size_t len) {
@@ -91,7 +98,7 @@ static void send_batch(batch_t *b) {
   cw->sb.size = 0;
 }
 
-static void put_record(batch_t *b, pz_session_t *s, uint64_t now) {
+static void put_record(batch_t *b, pz_session_t *s, uint64_t now, bool list) {
   pz_cwork_t *cw = b->cw;
   char hash[65];
   token_hash(s->token, s->token_len, hash);
@@ -102,6 +109,7 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now) {
   if (!s->outlet) /* detached: resumable until its grace period ends */
     ttl = s->expires_ms > now ? s->expires_ms - now : 1;
   put_u64(b, ttl);
+  put(b, list ? "1" : "", list ? 1 : 0);
   /* The SESSION message itself, encoded in place. */
   const pz_room_t *r = s->room;
   pz_busmsg_record_t rec = {
@@ -122,7 +130,7 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now) {
   };
   b->offs[b->n++] = cw->sb.size;
   pz_busmsg_session(&cw->pk, cw->cl->node, &rec);
-  if (b->n == PZ_CLUSTER_RECORD_BATCH * 5)
+  if (b->n == PZ_CLUSTER_RECORD_BATCH * RECORD_ARGS)
     send_batch(b);
 }
 
@@ -135,7 +143,8 @@ static void put_ended(batch_t *b) {
     put(b, "", 0);
     put(b, "0", 1);
     put(b, "", 0);
-    if (b->n == PZ_CLUSTER_RECORD_BATCH * 5)
+    put(b, "", 0);
+    if (b->n == PZ_CLUSTER_RECORD_BATCH * RECORD_ARGS)
       send_batch(b);
   }
   cw->n_ended = 0;
@@ -156,13 +165,14 @@ void pz_records_flush(pz_cwork_t *cw, uint64_t now, bool all) {
   put_ended(b);
   pz_session_t *s, *tmp;
   HASH_ITER(hh, pz_cluster_shard(cw)->sessions, s, tmp) {
-    bool due = all || (s->changed & PZ_SESSION_CHANGED) ||
+    bool full = all || (s->changed & PZ_SESSION_CHANGED);
+    bool due = full ||
                ((s->changed & PZ_SESSION_MOVED) &&
                 now - s->bus_ms >= PZ_CLUSTER_RECORD_MS) ||
                (s->outlet && now - s->bus_ms >= PZ_CLUSTER_RECORD_TTL_MS / 2);
     if (!due)
       continue;
-    put_record(b, s, now);
+    put_record(b, s, now, full);
     s->changed = 0;
     s->bus_ms = now;
   }

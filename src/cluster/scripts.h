@@ -86,9 +86,11 @@ extern const char pz_script_heartbeat[];
 /* ARGV: node, nonce. A draining node lets go of its key (if still its
  * own), so the others park its members at once. */
 extern const char pz_script_release[];
-/* ARGV: node, then (id, gen, token hash, ttl_ms, record | "") for each
- * session: writes (or, with "", deletes) plaza:session:<id> unless another
- * node owns it now or holds a newer generation of it. */
+/* ARGV: node, then (id, gen, token hash, ttl_ms, list, record | "") for
+ * each session: writes (or, with "", deletes) plaza:session:<id> unless
+ * another node owns it now or holds a newer generation of it; "1" in list
+ * also adds it to the node's sessions set (the first write, any write that
+ * is not a mere position or refresh). */
 extern const char pz_script_records[];
 /* ARGV: id, token hash, taker node, where, default channel, ttl_ms. A
  * resume on `taker`: when the record's token hash matches, the record
