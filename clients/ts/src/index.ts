@@ -4,6 +4,7 @@ export type * from "./messages.js";
 export {
   CancelledError,
   ClosedError,
+  ConflictError,
   ConnectionError,
   PlazaError,
   type PlazaErrorKind,
@@ -21,7 +22,10 @@ export {
   type ClientEvents,
   type ConnectOptions,
   type LeftEvent,
+  type MemberEvent,
+  type MemberStateInit,
   type RoomEvent,
+  type RoomStateEvent,
   type Status,
   type StatusEvent,
   type SyncedEvent,
