@@ -953,6 +953,12 @@ function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
+/** A client of whatever app shapes: what helpers that use none of them
+ * (Predictor, interpolate) take. `any` because a client typed with an
+ * app's shapes is assignable to no narrower instantiation (its maps are
+ * invariant in them). */
+export type AnyPlazaClient = PlazaClient<any, any, any>;
+
 /** A client that has not connected yet: attach listeners, then connect().
  * The type parameters declare the app's member state, signals and room
  * state (see PlazaClient). */

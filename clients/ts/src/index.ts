@@ -16,6 +16,7 @@ export { backoffDelay, type BackoffOptions } from "./backoff.js";
 export type { RateLimits } from "./bucket.js";
 export type { PersistOptions, StorageLike } from "./session-store.js";
 export {
+  type AnyPlazaClient,
   connect,
   createClient,
   PlazaClient,
