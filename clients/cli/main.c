@@ -7,10 +7,11 @@
  * line per event (members, chat, whispers, member state, signals, room
  * state, errors, and every 2 s the positions that changed; our own as soon
  * as the server applied a /move) and sends what is typed on stdin (see
- * command.h: /state, /signal and /roomset take JSON values). stdin is read only once
- * the first JOIN is answered (ROOM, or an ERROR: then /join or /quit), so
- * piped lines are never sent before the JOIN took effect. EOF or /quit
- * closes with 1000; Ctrl-C twice drops the connection.
+ * command.h: /state, /signal and /roomset take JSON values). stdin is
+ * read only once the first JOIN is answered (ROOM, or an ERROR: then
+ * /join or /quit), so piped lines are never sent before the JOIN took
+ * effect. EOF or /quit closes with 1000; Ctrl-C twice drops the
+ * connection.
  *
  * The session survives its connection (pz_client_session_*): when the
  * server closes with 1001 (a drain, a rolling restart) or the socket drops,
