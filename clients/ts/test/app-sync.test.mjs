@@ -72,6 +72,26 @@ test("HELLO carries the state; a reconnect's HELLO the state wanted then", async
   assert.equal(again[4], "7.tok", "and the resume token");
 });
 
+test("a reconnect's HELLO refused for its state: the next goes without, the ROOM rules", async () => {
+  const { srv, c } = await setup({ state: { big: "x" } }, { self: { big: "x" } });
+  srv.ws.terminate();
+  const first = await srv.nextOp(1);
+  assert.deepEqual(first[6], { big: "x" });
+  // A server whose --member-state-max is below the client's limits.
+  srv.send([ERROR, 6, "state too large", 1]);
+  srv.ws.close(4000, "HELLO refused: state too large");
+  const again = await srv.nextOp(1);
+  assert.equal(again[6], undefined, "no state this time");
+  assert.equal(again[4], "7.tok", "and still a resume");
+  srv.send([W, 7, "7.tok", 30, Date.now(), true, FEATURES]);
+  srv.send([ROOM, "r", [me({ small: 1 })], [], {}]);
+  await answerPing(srv);
+  await next(c, "synced");
+  assert.deepEqual(c.state, { small: 1 }, "what the server holds");
+  await sleep(50);
+  assert.equal(srv.received.filter(([, m]) => m[0] === 8).length, 0, "no SET to undo it");
+});
+
 test("patches while away go as one SET; one lost with the socket goes again", async () => {
   const { srv, c } = await setup();
   const first = c.setState({ a: 1 });
