@@ -85,6 +85,18 @@ int pz_client_send_hello(pz_client_t *c, pz_str_t token, pz_str_t name,
   return enc_end(c);
 }
 
+int pz_client_send_hello_state(pz_client_t *c, pz_str_t token, pz_str_t name,
+                               pz_str_t resume, bool has_last_chat_seq,
+                               uint64_t last_chat_seq, pz_raw_t state) {
+  msgpack_packer pk;
+  int r;
+  if ((r = enc_begin(c, &pk)) != 0)
+    return r;
+  pz_enc_hello_state(&pk, PZ_PROTOCOL_VERSION, token, name, resume,
+                     has_last_chat_seq, last_chat_seq, state);
+  return enc_end(c);
+}
+
 int pz_client_send_join(pz_client_t *c, pz_str_t room) {
   msgpack_packer pk;
   int r;
@@ -136,6 +148,35 @@ int pz_client_send_ping(pz_client_t *c, double t) {
   if ((r = enc_begin(c, &pk)) != 0)
     return r;
   pz_enc_ping(&pk, t);
+  return enc_end(c);
+}
+
+int pz_client_send_set(pz_client_t *c, pz_raw_t patch) {
+  msgpack_packer pk;
+  int r;
+  if ((r = enc_begin(c, &pk)) != 0)
+    return r;
+  pz_enc_set(&pk, patch);
+  return enc_end(c);
+}
+
+int pz_client_send_signal(pz_client_t *c, bool to_room, uint64_t to,
+                          pz_str_t kind, pz_raw_t data) {
+  msgpack_packer pk;
+  int r;
+  if ((r = enc_begin(c, &pk)) != 0)
+    return r;
+  pz_enc_signal(&pk, to_room, to, kind, data);
+  return enc_end(c);
+}
+
+int pz_client_send_room_set(pz_client_t *c, pz_str_t key, pz_raw_t value,
+                            bool has_if_version, uint64_t if_version) {
+  msgpack_packer pk;
+  int r;
+  if ((r = enc_begin(c, &pk)) != 0)
+    return r;
+  pz_enc_room_set(&pk, key, value, has_if_version, if_version);
   return enc_end(c);
 }
 

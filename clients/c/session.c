@@ -14,6 +14,17 @@
  * hold the session: a missing WELCOME or JOIN answer drops the connection
  * (and a reconnect follows), a missing resumed ROOM means no room.
  *
+ * Member state (protocol 1.1) is kept here as the app wants it: a map's
+ * bytes that every pz_client_session_set_state() patches at once (with
+ * pz_state_apply, the server's own function). Every HELLO carries it, so
+ * a fresh session after a refused resume starts with it; a resumed one
+ * keeps the server's. What the server holds shows in each ROOM (the
+ * session's own entry): where it differs (a SET lost with a socket, or
+ * sent while away), one SET of the difference goes out, and the SETs
+ * still queued are dropped, being part of it. A patch the server refused
+ * (ERROR to a SET or to a reconnect's HELLO) makes the next ROOM's state
+ * the truth instead (`state_doubt`).
+ *
  * New client ops that carry state the server keeps per session belong in
  * restore() (sent again to a fresh session) next to JOIN.
  */
@@ -24,6 +35,7 @@
 
 #include "backoff.h"
 #include "client_int.h"
+#include "member_state.h"
 #include "plaza/protocol.h"
 
 #define RESUMED_ROOM_WAIT_MS 5000 /* a ROOM waits up to 2 s for Redis */
@@ -37,13 +49,18 @@ enum deadline {
   DL_CLOSED,  /* CLOSED to report from the loop (no connection) */
 };
 
-/* A CHAT or WHISPER sent while away. */
+/* A message sent while away: CHAT and WHISPER (`a` the text), SET (`b`
+ * the patch), SIGNAL (`a` the kind, `b` the data), ROOM_SET (`a` the key,
+ * `b` the value). */
 typedef struct qmsg {
   struct qmsg *next;
-  int op; /* PZ_C_CHAT, PZ_C_WHISPER */
-  uint64_t to;
-  uint32_t len;
-  char text[];
+  int op;
+  bool to_room;        /* SIGNAL */
+  bool has_if_version; /* ROOM_SET */
+  bool in_hello;       /* SET: applied to the state a HELLO carried */
+  uint64_t to;         /* WHISPER, SIGNAL; ROOM_SET: if_version */
+  uint32_t alen, blen;
+  char data[]; /* a, then b */
 } qmsg_t;
 
 struct pz_client_session {
@@ -66,7 +83,11 @@ struct pz_client_session {
   unsigned attempt; /* attempts since the last WELCOME */
 
   uint64_t id;
-  char *session; /* the resume token, NUL-terminated */
+  uint32_t features;   /* WELCOME's, enum pz_feature bits */
+  pz_mstate_t state;   /* the member state wanted */
+  bool state_doubt;    /* a patch was refused: the next ROOM's state rules */
+  bool hello_no_state; /* a reconnect's HELLO was refused for its state */
+  char *session;       /* the resume token, NUL-terminated */
   uint32_t session_len;
   uint64_t last_chat_seq;
   char *room;      /* where the server has us */
@@ -178,6 +199,7 @@ static void on_timer_closed(uv_handle_t *h) {
   free(s->room);
   free(s->desired);
   free(s->join_sent);
+  pz_mstate_dispose(&s->state);
   free(s);
 }
 
@@ -202,6 +224,46 @@ static void send_join(pz_client_session_t *s, const char *room) {
   (void)pz_client_send_join(s->c, pz_str_c(room));
 }
 
+static void send_queued(pz_client_session_t *s, const qmsg_t *q) {
+  pz_str_t a = {q->data, q->alen};
+  pz_raw_t b = {q->blen ? q->data + q->alen : NULL, q->blen};
+  switch (q->op) {
+  case PZ_C_CHAT:
+    (void)pz_client_send_chat(s->c, a);
+    break;
+  case PZ_C_WHISPER:
+    (void)pz_client_send_whisper(s->c, q->to, a);
+    break;
+  case PZ_C_SET:
+    (void)pz_client_send_set(s->c, b);
+    break;
+  case PZ_C_SIGNAL:
+    (void)pz_client_send_signal(s->c, q->to_room, q->to, a, b);
+    break;
+  case PZ_C_ROOM_SET:
+    (void)pz_client_send_room_set(s->c, a, b, q->has_if_version, q->to);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Drops the queued SETs (all, or those a HELLO's state carried). */
+static void drop_sets(pz_client_session_t *s, bool only_in_hello) {
+  qmsg_t **pp = &s->queue;
+  while (*pp != NULL) {
+    qmsg_t *q = *pp;
+    if (q->op == PZ_C_SET && (q->in_hello || !only_in_hello)) {
+      *pp = q->next;
+      s->queued--;
+      free(q);
+    } else {
+      pp = &q->next;
+    }
+  }
+  s->queue_tail = pp;
+}
+
 /* What waited for the room: the queue in order, then the latest move. */
 static void flush(pz_client_session_t *s) {
   s->gated = false;
@@ -209,13 +271,9 @@ static void flush(pz_client_session_t *s) {
     disarm(s);
   while (s->queue != NULL && s->c != NULL) {
     qmsg_t *q = s->queue;
-    pz_str_t text = {q->text, q->len};
     s->queue = q->next;
     s->queued--;
-    if (q->op == PZ_C_CHAT)
-      (void)pz_client_send_chat(s->c, text);
-    else
-      (void)pz_client_send_whisper(s->c, q->to, text);
+    send_queued(s, q);
     free(q);
   }
   if (s->queue == NULL)
@@ -254,6 +312,30 @@ static void reconcile(pz_client_session_t *s) {
   }
 }
 
+/* ---- member state ------------------------------------------------------ */
+
+/* A ROOM listing this session with `server` as its state: make the two
+ * one. */
+static void sync_state(pz_client_session_t *s, pz_raw_t server) {
+  msgpack_sbuffer sb;
+
+  if (s->state_doubt) {
+    /* The server's is the truth, with what is still to go on top. */
+    if (pz_mstate_adopt(&s->state, server) == 0)
+      for (qmsg_t *q = s->queue; q != NULL; q = q->next)
+        if (q->op == PZ_C_SET)
+          (void)pz_mstate_apply(&s->state,
+                                (pz_raw_t){q->data + q->alen, q->blen});
+    s->state_doubt = s->hello_no_state = false;
+    return;
+  }
+  drop_sets(s, false); /* the state they made is what goes (or is there) */
+  msgpack_sbuffer_init(&sb);
+  if (pz_mstate_diff(&s->state, server, &sb) > 0 && s->c != NULL)
+    (void)pz_client_send_set(s->c, (pz_raw_t){sb.data, (uint32_t)sb.size});
+  msgpack_sbuffer_destroy(&sb);
+}
+
 /* ---- what the server says ------------------------------------------------ */
 
 static void deliver(pz_client_session_t *s, const pz_smsg_t *m) {
@@ -273,6 +355,7 @@ static void on_welcome(pz_client_session_t *s, const pz_smsg_t *m) {
     s->session_len = m->u.welcome.session.len;
   }
   s->id = m->u.welcome.id;
+  s->features = m->u.welcome.features;
   s->welcomed = s->welcomed_once = true;
   s->attempt = 0;
   disarm(s);
@@ -280,6 +363,7 @@ static void on_welcome(pz_client_session_t *s, const pz_smsg_t *m) {
     free(s->room);
     s->room = NULL;
     s->last_chat_seq = 0;
+    drop_sets(s, true); /* a new session: HELLO's state had them */
   }
   deliver(s, m);
   emit(s, &ev);
@@ -317,6 +401,12 @@ static void on_room(pz_client_session_t *s, const pz_smsg_t *m) {
   }
   if (copy.u.room.n_history > 0)
     s->last_chat_seq = copy.u.room.history[copy.u.room.n_history - 1].seq;
+  if (s->features & PZ_FEATURE_STATE)
+    for (i = 0; i < m->u.room.n_members; i++)
+      if (m->u.room.members[i].id == s->id) {
+        sync_state(s, m->u.room.member_states[i]);
+        break;
+      }
   deliver(s, &copy);
   if (s->c != NULL && !s->ending)
     reconcile(s);
@@ -331,6 +421,27 @@ static void on_error(pz_client_session_t *s, const pz_smsg_t *m) {
     deliver(s, m);
     pz_client_session_close(s, false);
     return;
+  }
+  if (op == PZ_C_HELLO && code == PZ_ERR_FORBIDDEN && s->deadline == DL_ROOM) {
+    /* The resumed session's new token does not allow its room: the server
+     * took it out of it, and no ROOM comes. Nor is the room asked for
+     * again: the JOIN would be refused. */
+    if (same(s->desired, s->room))
+      set_str(&s->desired, NULL);
+    free(s->room);
+    s->room = NULL;
+    disarm(s);
+    deliver(s, m);
+    if (s->c != NULL && !s->ending)
+      restore(s);
+    return;
+  }
+  if ((op == PZ_C_SET || op == PZ_C_HELLO) &&
+      (code == PZ_ERR_INVALID_ARGUMENT || code == PZ_ERR_BAD_MESSAGE)) {
+    /* A patch, or a reconnect's HELLO for its state (a server whose limit
+     * is below state_max: a 4000 close follows), refused. */
+    s->state_doubt = true;
+    s->hello_no_state |= op == PZ_C_HELLO;
   }
   if (op == PZ_C_JOIN && s->join_sent != NULL) {
     free(s->join_sent);
@@ -388,9 +499,16 @@ static void on_server_message(pz_client_session_t *s, const pz_smsg_t *m) {
 static void on_open(pz_client_t *c) {
   pz_client_session_t *s = pz_client_data(c);
   pz_str_t resume = {s->session, s->session != NULL ? s->session_len : 0};
+  pz_raw_t state = {NULL, 0};
 
-  (void)pz_client_send_hello(c, pz_str_c(s->token), pz_str_c(s->name), resume,
-                             s->session != NULL, s->last_chat_seq);
+  if (!s->hello_no_state && !pz_mstate_empty(&s->state)) {
+    state = pz_mstate_get(&s->state);
+    for (qmsg_t *q = s->queue; q != NULL; q = q->next)
+      q->in_hello |= q->op == PZ_C_SET;
+  }
+  (void)pz_client_send_hello_state(c, pz_str_c(s->token), pz_str_c(s->name),
+                                   resume, s->session != NULL, s->last_chat_seq,
+                                   state);
   arm(s, DL_WELCOME, s->wait_ms);
 }
 
@@ -524,7 +642,7 @@ static int copy_opts(pz_client_session_t *s,
                               o->backoff_factor, o->backoff_jitter};
   s->queue_max = o->queue_max;
   s->wait_ms = o->conn.connect_timeout_ms ? o->conn.connect_timeout_ms : 10000;
-  return 0;
+  return pz_mstate_init(&s->state, o->state, o->state_max);
 }
 
 int pz_client_session_start(pz_client_ctx_t *ctx, const char *url,
@@ -552,6 +670,7 @@ int pz_client_session_start(pz_client_ctx_t *ctx, const char *url,
   if ((r = copy_opts(s, opts)) != 0 || (r = set_str(&s->url, url)) != 0 ||
       (r = pz_client_connect(ctx, url, &s->conn, &conn_cbs, s, &s->c)) != 0) {
     free_strings(s);
+    pz_mstate_dispose(&s->state);
     free(s);
     return r;
   }
@@ -605,30 +724,47 @@ int pz_client_session_move(pz_client_session_t *s, pz_pos_t pos,
   return 0;
 }
 
-static int send_text(pz_client_session_t *s, int op, uint64_t to,
-                     pz_str_t text) {
+/* Sends `q` now when the room is as asked, else queues it (a copy of
+ * it, a and b). The caller checked the arguments. */
+static int send_or_queue(pz_client_session_t *s, const qmsg_t *m, pz_str_t a,
+                         pz_raw_t b) {
   qmsg_t *q;
-  if (s->ending)
-    return PZ_CLIENT_ESTATE;
-  if (text.len > PZ_CHAT_TEXT_MAX)
-    return PZ_CLIENT_EINVAL;
-  if (can_send(s))
-    return op == PZ_C_CHAT ? pz_client_send_chat(s->c, text)
-                           : pz_client_send_whisper(s->c, to, text);
-  if (s->queued >= s->queue_max)
+  if (s->queued >= s->queue_max && !can_send(s))
     return PZ_CLIENT_EFULL;
-  if ((q = malloc(sizeof(*q) + text.len)) == NULL)
+  if ((q = malloc(sizeof(*q) + a.len + b.len)) == NULL)
     return PZ_CLIENT_ENOMEM;
+  *q = *m;
   q->next = NULL;
-  q->op = op;
-  q->to = to;
-  q->len = text.len;
-  if (text.len > 0)
-    memcpy(q->text, text.ptr, text.len);
+  q->alen = a.len;
+  q->blen = b.ptr != NULL ? b.len : 0;
+  if (q->alen > 0)
+    memcpy(q->data, a.ptr, q->alen);
+  if (q->blen > 0)
+    memcpy(q->data + q->alen, b.ptr, q->blen);
+  if (can_send(s)) {
+    send_queued(s, q);
+    free(q);
+    return 0;
+  }
   *s->queue_tail = q;
   s->queue_tail = &q->next;
   s->queued++;
   return 0;
+}
+
+static bool utf8_sized(pz_str_t v, uint32_t max) {
+  return v.ptr != NULL && v.len >= 1 && v.len <= max &&
+         pz_utf8_valid(v.ptr, v.len);
+}
+
+static int send_text(pz_client_session_t *s, int op, uint64_t to,
+                     pz_str_t text) {
+  qmsg_t m = {.op = op, .to = to};
+  if (s->ending)
+    return PZ_CLIENT_ESTATE;
+  if (text.len > PZ_CHAT_TEXT_MAX)
+    return PZ_CLIENT_EINVAL;
+  return send_or_queue(s, &m, text, (pz_raw_t){NULL, 0});
 }
 
 int pz_client_session_chat(pz_client_session_t *s, pz_str_t text) {
@@ -638,6 +774,51 @@ int pz_client_session_chat(pz_client_session_t *s, pz_str_t text) {
 int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
                               pz_str_t text) {
   return send_text(s, PZ_C_WHISPER, to, text);
+}
+
+int pz_client_session_set_state(pz_client_session_t *s, pz_raw_t patch) {
+  qmsg_t m = {.op = PZ_C_SET};
+  pz_map_iter_t it;
+  pz_str_t k;
+  pz_raw_t v;
+  int r;
+
+  if (s->ending)
+    return PZ_CLIENT_ESTATE;
+  if (patch.ptr == NULL || !pz_map_iter_init(&it, patch))
+    return PZ_CLIENT_EINVAL;
+  while (pz_map_next(&it, &k, &v))
+    if (!utf8_sized(k, PZ_STATE_KEY_MAX))
+      return PZ_CLIENT_EINVAL;
+  if (it.bad || it.left != 0)
+    return PZ_CLIENT_EINVAL; /* a key not a string, or bytes past the map */
+  if (s->queued >= s->queue_max && !can_send(s))
+    return PZ_CLIENT_EFULL;
+  if ((r = pz_mstate_apply(&s->state, patch)) != 0)
+    return r; /* the state is as it was */
+  return send_or_queue(s, &m, (pz_str_t){NULL, 0}, patch);
+}
+
+int pz_client_session_signal(pz_client_session_t *s, bool to_room, uint64_t to,
+                             pz_str_t kind, pz_raw_t data) {
+  qmsg_t m = {.op = PZ_C_SIGNAL, .to_room = to_room, .to = to};
+  if (s->ending)
+    return PZ_CLIENT_ESTATE;
+  if (!utf8_sized(kind, PZ_SIGNAL_KIND_MAX))
+    return PZ_CLIENT_EINVAL;
+  return send_or_queue(s, &m, kind, data);
+}
+
+int pz_client_session_room_set(pz_client_session_t *s, pz_str_t key,
+                               pz_raw_t value, bool has_if_version,
+                               uint64_t if_version) {
+  qmsg_t m = {
+      .op = PZ_C_ROOM_SET, .has_if_version = has_if_version, .to = if_version};
+  if (s->ending)
+    return PZ_CLIENT_ESTATE;
+  if (!utf8_sized(key, PZ_ROOM_KEY_MAX))
+    return PZ_CLIENT_EINVAL;
+  return send_or_queue(s, &m, key, value);
 }
 
 int pz_client_session_ping(pz_client_session_t *s, double t) {
@@ -678,6 +859,18 @@ int pz_client_session_status(const pz_client_session_t *s) {
 
 uint64_t pz_client_session_id(const pz_client_session_t *s) {
   return s->id;
+}
+
+uint32_t pz_client_session_features(const pz_client_session_t *s) {
+  return s->features;
+}
+
+pz_raw_t pz_client_session_state(const pz_client_session_t *s) {
+  return pz_mstate_get(&s->state);
+}
+
+int pz_client_session_set_token(pz_client_session_t *s, const char *token) {
+  return s->ending ? PZ_CLIENT_ESTATE : set_str(&s->token, token);
 }
 
 const char *pz_client_session_room(const pz_client_session_t *s) {

@@ -4,12 +4,14 @@
  *   plaza-cli [options] ws[s]://HOST[:PORT]/ws ROOM NAME
  *
  * Connects, says HELLO as NAME, joins ROOM once WELCOMEd, then prints one
- * line per event (members, chat, whispers, errors, and every 2 s the
- * positions that changed; our own as soon as the server applied a /move)
- * and sends what is typed on stdin (see command.h). stdin is read only once
- * the first JOIN is answered (ROOM, or an ERROR: then /join or /quit), so
- * piped lines are never sent before the JOIN took effect. EOF or /quit
- * closes with 1000; Ctrl-C twice drops the connection.
+ * line per event (members, chat, whispers, member state, signals, room
+ * state, errors, and every 2 s the positions that changed; our own as soon
+ * as the server applied a /move) and sends what is typed on stdin (see
+ * command.h: /state, /signal and /roomset take JSON values). stdin is
+ * read only once the first JOIN is answered (ROOM, or an ERROR: then
+ * /join or /quit), so piped lines are never sent before the JOIN took
+ * effect. EOF or /quit closes with 1000; Ctrl-C twice drops the
+ * connection.
  *
  * The session survives its connection (pz_client_session_*): when the
  * server closes with 1001 (a drain, a rolling restart) or the socket drops,
@@ -119,6 +121,19 @@ static void run_command(cli_t *cli, const pz_cli_cmd_t *cmd) {
   case PZ_CMD_HELP:
     puts(pz_cli_help);
     break;
+  case PZ_CMD_STATE:
+    report(pz_client_session_set_state(cli->s, cmd->value), "state");
+    break;
+  case PZ_CMD_SIGNAL:
+    report(pz_client_session_signal(cli->s, cmd->to_room, cmd->to, cmd->text,
+                                    cmd->value),
+           "signal");
+    break;
+  case PZ_CMD_ROOM_SET:
+    report(pz_client_session_room_set(cli->s, cmd->text, cmd->value,
+                                      cmd->has_version, cmd->version),
+           "roomset");
+    break;
   default:
     printf("%s\n", cmd->error ? cmd->error : "bad command");
     break;
@@ -132,6 +147,7 @@ static void on_line(pz_input_t *in, const char *line, size_t len) {
     return;
   pz_cli_parse(line, len, &cmd);
   run_command(cli, &cmd);
+  pz_cli_cmd_dispose(&cmd);
 }
 
 static void on_input_eof(pz_input_t *in) {

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "plaza/json.h"
+
 /* Writes s with control bytes replaced, so a peer's name or chat cannot
  * drive the terminal. */
 static void put_text(FILE *out, const char *s, size_t n) {
@@ -16,6 +20,24 @@ static void put_text(FILE *out, const char *s, size_t n) {
 static void put_str(FILE *out, pz_str_t s) {
   if (s.ptr != NULL)
     put_text(out, s.ptr, s.len);
+}
+
+/* An app value as compact JSON (bytes as {"$bin": ...}, see json.h). */
+static void put_value(FILE *out, pz_raw_t value) {
+  json_t *j = pz_mpjson_from(value);
+  char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  if (s != NULL)
+    put_text(out, s, strlen(s));
+  else
+    fputs("(unreadable)", out);
+  free(s);
+  json_decref(j);
+}
+
+/* True for a state that holds at least one key. */
+static bool has_keys(pz_raw_t state) {
+  pz_map_iter_t it;
+  return pz_map_iter_init(&it, state) && it.values > 0;
 }
 
 void pz_view_init(pz_view_t *v, FILE *out) {
@@ -119,9 +141,22 @@ static const char *error_name(int code) {
     return "overloaded";
   case PZ_ERR_MOVE_REJECTED:
     return "move_rejected";
+  case PZ_ERR_CONFLICT:
+    return "conflict";
   default:
     return "error";
   }
+}
+
+/* "state: name#id {...}" for a member with a state. */
+static void put_state(pz_view_t *v, uint64_t id, pz_raw_t state) {
+  if (!has_keys(state))
+    return;
+  fputs("state: ", v->out);
+  put_who(v, id);
+  fputc(' ', v->out);
+  put_value(v->out, state);
+  fputc('\n', v->out);
 }
 
 static void handle_room(pz_view_t *v, const pz_smsg_t *m) {
@@ -148,6 +183,16 @@ static void handle_room(pz_view_t *v, const pz_smsg_t *m) {
     fputs("] ", v->out);
     put_str(v->out, c->text);
     fputc('\n', v->out);
+  }
+  for (size_t i = 0; i < m->u.room.n_members; i++)
+    put_state(v, m->u.room.members[i].id, m->u.room.member_states[i]);
+  for (size_t i = 0; i < m->u.room.n_room_state; i++) {
+    const pz_room_entry_t *e = &m->u.room.room_state[i];
+    fputs("roomstate: ", v->out);
+    put_str(v->out, e->key);
+    fputs(" = ", v->out);
+    put_value(v->out, e->value);
+    fprintf(v->out, " (version %llu)\n", (unsigned long long)e->version);
   }
 }
 
@@ -195,6 +240,7 @@ void pz_view_handle(pz_view_t *v, const pz_smsg_t *m, double now_ms) {
     fputs("joined: ", out);
     put_who(v, m->u.joined.id);
     fputc('\n', out);
+    put_state(v, m->u.joined.id, m->u.joined_state);
     break;
   case PZ_S_LEFT:
     fputs("left: ", out);
@@ -232,7 +278,54 @@ void pz_view_handle(pz_view_t *v, const pz_smsg_t *m, double now_ms) {
     put_str(out, m->u.error.message);
     if (m->u.error.op != 0)
       fprintf(out, " (op %d)", m->u.error.op);
+    if (m->u.error.code == PZ_ERR_CONFLICT && m->u.error.has_version) {
+      fputs(": ", out);
+      put_str(out, m->u.error.key);
+      fprintf(out, " is at version %llu",
+              (unsigned long long)m->u.error.version);
+    }
     fputc('\n', out);
+    /* A resume whose token no longer allows the room: out of it. */
+    if (m->u.error.code == PZ_ERR_FORBIDDEN && m->u.error.op == PZ_C_HELLO) {
+      v->in_room = false;
+      v->n = 0;
+    }
+    break;
+  case PZ_S_MEMBER:
+    fputs("member: ", out);
+    put_who(v, m->u.member.id);
+    fputc(' ', out);
+    put_value(out, m->u.member.patch);
+    fputc('\n', out);
+    break;
+  case PZ_S_SIGNAL:
+    fputs("signal: ", out);
+    if (m->u.signal.from == 0)
+      fputs("server", out);
+    else
+      put_who(v, m->u.signal.from);
+    fputc(' ', out);
+    put_str(out, m->u.signal.kind);
+    fputc(' ', out);
+    put_value(out, m->u.signal.data);
+    fputc('\n', out);
+    break;
+  case PZ_S_ROOM_STATE:
+    fputs("roomstate: ", out);
+    put_str(out, m->u.room_state.key);
+    if (pz_raw_is_nil(m->u.room_state.value)) {
+      fputs(" deleted", out);
+    } else {
+      fputs(" = ", out);
+      put_value(out, m->u.room_state.value);
+    }
+    fprintf(out, " (version %llu by ",
+            (unsigned long long)m->u.room_state.version);
+    if (m->u.room_state.by == 0)
+      fputs("server", out);
+    else
+      put_who(v, m->u.room_state.by);
+    fputs(")\n", out);
     break;
   default:
     break;

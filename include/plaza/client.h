@@ -234,6 +234,17 @@ int pz_client_send_move(pz_client_t *c, uint64_t seq, pz_pos_t pos);
 int pz_client_send_chat(pz_client_t *c, pz_str_t text);
 int pz_client_send_whisper(pz_client_t *c, uint64_t to, pz_str_t text);
 int pz_client_send_ping(pz_client_t *c, double t);
+/* Protocol 1.1 (see plaza/codec.h for the arguments; app values are
+ * MessagePack bytes, copied). HELLO with an initial member state (ptr
+ * NULL: none), SET, SIGNAL, ROOM_SET. */
+int pz_client_send_hello_state(pz_client_t *c, pz_str_t token, pz_str_t name,
+                               pz_str_t resume, bool has_last_chat_seq,
+                               uint64_t last_chat_seq, pz_raw_t state);
+int pz_client_send_set(pz_client_t *c, pz_raw_t patch);
+int pz_client_send_signal(pz_client_t *c, bool to_room, uint64_t to,
+                          pz_str_t kind, pz_raw_t data);
+int pz_client_send_room_set(pz_client_t *c, pz_str_t key, pz_raw_t value,
+                            bool has_if_version, uint64_t if_version);
 
 /* Sends len bytes (copied) as one message with `opcode`: PZ_CLIENT_BINARY,
  * PZ_CLIENT_TEXT, or any other RFC 6455 opcode (tests: 9 ping, 10 pong; a
@@ -291,9 +302,18 @@ bool pz_client_protocol_selected(const pz_client_t *c);
  * dropped and tried again. 4001 (unauthorized) and 4003 (kicked) end the
  * session, as does a HELLO the server refuses on the first connection.
  *
- * While away, CHAT and WHISPER are queued (opts.queue_max of them) and go
- * out once the room is back; MOVE keeps only the latest position; PING is
- * refused. The same rules hold from start until the first WELCOME.
+ * While away, CHAT, WHISPER, SET, SIGNAL and ROOM_SET are queued
+ * (opts.queue_max of them) and go out once the room is back; MOVE keeps
+ * only the latest position; PING is refused. The same rules hold from
+ * start until the first WELCOME.
+ *
+ * Member state (protocol 1.1) is the session's too: the state set (opts
+ * state, then every pz_client_session_set_state()) is kept and carried
+ * by every HELLO, so a fresh session after a refused resume starts with
+ * it, and a resumed one whose ROOM shows another state (a SET lost with
+ * the socket) is sent the difference. Resuming with a token whose rooms
+ * claim no longer allows the session's room (ERROR 8 with op HELLO, and
+ * no ROOM) leaves the session in no room, the room no longer asked for.
  *
  * Lifetime: as a client's. pz_client_session_start() returns a session the
  * library owns; on_status reports PZ_CLIENT_SESSION_CLOSED exactly once, and
@@ -370,8 +390,15 @@ typedef struct pz_client_session_opts {
   uint32_t backoff_max_ms;
   double backoff_factor;
   double backoff_jitter;
-  /* CHAT and WHISPER kept while away; beyond, PZ_CLIENT_EFULL. Default 64. */
+  /* Messages kept while away; beyond, PZ_CLIENT_EFULL. Default 64. */
   uint32_t queue_max;
+  /* The member's initial state (protocol 1.1): a MessagePack map (ptr
+   * NULL: none), copied, checked as pz_client_session_set_state() checks
+   * a patch (start fails with PZ_CLIENT_EINVAL otherwise). */
+  pz_raw_t state;
+  /* The largest state kept, encoded: the server's --member-state-max.
+   * 0: 1024, plaza's default. */
+  uint32_t state_max;
 } pz_client_session_opts_t;
 
 /* Fills *opts with the defaults above. */
@@ -405,6 +432,38 @@ int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
                               pz_str_t text);
 /* PING now; ESTATE while away. */
 int pz_client_session_ping(pz_client_session_t *s, double t);
+
+/* Protocol 1.1; each is sent now when the session is in step, else queued
+ * as CHAT is (EFULL beyond queue_max); ESTATE when closing, ENOMEM. What
+ * the server says comes through on_message: MEMBER, SIGNAL, ROOM_STATE,
+ * ERROR (12 conflict: the key and its current version in u.error).
+ *
+ * Changes the member's state by `patch` (a MessagePack map, copied: its
+ * keys replace the state's, a nil value deletes). The session's state
+ * (pz_client_session_state) changes at once. EINVAL when the patch is
+ * not a map of 1-32-byte UTF-8 string keys, or the state would pass
+ * opts.state_max encoded (the state is then unchanged). */
+int pz_client_session_set_state(pz_client_session_t *s, pz_raw_t patch);
+/* SIGNAL `kind` (1-32 bytes of UTF-8, else EINVAL) with `data` (a
+ * MessagePack value, copied; ptr NULL: nil) to the room (to_room) or to
+ * session `to`. */
+int pz_client_session_signal(pz_client_session_t *s, bool to_room, uint64_t to,
+                             pz_str_t kind, pz_raw_t data);
+/* ROOM_SET `key` (1-64 bytes of UTF-8, else EINVAL) to `value` (a
+ * MessagePack value, copied; ptr NULL: nil, a delete), only if the key is
+ * at `if_version` when has_if_version (0: absent). */
+int pz_client_session_room_set(pz_client_session_t *s, pz_str_t key,
+                               pz_raw_t value, bool has_if_version,
+                               uint64_t if_version);
+/* The member state the session holds: a MessagePack map (borrowed until
+ * the next call or callback). */
+pz_raw_t pz_client_session_state(const pz_client_session_t *s);
+/* The last WELCOME's features (enum pz_feature bits; 0 before it and from
+ * a v1 server). */
+uint32_t pz_client_session_features(const pz_client_session_t *s);
+/* HELLO's token for the next connections (copied; NULL: none): a fresh
+ * JWT before the old one expires. 0, ESTATE or ENOMEM. */
+int pz_client_session_set_token(pz_client_session_t *s, const char *token);
 
 /* Ends the session for good: with `leave`, LEAVE first when in a room (the
  * others see LEFT at once; without it the server keeps the session for its

@@ -13,7 +13,7 @@
 #include "clock.h"
 #include "bus.h"
 #include "log.h"
-#include "mpjson.h"
+#include "plaza/json.h"
 #include "remote.h"
 #include "routing.h"
 

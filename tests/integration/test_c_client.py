@@ -143,6 +143,30 @@ def test_c_sessions_resume_or_start_fresh(plaza):
     assert "c_resume: ok" in out
 
 
+def test_c_sessions_member_state_signals_room_state(plaza):
+    """Protocol 1.1 through the library's sessions: an initial state in
+    JOINED, a set as MEMBER, signals to the room and to a session, a
+    compare-and-set and its ERROR 12, a state changed while away reaching
+    the room once after the resume, and a fresh session after a refused
+    resume starting with the state it had (c_app.c says each step)."""
+    srv = plaza(resume_grace_ms=1500)
+    out = run_c_test("c_app", srv.ws_url())
+    assert "c_app: ok" in out
+
+
+def test_c_session_resumed_out_of_a_forbidden_room(plaza):
+    """A session resumed with a token whose rooms claim no longer allows
+    its room gets WELCOME, ERROR 8 (op HELLO) and no ROOM: it is at once
+    in no room and in step, does not ask for the room again, and can join
+    another (c_forbid.c)."""
+    from test_auth import SECRET, token
+    srv = plaza(jwt_secret=SECRET)
+    wide = token(sub="dave", name="dave", rooms=["secret", "lobby"])
+    narrow = token(sub="dave", name="dave", rooms=["lobby"])
+    out = run_c_test("c_forbid", srv.ws_url(), wide, narrow)
+    assert "c_forbid: ok" in out
+
+
 def test_docs_c_example_builds_and_talks(plaza, tmp_path):
     """docs/client.md's C example, built the way it says against the
     library of this build, says hello in the lobby."""
@@ -341,3 +365,53 @@ def test_cli_move_prints_position_when_acknowledged(plaza, clis):
         assert took < 0.5, f"position printed {took:.2f}s after /move"
     alice.send("/quit")
     assert alice.wait() == 0
+
+
+def test_cli_state_signals_room_state(plaza, clis):
+    """/state, /signal and /roomset, and what plaza-cli prints of them:
+    MEMBER, SIGNAL, ROOM_STATE, a conflict with the current version, and a
+    newcomer's ROOM with the states and the room state."""
+    srv = plaza()
+    alice = clis(srv.ws_url(), "cli-app", "alice")
+    alice_id = alice.expect(r"^welcome: you are #(\d+)").group(1)
+    alice.expect(r"^room cli-app ")
+    bob = clis(srv.ws_url(), "cli-app", "bob")
+    bob_id = bob.expect(r"^welcome: you are #(\d+)").group(1)
+    bob.expect(r"^room cli-app ")
+    alice.expect(rf"^joined: bob#{bob_id}$")
+
+    alice.send('/state color=red pose=[1,2.5] note="a b"')
+    for cli in (alice, bob):
+        cli.expect(rf'^member: alice#{alice_id} {{"color":"red","pose":\[1,2.5\],"note":"a b"}}$')
+    alice.send("/state note=")
+    bob.expect(rf'^member: alice#{alice_id} {{"note":null}}$')
+
+    alice.send('/signal emote {"type": "wave"}')
+    bob.expect(rf'^signal: alice#{alice_id} emote {{"type":"wave"}}$')
+    alice.send(f"/signal @{bob_id} invite lobby")
+    bob.expect(rf'^signal: alice#{alice_id} invite "lobby"$')
+
+    alice.send('/roomset seat {"id": 1} 0')
+    for cli in (alice, bob):
+        cli.expect(rf'^roomstate: seat = {{"id":1}} \(version 1 by alice#{alice_id}\)$')
+    bob.send('/roomset seat {"id": 2} 0')
+    bob.expect(r"^error 12 conflict: .*\(op 10\): seat is at version 1$")
+    bob.send("/roomset seat null 1")
+    alice.expect(rf"^roomstate: seat deleted \(version 2 by bob#{bob_id}\)$")
+    bob.send("/roomset lamp true")
+    alice.expect(rf"^roomstate: lamp = true \(version 1 by bob#{bob_id}\)$")
+
+    carol = clis(srv.ws_url(), "cli-app", "carol")
+    carol.expect(r"^room cli-app \(3 members\)")
+    carol.expect(rf'^state: alice#{alice_id} {{"color":"red","pose":\[1,2.5\]}}$')
+    carol.expect(r"^roomstate: lamp = true \(version 1\)$")
+    assert not any(line.startswith(f"state: bob#{bob_id}") for line in carol.seen), \
+        "a member without state gets no line"
+
+    alice.send("/state =1")
+    alice.expect(r"^usage: /state KEY=VALUE")
+    alice.send("/signal @x kind")
+    alice.expect(r"^usage: /signal \[@ID\] KIND \[JSON\]")
+    for cli in (alice, bob, carol):
+        cli.send("/quit")
+        assert cli.wait() == 0

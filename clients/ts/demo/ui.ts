@@ -1,9 +1,10 @@
 /*
- * The page's text parts: header, member list and chat log. Everything
- * the server sends is set as text, never as HTML: names and chat are
- * other people's input.
+ * The page's text parts: header, member list, chat log and the tools
+ * under the view. Everything the server sends is set as text, never as
+ * HTML: names and chat are other people's input.
  */
 import type { Member } from "../src/index.js";
+import { COLORS } from "./social.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -21,6 +22,9 @@ export const el = {
   roomInput: $<HTMLInputElement>("room-input"),
   roomList: $<HTMLDataListElement>("room-list"),
   canvas: $<HTMLCanvasElement>("view"),
+  swatches: $<HTMLElement>("swatches"),
+  seatButton: $<HTMLButtonElement>("seat-button"),
+  emoteButtons: Array.from(document.querySelectorAll<HTMLButtonElement>("button.emote")),
 };
 
 export function setStatus(status: string, detail = ""): void {
@@ -28,17 +32,53 @@ export function setStatus(status: string, detail = ""): void {
   el.status.textContent = detail ? `${status} (${detail})` : status;
 }
 
-export function showMembers(members: Iterable<Member>, selfId: number): void {
+export function showMembers<S extends object>(
+  members: Iterable<Member<S>>,
+  selfId: number,
+  colorOf: (m: Member<S>) => string,
+): void {
   const items = [...members]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((m) => {
       const li = document.createElement("li");
       li.textContent = m.name;
       li.dataset.id = String(m.id);
+      li.style.setProperty("--c", colorOf(m));
       if (m.id === selfId) li.className = "self";
       return li;
     });
   el.members.replaceChildren(...items);
+}
+
+/** The colour buttons; `pick` is called with the colour chosen. */
+export function offerColors(pick: (color: string) => void): void {
+  el.swatches.replaceChildren(
+    ...COLORS.map(([name, color]) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "swatch";
+      b.style.background = color;
+      b.dataset.color = color;
+      b.setAttribute("aria-label", `Colour ${name}`);
+      b.addEventListener("click", () => pick(color));
+      return b;
+    }),
+  );
+}
+
+/** Marks the current colour's button as pressed. */
+export function showColor(color: string | undefined): void {
+  for (const b of Array.from(el.swatches.querySelectorAll<HTMLButtonElement>("button")))
+    b.setAttribute("aria-pressed", String(b.dataset.color === color));
+}
+
+/** The seat button: what pressing it would do, or who holds the seat. */
+export function showSeat(holder: string | null, mine: boolean, free: boolean): void {
+  const b = el.seatButton;
+  b.textContent = mine ? "Leave the seat" : free ? "Take the seat" : `Seat taken by ${holder}`;
+  // aria-disabled, not disabled: a disabled button drops the keyboard
+  // focus, and a screen reader user should still reach and hear it.
+  b.setAttribute("aria-disabled", String(!mine && !free));
 }
 
 /** Adds a line to the chat log: kind "chat", "whisper" or "sys". */

@@ -37,6 +37,15 @@ export class Bucket {
     this.refill();
     return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.rate);
   }
+
+  /** Takes a token and returns null when there is one; otherwise calls
+   * `retry` once there will be, and returns that timer. */
+  takeOrRetry(retry: () => void): ReturnType<typeof setTimeout> | null {
+    const wait = this.wait();
+    if (wait > 0) return setTimeout(retry, wait);
+    this.take();
+    return null;
+  }
 }
 
 /** What the server allows a session; plaza's defaults (docs/protocol.md,
@@ -49,6 +58,16 @@ export interface RateLimits {
   chatBurst?: number;
   /** MOVE per second, which is also its burst (plaza: --move-rate, 60). */
   movesPerSecond?: number;
+  /** SET, SIGNAL and ROOM_SET together, per second (plaza: --app-rate, 20). */
+  appPerSecond?: number;
+  /** Their burst (plaza: --app-burst, 40). */
+  appBurst?: number;
+  /** A member's whole state, encoded (plaza: --member-state-max, 1024). */
+  memberStateMax?: number;
+  /** A signal's data, encoded (plaza: --signal-max, 4096). */
+  signalMax?: number;
+  /** One room state value, encoded (plaza: --room-value-max, 1024). */
+  roomValueMax?: number;
 }
 
 /** The client keeps below the server's rule rather than at it: network
@@ -58,12 +77,15 @@ export interface RateLimits {
 export function clientBuckets(
   l: RateLimits,
   now: () => number,
-): { chat: Bucket; move: Bucket } {
+): { chat: Bucket; move: Bucket; app: Bucket } {
   const chatRate = l.chatPerSecond ?? 5;
   const chatBurst = l.chatBurst ?? 10;
   const moveRate = l.movesPerSecond ?? 60;
+  const appRate = l.appPerSecond ?? 20;
+  const appBurst = l.appBurst ?? 40;
   return {
     chat: new Bucket(chatRate * 0.9, Math.max(1, chatBurst - 1), now),
     move: new Bucket(moveRate * 0.9, Math.max(1, moveRate - 1), now),
+    app: new Bucket(appRate * 0.9, Math.max(1, appBurst - 1), now),
   };
 }

@@ -10,7 +10,12 @@
  * what waited. Each wait in there ends on an answer the protocol
  * guarantees, and a timer backs them all: a sync that does not finish in
  * `requestTimeoutMs` drops the socket and starts again.
+ *
+ * Protocol 1.1 (member state, signals, room state) goes through the
+ * AppChannel, which keeps the app's state and sets across sockets; the
+ * client feeds it what the server says.
  */
+import { AppChannel } from "./app-channel.js";
 import { clientBuckets } from "./bucket.js";
 import { ABNORMAL, Connection } from "./connection.js";
 import { OPEN } from "./transport.js";
@@ -28,15 +33,25 @@ import type {
   ChatLine,
   ErrorMessage,
   Member,
+  MemberPatch,
+  MemberState,
   Move,
   Position,
+  RoomShape,
+  RoomStateChange,
+  RoomStateMap,
   RoomSnapshot,
   ServerMessage,
+  Signal,
+  SignalShape,
   State,
+  StatePatch,
+  StateShape,
   Welcome,
 } from "./messages.js";
 import type { ConnectOptions } from "./options.js";
 import { handled, Outbox } from "./outbox.js";
+import { applyPatch } from "./app-channel.js";
 import { ClientOp, CloseCode, ErrorCode, ServerOp } from "./protocol.js";
 import { SessionStore, watchPage } from "./session-store.js";
 
@@ -49,7 +64,7 @@ type Timer = ReturnType<typeof setTimeout>;
 
 interface RoomOp {
   target: string | null; // the room, or null for leave()
-  resolve: (r: RoomSnapshot) => void;
+  resolve: (r: unknown) => void; // with the client's RoomSnapshot
   reject: (e: unknown) => void;
   timer: Timer;
   unlisten: () => void;
@@ -68,18 +83,34 @@ type Sync =
   | "answer" // the answer to a JOIN/LEAVE that brings the room to the wish
   | "done";
 
-export class PlazaClient extends Connection {
+/**
+ * One plaza session. The type parameters are the app's own shapes:
+ * `S` its member state, `G` its signals (kind -> data), `R` its room
+ * state (key -> value); `connect<MyState, MySignals, MyRoom>(...)`.
+ */
+export class PlazaClient<
+  S extends object = StateShape,
+  G extends object = SignalShape,
+  R extends object = RoomShape,
+> extends Connection<S, G, R> {
   /** This session's id (changes only when a resume fails). */
   id = 0;
   /** The server's tick rate from WELCOME. */
   tickHz = 0;
+  /** What the server has beyond protocol v1 (WELCOME's features:
+   * "state", "signal", "room_state"...); empty before the first WELCOME
+   * and from a v1 server. */
+  features: ReadonlySet<string> = new Set();
   /** The room the server has this session in, as last heard, or null. */
   room: string | null = null;
   /** Members of the current room by id, the caller included, with the
-   * positions of the latest STATE. Replaced, never changed in place: a
-   * new map whenever anything in it changes, a new object for each
-   * member that changed (React can memoise on identity). */
-  members: ReadonlyMap<number, Member> = new Map();
+   * positions of the latest STATE and their state. Replaced, never
+   * changed in place: a new map whenever anything in it changes, a new
+   * object for each member that changed (React can memoise on identity). */
+  members: ReadonlyMap<number, Member<S>> = new Map();
+  /** The current room's shared state: key -> { value, version }. A new
+   * map at each change, as `members`. */
+  roomState: RoomStateMap<R> = new Map();
   /** Last measured round trip in ms (ping()), NaN before the first. */
   rtt = NaN;
   /** From the last `synced`: whether the last reconnect lost nothing. */
@@ -113,9 +144,12 @@ export class PlazaClient extends Connection {
   private oldIds = new Set<number>();
   private pings = new Map<number, { sent: number; resolve: (ms: number) => void; reject: (e: unknown) => void; timer: Timer }>();
   private pingId = 0;
+  private welcomed = false; // a WELCOME came: `features` is the server's
+  private readonly app: AppChannel;
 
-  constructor(opts: ConnectOptions) {
+  constructor(opts: ConnectOptions<S>) {
     super(opts);
+    const buckets = clientBuckets(opts.limits ?? {}, now);
     this.outbox = new Outbox(
       {
         canSend: () => this.synced(),
@@ -125,7 +159,7 @@ export class PlazaClient extends Connection {
         isOwn: (id) => id === this.id || this.oldIds.has(id),
         send: (m) => this.sendNow(m),
       },
-      clientBuckets(opts.limits ?? {}, now),
+      buckets,
       this.timeoutMs,
     );
     const persist = opts.persistSession;
@@ -135,6 +169,25 @@ export class PlazaClient extends Connection {
     this.leaveOnPageHide =
       typeof persist === "object" ? persist.leaveOnPageHide ?? true : true;
     const saved = this.store?.load();
+    const limits = opts.limits ?? {};
+    this.app = new AppChannel(
+      {
+        canSend: () => this.synced(),
+        target: () => this.target(),
+        features: () => (this.welcomed ? this.features : null),
+        selfState: () => this.members.get(this.id)?.state,
+        send: (m) => this.sendNow(m),
+      },
+      buckets.app,
+      this.timeoutMs,
+      {
+        memberStateMax: limits.memberStateMax ?? 1024,
+        signalMax: limits.signalMax ?? 4096,
+        roomValueMax: limits.roomValueMax ?? 1024,
+      },
+      (opts.state ?? {}) as StateShape,
+      saved !== null && saved !== undefined,
+    );
     if (saved) {
       // Where the page left it: the session may still be in a room (the
       // LEAVE of pagehide may not have gone out), so the sync asks.
@@ -153,8 +206,15 @@ export class PlazaClient extends Connection {
   }
 
   /** The caller's own member entry while in a room. */
-  get self(): Member | undefined {
+  get self(): Member<S> | undefined {
     return this.members.get(this.id);
+  }
+
+  /** The member state this client wants for itself: `connect()`'s
+   * `state` with every setState() applied, at once (the server's word on
+   * it is `self.state`, a round trip later). A new object at each change. */
+  get state(): MemberState<S> {
+    return this.app.state as MemberState<S>;
   }
 
   // ---- the API ---------------------------------------------------------
@@ -165,7 +225,7 @@ export class PlazaClient extends Connection {
    * rate_limited), a TimeoutError, a CancelledError when a later
    * join()/leave() replaced it before it could be sent, the signal's
    * reason, or a ClosedError. */
-  join(room: string, o: { signal?: AbortSignal } = {}): Promise<RoomSnapshot> {
+  join(room: string, o: { signal?: AbortSignal } = {}): Promise<RoomSnapshot<S, R>> {
     if (this.closed) return Promise.reject(this.closedError());
     if (!ROOM_NAME.test(room))
       return Promise.reject(
@@ -254,6 +314,59 @@ export class PlazaClient extends Connection {
     });
   }
 
+  /** Changes this member's state (protocol 1.1): each key named is
+   * replaced, null deletes it. `state` changes at once; the room hears
+   * MEMBER. Resolves once the server applied it: in a room on its echo,
+   * outside a room (where the server answers nothing) once sent. Paced
+   * under the server's rate for sets and signals; while reconnecting,
+   * patches merge into one SET that goes after the sync (a SET lost with
+   * the socket goes again). Rejects with a RefusedError: the server's
+   * (the keys named go back to the server's values), or the client's own
+   * (`local`: not a plain object, a key not 1-32 bytes, a state over
+   * `limits.memberStateMax` encoded, a server without "state"), a
+   * TimeoutError, a ClosedError. May be ignored: never reported as
+   * unhandled, the server's refusals are `error` events too. */
+  setState(patch: StatePatch<S>): Promise<void> {
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.app.setState(patch as StatePatch);
+  }
+
+  /** Sends an app-defined message (protocol 1.1): to every other member
+   * of the room (`to` omitted), or to session `to` wherever it is
+   * (in a room or not, yourself included). Resolves once it went out
+   * (signals are not acknowledged; an unknown or disconnected `to` comes
+   * later as an `error` event, not_found). Queued while reconnecting and
+   * paced with setState(); a room signal that waited for a room the
+   * client left rejects with a CancelledError. Rejects at once with a
+   * RefusedError (`local`) for a kind not 1-32 bytes, data over
+   * `limits.signalMax` encoded, a room signal outside a room; a
+   * ClosedError. May be ignored, as setState(). */
+  signal<K extends keyof G & string>(kind: K, data: G[K], to?: number | null): Promise<void> {
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.app.signal(kind, data, to);
+  }
+
+  /** Sets one key of the room's shared state (protocol 1.1); null
+   * deletes it. With `ifVersion` it applies only if the key is at that
+   * version (0: absent): compare-and-set, so two members cannot both take
+   * what only one may. Resolves with the key's new version once the
+   * server applied it. Rejects with a ConflictError (its `version` is the
+   * key's current one) when the key was at another version, a RefusedError
+   * (the server's, or the client's own: a key not 1-64 bytes, a value over
+   * `limits.roomValueMax`, outside a room), a CancelledError when the
+   * session left the room first, a TimeoutError, a ClosedError. Queued
+   * while reconnecting; one whose socket dropped is settled from the
+   * room's state when the room is back (sent again when it was not
+   * applied). */
+  setRoomState<K extends keyof R & string>(
+    key: K,
+    value: R[K] | null,
+    o: { ifVersion?: number } = {},
+  ): Promise<number> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return this.app.setRoomState(key, value, o.ifVersion);
+  }
+
   /** Closes for good. With leave (the default) the room sees LEFT at
    * once; without, the server keeps the session for its grace period.
    * Everything pending rejects with a ClosedError, later calls reject
@@ -267,13 +380,13 @@ export class PlazaClient extends Connection {
 
   // ---- room requests ---------------------------------------------------
 
-  private roomOp(target: string | null, signal?: AbortSignal): Promise<RoomSnapshot> {
+  private roomOp(target: string | null, signal?: AbortSignal): Promise<RoomSnapshot<S, R>> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<RoomSnapshot>((resolve, reject) => {
+    return new Promise<RoomSnapshot<S, R>>((resolve, reject) => {
       const what = target === null ? "leave" : `join ${target}`;
       const op: RoomOp = {
         target,
-        resolve,
+        resolve: resolve as RoomOp["resolve"],
         reject,
         timer: setTimeout(
           () => this.dropOp(op, new TimeoutError(what, this.timeoutMs)),
@@ -329,11 +442,12 @@ export class PlazaClient extends Connection {
     else this.sendNow({ op: ClientOp.Join, room: target });
   }
 
-  private snapshot(): RoomSnapshot {
+  private snapshot(): RoomSnapshot<S, R> {
     return {
       room: this.room ?? "",
       members: [...this.members.values()],
       history: [...this.history],
+      roomState: this.roomState,
     };
   }
 
@@ -357,8 +471,13 @@ export class PlazaClient extends Connection {
     return this.helloSeq ? this.chatSeq : undefined;
   }
 
+  protected helloState(): StateShape | undefined {
+    return this.app.helloState();
+  }
+
   protected socketLost(code: number, why: string): void {
     this.stopSyncTimer();
+    this.app.socketLost();
     if (this.sent.length) {
       // Their answers went with the socket: the server may or may not
       // have carried them out.
@@ -380,6 +499,7 @@ export class PlazaClient extends Connection {
     this.fail([...this.ops], err);
     this.sent = [];
     this.outbox.close(err);
+    this.app.close(err);
     for (const p of this.pings.values()) {
       clearTimeout(p.timer);
       p.reject(err);
@@ -432,12 +552,19 @@ export class PlazaClient extends Connection {
       case ServerOp.Room:
         return this.onRoom(strip(m));
       case ServerOp.Joined: {
-        const member = strip(m);
+        const member = strip(m) as Member<S>;
         this.members = new Map(this.members).set(member.id, member);
         this.emit("joined", member);
         this.emit("members", this.members);
         return;
       }
+      case ServerOp.Member:
+        return this.onMember(strip(m));
+      case ServerOp.Signal:
+        this.emit("signal", strip(m) as Signal<G>);
+        return;
+      case ServerOp.RoomState:
+        return this.onRoomState(strip(m) as RoomStateChange<R>);
       case ServerOp.Left:
         return this.onLeft(m.id);
       case ServerOp.State:
@@ -457,6 +584,8 @@ export class PlazaClient extends Connection {
   private onWelcome(m: Welcome): void {
     if (this.id && m.id !== this.id) this.oldIds.add(this.id);
     this.id = m.id;
+    this.features = new Set(m.features);
+    this.welcomed = true;
     this.session = m.session;
     this.tickHz = m.tickHz;
     this.resumedNow = m.resumed;
@@ -525,10 +654,12 @@ export class PlazaClient extends Connection {
       this.gapSeq = null;
     }
     this.outbox.resend();
+    this.app.syncDone();
     this.recovered = this.recoveredNow;
     this.save();
     this.emit("synced", { resumed: this.resumedNow, recovered: this.recovered, room: this.room });
     this.outbox.flush();
+    this.app.flush();
   }
 
   private stopSyncTimer(): void {
@@ -553,7 +684,8 @@ export class PlazaClient extends Connection {
     const resumed = !answer && this.resumedNow && this.sync !== "done";
     const before = this.room;
     this.room = m.room;
-    this.members = new Map(m.members.map((x) => [x.id, x]));
+    this.members = new Map(m.members.map((x) => [x.id, x as Member<S>]));
+    this.roomState = m.roomState as RoomStateMap<R>;
     this.history = m.history.slice(-HISTORY_MAX);
     const top = m.history.reduce((s, h) => Math.max(s, h.seq), 0);
     if (resumed && m.room === this.chatRoom) {
@@ -575,8 +707,11 @@ export class PlazaClient extends Connection {
     for (const h of m.history) this.outbox.confirm(h);
     if (answer && this.wish === undefined) this.wish = m.room;
     if (before !== m.room || !resumed) this.save();
-    this.emit("room", { ...m, resumed });
+    this.app.roomArrived(m.room, this.members.get(this.id)?.state, m.roomState);
+    this.app.flush(); // what the ROOM showed missing, when in step
+    this.emit("room", { ...(m as RoomSnapshot<S, R>), resumed });
     this.emit("members", this.members);
+    this.emit("roomState", { state: this.roomState, change: null });
     if (answer) this.settle(answer.ops);
     this.afterRoomChange(resumed);
   }
@@ -626,22 +761,51 @@ export class PlazaClient extends Connection {
     this.room = null;
     this.history = [];
     this.members = new Map();
+    this.roomState = new Map();
+    this.app.roomLeft();
     this.emit("left", member ? { id: this.id, member, self: true } : { id: this.id, self: true });
     this.emit("members", this.members);
+    this.emit("roomState", { state: this.roomState, change: null });
   }
 
+  /*
+   * A member is one immutable object, replaced whole whenever anything
+   * of it changes (position, state): every change goes through withPos()
+   * or onMember(), which copy what they do not change, so a field added
+   * to Member (a member out of this client's view, say) is carried along.
+   */
   private onState(s: State): void {
-    let next: Map<number, Member> | null = null;
+    let next: Map<number, Member<S>> | null = null;
     for (const e of s.entries) {
       const mem = (next ?? this.members).get(e.id);
       if (!mem || (mem.x === e.x && mem.y === e.y && mem.z === e.z && mem.yaw === e.yaw))
         continue;
       next ??= new Map(this.members);
-      next.set(e.id, { id: mem.id, name: mem.name, x: e.x, y: e.y, z: e.z, yaw: e.yaw });
+      next.set(e.id, withPos(mem, e));
     }
     if (next) this.members = next;
     this.emit("state", s);
     if (next) this.emit("members", this.members);
+  }
+
+  private onMember(m: MemberPatch): void {
+    const mem = this.members.get(m.id);
+    if (m.id === this.id) this.app.echoed();
+    if (!mem) return; // not in this room (yet): its ROOM or JOINED has the state
+    const member: Member<S> = { ...mem, state: applyPatch(mem.state, m.patch) as MemberState<S> };
+    this.members = new Map(this.members).set(m.id, member);
+    this.emit("member", { id: m.id, patch: m.patch as StatePatch<S>, member });
+    this.emit("members", this.members);
+  }
+
+  private onRoomState(c: RoomStateChange<R>): void {
+    if (this.room === null) return;
+    const next = new Map(this.roomState) as Map<string, { value: unknown; version: number }>;
+    if (c.value === null) next.delete(c.key);
+    else next.set(c.key, { value: c.value, version: c.version });
+    this.roomState = next as unknown as RoomStateMap<R>;
+    if (c.by === this.id) this.app.roomStateSet(c.key, c.version);
+    this.emit("roomState", { state: this.roomState, change: c });
   }
 
   private onChat(m: Chat): void {
@@ -685,7 +849,19 @@ export class PlazaClient extends Connection {
           this.emit("error", m);
           this.terminate(m.message, undefined, refused(m));
           return;
+        } else if (m.code === ErrorCode.forbidden && this.ready && this.resumedNow) {
+          // The resumed session's new token does not allow its room: the
+          // server took it out, and no ROOM comes.
+          this.emit("error", m);
+          this.resumedOutOfRoom(m);
+          return;
+        } else {
+          this.app.refused(m);
         }
+        break;
+      case ClientOp.Set:
+      case ClientOp.RoomSet:
+        this.app.refused(m);
         break;
       case ClientOp.Join:
         if (this.onJoinRefused(m)) return;
@@ -707,6 +883,22 @@ export class PlazaClient extends Connection {
         break;
     }
     this.emit("error", m);
+  }
+
+  /** ERROR 8 (op HELLO) after a resumed WELCOME: the session was put out
+   * of its room, which the token does not allow. The room is left and no
+   * longer wished for (a join() of it waiting rejects); the sync goes on
+   * from no room. */
+  private resumedOutOfRoom(m: ErrorMessage): void {
+    const gone = this.room;
+    this.dropRoom();
+    if (this.sync === "done" || gone === null) return;
+    if (this.wish === gone) {
+      this.fail(this.ops.filter((o) => o.target === gone), refused(m));
+      this.wish = null;
+    }
+    if (this.sync === "room") this.reconcile(null);
+    else if (this.sync === "barrier") this.syncRoom = null;
   }
 
   /** An ERROR to a JOIN; true when it was an answer the app need not see. */
@@ -748,6 +940,10 @@ export class PlazaClient extends Connection {
   }
 }
 
+function withPos<S extends object>(mem: Member<S>, p: Position): Member<S> {
+  return { ...mem, x: p.x, y: p.y, z: p.z, yaw: p.yaw };
+}
+
 function strip<T extends { op: unknown }>(m: T): Omit<T, "op"> {
   const { op: _op, ...rest } = m;
   return rest;
@@ -757,17 +953,31 @@ function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
-/** A client that has not connected yet: attach listeners, then connect(). */
-export function createClient(opts: ConnectOptions): PlazaClient {
-  return new PlazaClient(opts);
+/** A client of whatever app shapes: what helpers that use none of them
+ * (Predictor, interpolate) take. `any` because a client typed with an
+ * app's shapes is assignable to no narrower instantiation (its maps are
+ * invariant in them). */
+export type AnyPlazaClient = PlazaClient<any, any, any>;
+
+/** A client that has not connected yet: attach listeners, then connect().
+ * The type parameters declare the app's member state, signals and room
+ * state (see PlazaClient). */
+export function createClient<
+  S extends object = StateShape,
+  G extends object = SignalShape,
+  R extends object = RoomShape,
+>(opts: ConnectOptions<S>): PlazaClient<S, G, R> {
+  return new PlazaClient<S, G, R>(opts);
 }
 
 /** Creates a client and connects it; resolves once the server says
  * WELCOME. `signal` aborts the attempt (the client is then closed). */
-export async function connect(
-  opts: ConnectOptions & { signal?: AbortSignal },
-): Promise<PlazaClient> {
-  const c = new PlazaClient(opts);
+export async function connect<
+  S extends object = StateShape,
+  G extends object = SignalShape,
+  R extends object = RoomShape,
+>(opts: ConnectOptions<S> & { signal?: AbortSignal }): Promise<PlazaClient<S, G, R>> {
+  const c = new PlazaClient<S, G, R>(opts);
   await c.connect(opts.signal ? { signal: opts.signal } : {});
   return c;
 }

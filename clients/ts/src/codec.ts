@@ -4,15 +4,18 @@
  * (which the client turns into an `error` event), never a TypeError deep
  * inside the application's handlers.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, encode } from "@msgpack/msgpack";
 import type {
   ChatLine,
   ClientMessage,
   Member,
+  RoomEntry,
+  RoomStateMap,
   ServerMessage,
   StateEntry,
+  StateShape,
 } from "./messages.js";
-import { ClientOp, errorName, PROTOCOL_VERSION, ServerOp } from "./protocol.js";
+import { ClientOp, ErrorCode, errorName, PROTOCOL_VERSION, ServerOp } from "./protocol.js";
 
 export class DecodeError extends Error {
   override name = "DecodeError";
@@ -31,6 +34,7 @@ export function clientTuple(m: ClientMessage): unknown[] {
         m.name ?? null,
         m.resume ?? null,
         m.lastChatSeq ?? null,
+        m.state ?? null,
       ];
       while (t.length > 2 && t[t.length - 1] === null) t.pop();
       return t;
@@ -47,6 +51,14 @@ export function clientTuple(m: ClientMessage): unknown[] {
       return [m.op, m.to, m.text];
     case ClientOp.Ping:
       return [m.op, m.t];
+    case ClientOp.Set:
+      return [m.op, m.patch];
+    case ClientOp.Signal:
+      return [m.op, m.to, m.kind, m.data ?? null];
+    case ClientOp.RoomSet:
+      return m.ifVersion === undefined
+        ? [m.op, m.key, m.value ?? null]
+        : [m.op, m.key, m.value ?? null, m.ifVersion];
   }
 }
 
@@ -72,6 +84,47 @@ function arr(v: unknown, what: string): unknown[] {
   throw new DecodeError(`${what}: array expected`);
 }
 
+/*
+ * Maps decode into plain objects, and @msgpack/msgpack refuses a map key
+ * "__proto__" by failing the whole message. Any client may set a member
+ * state or room state key of that name (the server allows every UTF-8
+ * key), and one such key must not make every ROOM of the room unreadable
+ * to every plaza-client. So the key is read as PROTO_KEY instead, and the
+ * top level of states, patches and room states leaves it out: nothing
+ * an app declares can be called "__proto__" anyway. Nested values keep it
+ * under PROTO_KEY.
+ */
+export const PROTO_KEY = "\u0000__proto__";
+const PROTO_LEN = 9; // bytes of "__proto__"
+const utf8 = new TextDecoder();
+const decoder = new Decoder({
+  keyDecoder: {
+    canBeCached: (n: number) => n === PROTO_LEN,
+    decode: (bytes: Uint8Array, at: number, n: number) => {
+      const key = utf8.decode(bytes.subarray(at, at + n));
+      return key === "__proto__" ? PROTO_KEY : key;
+    },
+  } as unknown as NonNullable<ConstructorParameters<typeof Decoder>[0]>["keyDecoder"],
+});
+
+/** A MessagePack map as the decoder gives it: a plain object. */
+export function isMap(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function map(v: unknown, what: string): Record<string, unknown> {
+  if (!isMap(v)) throw new DecodeError(`${what}: map expected`);
+  if (Object.hasOwn(v, PROTO_KEY)) delete v[PROTO_KEY];
+  return v;
+}
+
+/** A member state or a patch; absent (a v1 server) is the empty state. */
+function stateMap(v: unknown, what: string): StateShape {
+  return v == null ? {} : map(v, what);
+}
+
 function member(v: unknown): Member {
   const t = arr(v, "member");
   return {
@@ -81,7 +134,24 @@ function member(v: unknown): Member {
     y: num(t[3], "y"),
     z: num(t[4], "z"),
     yaw: num(t[5], "yaw"),
+    state: stateMap(t[6], "member state"),
   };
+}
+
+/** ROOM's room_state: key -> [value, version], in the server's order. */
+function roomState(v: unknown): RoomStateMap {
+  const out = new Map<string, RoomEntry>();
+  if (v == null) return out;
+  for (const [key, e] of Object.entries(map(v, "room_state"))) {
+    const t = arr(e, "room_state entry");
+    out.set(key, { value: t[0] ?? null, version: num(t[1], "room_state version") });
+  }
+  return out;
+}
+
+function features(v: unknown): string[] {
+  if (v == null) return [];
+  return arr(v, "features").filter((f): f is string => typeof f === "string");
 }
 
 function chatLine(t: unknown[], at: number): ChatLine {
@@ -120,6 +190,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
         tickHz: num(t[3], "tick_hz"),
         serverTimeMs: num(t[4], "server_time_ms"),
         resumed: t[5] === true,
+        features: features(t[6]),
       };
     case ServerOp.Room:
       return {
@@ -129,6 +200,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
         history: arr(t[3] ?? [], "history").map((h) =>
           chatLine(arr(h, "history entry"), 0),
         ),
+        roomState: roomState(t[4]),
       };
     case ServerOp.Joined:
       return { op, ...member(t.slice(1)) };
@@ -155,17 +227,43 @@ export function serverMessage(v: unknown): ServerMessage | null {
     case ServerOp.Error: {
       const code = num(t[1], "code");
       const requestOp = t[3] == null ? undefined : num(t[3], "op");
+      // conflict (12) names the key and its current version.
+      const conflict =
+        code === ErrorCode.conflict
+          ? { key: str(t[4], "conflict key"), version: num(t[5], "conflict version") }
+          : {};
       return {
         op,
         code,
         codeName: errorName(code),
         message: typeof t[2] === "string" ? t[2] : "",
         ...(requestOp === undefined ? {} : { requestOp }),
+        ...conflict,
       };
     }
+    case ServerOp.Member:
+      return { op, id: num(t[1], "id"), patch: map(t[2], "patch") };
+    case ServerOp.Signal:
+      return {
+        op,
+        from: num(t[1], "from_id"),
+        name: str(t[2], "name"),
+        kind: str(t[3], "kind"),
+        data: t[4] ?? null,
+        tsMs: num(t[5], "ts_ms"),
+      };
+    case ServerOp.RoomState:
+      return {
+        op,
+        key: str(t[1], "key"),
+        value: t[2] ?? null,
+        version: num(t[3], "version"),
+        by: num(t[4], "by_id"),
+      };
     default:
-      return null; // a later protocol version's op: ignored, not an error
-
+      // A later protocol version's op, or one this client did not ask
+      // for (AWAY, STATE_C come only after a VIEW): ignored, not an error.
+      return null;
   }
 }
 
@@ -173,7 +271,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
 export function decodeServer(bytes: Uint8Array): ServerMessage | null {
   let v: unknown;
   try {
-    v = decode(bytes);
+    v = decoder.decode(bytes);
   } catch (e) {
     throw new DecodeError(`not MessagePack: ${(e as Error).message}`);
   }

@@ -9,7 +9,13 @@ import { backoffDelay } from "./backoff.js";
 import { DecodeError, decodeServer, encodeClient } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { ClosedError, ConnectionError, type PlazaError } from "./errors.js";
-import type { ClientMessage, ServerMessage } from "./messages.js";
+import type {
+  ClientMessage,
+  RoomShape,
+  ServerMessage,
+  SignalShape,
+  StateShape,
+} from "./messages.js";
 import type { ClientEvents, ConnectOptions, Status, StatusEvent } from "./options.js";
 import { ClientOp, CloseCode, ErrorCode, PROTOCOL_VERSION, SUBPROTOCOL } from "./protocol.js";
 import {
@@ -28,10 +34,14 @@ export const ABNORMAL = 1006;
 
 type Timer = ReturnType<typeof setTimeout>;
 
-export abstract class Connection extends Emitter<ClientEvents> {
+export abstract class Connection<
+  S extends object = StateShape,
+  G extends object = SignalShape,
+  R extends object = RoomShape,
+> extends Emitter<ClientEvents<S, G, R>> {
   status: Status = "idle";
 
-  protected readonly opts: ConnectOptions;
+  protected readonly opts: ConnectOptions<S>;
   /** How long a request waits for its answer. */
   protected readonly timeoutMs: number;
   private factory: SocketFactory | null;
@@ -51,7 +61,7 @@ export abstract class Connection extends Emitter<ClientEvents> {
   private retryTimer: Timer | null = null;
   private connectWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
 
-  constructor(opts: ConnectOptions) {
+  constructor(opts: ConnectOptions<S>) {
     super();
     this.opts = opts;
     this.timeoutMs = opts.requestTimeoutMs ?? 15000;
@@ -131,6 +141,7 @@ export abstract class Connection extends Emitter<ClientEvents> {
       const resume = this.session ?? undefined;
       this.triedResume = resume !== undefined;
       const lastChatSeq = this.resumeSeq(resume !== undefined);
+      const state = this.helloState();
       ws.send(
         encodeClient({
           op: ClientOp.Hello,
@@ -139,6 +150,7 @@ export abstract class Connection extends Emitter<ClientEvents> {
           ...(this.opts.name ? { name: this.opts.name } : {}),
           ...(resume ? { resume } : {}),
           ...(lastChatSeq === undefined ? {} : { lastChatSeq }),
+          ...(state === undefined ? {} : { state }),
         }),
       );
     };
@@ -297,6 +309,8 @@ export abstract class Connection extends Emitter<ClientEvents> {
   protected abstract handle(m: ServerMessage): void;
   /** The last_chat_seq for a HELLO (undefined: none). */
   protected abstract resumeSeq(resuming: boolean): number | undefined;
+  /** HELLO's member state (undefined: none). */
+  protected abstract helloState(): StateShape | undefined;
   /** The socket is gone: what waited on it. */
   protected abstract socketLost(code: number, why: string): void;
   /** The end: everything pending rejects with `err`. */

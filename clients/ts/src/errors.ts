@@ -4,7 +4,7 @@
  * time" from "the client is closed" without parsing messages. An aborted
  * call rejects with its AbortSignal's reason instead, as fetch() does.
  */
-import { type ClientOp, type ErrorCode, errorName } from "./protocol.js";
+import { ClientOp, ErrorCode, errorName } from "./protocol.js";
 
 export type PlazaErrorKind =
   | "refused"
@@ -44,6 +44,21 @@ export class RefusedError extends PlazaError {
     this.codeName = errorName(code);
     this.requestOp = requestOp;
     this.local = local;
+  }
+}
+
+/** setRoomState()'s compare-and-set failed: the key is not at the
+ * version asked for (ERROR 12 conflict). `version` is its current one
+ * (0: absent), from which the app can read, decide and try again. */
+export class ConflictError extends RefusedError {
+  override name = "ConflictError";
+  readonly key: string;
+  readonly version: number;
+
+  constructor(key: string, version: number, message: string) {
+    super(ErrorCode.conflict, message, ClientOp.RoomSet);
+    this.key = key;
+    this.version = version;
   }
 }
 
@@ -106,8 +121,9 @@ export class ConnectionError extends PlazaError {
 }
 
 /** The call was overtaken: a later join()/leave() replaced this one
- * before it could be carried out (`superseded`), or a chat line waited
- * for a room that the client left before it went out (`room_changed`). */
+ * before it could be carried out (`superseded`), or a chat line, a room
+ * signal or a room state set waited for a room that the client left
+ * before it went out or was answered (`room_changed`). */
 export class CancelledError extends PlazaError {
   override name = "CancelledError";
   readonly kind = "cancelled";
@@ -119,12 +135,16 @@ export class CancelledError extends PlazaError {
   }
 }
 
-/** A RefusedError from a server ERROR. */
+/** A RefusedError from a server ERROR (a ConflictError for a conflict). */
 export function refused(m: {
   code: ErrorCode;
   message: string;
   requestOp?: ClientOp | undefined;
+  key?: string | undefined;
+  version?: number | undefined;
 }): RefusedError {
+  if (m.code === ErrorCode.conflict && m.key !== undefined && m.version !== undefined)
+    return new ConflictError(m.key, m.version, m.message);
   return new RefusedError(m.code, m.message, m.requestOp);
 }
 

@@ -4,6 +4,7 @@ export type * from "./messages.js";
 export {
   CancelledError,
   ClosedError,
+  ConflictError,
   ConnectionError,
   PlazaError,
   type PlazaErrorKind,
@@ -15,13 +16,17 @@ export { backoffDelay, type BackoffOptions } from "./backoff.js";
 export type { RateLimits } from "./bucket.js";
 export type { PersistOptions, StorageLike } from "./session-store.js";
 export {
+  type AnyPlazaClient,
   connect,
   createClient,
   PlazaClient,
   type ClientEvents,
   type ConnectOptions,
   type LeftEvent,
+  type MemberEvent,
+  type MemberStateInit,
   type RoomEvent,
+  type RoomStateEvent,
   type Status,
   type StatusEvent,
   type SyncedEvent,

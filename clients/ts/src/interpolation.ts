@@ -8,7 +8,7 @@
  * at their arrival: two STATEs that jitter bunched together are still
  * drawn one tick apart.
  */
-import type { PlazaClient } from "./client.js";
+import type { AnyPlazaClient } from "./client.js";
 import type { Position } from "./messages.js";
 
 export interface InterpolatorOptions {
@@ -164,7 +164,7 @@ export class TickClock {
 interface Feed {
   readonly id: number;
   readonly tickHz: number;
-  on: PlazaClient["on"];
+  on: AnyPlazaClient["on"];
 }
 
 /**

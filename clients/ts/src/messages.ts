@@ -1,8 +1,31 @@
 /*
- * Every message of protocol v1 as a named type: the wire's tuples become
- * objects with named fields here, and nowhere else in the package.
+ * Every message of protocol v1 and 1.1 as a named type: the wire's tuples
+ * become objects with named fields here, and nowhere else in the package.
+ *
+ * App values (member state, signal data, room state) are whatever the app
+ * says they are: the shapes below are type parameters, so an app declares
+ * them once and every call and event is typed by them. They are a
+ * declaration, not a check: what arrives was sent by other clients, and
+ * an app that cannot trust them validates them itself.
  */
 import { ClientOp, ErrorCode, ServerOp } from "./protocol.js";
+
+/** A member's state as an app declares it: key -> value (any MessagePack
+ * value: numbers, strings, booleans, null, arrays, plain objects,
+ * Uint8Array). Keys are 1-32 bytes of UTF-8. */
+export type StateShape = Record<string, unknown>;
+/** An app's signals: kind -> the type of its data. */
+export type SignalShape = Record<string, unknown>;
+/** An app's room state: key -> value. Keys are 1-64 bytes of UTF-8. */
+export type RoomShape = Record<string, unknown>;
+
+/** A change of member state: each key named is replaced, null deletes it. */
+export type StatePatch<S extends object = StateShape> = {
+  [K in keyof S]?: S[K] | null;
+};
+
+/** A member's state: any key may be absent. */
+export type MemberState<S extends object = StateShape> = Readonly<Partial<S>>;
 
 /** Where an avatar is: x/y/z in world units, yaw in radians. */
 export interface Position {
@@ -15,9 +38,24 @@ export interface Position {
 /** A member of a room as ROOM and JOINED describe it. The client's
  * `members` map holds these as immutable snapshots: a change makes a new
  * object, so React can compare them by identity. */
-export interface Member extends Readonly<Position> {
+export interface Member<S extends object = StateShape> extends Readonly<Position> {
   readonly id: number;
   readonly name: string;
+  /** Its state (protocol 1.1; `{}` from a server without it). */
+  readonly state: MemberState<S>;
+}
+
+/** One key of a room's shared state. */
+export interface RoomEntry<V = unknown> {
+  readonly value: V;
+  /** 1 when first set, +1 at every set (a delete included). */
+  readonly version: number;
+}
+
+/** A room's state: key -> { value, version }. `get` is typed per key. */
+export interface RoomStateMap<R extends object = RoomShape>
+  extends ReadonlyMap<keyof R & string, RoomEntry<R[keyof R & string]>> {
+  get<K extends keyof R & string>(key: K): RoomEntry<R[K]> | undefined;
 }
 
 /** One CHAT message, live or from a room's history. */
@@ -39,14 +77,19 @@ export interface Welcome {
   tickHz: number;
   serverTimeMs: number;
   resumed: boolean;
+  /** What the server has beyond protocol v1 ("state", "signal",
+   * "room_state", ...); empty from a v1 server. */
+  features: string[];
 }
 
-export interface RoomSnapshot {
+export interface RoomSnapshot<S extends object = StateShape, R extends object = RoomShape> {
   room: string;
   /** Everyone in the room, the joiner included. */
-  members: Member[];
+  members: Member<S>[];
   /** The room's recent chat, oldest first. */
   history: ChatLine[];
+  /** The room's shared state (protocol 1.1; empty from a v1 server). */
+  roomState: RoomStateMap<R>;
 }
 
 /** One member's position in a STATE, with the last MOVE seq applied. */
@@ -74,6 +117,36 @@ export interface Pong {
   serverTimeMs: number;
 }
 
+/** MEMBER: member `id` changed its state by `patch` (null: deleted). */
+export interface MemberPatch<S extends object = StateShape> {
+  id: number;
+  patch: StatePatch<S>;
+}
+
+/** A SIGNAL, typed by its kind: `data` is what the app declared for it. */
+export type Signal<G extends object = SignalShape> = {
+  [K in keyof G & string]: {
+    /** The sender's id (0: the server's admin API). */
+    from: number;
+    name: string;
+    kind: K;
+    data: G[K];
+    tsMs: number;
+  };
+}[keyof G & string];
+
+/** ROOM_STATE: one key of the room's state changed. */
+export type RoomStateChange<R extends object = RoomShape> = {
+  [K in keyof R & string]: {
+    key: K;
+    /** The new value; null when the key was deleted. */
+    value: R[K] | null;
+    version: number;
+    /** The session that set it (0: the server). */
+    by: number;
+  };
+}[keyof R & string];
+
 /** An ERROR from the server, or (`local`) a frame the client dropped. */
 export interface ErrorMessage {
   code: ErrorCode;
@@ -85,12 +158,18 @@ export interface ErrorMessage {
   /** Set when this client raised it (a malformed frame from the server)
    * rather than the server sending it. */
   local?: true;
+  /** conflict (12): the room state key and its current version (0: absent). */
+  key?: string;
+  version?: number;
 }
 
 export type ServerMessage =
   | ({ op: ServerOp.Welcome } & Welcome)
   | ({ op: ServerOp.Room } & RoomSnapshot)
   | ({ op: ServerOp.Joined } & Member)
+  | ({ op: ServerOp.Member } & MemberPatch)
+  | ({ op: ServerOp.Signal } & Signal)
+  | ({ op: ServerOp.RoomState } & RoomStateChange)
   | { op: ServerOp.Left; id: number }
   | ({ op: ServerOp.State } & State)
   | ({ op: ServerOp.Chat } & Chat)
@@ -107,6 +186,8 @@ export interface Hello {
   name?: string;
   resume?: string;
   lastChatSeq?: number;
+  /** The member's initial state (protocol 1.1); used for a new session. */
+  state?: StateShape;
 }
 
 export interface Join {
@@ -139,6 +220,28 @@ export interface Ping {
   t: unknown;
 }
 
+export interface SetSend {
+  op: ClientOp.Set;
+  patch: StatePatch;
+}
+
+export interface SignalSend {
+  op: ClientOp.Signal;
+  /** null: every other member of the room. */
+  to: number | null;
+  kind: string;
+  data: unknown;
+}
+
+export interface RoomSetSend {
+  op: ClientOp.RoomSet;
+  key: string;
+  /** null deletes the key. */
+  value: unknown;
+  /** Applies only if the key is at this version (0: absent). */
+  ifVersion?: number;
+}
+
 export type ClientMessage =
   | Hello
   | Join
@@ -146,4 +249,7 @@ export type ClientMessage =
   | Move
   | ChatSend
   | WhisperSend
-  | Ping;
+  | Ping
+  | SetSend
+  | SignalSend
+  | RoomSetSend;

@@ -9,8 +9,15 @@ import type {
   Chat,
   ErrorMessage,
   Member,
+  RoomShape,
+  RoomStateChange,
+  RoomStateMap,
   RoomSnapshot,
+  Signal,
+  SignalShape,
   State,
+  StatePatch,
+  StateShape,
   Welcome,
   Whisper,
 } from "./messages.js";
@@ -32,16 +39,17 @@ export interface StatusEvent {
 }
 
 /** A ROOM: after a join, a rejoin or a resume. */
-export interface RoomEvent extends RoomSnapshot {
+export interface RoomEvent<S extends object = StateShape, R extends object = RoomShape>
+  extends RoomSnapshot<S, R> {
   /** True when it restores the room a resumed session was in: the server
    * kept the session's place (a Predictor keeps its prediction). */
   resumed: boolean;
 }
 
-export interface LeftEvent {
+export interface LeftEvent<S extends object = StateShape> {
   id: number;
   /** The member as last known, when it was. */
-  member?: Member;
+  member?: Member<S>;
   /** True when this client is out of its room: it left, or a rejoin
    * after a reconnect was refused (the `error` event says why). */
   self: boolean;
@@ -60,31 +68,66 @@ export interface SyncedEvent {
   room: string | null;
 }
 
-export interface ClientEvents {
+/** MEMBER: a member's state changed (yours included, once the server
+ * applied your SET). */
+export interface MemberEvent<S extends object = StateShape> {
+  id: number;
+  /** The change as the member sent it (null: the key was deleted). */
+  patch: StatePatch<S>;
+  /** The member with its new state (the object now in `members`). */
+  member: Member<S>;
+}
+
+/** `roomState` changed. */
+export interface RoomStateEvent<R extends object = RoomShape> {
+  /** The room's state after the change (the map now in `roomState`). */
+  state: RoomStateMap<R>;
+  /** The key that changed (a ROOM_STATE); null when the whole map was
+   * replaced: a ROOM (join, rejoin, resume), or the client left its room. */
+  change: RoomStateChange<R> | null;
+}
+
+export interface ClientEvents<
+  S extends object = StateShape,
+  G extends object = SignalShape,
+  R extends object = RoomShape,
+> {
   status: StatusEvent;
   welcome: Welcome;
   synced: SyncedEvent;
-  room: RoomEvent;
-  joined: Member;
-  left: LeftEvent;
+  room: RoomEvent<S, R>;
+  joined: Member<S>;
+  left: LeftEvent<S>;
   /** `members` changed (a new map; unchanged members keep their object). */
-  members: ReadonlyMap<number, Member>;
+  members: ReadonlyMap<number, Member<S>>;
+  /** A member's state changed. */
+  member: MemberEvent<S>;
   state: State;
   chat: Chat;
   whisper: Whisper;
+  /** A SIGNAL to you or to your room. */
+  signal: Signal<G>;
+  /** The room's shared state changed. */
+  roomState: RoomStateEvent<R>;
   error: ErrorMessage;
   rtt: number;
 }
+
+/** An initial member state: the keys the app gives. */
+export type MemberStateInit<S extends object = StateShape> = Partial<S>;
 
 /** A JWT, or a function giving one (called before every connection, so a
  * reconnect after the old token expired presents a fresh one). */
 export type TokenSource = string | (() => string | Promise<string>);
 
-export interface ConnectOptions {
+export interface ConnectOptions<S extends object = StateShape> {
   /** ws:// or wss:// URL of the server's /ws endpoint. */
   url: string;
   /** Display name (1–32 bytes of UTF-8); the server picks guest-<id> without. */
   name?: string;
+  /** The member's initial state (protocol 1.1), sent in HELLO: the room
+   * sees it from the first JOINED. Later changes: setState(). */
+  state?: MemberStateInit<S>;
   /** JWT for servers with an auth secret. */
   token?: TokenSource;
   /** Reconnect backoff, or false to give up when the socket drops. */
@@ -95,8 +138,9 @@ export interface ConnectOptions {
   /** How long join(), leave(), ping() and a chat's echo wait (default 15 s;
    * join and leave count reconnects in it). */
   requestTimeoutMs?: number;
-  /** The server's rate limits, when not plaza's defaults: the client
-   * paces chat, whispers and moves under them. */
+  /** The server's rate and size limits, when not plaza's defaults: the
+   * client paces chat, whispers, moves, sets and signals under them, and
+   * refuses itself what the server would refuse for its size. */
   limits?: RateLimits;
   /** Keep the session across page reloads (sessionStorage); see
    * PersistOptions. */

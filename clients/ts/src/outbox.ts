@@ -102,15 +102,11 @@ export class Outbox {
         );
         continue;
       }
-      const wait = this.buckets.chat.wait();
-      if (wait > 0) {
-        this.pumpTimer = setTimeout(() => {
-          this.pumpTimer = null;
-          this.pump();
-        }, wait);
-        return;
-      }
-      this.buckets.chat.take();
+      this.pumpTimer = this.buckets.chat.takeOrRetry(() => {
+        this.pumpTimer = null;
+        this.pump();
+      });
+      if (this.pumpTimer) return;
       this.queue.shift();
       if (m.kind === ClientOp.Whisper) {
         this.host.send({ op: ClientOp.Whisper, to: m.to, text: m.text });
@@ -134,15 +130,11 @@ export class Outbox {
   private sendMove(): void {
     if (!this.pendingMove || !this.host.canSend() || this.moveTimer) return;
     if (this.host.target() === null) return; // the spawn point of the next join
-    const wait = this.buckets.move.wait();
-    if (wait > 0) {
-      this.moveTimer = setTimeout(() => {
-        this.moveTimer = null;
-        this.sendMove();
-      }, wait);
-      return;
-    }
-    this.buckets.move.take();
+    this.moveTimer = this.buckets.move.takeOrRetry(() => {
+      this.moveTimer = null;
+      this.sendMove();
+    });
+    if (this.moveTimer) return;
     this.host.send(this.pendingMove);
     this.pendingMove = null;
   }

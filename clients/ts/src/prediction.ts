@@ -7,7 +7,7 @@
  * where the prediction already was; after a refused move (ERROR 11) the
  * server's position wins and the avatar snaps back to where it may be.
  */
-import type { PlazaClient } from "./client.js";
+import type { AnyPlazaClient } from "./client.js";
 import type { Position, StateEntry } from "./messages.js";
 import { ErrorCode } from "./protocol.js";
 
@@ -33,10 +33,10 @@ export class Predictor {
   /** How many moves the server refused (ERROR 11). */
   rejected = 0;
   private unacked: Unacked[] = [];
-  private readonly client: PlazaClient;
+  private readonly client: AnyPlazaClient;
   private readonly offs: Array<() => void>;
 
-  constructor(client: PlazaClient) {
+  constructor(client: AnyPlazaClient) {
     this.client = client;
     this.offs = [
       client.on("room", (r) => {

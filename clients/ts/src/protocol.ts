@@ -18,6 +18,15 @@ export enum ClientOp {
   Chat = 5,
   Whisper = 6,
   Ping = 7,
+  // protocol 1.1 (WELCOME's features say which the server has)
+  /** [8, patch]: change this member's state ("state"). */
+  Set = 8,
+  /** [9, to, kind, data]: an app-defined message ("signal"). */
+  Signal = 9,
+  /** [10, key, value, if_version?]: one key of the room's state ("room_state"). */
+  RoomSet = 10,
+  /** [11, options]: what positions to receive ("view"; not sent by this version). */
+  View = 11,
 }
 
 /** Ops the server sends. */
@@ -31,6 +40,17 @@ export enum ServerOp {
   Whisper = 7,
   Pong = 8,
   Error = 9,
+  // protocol 1.1
+  /** [10, id, patch]: a member's state changed. */
+  Member = 10,
+  /** [11, from_id, name, kind, data, ts_ms] */
+  Signal = 11,
+  /** [12, key, value, version, by_id]: one key of the room's state changed. */
+  RoomState = 12,
+  /** [13, [id, ...]]: members out of this client's view ("view"; ignored by this version). */
+  Away = 13,
+  /** The compact STATE ("compact"; ignored by this version). */
+  StateC = 14,
 }
 
 /**
@@ -50,7 +70,12 @@ export enum ErrorCode {
   session_expired = 9,
   overloaded = 10,
   move_rejected = 11,
+  /** ROOM_SET's if_version is not the key's version (ConflictError). */
+  conflict = 12,
 }
+
+/** WELCOME's `features` (protocol 1.1): what the server has beyond v1. */
+export type Feature = "state" | "signal" | "room_state" | "view" | "compact";
 
 /** WebSocket close codes plaza uses. */
 export enum CloseCode {

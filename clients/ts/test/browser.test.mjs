@@ -1,8 +1,10 @@
 // The demo page in a real browser: Debian's chromium, headless, driven by
 // playwright-core. Two pages join one room; one moves and chats; the other
-// must show both avatars, the chat line and the mover's new position.
+// must show both avatars, the chat line and the mover's new position. Two
+// pages see each other's colour, emotes and who holds the seat; on a
+// phone's screen the page fits and a finger moves the avatar.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -67,6 +69,14 @@ test("two pages in one room see each other move and chat", async () => {
   }
   assert.match(bob.url(), /room=demo-test/);
 
+  // Joiners spawn apart: where each stands before anyone walks.
+  await bob.waitForFunction(() => window.__plaza.avatars().length === 2);
+  await bob.waitForTimeout(300); // the spawn moves have landed
+  const start = await avatars(bob);
+  const a0 = start.find((x) => x.name === "alice");
+  const b0 = start.find((x) => x.name === "bob");
+  assert.ok(Math.hypot(a0.x - b0.x, a0.z - b0.z) >= 2.5, `spawned apart: ${JSON.stringify(start)}`);
+
   // alice walks right (D) for a while, then says hello.
   await alice.focus("#view");
   await alice.keyboard.down("KeyD");
@@ -81,19 +91,19 @@ test("two pages in one room see each other move and chat", async () => {
     ),
   );
   // bob's view: alice glided to the right (8 units/s for ~0.7 s), bob
-  // stayed at the origin; both carry their names.
-  await bob.waitForFunction(() => {
+  // stayed where he spawned; both carry their names.
+  await bob.waitForFunction((x0) => {
     const a = window.__plaza.avatars().find((x) => x.name === "alice");
-    return a && a.x > 3;
-  });
+    return a && a.x > x0 + 3;
+  }, a0.x);
   const seen = await avatars(bob);
   assert.deepEqual(seen.map((a) => a.name).sort(), ["alice", "bob"]);
   const a = seen.find((x) => x.name === "alice");
   const b = seen.find((x) => x.name === "bob");
-  assert.ok(a.x > 3 && a.x < 12, `alice at x=${a.x}`);
-  assert.equal(a.z, 0);
+  assert.ok(a.x - a0.x > 3 && a.x - a0.x < 12, `alice from x=${a0.x} to x=${a.x}`);
+  assert.ok(Math.abs(a.z - a0.z) < 1e-3);
   assert.equal(a.self, false);
-  assert.deepEqual([b.x, b.z, b.self], [0, 0, true]);
+  assert.deepEqual([b.x, b.z, b.self], [b0.x, b0.z, true]);
   // and alice's own prediction agrees with what bob sees, once settled
   await bob.waitForTimeout(300);
   const mine = (await avatars(alice)).find((x) => x.self);
@@ -258,4 +268,155 @@ test("a reload resumes the tab's session; a closed tab leaves at once", async ()
   assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(errors, []);
   await stay.close();
+});
+
+const logHas = (page, text) =>
+  page.waitForFunction(
+    (t) => [...document.querySelectorAll("#chat-log li")].some((li) => li.textContent === t),
+    text,
+  );
+
+test("two pages see each other's colour, emotes and who holds the seat", async () => {
+  const errors = [];
+  const ann = await openPage("ann", "social", errors);
+  const ben = await openPage("ben", "social", errors);
+  for (const p of [ann, ben])
+    await p.waitForFunction(() => window.__plaza.avatars().length === 2);
+
+  // Colour: member state, seen by the other page and in its member list.
+  await ann.click('button[aria-label="Colour green"]');
+  await ben.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ann")?.color === "#4cc27a");
+  assert.equal(await ann.getAttribute('button[aria-label="Colour green"]', "aria-pressed"), "true");
+  const dot = await ben.$eval('#members li:has-text("ann")', (li) => li.style.getPropertyValue("--c"));
+  assert.equal(dot, "#4cc27a");
+  await ann.waitForFunction(() => window.__plaza.avatars().find((a) => a.self)?.color === "#4cc27a");
+  // A page that comes into the room later sees it too (ROOM carries it).
+  await ben.fill("#room-input", "social-2");
+  await ben.press("#room-input", "Enter");
+  await ben.waitForFunction(() => document.querySelector("#room").textContent === "social-2");
+  await ben.fill("#room-input", "social");
+  await ben.press("#room-input", "Enter");
+  await ben.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ann")?.color === "#4cc27a");
+
+  // Emotes: keys 1-3 and the buttons, as SIGNALs; over the avatar, and
+  // in the log (read out by the live region).
+  await ann.focus("#view");
+  await ann.keyboard.press("1");
+  // Over her own avatar at once (a signal does not come back to its sender),
+  // and over hers on the other page.
+  await ann.waitForFunction(() => window.__plaza.avatars().find((a) => a.self)?.emote === "wave");
+  await ben.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ann")?.emote === "wave");
+  await logHas(ben, "ann waves");
+  await ann.keyboard.press("3");
+  await ben.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ann")?.emote === "heart");
+  await ben.click("button.emote >> text=2 dance");
+  await ann.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ben")?.emote === "dance");
+  await logHas(ann, "ben dances");
+
+  // The seat: room state. ann takes it; ben sees it taken and cannot.
+  await ann.click("#seat-button");
+  for (const p of [ann, ben])
+    await p.waitForFunction(() => window.__plaza.seat()?.name === "ann");
+  assert.equal(await ann.textContent("#seat-button"), "Leave the seat");
+  assert.equal(await ben.textContent("#seat-button"), "Seat taken by ann");
+  assert.equal(await ben.getAttribute("#seat-button", "aria-disabled"), "true");
+  await ben.click("#seat-button", { force: true }); // pressed all the same
+  await ben.waitForTimeout(200);
+  assert.equal(await ann.evaluate(() => window.__plaza.seat()?.name), "ann", "a taken seat stays taken");
+  await ann.click("#seat-button");
+  for (const p of [ann, ben]) await p.waitForFunction(() => window.__plaza.seat() === null);
+  await logHas(ben, "ann left the seat");
+
+  // Both grab the free seat at the same moment: compare-and-set lets one.
+  const logLength = (p) => p.$$eval("#chat-log li", (lis) => lis.length);
+  const before = { ann: await logLength(ann), ben: await logLength(ben) };
+  await Promise.all([ann, ben].map((p) => p.evaluate(() => document.querySelector("#seat-button").click())));
+  for (const p of [ann, ben]) await p.waitForFunction(() => window.__plaza.seat() !== null);
+  await ben.waitForTimeout(300);
+  const holders = await Promise.all([ann, ben].map((p) => p.evaluate(() => window.__plaza.seat().name)));
+  assert.equal(new Set(holders).size, 1, `one holder for all: ${holders}`);
+  const took = [];
+  for (const [p, n] of [[ann, "ann"], [ben, "ben"]]) {
+    const lines = await p.$$eval("#chat-log li", (lis) => lis.map((li) => li.textContent));
+    if (lines.slice(before[n]).includes("you took the seat")) took.push(n);
+  }
+  assert.deepEqual(took, [holders[0]], "only the holder was told it took the seat");
+
+  await ann.keyboard.press("1");
+  await ben.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "ann")?.emote === "wave");
+  mkdirSync(OUT, { recursive: true });
+  await ben.screenshot({ path: path.join(OUT, "demo-social.png") });
+
+  // Names never overlap, also for labels placed at one point.
+  for (const p of [ann, ben]) {
+    const labels = await p.evaluate(() => window.__plaza.labels());
+    assert.ok(labels.length >= 3, JSON.stringify(labels)); // the seat and two names
+    assertNoOverlap(labels);
+  }
+  const crowd = await ann.evaluate(() =>
+    window.__plaza.placeLabels([1, 2, 3, 4, 5, 6].map(() => ({ x: 100, y: 100, w: 60 }))),
+  );
+  assertNoOverlap(crowd);
+  assert.deepEqual(errors, []);
+  for (const p of [ann, ben]) await p.close();
+});
+
+function assertNoOverlap(boxes) {
+  for (let i = 0; i < boxes.length; i++)
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      const hit = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+      assert.ok(!hit, `labels overlap: ${JSON.stringify(a)} ${JSON.stringify(b)}`);
+    }
+}
+
+test("on a phone's screen (390 x 844) the page fits and a finger moves you", async () => {
+  const errors = [];
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setDeviceMetricsOverride", {
+    width: 390, height: 844, deviceScaleFactor: 3, mobile: true,
+  });
+  await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 5 });
+  await page.goto(`${plaza.http}/?room=phone-room&name=phone`);
+  await page.waitForFunction(() => document.querySelector("#room").textContent === "phone-room");
+  const fit = await page.evaluate(() => {
+    const d = document.documentElement;
+    const inside = (sel) => {
+      const r = document.querySelector(sel).getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= 390 && r.bottom <= 844;
+    };
+    return {
+      scroll: [d.scrollWidth, d.scrollHeight],
+      view: document.querySelector("#view").getBoundingClientRect().height,
+      inside: ["#view", "#chat-input", "#chat-form button", "#room-input", "#seat-button",
+               "button.emote", "#swatches button", "#members", "#chat-log", "#status"].filter((s) => !inside(s)),
+    };
+  });
+  assert.deepEqual(fit.inside, [], `outside the screen: ${fit.inside}`);
+  assert.ok(fit.scroll[0] <= 390 && fit.scroll[1] <= 844, `scrolls: ${fit.scroll}`);
+  assert.ok(fit.view >= 300, `the view is ${fit.view}px tall`);
+  // A finger held right of the middle of the view walks the avatar right.
+  await page.waitForTimeout(300); // the spawn move has landed
+  const before = (await avatars(page)).find((a) => a.self);
+  const box = await page.$eval("#view", (c) => {
+    const r = c.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  });
+  const touch = { x: box.x + 100, y: box.y, id: 1 };
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [touch] });
+  await page.waitForTimeout(600);
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  await page.waitForTimeout(200);
+  const after = (await avatars(page)).find((a) => a.self);
+  assert.ok(after.x - before.x > 2, `moved from ${before.x} to ${after.x}`);
+  assert.ok(Math.abs(after.z - before.z) < 0.5, `straight right: z ${before.z} -> ${after.z}`);
+  mkdirSync(OUT, { recursive: true });
+  // Through the same CDP session: playwright's own screenshot would put
+  // its viewport back first.
+  const shot = await cdp.send("Page.captureScreenshot", { format: "png" });
+  writeFileSync(path.join(OUT, "demo-phone.png"), Buffer.from(shot.data, "base64"));
+  assert.deepEqual(errors, []);
+  await page.close();
 });

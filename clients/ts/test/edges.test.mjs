@@ -4,7 +4,6 @@
 // an Origin refused, a first connect that has to wait for the server.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,7 +16,7 @@ import {
   connect,
   ErrorCode,
 } from "plaza-client";
-import { freePort, next, Plaza, Relay, sleep, startPlaza, until } from "./helpers/plaza.mjs";
+import { freePort, jwt, next, Plaza, Relay, sleep, startPlaza, until } from "./helpers/plaza.mjs";
 
 const cleanup = [];
 after(async () => {
@@ -145,11 +144,6 @@ test("15 chats typed during an outage all arrive: paced under the rate limit", a
   assert.deepEqual(errors, [], "none refused with rate_limited");
 });
 
-function jwt(secret, claims) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
-}
 
 test("4001 and token expiry: a fixed token ends the client, a token function carries on", async () => {
   const secret = "s3cret-for-the-test";

@@ -1,7 +1,8 @@
 // The Next.js app-router example (examples/nextjs) compiles, with webpack
 // and with Turbopack, against the built package: no "Critical
 // dependency" warning, `ws` neither needed nor bundled for the browser,
-// and its usePlaza hook is the one docs/client.md shows.
+// and its files (the typed usePlaza hook, the room, the app's shapes, the
+// WebRTC exchange over SIGNAL) are the ones docs/client.md shows.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -51,8 +52,15 @@ for (const bundler of ["webpack", "turbopack"]) {
   });
 }
 
-test("docs/client.md shows the example's usePlaza hook as it compiles", () => {
-  const hook = readFileSync(path.join(APP, "app", "use-plaza.ts"), "utf8");
+test("docs/client.md shows the example's files as they compile", () => {
   const doc = readFileSync(path.join(ROOT, "docs", "client.md"), "utf8");
-  assert.ok(doc.includes("```tsx\n" + hook + "```\n"), "docs/client.md has app/use-plaza.ts verbatim in a tsx block");
+  for (const [file, lang] of [
+    ["shapes.ts", "ts"],
+    ["use-plaza.ts", "tsx"],
+    ["room.tsx", "tsx"],
+    ["rtc.ts", "ts"],
+  ]) {
+    const text = readFileSync(path.join(APP, "app", file), "utf8");
+    assert.ok(doc.includes("```" + lang + "\n" + text + "```\n"), `docs/client.md has app/${file} verbatim in a ${lang} block`);
+  }
 });

@@ -109,8 +109,8 @@ test("require works (CommonJS)", () => {
   assert.equal(v, JSON.parse(readFileSync(path.join(PKG, "package.json"), "utf8")).version);
 });
 
-test("the types check with TypeScript 5.0 and 5.9, from ESM and CJS", () => {
-  const app = `import { connect, createClient, type Member, RefusedError, ErrorCode } from "plaza-client";
+test("the types check with TypeScript 5.0 and 5.9, from ESM and CJS, app shapes included", () => {
+  const app = `import { connect, ConflictError, createClient, type Member, RefusedError, ErrorCode } from "plaza-client";
 export async function main(): Promise<readonly Member[]> {
   const c = createClient({ url: "ws://x/ws", token: async () => "jwt", persistSession: true });
   c.on("members", (m: ReadonlyMap<number, Member>) => void m.size);
@@ -118,6 +118,42 @@ export async function main(): Promise<readonly Member[]> {
   const c2 = await connect({ url: "ws://x/ws" });
   try { await c2.join("r"); } catch (e) { if (e instanceof RefusedError && e.code === ErrorCode.room_full) return []; }
   return [...c.members.values()];
+}
+
+// Protocol 1.1, typed by the app's own shapes (an interface too); each
+// line marked as an expected error must be one, or tsc fails.
+interface MyState { color: string; emote?: "wave" | "dance" | "heart" }
+type MySignals = { emote: { type: "wave" | "heart" }; offer: { sdp: string } };
+type MyRoom = { seat: { id: number } | null; lamp: boolean };
+export async function typed(): Promise<number> {
+  const c = await connect<MyState, MySignals, MyRoom>({ url: "ws://x/ws", state: { color: "red" } });
+  await c.setState({ color: "blue", emote: null });
+  // @ts-expect-error: not a key of MyState
+  await c.setState({ colour: "blue" });
+  // @ts-expect-error: not a string
+  await c.setState({ color: 1 });
+  await c.signal("emote", { type: "wave" });
+  await c.signal("offer", { sdp: "v=0" }, 42);
+  // @ts-expect-error: not an emote
+  await c.signal("emote", { type: "boo" });
+  // @ts-expect-error: no such kind
+  await c.signal("nope", 1);
+  c.on("signal", (s) => {
+    if (s.kind === "offer") { const sdp: string = s.data.sdp; void sdp; }
+  });
+  c.on("member", (e) => { const col: string | undefined = e.member.state.color; void col; });
+  const m: Member<MyState> | undefined = c.members.get(1);
+  void m?.state.color;
+  const id: number | undefined = c.roomState.get("seat")?.value?.id;
+  const v = await c.setRoomState("lamp", true, { ifVersion: c.roomState.get("lamp")?.version ?? 0 });
+  // @ts-expect-error: not a boolean
+  await c.setRoomState("lamp", "on");
+  c.on("roomState", (e) => {
+    if (e.change?.key === "lamp") { const on: boolean | null = e.change.value; void on; }
+  });
+  try { await c.setRoomState("seat", { id: c.id }, { ifVersion: 0 }); }
+  catch (e) { if (e instanceof ConflictError) return e.version; }
+  return v + (id ?? 0);
 }
 `;
   writeFileSync(path.join(consumer, "app.mts"), app);

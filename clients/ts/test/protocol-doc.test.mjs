@@ -17,28 +17,40 @@ import { ROOT } from "./helpers/plaza.mjs";
 
 const DOC = readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8");
 
-/** Rows (cells) of the first table under the heading `## title`. */
+/** Rows (cells) of the table under the heading `## title`, of every
+ * such heading: the contract's and its additions' (protocol 1.1). */
 function table(title) {
-  const start = DOC.indexOf(`\n## ${title}\n`);
+  const rows = [];
+  let start = DOC.indexOf(`\n## ${title}\n`);
   assert.notEqual(start, -1, `docs/protocol.md has no "## ${title}"`);
-  const end = DOC.indexOf("\n## ", start + 1);
-  const rows = DOC.slice(start, end === -1 ? undefined : end)
-    .split("\n")
-    .filter((l) => l.startsWith("|"))
-    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
-  return rows.slice(2); // header and its --- line
+  while (start !== -1) {
+    const end = DOC.indexOf("\n## ", start + 1);
+    rows.push(
+      ...DOC.slice(start, end === -1 ? undefined : end)
+        .split("\n")
+        .filter((l) => l.startsWith("|"))
+        .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()))
+        .slice(2), // header and its --- line
+    );
+    start = DOC.indexOf(`\n## ${title}\n`, start + 1);
+  }
+  return rows;
 }
 
 /** Numeric members of a TypeScript enum as [name, value] pairs. */
 const members = (e) =>
   Object.entries(e).filter(([, v]) => typeof v === "number");
 
-/** "WELCOME" <-> "Welcome" */
-const pascal = (s) => s.charAt(0) + s.slice(1).toLowerCase();
+/** "WELCOME" <-> "Welcome", "ROOM_SET" <-> "RoomSet" */
+const pascal = (s) =>
+  s
+    .split("_")
+    .map((w) => w.charAt(0) + w.slice(1).toLowerCase())
+    .join("");
 
 function compareOps(title, e) {
   const doc = table(title).map(([op, name]) => [pascal(name), Number(op)]);
-  assert.ok(doc.length >= 7, `${title}: too few rows read`);
+  assert.ok(doc.length >= 11, `${title}: too few rows read`);
   assert.deepEqual(
     new Map(members(e)),
     new Map(doc),
@@ -55,11 +67,10 @@ test("server ops match docs/protocol.md", () => {
 });
 
 test("error codes and names match docs/protocol.md", () => {
-  const doc = table("Error codes (ERROR op)").map(([code, name]) => [
-    name,
-    Number(code),
-  ]);
-  assert.ok(doc.length >= 10);
+  const doc = [...table("Error codes (ERROR op)"), ...table("Error codes")].map(
+    ([code, name]) => [name, Number(code)],
+  );
+  assert.ok(doc.length >= 12);
   assert.deepEqual(new Map(members(ErrorCode)), new Map(doc));
   for (const [name, code] of doc) assert.equal(errorName(code), name);
 });

@@ -392,13 +392,20 @@ test("events carry no wire op (welcome, room, chat)", async () => {
   await srv.nextOp(1);
   srv.send([W, 5, "5.t", 30, 1, false]);
   await connecting;
-  assert.deepEqual(await welcome, { id: 5, session: "5.t", tickHz: 30, serverTimeMs: 1, resumed: false });
+  assert.deepEqual(await welcome, {
+    id: 5,
+    session: "5.t",
+    tickHz: 30,
+    serverTimeMs: 1,
+    resumed: false,
+    features: [],
+  });
   const room = next(c, "room");
   const joining = c.join("q");
   await srv.nextOp(2);
   srv.send([ROOM, "q", [member(5, "g")], []]);
   await joining;
-  assert.deepEqual(Object.keys(await room).sort(), ["history", "members", "resumed", "room"]);
+  assert.deepEqual(Object.keys(await room).sort(), ["history", "members", "resumed", "room", "roomState"]);
 });
 
 test("recovered: true when the replay reaches back, false when the history fell short", async () => {

@@ -1,6 +1,7 @@
 // A real plaza process for a test: build/plaza of the repo, on a free port
 // of 127.0.0.1 with two workers, ready once GET /healthz answers 200.
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import https from "node:https";
 import net from "node:net";
@@ -185,4 +186,11 @@ export async function until(cond, ms = 5000, what = "condition") {
     await sleep(20);
   }
   throw new Error(`${what} not met in ${ms} ms`);
+}
+
+/** An HS256 JWT of `claims`, signed with `secret` (plaza's --jwt-secret). */
+export function jwt(secret, claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const head = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
 }
