@@ -543,8 +543,10 @@ static void on_snapshot(redisAsyncContext *ac, void *reply, void *pd) {
   uint32_t k = 0;
   while (k < y->n_held && y->held[k]->off <= off)
     free(y->held[k++]);
-  memmove(y->held, y->held + k, (y->n_held - k) * sizeof(*y->held));
-  y->n_held -= k;
+  if (k) { /* held is NULL until something was held */
+    memmove(y->held, y->held + k, (y->n_held - k) * sizeof(*y->held));
+    y->n_held -= k;
+  }
   ready(cw, r);
   r = pz_shard_room_find(sh, (pz_str_t){name, nlen});
   if (r && r->gen == gen && r->sync) {
