@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,8 +20,20 @@
 
 /* K_STR and K_SECRET: max is the field's size; a secret's value is never
  * echoed. K_REDIS: a redis:// URL, checked, and a secret (it may hold a
- * password). */
-enum kind { K_HOST, K_STR, K_SECRET, K_REDIS, K_INT, K_U32, K_DBL, K_LEVEL };
+ * password). K_BOOL: on or off; the flag alone means on. K_CIDRS: a list
+ * of prefixes, kept as given and parsed (see OFF_CIDRS). */
+enum kind {
+  K_HOST,
+  K_STR,
+  K_SECRET,
+  K_REDIS,
+  K_BOOL,
+  K_CIDRS,
+  K_INT,
+  K_U32,
+  K_DBL,
+  K_LEVEL
+};
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -110,6 +123,21 @@ static const struct option_spec specs[] = {
      "reloads it)"},
     {"tls-key", K_STR, OFF(tls_key), 0, SIZE(tls_key), "none",
      "PEM private key of --tls-cert"},
+    {"proxy-protocol", K_BOOL, OFF(proxy_protocol), 0, 0, "off",
+     "connections from --trusted-proxies must begin with a PROXY protocol "
+     "v1 or v2 header naming the client; refused without one"},
+    {"trusted-proxies", K_CIDRS, OFF(trusted_proxies_spec), 0,
+     SIZE(trusted_proxies_spec), "none",
+     "comma-separated CIDRs of the proxies whose PROXY header and "
+     "X-Forwarded-For name the client"},
+    {"connect-rate", K_DBL, OFF(connect_rate), 0, 1e6, "0",
+     "WebSocket upgrades per second per client address; past it 429 (0: no "
+     "limit)"},
+    {"connect-burst", K_DBL, OFF(connect_burst), 1, 1e6, "20",
+     "WebSocket upgrades per client address in a burst"},
+    {"drain-delay-ms", K_U32, OFF(drain_delay_ms), 0, 3600000, "0",
+     "on SIGTERM or a drain, how long /readyz answers 503 while clients are "
+     "still served, before they are closed 1001"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -192,6 +220,27 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
     }
     strcpy(field, val);
     return 0;
+  case K_BOOL: {
+    static const char *const on[] = {"1", "on", "true", "yes"};
+    static const char *const off[] = {"0", "off", "false", "no"};
+    for (size_t i = 0; i < 4; i++) {
+      if (strcasecmp(val, on[i]) == 0 || strcasecmp(val, off[i]) == 0) {
+        *(bool *)field = strcasecmp(val, on[i]) == 0;
+        return 0;
+      }
+    }
+    why = "on or off";
+    goto bad;
+  }
+  case K_CIDRS:
+    if (strlen(val) >= (size_t)s->max) {
+      why = "too long";
+      goto bad;
+    }
+    if (pz_cidr_list_parse(val, &cfg->trusted_proxies, &why) != 0)
+      goto bad;
+    strcpy(field, val);
+    return 0;
   case K_LEVEL: {
     int lvl = pz_log_level_parse(val);
     if (lvl < 0)
@@ -250,6 +299,7 @@ static void defaults(pz_config_t *cfg) {
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;
+  cfg->connect_burst = 20;
 }
 
 /* --jwt-secret-file: the key is the file's bytes but one trailing newline. */
@@ -298,8 +348,10 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
 
   struct option longopts[NSPECS + 3];
   for (size_t i = 0; i < NSPECS; i++)
-    longopts[i] =
-        (struct option){specs[i].flag, required_argument, NULL, (int)(256 + i)};
+    longopts[i] = (struct option){specs[i].flag,
+                                  specs[i].kind == K_BOOL ? optional_argument
+                                                          : required_argument,
+                                  NULL, (int)(256 + i)};
   longopts[NSPECS] = (struct option){"help", no_argument, NULL, 'h'};
   longopts[NSPECS + 1] = (struct option){"version", no_argument, NULL, 'V'};
   longopts[NSPECS + 2] = (struct option){0};
@@ -318,7 +370,7 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
       usage(stderr);
       return PZ_CONFIG_ERROR;
     }
-    if (set_value(cfg, &specs[c - 256], optarg, "command line"))
+    if (set_value(cfg, &specs[c - 256], optarg ? optarg : "on", "command line"))
       return PZ_CONFIG_ERROR;
   }
   if (optind < argc) {
@@ -329,6 +381,11 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
     return PZ_CONFIG_ERROR;
   if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
     fprintf(stderr, "plaza: --tls-cert and --tls-key go together\n");
+    return PZ_CONFIG_ERROR;
+  }
+  if (cfg->proxy_protocol && cfg->trusted_proxies.n == 0) {
+    fprintf(stderr, "plaza: --proxy-protocol needs --trusted-proxies: the "
+                    "addresses whose PROXY header is believed\n");
     return PZ_CONFIG_ERROR;
   }
   return PZ_CONFIG_OK;

@@ -39,6 +39,9 @@ typedef struct pz_metrics {
   _Atomic uint64_t tick_buckets[PZ_TICK_BUCKETS + 1]; /* last: +Inf */
   _Atomic uint64_t tick_sum_us, tick_count;
   _Atomic uint64_t http_requests;
+  /* connections refused: no PROXY header from a trusted proxy, and
+   * upgrades past --connect-rate */
+  _Atomic uint64_t refused_proxy, refused_rate;
 } pz_metrics_t;
 
 #define PZ_ADD(field, n)                                                       \

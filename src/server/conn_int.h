@@ -10,12 +10,14 @@
 
 #include "conn.h"
 #include "outq.h"
+#include "proxy.h"
 #include "stream.h"
 #include "ws.h"
 
 #define PZ_LINGER_MS 3000 /* how long a closing socket waits for the peer */
 
 enum pz_conn_state {
+  PZ_CONN_PROXY, /* waiting for a trusted proxy's PROXY header */
   PZ_CONN_HTTP,
   PZ_CONN_WS,
   PZ_CONN_MIGRATING,
@@ -51,7 +53,10 @@ struct pz_conn {
   bool close_pending;   /* pz_conn_close asked; the flush step does it */
   bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
-  char peer[48];
+  /* The client: the socket's peer, or whom a trusted proxy named. */
+  pz_ip_t ip;
+  char peer[56];            /* "addr:port" or "[addr]:port" for logs */
+  pz_proxy_parser_t *proxy; /* PROXY phase only */
 
   pz_http_req_t *http;  /* HTTP phase only */
   bool request_pending; /* on_request called, no answer yet */
@@ -101,5 +106,12 @@ void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len);
 
 /* conn_http.c */
 void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len);
+
+/* conn_proxy.c */
+bool pz_conn_proxy_expected(const pz_conn_t *c);
+void pz_conn_proxy_input(pz_conn_t *c, const uint8_t *data, size_t len);
+/* The client is ip (port 0: unknown): what logs, limits and the admin API
+ * see from now on. */
+void pz_conn_set_client(pz_conn_t *c, const pz_ip_t *ip, uint16_t port);
 
 #endif

@@ -31,8 +31,9 @@ typedef struct pz_server {
   /* NULL: plain; main reloads its certificate on SIGHUP */
   struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */
-  _Atomic int stopping;
-  _Atomic int drain_asked; /* POST /admin/drain came (once is enough) */
+  _Atomic int draining;     /* SIGTERM or a drain came: /readyz says 503 */
+  _Atomic int stopping;     /* clients are being closed */
+  _Atomic int drain_asked;  /* POST /admin/drain came (once is enough) */
 } pz_server_t;
 
 /* Shard of a room: FNV-1a 64 of its name, modulo the workers. Stable, and
