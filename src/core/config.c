@@ -182,6 +182,16 @@ static const char *host_problem(const char *host) {
   return NULL;
 }
 
+/* 1 for on, 0 for off, -1 for neither. */
+static int bool_word(const char *v) {
+  static const char *const words[] = {"1", "on",  "true",  "yes",
+                                      "0", "off", "false", "no"};
+  for (int i = 0; i < 8; i++)
+    if (strcasecmp(v, words[i]) == 0)
+      return i < 4;
+  return -1;
+}
+
 static int set_value(pz_config_t *cfg, const struct option_spec *s,
                      const char *val, const char *from) {
   char *end;
@@ -220,18 +230,13 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
     }
     strcpy(field, val);
     return 0;
-  case K_BOOL: {
-    static const char *const on[] = {"1", "on", "true", "yes"};
-    static const char *const off[] = {"0", "off", "false", "no"};
-    for (size_t i = 0; i < 4; i++) {
-      if (strcasecmp(val, on[i]) == 0 || strcasecmp(val, off[i]) == 0) {
-        *(bool *)field = strcasecmp(val, on[i]) == 0;
-        return 0;
-      }
+  case K_BOOL:
+    if (bool_word(val) < 0) {
+      why = "on or off";
+      goto bad;
     }
-    why = "on or off";
-    goto bad;
-  }
+    *(bool *)field = bool_word(val) == 1;
+    return 0;
   case K_CIDRS:
     if (strlen(val) >= (size_t)s->max) {
       why = "too long";
@@ -370,7 +375,12 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
       usage(stderr);
       return PZ_CONFIG_ERROR;
     }
-    if (set_value(cfg, &specs[c - 256], optarg ? optarg : "on", "command line"))
+    const char *val = optarg;
+    /* A switch alone means on; "--flag off" reads like any other flag. */
+    if (!val && specs[c - 256].kind == K_BOOL)
+      val =
+          optind < argc && bool_word(argv[optind]) >= 0 ? argv[optind++] : "on";
+    if (set_value(cfg, &specs[c - 256], val, "command line"))
       return PZ_CONFIG_ERROR;
   }
   if (optind < argc) {

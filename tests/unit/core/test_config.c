@@ -360,6 +360,13 @@ static void test_proxy_flags(void **state) {
   assert_int_equal(cfg.trusted_proxies.n, 1);
   assert_int_equal(LOAD(&cfg, "--proxy-protocol=off"), PZ_CONFIG_OK);
   assert_false(cfg.proxy_protocol);
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol", "off", "--port", "3"),
+                   PZ_CONFIG_OK);
+  assert_false(cfg.proxy_protocol);
+  assert_int_equal(cfg.port, 3);
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol", "--port", "4"), PZ_CONFIG_OK);
+  assert_true(cfg.proxy_protocol);
+  assert_int_equal(cfg.port, 4);
   setenv("PLAZA_PROXY_PROTOCOL", "maybe", 1);
   char *err;
   assert_int_equal(load_quiet(&cfg, (const char *[]){"plaza", NULL}, &err),
