@@ -376,10 +376,11 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
       return PZ_CONFIG_ERROR;
     }
     const char *val = optarg;
-    /* A switch alone means on; "--flag off" reads like any other flag. */
+    /* A switch alone means on; "--flag off" reads like any other flag,
+     * and so does a bad word after it (plaza takes no arguments that are
+     * not options). */
     if (!val && specs[c - 256].kind == K_BOOL)
-      val =
-          optind < argc && bool_word(argv[optind]) >= 0 ? argv[optind++] : "on";
+      val = optind < argc && argv[optind][0] != '-' ? argv[optind++] : "on";
     if (set_value(cfg, &specs[c - 256], val, "command line"))
       return PZ_CONFIG_ERROR;
   }

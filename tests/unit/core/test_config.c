@@ -386,6 +386,14 @@ static void test_proxy_flags(void **state) {
     assert_non_null(strstr(err, "--trusted-proxies"));
     free(err);
   }
+  /* A word after the switch is its value, a bad one named as such. */
+  assert_int_equal(
+      load_quiet(&cfg,
+                 (const char *[]){"plaza", "--proxy-protocol", "maybe", NULL},
+                 &err),
+      PZ_CONFIG_ERROR);
+  assert_non_null(strstr(err, "bad value 'maybe' for --proxy-protocol"));
+  free(err);
   assert_int_equal(
       load_quiet(&cfg, (const char *[]){"plaza", "--proxy-protocol", NULL},
                  &err),
