@@ -284,3 +284,43 @@ async def test_connect_rate_is_per_client_address(plaza):
     assert head.startswith(b"HTTP/1.1 429") and b"Retry-After: 1\r\n" in head, head
     for c in ok + [b]:
         await c.close()
+
+
+def test_tls_client_hello_in_the_same_segment_as_the_header(tls_plaza):
+    """The proxy's first segment carries the header and the ClientHello
+    together: the bytes behind the header are the TLS stream's first."""
+    srv = tls_plaza(**proxied())
+    ctx = srv.ctx()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    s = connect_from(srv, PROXY)
+    s.sendall(v2("127.0.0.82") + outgoing.read())  # one write, one segment
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                s.sendall(outgoing.read())
+            data = s.recv(65536)
+            assert data, "closed during the handshake"
+            incoming.write(data)
+    if outgoing.pending:
+        s.sendall(outgoing.read())
+    tls.write(get("/admin/sessions", token="wrong"))
+    s.sendall(outgoing.read())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        try:
+            reply += tls.read(65536)
+        except ssl.SSLWantReadError:
+            data = s.recv(65536)
+            assert data, f"closed before the answer: {reply!r}"
+            incoming.write(data)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 401"), reply
+    assert "wrong token from 127.0.0.82 refused" in srv.read_log()
