@@ -105,7 +105,7 @@ static inline int pz_mpr_int_raw(pz_mpr_t *r, uint64_t *v, bool *neg) {
 /* A non-negative integer, in any width or signedness. */
 static inline int pz_mpr_uint(pz_mpr_t *r, uint64_t *v) {
   const uint8_t *save = r->p;
-  bool neg;
+  bool neg = false; /* set on success; gcc -O1 (sanitizer builds) cannot tell */
   if (pz_mpr_int_raw(r, v, &neg) != 0)
     return -1;
   if (neg) {

@@ -316,6 +316,10 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
     char *copy = strdup(o->urls[i]); /* pz_url_parse may point into it */
     int r = copy ? pz_url_parse(copy, &u) : PZ_CLIENT_ENOMEM;
     free(copy);
+    /* The bench's light connections speak plain TCP to an IPv4 address
+     * (wsc.c): no resolver, no TLS on its hot path. */
+    if (r == 0 && (u.tls || u.family != AF_INET))
+      r = PZ_CLIENT_EURL;
     if (r != 0) {
       fprintf(stderr, "plaza-bench: bad --url '%s': %s (ws://IPv4:PORT/PATH)\n",
               o->urls[i], pz_client_strerror(r));

@@ -103,7 +103,10 @@ int pz_wsc_ctx_init(pz_wsc_ctx_t *ctx, uv_loop_t *loop, const char *url,
   ctx->rng = pz_rng_seed(seed);
   if ((ctx->url_str = strdup(url)) == NULL)
     return PZ_CLIENT_ENOMEM;
-  if ((r = pz_url_parse(ctx->url_str, &ctx->url)) != 0) {
+  if ((r = pz_url_parse(ctx->url_str, &ctx->url)) == 0 &&
+      (ctx->url.tls || ctx->url.family != AF_INET))
+    r = PZ_CLIENT_EURL; /* plain TCP to an IPv4 address only */
+  if (r != 0) {
     free(ctx->url_str);
     return r;
   }

@@ -110,8 +110,9 @@ struct pz_wsc {
 
 /* Sets up ctx for loop (borrowed) toward url ("ws://IPv4:PORT/PATH?Q";
  * copied), offering subprotocol (NULL: none; borrowed, static). cbs is
- * borrowed for the context's life. Returns 0, PZ_CLIENT_EURL,
- * PZ_CLIENT_ENOTSUP or PZ_CLIENT_ENOMEM. */
+ * borrowed for the context's life. Returns 0, PZ_CLIENT_EURL (also for
+ * wss:// and host names: the bench speaks plain TCP to an IPv4 address)
+ * or PZ_CLIENT_ENOMEM. */
 int pz_wsc_ctx_init(pz_wsc_ctx_t *ctx, uv_loop_t *loop, const char *url,
                     const char *subprotocol, const pz_wsc_cbs_t *cbs,
                     uint64_t seed);

@@ -1,6 +1,7 @@
 /*
  * A room: its members (an array, O(1) removal by swapping the last in), the
- * members whose position changed since the last tick, and its chat.
+ * members whose position changed since the last tick, how many members
+ * are owed a full STATE, and its chat.
  * Owned by the worker of its shard; nothing here is shared across threads.
  */
 #ifndef PZ_ROOM_H
@@ -22,6 +23,7 @@ typedef struct pz_room {
   uint32_t n_attached; /* members with an outlet: 0 means nobody to send to */
   pz_session_t **dirty;
   uint32_t n_dirty, cap_dirty;
+  uint32_t n_behind; /* members owed a full STATE (session.h `behind`) */
   uint64_t chat_seq;
   pz_chat_history_t chat;
   /* Clustered only (remote.h); empty and false in the embedded default. */

@@ -33,6 +33,9 @@ typedef struct pz_session {
   struct pz_room *room;  /* NULL outside a room */
   uint32_t member_index; /* position in room->members */
   bool dirty;            /* position changed since the last tick */
+  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
+   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
+  bool behind;
   bool has_seq;
   uint64_t seq; /* last MOVE seq applied (or acknowledged) */
   pz_pos_t pos;
@@ -58,6 +61,12 @@ typedef struct pz_session {
    * where the session lives; the entry goes when the session ends. */
   bool listed;
   uint64_t replay_after;
+  /* A JOIN of a room on another worker waits for that worker to grant a
+   * place (src/server/joins.c): the number of the ask pending, if
+   * `placing`. A new outlet (or none) voids it: the answer then finds
+   * nobody waiting and gives the place back. */
+  bool placing;
+  uint32_t place_ask;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_ip_t addr;        /* the client's address at its HELLO or latest resume */

@@ -40,6 +40,7 @@ void pz_shard_dispose(pz_shard_t *sh) {
     HASH_DEL(sh->rooms, r);
     room_free(r);
   }
+  pz_shard_places_dispose(sh);
   pz_wire_dispose(&sh->wire);
 }
 
@@ -89,14 +90,33 @@ void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {
 void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
   if (s->room && !s->outlet && o)
     s->room->n_attached++;
+  s->placing = false; /* what the old connection asked is void */
   s->outlet = o;
   s->expires_ms = 0;
 }
 
+/* s is owed a full STATE, or no longer (ROOM, or no outlet to owe). */
+static void behind_set(pz_room_t *r, pz_session_t *s) {
+  if (!s->behind) {
+    s->behind = true;
+    r->n_behind++;
+  }
+}
+
+static void behind_clear(pz_room_t *r, pz_session_t *s) {
+  if (s->behind) {
+    s->behind = false;
+    r->n_behind--;
+  }
+}
+
 void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
                              uint64_t expires_ms) {
+  if (s->room) /* a resume sends ROOM */
+    behind_clear(s->room, s);
   if (s->room && s->outlet)
     s->room->n_attached--;
+  s->placing = false;
   s->outlet = NULL;
   s->expires_ms = expires_ms;
 }
@@ -192,18 +212,18 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
   for (uint32_t i = 0; i < kept; i++)
     pz_enc_chat_entry(pk, pz_chat_history_at(&r->chat, i));
   pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
+  behind_clear(r, s); /* ROOM holds every member's current position */
   for (uint32_t i = kept; i < r->chat.count; i++) {
     pz_enc_chat(pz_wire_begin(&sh->wire), pz_chat_history_at(&r->chat, i));
     pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
   }
 }
 
-pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
-                                pz_str_t name) {
+/* Joins s to room `name`, whether or not it is full (checked by the
+ * callers). */
+static void join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   pz_room_t *r;
   HASH_FIND(hh, sh->rooms, name.ptr, name.len, r);
-  if (r && r->n_members >= sh->cfg.room_max_members)
-    return PZ_SHARD_ROOM_FULL;
   if (!r) {
     r = pz_xcalloc(1, sizeof(*r));
     memcpy(r->name, name.ptr, name.len);
@@ -243,11 +263,24 @@ pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
   if (sh->hooks)
     sh->hooks->joined(sh->hooks_ctx, r, s);
   s->handoff = false;
+}
+
+pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s,
+                                pz_str_t name) {
+  if (!pz_shard_room_has_place(sh, name, s->id))
+    return PZ_SHARD_ROOM_FULL;
+  join(sh, s, name);
   return PZ_SHARD_OK;
+}
+
+void pz_shard_join_held(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
+  pz_shard_place_release(sh, name);
+  join(sh, s, name);
 }
 
 void pz_shard_member_remove(pz_room_t *r, pz_session_t *s) {
   dirty_remove(r, s);
+  behind_clear(r, s);
   uint32_t i = s->member_index;
   r->members[i] = r->members[--r->n_members];
   r->members[i]->member_index = i;
@@ -339,31 +372,97 @@ uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
   return n;
 }
 
+/* The STATE of a tick: the members whose position changed (local ones,
+ * then other nodes'), encoded once for the room. */
+static pz_payload_t *encode_changes(pz_shard_t *sh, pz_room_t *r) {
+  msgpack_packer *pk = pz_wire_begin(&sh->wire);
+  pz_enc_state_begin(pk, sh->tick, r->n_dirty + r->n_rdirty);
+  for (uint32_t i = 0; i < r->n_dirty; i++) {
+    pz_session_t *m = r->dirty[i];
+    pz_state_entry_t e = {m->id, m->seq, m->pos};
+    pz_enc_state_entry(pk, &e);
+    m->dirty = false;
+  }
+  for (uint32_t i = 0; i < r->n_rdirty; i++) { /* other nodes' moves */
+    pz_remote_t *m = r->rdirty[i];
+    pz_state_entry_t e = {m->id, m->seq, m->pos};
+    pz_enc_state_entry(pk, &e);
+    m->dirty = false;
+  }
+  sh->stats.state_frames++;
+  sh->stats.state_entries += r->n_dirty + r->n_rdirty;
+  r->n_dirty = r->n_rdirty = 0;
+  return pz_payload_create(pz_wire_data(&sh->wire), pz_wire_len(&sh->wire),
+                           PZ_PAYLOAD_STATE);
+}
+
+/* A full STATE: every member, local and remote, with its current seq and
+ * position; encoded once for every member of the room that is owed it.
+ * A local member that never sent a MOVE is left out: its position came
+ * with ROOM or JOINED, which are never dropped, and an entry of seq 0
+ * would tell its own client nothing but an old place. */
+static pz_payload_t *encode_full(pz_shard_t *sh, pz_room_t *r) {
+  uint32_t n = r->n_remote;
+  for (uint32_t i = 0; i < r->n_members; i++)
+    n += r->members[i]->has_seq;
+  msgpack_packer *pk = pz_wire_begin(&sh->wire);
+  pz_enc_state_begin(pk, sh->tick, n);
+  for (uint32_t i = 0; i < r->n_members; i++) {
+    pz_session_t *m = r->members[i];
+    pz_state_entry_t e = {m->id, m->seq, m->pos};
+    if (m->has_seq)
+      pz_enc_state_entry(pk, &e);
+  }
+  pz_remote_t *rm, *tmp;
+  HASH_ITER(hh, r->remote, rm, tmp) {
+    pz_state_entry_t e = {rm->id, rm->seq, rm->pos};
+    pz_enc_state_entry(pk, &e);
+  }
+  sh->stats.state_frames++;
+  sh->stats.state_entries += n;
+  return pz_payload_create(pz_wire_data(&sh->wire), pz_wire_len(&sh->wire),
+                           PZ_PAYLOAD_STATE_FULL);
+}
+
+/* Each attached member gets the full STATE if it is owed one, else the
+ * changes; one whose outlet dropped an unsent STATE to take the changes
+ * is owed the full one at the next tick. */
+static void send_states(pz_shard_t *sh, pz_room_t *r, pz_payload_t *changes,
+                        pz_payload_t *full) {
+  for (uint32_t i = 0; i < r->n_members; i++) {
+    pz_session_t *m = r->members[i];
+    if (!m->outlet)
+      continue;
+    if (m->behind) {
+      pz_outlet_send(m->outlet, full->data, full->len, full->kind, full);
+      behind_clear(r, m);
+      sh->stats.state_resyncs++;
+    } else if (changes &&
+               pz_outlet_send(m->outlet, changes->data, changes->len,
+                              changes->kind, changes) == PZ_OUTLET_LOST) {
+      behind_set(r, m);
+    }
+  }
+}
+
 void pz_shard_tick(pz_shard_t *sh) {
   sh->tick++;
   pz_room_t *r, *tmp;
   HASH_ITER(hh, sh->rooms, r, tmp) {
     if (sh->hooks && r->n_remote && (r->n_dirty || r->publish_all))
       sh->hooks->state(sh->hooks_ctx, r, sh->tick);
-    if ((r->n_dirty == 0 && r->n_rdirty == 0) || r->loading)
+    if (r->loading) /* nobody has ROOM yet: it will say it all */
       continue;
-    msgpack_packer *pk = pz_wire_begin(&sh->wire);
-    pz_enc_state_begin(pk, sh->tick, r->n_dirty + r->n_rdirty);
-    for (uint32_t i = 0; i < r->n_dirty; i++) {
-      pz_session_t *m = r->dirty[i];
-      pz_state_entry_t e = {m->id, m->seq, m->pos};
-      pz_enc_state_entry(pk, &e);
-      m->dirty = false;
-    }
-    for (uint32_t i = 0; i < r->n_rdirty; i++) { /* other nodes' moves */
-      pz_remote_t *m = r->rdirty[i];
-      pz_state_entry_t e = {m->id, m->seq, m->pos};
-      pz_enc_state_entry(pk, &e);
-      m->dirty = false;
-    }
-    sh->stats.state_frames++;
-    sh->stats.state_entries += r->n_dirty + r->n_rdirty;
-    r->n_dirty = r->n_rdirty = 0;
-    broadcast_wire(sh, r, NULL, PZ_PAYLOAD_STATE);
+    bool moved = r->n_dirty || r->n_rdirty;
+    if (!moved && !r->n_behind)
+      continue;
+    /* The full STATE first: encoding the changes clears them. */
+    pz_payload_t *full = r->n_behind ? encode_full(sh, r) : NULL;
+    pz_payload_t *changes = moved ? encode_changes(sh, r) : NULL;
+    send_states(sh, r, changes, full);
+    if (full)
+      pz_payload_unref(full);
+    if (changes)
+      pz_payload_unref(changes);
   }
 }

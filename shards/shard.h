@@ -39,6 +39,7 @@ typedef struct pz_shard_config {
 typedef struct pz_shard_stats {
   uint64_t state_frames;  /* STATE payloads encoded */
   uint64_t state_entries; /* entries in them */
+  uint64_t state_resyncs; /* full STATEs sent to members owed one */
   uint64_t rooms;
   uint64_t sessions;
 } pz_shard_stats_t;
@@ -66,6 +67,8 @@ typedef struct pz_shard_hooks {
   void (*state)(void *ctx, pz_room_t *r, uint64_t tick);
 } pz_shard_hooks_t;
 
+typedef struct pz_place_hold pz_place_hold_t;
+
 typedef struct pz_shard {
   int index;
   pz_shard_config_t cfg;
@@ -74,6 +77,7 @@ typedef struct pz_shard {
   uint32_t room_gen;
   pz_room_t *rooms;       /* by name */
   pz_session_t *sessions; /* by id: every session living on this shard */
+  pz_place_hold_t *holds; /* places held in rooms, by name (places.c) */
   uint32_t n_rooms, n_sessions;
   uint64_t tick;
   pz_wire_t wire;
@@ -101,10 +105,27 @@ void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o);
 void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
                              uint64_t expires_ms);
 
-/* JOIN: the caller has left the previous room and checked the name.
- * Returns PZ_SHARD_OK (ROOM sent to s, JOINED to the others) or
- * PZ_SHARD_ROOM_FULL. */
+/* Places (places.c). A room is full when its members here, its members on
+ * other nodes and the places held in it reach room_max_members. count:
+ * what counts against the limit for session `id` (which is not counted
+ * twice when the room lists it through another node). has_place: count
+ * below the limit. place_hold: holds a place for a session on its way
+ * here from another worker (false, nothing held, when the room is full);
+ * the place is the session's when it joins with pz_shard_join_held, or
+ * must be released if it does not come. */
+uint32_t pz_shard_room_count(pz_shard_t *sh, pz_str_t room, uint64_t id);
+bool pz_shard_room_has_place(pz_shard_t *sh, pz_str_t room, uint64_t id);
+bool pz_shard_place_hold(pz_shard_t *sh, pz_str_t room, uint64_t id);
+void pz_shard_place_release(pz_shard_t *sh, pz_str_t room);
+void pz_shard_places_dispose(pz_shard_t *sh);
+
+/* JOIN: the caller has left the previous room and checked the name (a
+ * caller that must change nothing when the room is full checks
+ * pz_shard_room_has_place before leaving). Returns PZ_SHARD_OK (ROOM sent
+ * to s, JOINED to the others) or PZ_SHARD_ROOM_FULL. */
 pz_shard_result_t pz_shard_join(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
+/* JOIN into the place held for s (pz_shard_place_hold): never full. */
+void pz_shard_join_held(pz_shard_t *sh, pz_session_t *s, pz_str_t room);
 /* LEAVE: LEFT to the remaining members, and to s when notify_self. */
 void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self);
 /* Sends ROOM to s (its room's members and history). With replay (a resume
@@ -130,7 +151,9 @@ pz_shard_result_t pz_shard_chat(pz_shard_t *sh, pz_session_t *s, pz_str_t text,
 uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
                               pz_str_t text, uint64_t ts_ms);
 /* Tick: one STATE per room with changes, encoded once, sent to every
- * attached member. */
+ * attached member; and to each member whose outlet dropped an unsent
+ * STATE (PZ_OUTLET_LOST), a full STATE instead, whether or not anything
+ * moved: every member's current position, encoded once per room. */
 void pz_shard_tick(pz_shard_t *sh);
 
 #endif

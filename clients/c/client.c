@@ -1,10 +1,13 @@
 /*
  * A client connection's life, and the thin layer that ties the sans-I/O
- * parts (url.c, handshake.c, wslay) to libuv.
+ * parts (handshake.c, tls.c, wslay) to libuv. connect.c gets it connected.
  *
- *   CONNECTING --connect--> HANDSHAKE --101--> OPEN --close frame--> CLOSING
- *        \______________________\_________________\__________________\
- *                                                         --> CLOSED (uv_close)
+ *   CONNECTING --connect--> [TLS --handshake-->] HANDSHAKE --101--> OPEN
+ *     --close frame--> CLOSING; from any of them --> CLOSED (uv_close)
+ *
+ * With TLS the bytes pass through tls.c on their way: plaintext (the upgrade,
+ * WebSocket frames) is encrypted before the socket writes below, and what
+ * the socket reads is decrypted before the upgrade parser and wslay see it.
  *
  * Invariants: on_close runs exactly once, from the handle's close callback,
  * and the client is freed right after it; no user callback runs inside a
@@ -13,15 +16,10 @@
  * Output goes straight to the socket with uv_try_write; only what the socket
  * refuses is copied and written with uv_write, one write in flight at a time.
  */
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-
 #include "client_int.h"
-#include "bind.h"
-#include "url.h"
 
 #define container_of(ptr, type, member)                                        \
   ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -129,7 +127,7 @@ static int start_write(pz_client_t *c) {
 
 /* Writes now what the socket takes, buffers the rest. Returns 0 or a libuv
  * error. */
-static int out_write(pz_client_t *c, const char *data, size_t len) {
+static int net_write(pz_client_t *c, const char *data, size_t len) {
   if (c->inflight == NULL && c->pend.len == 0) {
     uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -146,6 +144,26 @@ static int out_write(pz_client_t *c, const char *data, size_t len) {
   if (pz_cbuf_append(&c->pend, data, len) != 0)
     return UV_ENOMEM;
   return c->inflight == NULL ? start_write(c) : 0;
+}
+
+/* What TLS wrote (records, alerts) to the socket. 0 or a libuv error. */
+static int tls_flush(pz_client_t *c) {
+  const char *p;
+  size_t n = pz_ctls_out(c->tls, &p);
+  int r = n > 0 ? net_write(c, p, n) : 0; /* copies what it keeps */
+  pz_ctls_out_clear(c->tls);
+  return r;
+}
+
+/* Plaintext (the upgrade request, WebSocket frames) towards the server,
+ * encrypted first with TLS. 0 or a libuv error. */
+static int out_write(pz_client_t *c, const char *data, size_t len) {
+  int r;
+  if (c->tls == NULL)
+    return net_write(c, data, len);
+  if ((r = pz_ctls_write(c->tls, data, len)) != 0)
+    return r == PZ_CLIENT_ENOMEM ? UV_ENOMEM : UV_EPROTO;
+  return tls_flush(c);
 }
 
 /* A write error once the peer's close frame is in is the peer closing
@@ -243,7 +261,7 @@ static void check_progress(pz_client_t *c) {
   }
 }
 
-static void on_closed(uv_handle_t *h) {
+void pz_client__closed(uv_handle_t *h) {
   pz_client_t *c = h->data;
   pz_client_ctx_t *ctx = c->ctx;
   int code = PZ_CLIENT_CLOSE_ABNORMAL;
@@ -264,10 +282,8 @@ static void on_closed(uv_handle_t *h) {
 
   if (c->ws != NULL)
     wslay_event_context_free(c->ws);
-  if (c->hs != NULL) {
-    pz_http_resp_dispose(&c->hs->resp);
-    free(c->hs);
-  }
+  pz_client__handshake_free(c->hs);
+  pz_ctls_destroy(c->tls);
   pz_client__frags_free(c);
   pz_cbuf_dispose(&c->pend);
   free(c->close_reason);
@@ -281,14 +297,22 @@ void pz_client__finish(pz_client_t *c, int err, const char *why) {
   c->err = err;
   c->why = why;
   pz_client__disarm(c);
+  if (c->resolve != NULL) { /* its callback frees it, and finds no one */
+    c->resolve->c = NULL;
+    uv_cancel((uv_req_t *)&c->resolve->req);
+    c->resolve = NULL;
+  }
+  if (c->reopening)
+    return; /* the handle is closing already: connect.c calls back */
   /* Cancels a pending connect and pending writes; their callbacks run
-   * (with UV_ECANCELED) before on_closed. */
-  uv_close((uv_handle_t *)&c->tcp, on_closed);
+   * (with UV_ECANCELED) before the close callback. */
+  uv_close((uv_handle_t *)&c->tcp, pz_client__closed);
 }
 
 void pz_client__timeout(pz_client_t *c) {
   switch (c->state) {
   case PZ_CS_CONNECTING:
+  case PZ_CS_TLS:
   case PZ_CS_HANDSHAKE:
     pz_client__finish(c, PZ_CLIENT_ETIMEDOUT, "connect timed out");
     break;
@@ -315,6 +339,7 @@ int pz_client_close(pz_client_t *c, int code, const char *reason) {
   case PZ_CS_CLOSING:
     return 0;
   case PZ_CS_CONNECTING:
+  case PZ_CS_TLS:
   case PZ_CS_HANDSHAKE:
     pz_client__finish(c, PZ_CLIENT_ECANCELED, "closed before the upgrade");
     return 0;
@@ -357,8 +382,7 @@ static int open_ws(pz_client_t *c) {
   wslay_event_config_set_max_recv_msg_length(c->ws, hs->max_message);
   c->http_status = 101;
   c->protocol_selected = hs->resp.protocol_selected;
-  pz_http_resp_dispose(&hs->resp);
-  free(hs);
+  pz_client__handshake_free(hs);
   c->hs = NULL;
   c->state = PZ_CS_OPEN;
   pz_client__disarm(c);
@@ -386,7 +410,10 @@ static void ws_feed(pz_client_t *c, const char *data, size_t len) {
 }
 
 static void on_eof(pz_client_t *c, ssize_t nread) {
-  if (c->state == PZ_CS_HANDSHAKE)
+  if (c->state == PZ_CS_TLS)
+    pz_client__finish(c, PZ_CLIENT_ETLS,
+                      "connection closed during the TLS handshake");
+  else if (c->state == PZ_CS_HANDSHAKE)
     pz_client__finish(c, PZ_CLIENT_EHANDSHAKE,
                       "connection closed during the upgrade");
   else if (c->ws != NULL && wslay_event_get_close_received(c->ws))
@@ -398,18 +425,8 @@ static void on_eof(pz_client_t *c, ssize_t nread) {
     pz_client__finish(c, PZ_CLIENT_EIO, uv_strerror((int)nread));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  pz_client_t *c = s->data;
-  const char *p = buf->base;
-  size_t n = nread > 0 ? (size_t)nread : 0;
-
-  if (c->state == PZ_CS_CLOSED)
-    return;
-  if (nread < 0) {
-    on_eof(c, nread);
-    return;
-  }
-  c->stats.bytes_in += n;
+/* Plaintext from the server: the upgrade's answer, then WebSocket. */
+static void plain_input(pz_client_t *c, const char *p, size_t n) {
   if (c->state == PZ_CS_HANDSHAKE) {
     ssize_t r = pz_http_resp_feed(&c->hs->resp, p, n);
     if (r == PZ_CLIENT_EAGAIN)
@@ -433,125 +450,97 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     ws_feed(c, p, n);
 }
 
-/* ---- connecting ---------------------------------------------------------- */
+/* Sends the upgrade request: TCP (and TLS) are up. */
+static void upgrade_start(pz_client_t *c) {
+  int r;
+  c->state = PZ_CS_HANDSHAKE;
+  if ((r = out_write(c, c->hs->request, c->hs->request_len)) != 0)
+    fail_io(c, r);
+}
 
-static void on_connect(uv_connect_t *req, int status) {
-  pz_client_t *c = req->handle->data;
+/* Ciphertext from the server: the handshake first, then records whose
+ * plaintext goes on as if it came from the socket. */
+static void tls_input(pz_client_t *c, const char *p, size_t n) {
+  const char *why = NULL;
+  int r, w;
+
+  if (pz_ctls_feed(c->tls, p, n) != 0) {
+    pz_client__finish(c, PZ_CLIENT_ENOMEM, "out of memory");
+    return;
+  }
+  if (c->state == PZ_CS_TLS) {
+    r = pz_ctls_handshake(c->tls, &why);
+    w = tls_flush(c); /* our next flight, or an alert */
+    if (r != 0 && r != PZ_CLIENT_EAGAIN) {
+      pz_client__finish(c, r, why);
+      return;
+    }
+    if (w != 0) {
+      fail_io(c, w);
+      return;
+    }
+    if (r == PZ_CLIENT_EAGAIN)
+      return;
+    upgrade_start(c);
+    if (c->state == PZ_CS_CLOSED)
+      return;
+  }
+  /* Each record is handed on at once: the plaintext buffer is shared by
+   * every client of the loop, and the handlers copy what they keep. */
+  while ((r = pz_ctls_read(c->tls, c->ctx->tlsbuf, PZ_CLIENT_TLS_BUF, &why)) >
+         0) {
+    plain_input(c, c->ctx->tlsbuf, (size_t)r);
+    if (c->state == PZ_CS_CLOSED)
+      return;
+  }
+  if ((w = tls_flush(c)) != 0) { /* a key update's answer, an alert */
+    fail_io(c, w);
+    return;
+  }
+  if (r == PZ_CLIENT_ECLOSED) /* close_notify: the end of the stream */
+    on_eof(c, UV_EOF);
+  else if (r < 0)
+    pz_client__finish(c, r, why);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  pz_client_t *c = s->data;
+  size_t n = nread > 0 ? (size_t)nread : 0;
+
+  if (c->state == PZ_CS_CLOSED)
+    return;
+  if (nread < 0) {
+    on_eof(c, nread);
+    return;
+  }
+  c->stats.bytes_in += n;
+  if (c->tls != NULL)
+    tls_input(c, buf->base, n);
+  else
+    plain_input(c, buf->base, n);
+}
+
+void pz_client__connected(pz_client_t *c) {
+  const char *why = NULL;
   int r;
 
-  if (status == UV_ECANCELED || c->state == PZ_CS_CLOSED)
-    return;
-  if (status < 0) {
-    pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(status));
-    return;
-  }
-  c->state = PZ_CS_HANDSHAKE;
-  if ((r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) != 0 ||
-      (r = out_write(c, c->hs->request, c->hs->request_len)) != 0)
+  if ((r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) != 0) {
     pz_client__finish(c, PZ_CLIENT_EIO, uv_strerror(r));
-}
-
-void pz_client_opts_init(pz_client_opts_t *opts) {
-  memset(opts, 0, sizeof(*opts));
-  opts->subprotocol = PZ_WS_SUBPROTOCOL;
-}
-
-static pz_handshake_t *handshake_new(const pz_url_t *url,
-                                     const pz_client_opts_t *opts, int *err) {
-  char key[PZ_WS_KEY_LEN + 1];
-  pz_handshake_t *hs;
-  int n;
-
-  if ((*err = pz_ws_key_generate(key)) != 0)
-    return NULL;
-  if ((n = pz_ws_request_build(NULL, 0, url, key, opts->subprotocol)) < 0) {
-    *err = n;
-    return NULL;
+    return;
   }
-  if ((hs = calloc(1, sizeof(*hs) + (size_t)n + 1)) == NULL) {
-    *err = PZ_CLIENT_ENOMEM;
-    return NULL;
+  if (c->tls == NULL) {
+    upgrade_start(c);
+    return;
   }
-  memcpy(hs->key, key, sizeof(key));
-  hs->request_len = (size_t)n;
-  pz_ws_request_build(hs->request, (size_t)n + 1, url, key, opts->subprotocol);
-  if (opts->subprotocol != NULL)
-    strcpy(hs->protocol, opts->subprotocol); /* length checked by build */
-  pz_http_resp_init(&hs->resp, hs->key,
-                    opts->subprotocol != NULL ? hs->protocol : NULL);
-  hs->max_message =
-      opts->max_message ? opts->max_message : PZ_CLIENT_DEFAULT_MAX_MESSAGE;
-  return hs;
-}
-
-int pz_client_connect(pz_client_ctx_t *ctx, const char *url,
-                      const pz_client_opts_t *opts, const pz_client_cbs_t *cbs,
-                      void *data, pz_client_t **out) {
-  pz_client_opts_t defaults;
-  struct sockaddr_in sa, bind_sa;
-  pz_url_t u;
-  pz_client_t *c;
-  int err;
-
-  if (ctx == NULL || url == NULL || cbs == NULL || out == NULL || ctx->closing)
-    return PZ_CLIENT_EINVAL;
-  if (opts == NULL) {
-    pz_client_opts_init(&defaults);
-    opts = &defaults;
+  c->state = PZ_CS_TLS;
+  r = pz_ctls_handshake(c->tls, &why); /* writes the ClientHello */
+  if (r != PZ_CLIENT_EAGAIN) {
+    pz_client__finish(c, r != 0 ? r : PZ_CLIENT_ETLS,
+                      why != NULL ? why : "TLS failed");
+    return;
   }
-  if ((err = pz_url_parse(url, &u)) != 0)
-    return err;
-  memset(&sa, 0, sizeof(sa));
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(u.port);
-  sa.sin_addr = u.addr;
-  memset(&bind_sa, 0, sizeof(bind_sa));
-  bind_sa.sin_family = AF_INET;
-  if (opts->bind_addr != NULL &&
-      inet_pton(AF_INET, opts->bind_addr, &bind_sa.sin_addr) != 1)
-    return PZ_CLIENT_EINVAL;
-
-  if ((c = calloc(1, sizeof(*c))) == NULL)
-    return PZ_CLIENT_ENOMEM;
-  if ((c->hs = handshake_new(&u, opts, &err)) == NULL)
-    goto fail_client;
-  if (uv_tcp_init_ex(ctx->loop, &c->tcp, AF_INET) != 0) {
-    err = PZ_CLIENT_EIO;
-    goto fail_hs;
-  }
-  c->tcp.data = c;
-  c->ctx = ctx;
-  c->cbs = cbs;
-  c->data = data;
-  c->close_timeout_ms = opts->close_timeout_ms ? opts->close_timeout_ms
-                                               : PZ_CLIENT_DEFAULT_CLOSE_MS;
-  c->state = PZ_CS_CONNECTING;
-  ctx->n_clients++;
-  pz_client__arm(c, opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                             : PZ_CLIENT_DEFAULT_CONNECT_MS);
-  *out = c;
-
-  /* The handle exists: from here failures end in on_close. */
-  (void)uv_tcp_nodelay(&c->tcp, 1);
-  if (opts->bind_addr != NULL) {
-    pz_tcp_bind_no_port(&c->tcp);
-    if ((err = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&bind_sa, 0)) !=
-        0) {
-      pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(err));
-      return 0;
-    }
-  }
-  if ((err = uv_tcp_connect(&c->hs->req, &c->tcp, (const struct sockaddr *)&sa,
-                            on_connect)) != 0)
-    pz_client__finish(c, PZ_CLIENT_ECONNECT, uv_strerror(err));
-  return 0;
-
-fail_hs:
-  pz_http_resp_dispose(&c->hs->resp);
-  free(c->hs);
-fail_client:
-  free(c);
-  return err;
+  if ((r = tls_flush(c)) != 0)
+    fail_io(c, r);
 }
 
 /* ---- accessors ----------------------------------------------------------- */

@@ -1,7 +1,9 @@
 /*
  * Private structures of the client library, shared by its files: ctx.c (the
- * per-loop context and its timer), client.c (connection life, libuv and
- * wslay glue) and send.c (encoding and queueing).
+ * per-loop context and its timer), connect.c (resolving, connecting, what
+ * the upgrade needs), client.c (connection life, libuv, TLS and wslay glue)
+ * and send.c (encoding and queueing). session.c is built on the public API,
+ * and counts its sessions in the context.
  */
 #ifndef PZ_CLIENT_INT_H
 #define PZ_CLIENT_INT_H
@@ -10,13 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <uv.h>
 #include <wslay/wslay.h>
 
 #include "handshake.h"
 #include "plaza/client.h"
+#include "tls.h"
 
 #define PZ_CLIENT_READ_BUF (64 * 1024)
+#define PZ_CLIENT_TLS_BUF (16 * 1024) /* plaintext of one TLS record */
 #define PZ_CLIENT_DEFAULT_MAX_MESSAGE (16u << 20)
 #define PZ_CLIENT_DEFAULT_CONNECT_MS 10000
 #define PZ_CLIENT_DEFAULT_CLOSE_MS 3000
@@ -37,6 +43,7 @@ struct pz_client_ctx {
   uv_timer_t timer;   /* sweeps `armed` while it is not empty */
   pz_client_t *armed; /* clients with a deadline */
   size_t n_clients;   /* created and not yet freed */
+  size_t n_sessions;  /* session.c's, not yet CLOSED */
   uint64_t rng;       /* xorshift64 state for frame masks */
   bool closing;
   /* What wslay writes during one flush of one client, handed to the socket
@@ -45,13 +52,18 @@ struct pz_client_ctx {
   /* One message being encoded. */
   pz_cbuf_t scratch;
   bool scratch_oom;
+  /* wss://: one SSL_CTX per CA file, and where decrypted input lands
+   * (consumed synchronously, like rbuf); NULL until the first wss://. */
+  pz_ctls_conf_t *tls_confs;
+  char *tlsbuf;
   /* Every read of every client of the loop lands here: reads are consumed
    * synchronously, so one buffer serves all. */
   char rbuf[PZ_CLIENT_READ_BUF];
 };
 
 enum pz_client_state {
-  PZ_CS_CONNECTING, /* TCP connect under way */
+  PZ_CS_CONNECTING, /* resolving the host, or TCP connect under way */
+  PZ_CS_TLS,        /* wss://: TLS handshake under way */
   PZ_CS_HANDSHAKE,  /* request written, reading the response */
   PZ_CS_OPEN,
   PZ_CS_CLOSING, /* a close frame went out or came in */
@@ -61,6 +73,11 @@ enum pz_client_state {
 /* What only the connect and upgrade need; freed once open. */
 typedef struct pz_handshake {
   uv_connect_t req;
+  struct addrinfo *ai;      /* the resolver's answer, or NULL */
+  struct addrinfo *ai_next; /* the next address to try */
+  int last_error;           /* libuv error of the last address tried */
+  bool bind;                /* bind_sa is set (opts->bind_addr) */
+  struct sockaddr_in bind_sa;
   pz_http_resp_t resp;
   uint32_t max_message;
   char key[PZ_WS_KEY_LEN + 1];
@@ -81,6 +98,13 @@ typedef struct pz_frag {
   char data[];
 } pz_frag_t;
 
+/* A name being resolved: lives until the resolver calls back, so a client
+ * freed meanwhile only detaches it (c NULL). */
+typedef struct pz_resolve {
+  uv_getaddrinfo_t req;
+  pz_client_t *c;
+} pz_resolve_t;
+
 /* One uv_write in flight; owns the bytes it writes. */
 typedef struct pz_write {
   uv_write_t req;
@@ -91,13 +115,15 @@ typedef struct pz_write {
 /*
  * One connection. Measured on x86-64 (Debian 12, glibc 2.36, libuv 1.44,
  * wslay 1.1.1) with tests/integration/c_memory.c, heap growth per open
- * client: 9,256 bytes at 2,000 clients (9,311 at 500), of which
- *   struct pz_client                 432 bytes (uv_tcp_t is 248 of them)
+ * ws:// client: 9,256 bytes at 2,000 clients (9,311 at 500; the same
+ * again with the TLS and resolver pointers added, which malloc's size
+ * classes absorb), of which
+ *   struct pz_client                 456 bytes (uv_tcp_t is 248 of them)
  *   wslay event + frame contexts  ~8,750 bytes (two 4 KiB buffers inside)
  *   the rest: malloc headers and libuv's per-fd watcher slot.
  * So about 90 MB for 10,000 clients and 460 MB for 50,000, plus the
  * kernel's socket buffers. While connecting a client also holds its
- * pz_handshake_t (344 bytes plus the request, and 512+ bytes of response
+ * pz_handshake_t (384 bytes plus the request, and 512+ bytes of response
  * buffer); under socket back-pressure, its unsent bytes.
  */
 struct pz_client {
@@ -107,6 +133,8 @@ struct pz_client {
   void *data;
   wslay_event_context_ptr ws; /* NULL until open */
   pz_handshake_t *hs;         /* NULL once open */
+  pz_ctls_t *tls;             /* wss:// only */
+  pz_resolve_t *resolve;      /* while the host name is being resolved */
   pz_write_t *inflight;       /* the uv_write under way, or NULL */
   pz_cbuf_t pend;             /* bytes waiting for `inflight` to finish */
   pz_frag_t *frags;
@@ -125,6 +153,7 @@ struct pz_client {
   bool armed;
   bool in_recv; /* inside wslay_event_recv: sends wait for its end */
   bool protocol_selected;
+  bool reopening; /* the handle is closing to try the next address */
 };
 
 /* ctx.c */
@@ -132,7 +161,14 @@ void pz_client__arm(pz_client_t *c, uint32_t ms);
 void pz_client__disarm(pz_client_t *c);
 void pz_client__genmask(pz_client_ctx_t *ctx, uint8_t *buf, size_t len);
 
+/* connect.c */
+void pz_client__handshake_free(pz_handshake_t *hs);
+
 /* client.c */
+/* TCP is connected: starts TLS or the upgrade. */
+void pz_client__connected(pz_client_t *c);
+/* The handle's close callback: on_close, then the client is freed. */
+void pz_client__closed(uv_handle_t *h);
 /* Ends the connection: on_close follows from the loop. */
 void pz_client__finish(pz_client_t *c, int err, const char *why);
 /* The timer passed c->deadline. */

@@ -64,11 +64,13 @@ static void on_timer_closed(uv_handle_t *h) {
   pz_client_ctx_t *ctx = h->data;
   pz_cbuf_dispose(&ctx->cork);
   pz_cbuf_dispose(&ctx->scratch);
+  pz_ctls_confs_free(&ctx->tls_confs);
+  free(ctx->tlsbuf);
   free(ctx);
 }
 
 int pz_client_ctx_close(pz_client_ctx_t *ctx) {
-  if (ctx->n_clients > 0)
+  if (ctx->n_clients > 0 || ctx->n_sessions > 0)
     return PZ_CLIENT_EBUSY;
   if (ctx->closing)
     return 0;
@@ -79,6 +81,10 @@ int pz_client_ctx_close(pz_client_ctx_t *ctx) {
 
 size_t pz_client_ctx_count(const pz_client_ctx_t *ctx) {
   return ctx->n_clients;
+}
+
+uv_loop_t *pz_client_ctx_loop(const pz_client_ctx_t *ctx) {
+  return ctx->loop;
 }
 
 void pz_client__genmask(pz_client_ctx_t *ctx, uint8_t *buf, size_t len) {

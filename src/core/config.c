@@ -99,7 +99,8 @@ static const struct option_spec specs[] = {
     {"node-id", K_U32, OFF(node_id), 0, 32767, "random",
      "node number, part of every id; set it per node in a cluster"},
     {"redis", K_REDIS, OFF(redis), 0, SIZE(redis), "none",
-     "Redis URL redis://[:password@]host:port[/db] of the cluster to join"},
+     "Redis URL redis://[:password@]host:port[/db] of the cluster to join "
+     "(password percent-encoded)"},
     {"log-level", K_LEVEL, OFF(log_level), 0, 0, "info",
      "error, warn, info or debug"},
     {"jwt-secret", K_SECRET, OFF(jwt_secret), 0, SIZE(jwt_secret), "none",
@@ -108,6 +109,9 @@ static const struct option_spec specs[] = {
      "none", "file holding the HS256 key (one trailing newline dropped)"},
     {"jwt-leeway-s", K_U32, OFF(jwt_leeway_s), 0, 3600, "30",
      "clock skew allowed on a JWT's exp and nbf, in seconds"},
+    {"jwt-max-lifetime-s", K_U32, OFF(jwt_max_lifetime_s), 0, 1e9, "86400",
+     "longest lifetime a JWT may have (exp - iat, or exp - now without "
+     "iat), in seconds; longer closes 4001 (0: any)"},
     {"jwt-issuer", K_STR, OFF(jwt_issuer), 0, SIZE(jwt_issuer), "none",
      "required iss of a JWT"},
     {"jwt-audience", K_STR, OFF(jwt_audience), 0, SIZE(jwt_audience), "none",
@@ -123,6 +127,9 @@ static const struct option_spec specs[] = {
      "reloads it)"},
     {"tls-key", K_STR, OFF(tls_key), 0, SIZE(tls_key), "none",
      "PEM private key of --tls-cert"},
+    {"tls-key-updates", K_U32, OFF(tls_key_updates), 0, 1e6, "16",
+     "TLS 1.3 KeyUpdate messages a client may send within 10 s; one more "
+     "closes it 4003 (0: no limit)"},
     {"proxy-protocol", K_BOOL, OFF(proxy_protocol), 0, 0, "off",
      "connections from --trusted-proxies must begin with a PROXY protocol "
      "v1 or v2 header naming the client; refused without one"},
@@ -150,6 +157,17 @@ static void env_name(const struct option_spec *s, char *out, size_t size) {
 }
 
 static void usage(FILE *f) {
+  /* Columns as wide as the longest flag and variable, so every row lines
+   * up whatever flags are added. */
+  int flag_w = (int)strlen("version"), env_w = 0;
+  for (size_t i = 0; i < NSPECS; i++) {
+    char env[64];
+    env_name(&specs[i], env, sizeof(env));
+    if ((int)strlen(specs[i].flag) > flag_w)
+      flag_w = (int)strlen(specs[i].flag);
+    if ((int)strlen(env) > env_w)
+      env_w = (int)strlen(env);
+  }
   fprintf(f, "usage: plaza [options]\n\n"
              "A realtime WebSocket + MessagePack server for social 3D "
              "spaces.\nEvery option also reads PLAZA_<OPTION> from the "
@@ -160,11 +178,13 @@ static void usage(FILE *f) {
     env_name(s, env, sizeof(env));
     if (s->kind >= K_INT && s->kind != K_LEVEL) /* numbers have a range */
       snprintf(range, sizeof(range), ", %.15g to %.15g", s->min, s->max);
-    fprintf(f, "  --%-18s %-24s %s (default %s%s)\n", s->flag, env, s->help,
-            s->deflt, range);
+    fprintf(f, "  --%-*s  %-*s  %s (default %s%s)\n", flag_w, s->flag, env_w,
+            env, s->help, s->deflt, range);
   }
-  fprintf(f, "  --%-18s %-24s %s\n", "help", "", "print this and exit");
-  fprintf(f, "  --%-18s %-24s %s\n", "version", "", "print the version");
+  fprintf(f, "  --%-*s  %-*s  %s\n", flag_w, "help", env_w, "",
+          "print this and exit");
+  fprintf(f, "  --%-*s  %-*s  %s\n", flag_w, "version", env_w, "",
+          "print the version and exit");
 }
 
 /* Resolves a listen address as the acceptor will, so a host that cannot
@@ -304,6 +324,8 @@ static void defaults(pz_config_t *cfg) {
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;
+  cfg->jwt_max_lifetime_s = 86400;
+  cfg->tls_key_updates = 16;
   cfg->connect_burst = 20;
 }
 

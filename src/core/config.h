@@ -43,6 +43,7 @@ typedef struct pz_config {
   char jwt_secret[512]; /* from --jwt-secret or --jwt-secret-file */
   char jwt_secret_file[256];
   uint32_t jwt_leeway_s;
+  uint32_t jwt_max_lifetime_s; /* 0: any exp */
   char jwt_issuer[256];
   char jwt_audience[256];
   uint32_t max_sessions_per_user; /* 0: no limit */
@@ -50,6 +51,7 @@ typedef struct pz_config {
   char admin_token[129];
   char tls_cert[PZ_PATH_MAX]; /* "" : plain ws:// and http:// */
   char tls_key[PZ_PATH_MAX];
+  uint32_t tls_key_updates; /* per 10 s per connection; 0: no limit */
   /* Behind proxies (docs/operations.md, "Client addresses"): the PROXY
    * protocol, and whose PROXY header and X-Forwarded-For are believed. */
   bool proxy_protocol;

@@ -14,7 +14,8 @@
   X(ECLOSED, -5, "closed")                                                     \
   X(EPROTO, -6, "protocol error")                                              \
   X(ETOOBIG, -7, "too big")                                                    \
-  X(EIO, -8, "i/o error")
+  X(EIO, -8, "i/o error")                                                      \
+  X(EABUSE, -9, "the peer abuses the protocol")
 
 enum pz_errno {
 #define PZ_ERR_ENUM(name, val, msg) PZ_##name = (val),

@@ -12,9 +12,19 @@
 #define SIG_LEN 32 /* HMAC-SHA256 */
 
 static const char *const result_names[] = {
-    "ok",         "missing",       "too_big",        "malformed",
-    "bad_alg",    "bad_signature", "expired",        "not_yet_valid",
-    "bad_claims", "wrong_issuer",  "wrong_audience", "no_memory",
+    "ok",
+    "missing",
+    "too_big",
+    "malformed",
+    "bad_alg",
+    "bad_signature",
+    "expired",
+    "not_yet_valid",
+    "bad_claims",
+    "wrong_issuer",
+    "wrong_audience",
+    "no_memory",
+    "lifetime_too_long",
 };
 
 const char *pz_jwt_result_name(int result) {
@@ -135,7 +145,22 @@ static int check_claims(const pz_jwt_config_t *cfg, const json_t *claims,
     return PZ_JWT_BAD_CLAIMS;
   if (now >= exp + leeway)
     return PZ_JWT_EXPIRED;
-  const json_t *v = json_object_get(claims, "nbf");
+  const json_t *v;
+  if (cfg->max_lifetime_s) {
+    /* A signed token that never expires (exp 1e300) is a credential
+     * forever if it leaks. Its lifetime runs from iat, or from now when it
+     * has none or one still ahead (which would otherwise excuse any exp). */
+    double from = now, iat;
+    if ((v = json_object_get(claims, "iat"))) {
+      if (!numeric_date(v, &iat))
+        return PZ_JWT_BAD_CLAIMS;
+      if (iat < now)
+        from = iat;
+    }
+    if (exp - from > (double)cfg->max_lifetime_s + leeway)
+      return PZ_JWT_TOO_LONG;
+  }
+  v = json_object_get(claims, "nbf");
   if (v) {
     if (!numeric_date(v, &nbf))
       return PZ_JWT_BAD_CLAIMS;
@@ -198,7 +223,8 @@ static pz_grant_t *grant_new(const json_t *claims, double exp) {
     g->name_len = (uint8_t)json_string_length(name);
     memcpy(g->name, json_string_value(name), g->name_len);
   }
-  g->expires_s = (uint64_t)exp;
+  /* Converting a double past the range of uint64_t is undefined. */
+  g->expires_s = exp < 0x1p64 ? (uint64_t)exp : UINT64_MAX;
   return g;
 }
 

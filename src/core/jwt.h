@@ -25,6 +25,9 @@ typedef struct pz_jwt_config {
   uint32_t leeway_s;    /* clock skew allowed on exp and nbf */
   const char *issuer;   /* NULL or "": iss is not checked */
   const char *audience; /* NULL or "": a token with aud is refused */
+  /* Longest lifetime accepted: exp - iat, or exp - now when there is no
+   * iat or it is later than now (plus leeway_s). 0: any. */
+  uint32_t max_lifetime_s;
 } pz_jwt_config_t;
 
 /* Why a token was refused (0: it was not). Named by pz_jwt_result_name. */
@@ -41,6 +44,7 @@ enum pz_jwt_result {
   PZ_JWT_WRONG_ISSUER = -9,
   PZ_JWT_WRONG_AUDIENCE = -10,
   PZ_JWT_NO_MEMORY = -11,
+  PZ_JWT_TOO_LONG = -12, /* exp too far from iat (or now): max_lifetime_s */
 };
 
 /* Longest `sub` accepted, in bytes. */
@@ -56,7 +60,7 @@ typedef struct pz_grant {
   bool rooms_limited; /* a rooms claim was present */
   uint32_t n_rooms;   /* patterns in `rooms` */
   const char *rooms;  /* n_rooms NUL-terminated patterns, back to back */
-  uint64_t expires_s; /* exp */
+  uint64_t expires_s; /* exp (UINT64_MAX when beyond) */
   char data[];        /* sub and rooms live here */
 } pz_grant_t;
 

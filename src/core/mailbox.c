@@ -23,44 +23,44 @@ int pz_mailbox_init(pz_mailbox_t *mb, uv_loop_t *loop, size_t bound,
   mb->async.data = mb;
   mb->head = mb->tail = NULL;
   mb->count = 0;
+  mb->closed = false;
   mb->bound = bound;
   mb->cb = cb;
   mb->data = data;
   return 0;
 }
 
-static void append(pz_mailbox_t *mb, pz_msg_t *msg, bool *wake) {
+/* Under the lock. The wake-up is sent under it too, so that it never
+ * races pz_mailbox_close: a closed async handle (or the closed loop behind
+ * it) must not be sent to, and libuv aborts when it is. */
+static void append(pz_mailbox_t *mb, pz_msg_t *msg) {
   msg->next = NULL;
-  *wake = mb->head == NULL;
+  bool wake = mb->head == NULL && !mb->closed;
   if (mb->tail)
     mb->tail->next = msg;
   else
     mb->head = msg;
   mb->tail = msg;
   mb->count++;
+  if (wake)
+    uv_async_send(&mb->async);
 }
 
 int pz_mailbox_post(pz_mailbox_t *mb, pz_msg_t *msg) {
-  bool wake;
   uv_mutex_lock(&mb->lock);
   if (mb->count >= mb->bound) {
     uv_mutex_unlock(&mb->lock);
     return PZ_EFULL;
   }
-  append(mb, msg, &wake);
+  append(mb, msg);
   uv_mutex_unlock(&mb->lock);
-  if (wake)
-    uv_async_send(&mb->async);
   return 0;
 }
 
 void pz_mailbox_post_force(pz_mailbox_t *mb, pz_msg_t *msg) {
-  bool wake;
   uv_mutex_lock(&mb->lock);
-  append(mb, msg, &wake);
+  append(mb, msg);
   uv_mutex_unlock(&mb->lock);
-  if (wake)
-    uv_async_send(&mb->async);
 }
 
 pz_msg_t *pz_mailbox_take(pz_mailbox_t *mb) {
@@ -73,5 +73,8 @@ pz_msg_t *pz_mailbox_take(pz_mailbox_t *mb) {
 }
 
 void pz_mailbox_close(pz_mailbox_t *mb, uv_close_cb close_cb) {
+  uv_mutex_lock(&mb->lock);
+  mb->closed = true;
+  uv_mutex_unlock(&mb->lock);
   uv_close((uv_handle_t *)&mb->async, close_cb);
 }

@@ -9,6 +9,12 @@
  * Messages that carry ownership (a connection in transit, a stop) use
  * pz_mailbox_post_force(): they are bounded by the connections themselves
  * and must never be dropped.
+ *
+ * Closing: once the receiver has closed its mailbox, posting still queues
+ * (a sender on another thread cannot know) but wakes nobody: the async
+ * handle, and later the receiver's loop, are gone. Whoever frees the
+ * mailbox takes what is left with pz_mailbox_take(), after every thread
+ * that could post has been joined.
  */
 #ifndef PZ_MAILBOX_H
 #define PZ_MAILBOX_H
@@ -32,6 +38,7 @@ struct pz_mailbox {
   pz_msg_t *head, *tail;
   size_t count, bound;
   uv_async_t async;
+  bool closed; /* pz_mailbox_close was called: posts no longer wake */
   pz_mailbox_cb cb;
   void *data; /* the receiver's */
 };
@@ -40,12 +47,14 @@ struct pz_mailbox {
  * before that loop runs). Returns 0 or a libuv error. */
 int pz_mailbox_init(pz_mailbox_t *mb, uv_loop_t *loop, size_t bound,
                     pz_mailbox_cb cb, void *data);
-/* Any thread. Takes ownership of msg on success; PZ_EFULL leaves it with
- * the caller. */
+/* Any thread, also after the receiver closed the mailbox (the message then
+ * waits for pz_mailbox_take). Takes ownership of msg on success; PZ_EFULL
+ * leaves it with the caller. */
 int pz_mailbox_post(pz_mailbox_t *mb, pz_msg_t *msg);
 void pz_mailbox_post_force(pz_mailbox_t *mb, pz_msg_t *msg);
-/* Receiver thread: closes the async handle. Messages still queued stay
- * queued: the receiver takes them with pz_mailbox_take() and frees them. */
+/* Receiver thread: closes the async handle. Messages still queued, and
+ * any posted later, stay queued: the owner takes them with
+ * pz_mailbox_take() and frees them. */
 void pz_mailbox_close(pz_mailbox_t *mb, uv_close_cb close_cb);
 /* Takes what is queued without the async (used at shutdown). */
 pz_msg_t *pz_mailbox_take(pz_mailbox_t *mb);

@@ -36,6 +36,7 @@ typedef struct pz_metrics {
   _Atomic uint64_t closes[PZ_N_CLOSE_CODES];
   _Atomic uint64_t dropped_frames; /* messages shed: full inbox, slow client */
   _Atomic uint64_t state_frames, state_entries;
+  _Atomic uint64_t state_resyncs; /* full STATEs to clients owed one */
   _Atomic uint64_t tick_buckets[PZ_TICK_BUCKETS + 1]; /* last: +Inf */
   _Atomic uint64_t tick_sum_us, tick_count;
   _Atomic uint64_t http_requests;

@@ -12,8 +12,10 @@
 #include <stdint.h>
 
 enum pz_payload_kind {
-  PZ_PAYLOAD_RELIABLE = 0, /* never dropped nor reordered */
-  PZ_PAYLOAD_STATE = 1,    /* latest wins over an unsent older STATE */
+  PZ_PAYLOAD_RELIABLE = 0,   /* never dropped nor reordered */
+  PZ_PAYLOAD_STATE = 1,      /* latest wins over an unsent older STATE */
+  PZ_PAYLOAD_STATE_FULL = 2, /* a STATE of every member: latest wins too, and
+                              * what it replaces loses nothing */
 };
 
 typedef struct pz_payload {

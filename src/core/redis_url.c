@@ -20,6 +20,42 @@ static int small_number(const char *s, size_t n, int lo, int hi) {
   return v < lo || v > hi ? -1 : v;
 }
 
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes n bytes of in into out (cap bytes with the NUL). The
+ * reason it cannot, or NULL; never quotes the input (it is a password). */
+static const char *pct_decode(const char *in, size_t n, char *out, size_t cap) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)in[i];
+    if (c == '%') {
+      int hi = i + 1 < n ? hex_digit(in[i + 1]) : -1;
+      int lo = i + 2 < n ? hex_digit(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        return "password has a bad %-escape (write % as %25)";
+      c = hi << 4 | lo;
+      if (c == 0)
+        return "password holds a NUL byte (%00)";
+      i += 2;
+    }
+    if (k + 1 >= cap)
+      return "password empty or too long";
+    out[k++] = (char)c;
+  }
+  if (k == 0)
+    return "password empty or too long";
+  out[k] = 0;
+  return NULL;
+}
+
 int pz_redis_url_parse(const char *url, pz_redis_url_t *out, const char **why) {
   static const char scheme[] = "redis://";
   memset(out, 0, sizeof(*out));
@@ -44,12 +80,12 @@ int pz_redis_url_parse(const char *url, pz_redis_url_t *out, const char **why) {
       *why = "credentials must be [user]:password@";
       return PZ_EINVAL;
     }
-    size_t plen = (size_t)(auth_end - colon - 1);
-    if (plen == 0 || plen >= sizeof(out->password)) {
-      *why = "password empty or too long";
+    *why = pct_decode(colon + 1, (size_t)(auth_end - colon - 1), out->password,
+                      sizeof(out->password));
+    if (*why) {
+      memset(out->password, 0, sizeof(out->password));
       return PZ_EINVAL;
     }
-    memcpy(out->password, colon + 1, plen);
     out->has_password = true;
     p = auth_end + 1;
   }

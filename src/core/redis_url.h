@@ -1,6 +1,8 @@
 /*
  * Redis URLs: redis://[[user]:password@]host[:port][/db]. The password is
- * kept apart so that nothing which prints the address (logs, /healthz,
+ * percent-decoded (RFC 3986 2.1: `/` is written %2F, `%` %25; `:` and `@`
+ * may be written as is or as %3A and %40; a user name is ignored) and kept
+ * apart so that nothing which prints the address (logs, /healthz,
  * /metrics) can print it: pz_redis_url_safe() gives "host:port/db".
  */
 #ifndef PZ_REDIS_URL_H
@@ -12,7 +14,7 @@ typedef struct pz_redis_url {
   char host[256];
   int port;           /* 6379 when absent */
   int db;             /* 0 when absent */
-  char password[256]; /* "" when none */
+  char password[256]; /* decoded; "" when none */
   bool has_password;
 } pz_redis_url_t;
 

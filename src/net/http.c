@@ -23,6 +23,7 @@ static const char *const field_names[PZ_HF_COUNT] = {
     [PZ_HF_AUTHORIZATION] = "authorization",
     [PZ_HF_IF_NONE_MATCH] = "if-none-match",
     [PZ_HF_ORIGIN] = "origin",
+    [PZ_HF_HOST] = "host",
     [PZ_HF_FORWARDED_FOR] = "x-forwarded-for",
 };
 
@@ -131,15 +132,21 @@ static void origin_form(pz_http_req_t *req) {
   req->path_len = n;
 }
 
+static bool body_follows(const http_parser *p) {
+  return (p->flags & F_CHUNKED) ||
+         (p->content_length > 0 && p->content_length != ULLONG_MAX);
+}
+
 static int on_headers_complete(http_parser *p) {
   pz_http_req_t *req = p->data;
   req->head_done = true;
   req->method = p->method;
+  req->has_body = body_follows(p);
   origin_form(req);
-  /* An upgrade stops the parser after the head by itself; anything else
-   * would run on into a body or the next request, so stop it here: the
-   * feed decides whether a body follows. */
-  if (!p->upgrade)
+  /* An upgrade without a body stops the parser after the head by itself;
+   * anything else would run on into a body or the next request, so stop
+   * it here: the feed decides whether a body follows. */
+  if (!p->upgrade || req->has_body)
     http_parser_pause(p, 1);
   return 0;
 }
@@ -162,7 +169,7 @@ static int on_body(http_parser *p, const char *at, size_t n) {
 
 static int on_message_complete(http_parser *p) {
   pz_http_req_t *req = p->data;
-  if (p->upgrade)
+  if (p->upgrade && !req->has_body)
     return 0; /* the feed completes an upgrade at its head */
   req->complete = true;
   http_parser_pause(p, 1); /* nothing after the body is read */
@@ -188,11 +195,6 @@ void pz_http_req_init(pz_http_req_t *req) {
 void pz_http_req_dispose(pz_http_req_t *req) {
   free(req->body);
   req->body = NULL;
-}
-
-static bool body_follows(const http_parser *p) {
-  return (p->flags & F_CHUNKED) ||
-         (p->content_length > 0 && p->content_length != ULLONG_MAX);
 }
 
 /* The body, after a head that announced one. */
@@ -228,11 +230,11 @@ ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len) {
     return PZ_ETOOBIG;
   if (!req->head_done)
     return err != HPE_OK ? PZ_EPROTO : PZ_EAGAIN;
-  /* With an upgrade the parser stops right after the head, so n is where
-   * WebSocket frames begin; without one nothing after the request is
-   * read. */
+  /* With an upgrade (and no body) the parser stops right after the head,
+   * so n is where WebSocket frames begin; without one nothing after the
+   * request is read. */
   req->upgrade = req->parser.upgrade;
-  if (req->upgrade || !body_follows(&req->parser)) {
+  if (!req->has_body) {
     req->complete = true;
     return (ssize_t)(n + paused);
   }

@@ -2,8 +2,13 @@
  * Sans-I/O HTTP/1.1 request head parser over Debian's http-parser: feed it
  * bytes as they arrive (any chunking, down to one byte) and it reports
  * when the request is complete, keeping only what plaza needs: the method,
- * path, the headers of a WebSocket upgrade, of CORS and of the admin API,
+ * path, the headers of a WebSocket upgrade, of CORS (Origin, and Host to
+ * tell a page of this server's own) and of the admin API,
  * and a body of at most PZ_HTTP_BODY_MAX bytes (the admin API's JSON).
+ *
+ * A request that asks for an Upgrade and announces a body is not an
+ * upgrade (RFC 9110 lets a server ignore Upgrade): its body is read like
+ * any other, and the caller decides (a WebSocket upgrade has no body).
  */
 #ifndef PZ_HTTP_H
 #define PZ_HTTP_H
@@ -26,6 +31,7 @@ enum pz_http_field {
   PZ_HF_AUTHORIZATION,
   PZ_HF_IF_NONE_MATCH,
   PZ_HF_ORIGIN,
+  PZ_HF_HOST,
   PZ_HF_FORWARDED_FOR, /* its last bytes: the nearest proxies' entries */
   PZ_HF_COUNT
 };
@@ -35,6 +41,8 @@ typedef struct pz_http_req {
   bool complete;  /* the whole request: head and body */
   bool head_done; /* the head (a body may follow) */
   bool upgrade;   /* the parser saw Upgrade + Connection: upgrade */
+  bool has_body;  /* the head announced a body (Content-Length > 0 or
+                   * chunked) */
   int method;     /* enum http_method */
   size_t head_bytes;
   char path[256]; /* origin form: an absolute-form target is cut to its path */
@@ -57,9 +65,10 @@ void pz_http_req_dispose(pz_http_req_t *req);
 /* Feeds bytes. Returns the number consumed when the request is complete
  * (req->complete; after an upgrade's head, bytes past it belong to the next
  * protocol; after a body, the rest is not read), PZ_EAGAIN when all were
- * consumed and more are needed, PZ_ETOOBIG past PZ_HTTP_HEAD_MAX (head_done
- * false) or past PZ_HTTP_BODY_MAX (head_done true), PZ_EPROTO on malformed
- * HTTP or when the body cannot be allocated. */
+ * consumed and more are needed, PZ_ETOOBIG past PZ_HTTP_HEAD_MAX (then
+ * head_bytes > PZ_HTTP_HEAD_MAX, whether or not the head was complete) or
+ * past PZ_HTTP_BODY_MAX, PZ_EPROTO on malformed HTTP or when the body
+ * cannot be allocated. */
 ssize_t pz_http_req_feed(pz_http_req_t *req, const char *data, size_t len);
 /* The value of a collected header ("" when absent), NUL-terminated. */
 const char *pz_http_header(const pz_http_req_t *req, enum pz_http_field f);

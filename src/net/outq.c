@@ -13,14 +13,25 @@ static size_t entry_bytes(const pz_outq_entry_t *e) {
 }
 
 static bool latest_wins(int kind) {
-  return kind == PZ_OUT_STATE || kind == PZ_OUT_PONG;
+  return kind == PZ_OUT_STATE || kind == PZ_OUT_STATE_FULL ||
+         kind == PZ_OUT_PONG;
+}
+
+/* The unsent slot of a latest-wins kind: both STATE kinds share one. */
+static int slot(int kind) {
+  return kind == PZ_OUT_STATE_FULL ? PZ_OUT_STATE : kind;
+}
+
+/* Forgets e as its slot's unsent entry (it goes, or its frame began). */
+static void unslot(pz_outq_t *q, const pz_outq_entry_t *e) {
+  if (latest_wins(e->kind) && q->unsent[slot(e->kind)] == e)
+    q->unsent[slot(e->kind)] = NULL;
 }
 
 static void entry_free(pz_outq_t *q, pz_outq_entry_t *e) {
   q->bytes -= entry_bytes(e);
   q->count--;
-  if (latest_wins(e->kind) && q->unsent[e->kind] == e)
-    q->unsent[e->kind] = NULL;
+  unslot(q, e);
   DL_DELETE(q->head, e);
   pz_payload_unref(e->payload);
   free(e);
@@ -38,9 +49,13 @@ void pz_outq_dispose(pz_outq_t *q) {
 
 int pz_outq_push(pz_outq_t *q, const uint8_t *hdr, size_t hlen, pz_payload_t *p,
                  int kind) {
-  if (latest_wins(kind) && q->unsent[kind]) {
-    entry_free(q, q->unsent[kind]);
+  bool lost = false;
+  if (latest_wins(kind) && q->unsent[slot(kind)]) {
+    entry_free(q, q->unsent[slot(kind)]);
     q->replaced++;
+    /* A full STATE carries all the replaced one did; a partial may not. */
+    lost = kind == PZ_OUT_STATE;
+    q->lost += lost;
   }
   pz_outq_entry_t *e = pz_xmalloc(sizeof(*e));
   e->payload = pz_payload_ref(p);
@@ -53,8 +68,10 @@ int pz_outq_push(pz_outq_t *q, const uint8_t *hdr, size_t hlen, pz_payload_t *p,
   q->bytes += entry_bytes(e);
   q->count++;
   if (latest_wins(kind))
-    q->unsent[kind] = e;
-  return q->bytes > q->limit ? PZ_EFULL : 0;
+    q->unsent[slot(kind)] = e;
+  if (q->bytes > q->limit)
+    return PZ_EFULL;
+  return lost ? PZ_OUTQ_LOST : 0;
 }
 
 int pz_outq_push_copy(pz_outq_t *q, const uint8_t *hdr, size_t hlen,
@@ -87,8 +104,7 @@ void pz_outq_consume(pz_outq_t *q, size_t n) {
     size_t left = e->hdr_len + e->payload->len - e->off;
     if (n < left) {
       /* Partly written: no longer replaceable, its frame has begun. */
-      if (latest_wins(e->kind) && q->unsent[e->kind] == e)
-        q->unsent[e->kind] = NULL;
+      unslot(q, e);
       e->off += (uint32_t)n;
       q->bytes -= n;
       return;

@@ -10,6 +10,12 @@
  *   one removes the older and joins the tail, so it still follows
  *   everything queued before it.
  *
+ * A STATE holds only the members that moved in its tick, so a STATE that
+ * replaces an unsent one loses the positions only the older one held: the
+ * push says so (PZ_OUTQ_LOST), and the sender owes that client a full
+ * STATE (every member), which replaces whatever STATE is unsent without
+ * losing anything. The queue itself never reads payloads.
+ *
  * The bound counts what the queue really holds: unsent bytes plus each
  * entry's bookkeeping. Passing it is reported, not enforced here: the
  * connection closes with 4004.
@@ -31,10 +37,14 @@
 
 enum pz_out_kind {
   PZ_OUT_RELIABLE = PZ_PAYLOAD_RELIABLE,
-  PZ_OUT_STATE = PZ_PAYLOAD_STATE,
+  PZ_OUT_STATE = PZ_PAYLOAD_STATE,           /* the members that moved */
+  PZ_OUT_STATE_FULL = PZ_PAYLOAD_STATE_FULL, /* every member; STATE's slot */
   PZ_OUT_PONG,
   PZ_OUT_KINDS
 };
+
+/* What pz_outq_push reports besides 0 and PZ_EFULL. */
+#define PZ_OUTQ_LOST 1
 
 typedef struct pz_outq_entry {
   struct pz_outq_entry *prev, *next;
@@ -50,11 +60,12 @@ typedef struct pz_outq_entry {
 
 typedef struct pz_outq {
   pz_outq_entry_t *head;                 /* utlist DL: head->prev is the tail */
-  pz_outq_entry_t *unsent[PZ_OUT_KINDS]; /* latest-wins kinds only */
+  pz_outq_entry_t *unsent[PZ_OUT_KINDS]; /* latest-wins slots only */
   size_t bytes;                          /* as counted against limit */
   size_t limit;
   uint32_t count;
   uint64_t replaced; /* latest-wins entries dropped for newer ones */
+  uint64_t lost;     /* of them, STATEs replaced by a partial one */
 } pz_outq_t;
 
 void pz_outq_init(pz_outq_t *q, size_t limit);
@@ -62,8 +73,11 @@ void pz_outq_init(pz_outq_t *q, size_t limit);
 void pz_outq_dispose(pz_outq_t *q);
 
 /* Queues [hdr][p]; takes a reference to p (the caller keeps its own).
- * Returns 0, or PZ_EFULL when the queue now holds more than its limit
- * (the entry is queued all the same). hlen <= PZ_OUTQ_HDR_MAX. */
+ * Returns 0; PZ_OUTQ_LOST when p is a PZ_OUT_STATE that replaced an unsent
+ * STATE (of either kind), whose positions p may not all carry; or
+ * PZ_EFULL when the queue now holds more than its limit (the entry is
+ * queued all the same; the connection closes, which is a loss of its
+ * own). hlen <= PZ_OUTQ_HDR_MAX. */
 int pz_outq_push(pz_outq_t *q, const uint8_t *hdr, size_t hlen, pz_payload_t *p,
                  int kind);
 /* The same for borrowed bytes: copies them. */

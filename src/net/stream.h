@@ -27,8 +27,11 @@
 typedef struct pz_stream pz_stream_t;
 
 /* n > 0: bytes read into data (borrowed for the call); n < 0: PZ_ECLOSED
- * when the peer closed its side, another PZ_E* code on error. Reading
- * stops by itself after n < 0. */
+ * when the peer closed its side, PZ_EFULL when the transport holds more
+ * output of its own than its bound (a TLS peer that makes it answer and
+ * does not read), PZ_EABUSE when the peer broke a limit of the transport
+ * (TLS key updates), another PZ_E* code on error. Reading stops by itself
+ * after n < 0. */
 typedef void (*pz_stream_read_cb)(pz_stream_t *s, ssize_t n,
                                   const uint8_t *data);
 typedef void (*pz_stream_writable_cb)(pz_stream_t *s);
@@ -43,6 +46,7 @@ struct pz_stream_vtbl {
   int (*shutdown)(pz_stream_t *s);
   void (*close)(pz_stream_t *s, pz_stream_closed_cb cb);
   void (*detach)(pz_stream_t *s, pz_stream_detached_cb cb);
+  size_t (*held)(pz_stream_t *s); /* NULL: the transport holds nothing */
 };
 
 struct pz_stream {
@@ -63,6 +67,12 @@ static inline void pz_stream_read_stop(pz_stream_t *s) {
 static inline ssize_t pz_stream_writev(pz_stream_t *s, const uv_buf_t *bufs,
                                        unsigned n) {
   return s->vt->writev(s, bufs, n);
+}
+/* Bytes the transport took or produced and has not yet handed to the
+ * socket (TLS records); they count against the owner's output bound with
+ * what it queues itself. 0 for plain TCP. */
+static inline size_t pz_stream_held(pz_stream_t *s) {
+  return s->vt->held ? s->vt->held(s) : 0;
 }
 /* Ends our sending side (FIN); reading goes on. 0 or a PZ_E* code. */
 static inline int pz_stream_shutdown(pz_stream_t *s) {

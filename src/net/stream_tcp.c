@@ -136,9 +136,14 @@ static void tcp_detach(pz_stream_t *s, pz_stream_detached_cb cb) {
   uv_close((uv_handle_t *)&t->poll, on_detached);
 }
 
+/* Writes go straight to the socket: nothing is held (no .held). */
 static const struct pz_stream_vtbl tcp_vtbl = {
-    tcp_read_start, tcp_read_stop, tcp_writev,
-    tcp_shutdown,   tcp_close,     tcp_detach,
+    .read_start = tcp_read_start,
+    .read_stop = tcp_read_stop,
+    .writev = tcp_writev,
+    .shutdown = tcp_shutdown,
+    .close = tcp_close,
+    .detach = tcp_detach,
 };
 
 int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,

@@ -12,28 +12,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bufchain.h"
 #include "error.h"
 #include "stream_tls.h"
 
 #define RECORD_MAX 16384     /* plaintext of one TLS record */
 #define BIO_KEEP (16 * 1024) /* larger BIO buffers are dropped once empty */
+#define HELD_BUFS 16         /* blocks of held ciphertext per write */
 
 struct pz_tls_stream {
   pz_stream_t base;
   pz_tcp_stream_t *tcp; /* borrowed: the owner's */
   SSL *ssl;
-  BIO *rbio, *wbio; /* owned by ssl */
-  uint8_t *held;    /* ciphertext the socket did not take yet */
-  size_t held_len;
-  int error;          /* first failure, returned by later writes */
-  bool reading;       /* the owner wants on_read */
-  bool want_writable; /* writev fell short: on_writable is owed */
-  bool shut_pending;  /* close_notify is held: FIN once it is sent */
-  bool off;           /* closed or detached */
-  uv_idle_t later;    /* runs pump_input on the next turn (kick) */
-  int closing;        /* handles whose close callback is awaited */
-  bool detaching;     /* ...for a detach, not a close */
-  uv_os_sock_t fd;    /* detached, for the owner */
+  BIO *rbio, *wbio;   /* owned by ssl */
+  pz_bufchain_t held; /* ciphertext the socket did not take yet */
+  pz_tls_limits_t lim;
+  uint64_t key_updates_since; /* start of the window (loop time, ms) */
+  uint32_t key_updates;       /* the peer's, within the window */
+  bool flooded;               /* ...past the limit: reading ends */
+  int error;                  /* first failure, returned by later writes */
+  bool reading;               /* the owner wants on_read */
+  bool want_writable;         /* writev fell short: on_writable is owed */
+  bool shut_pending;          /* close_notify is held: FIN once it is sent */
+  bool off;                   /* closed or detached */
+  uv_idle_t later;            /* runs pump_input on the next turn (kick) */
+  int closing;                /* handles whose close callback is awaited */
+  bool detaching;             /* ...for a detach, not a close */
+  uv_os_sock_t fd;            /* detached, for the owner */
   union {
     pz_stream_closed_cb closed;
     pz_stream_detached_cb detached;
@@ -82,19 +87,6 @@ static void fail(pz_tls_stream_t *t, int err) {
     t->error = err;
 }
 
-/* Appends to the held ciphertext. Returns 0 or PZ_ENOMEM. */
-static int hold(pz_tls_stream_t *t, const char *p, size_t n) {
-  if (!n)
-    return 0;
-  uint8_t *h = realloc(t->held, t->held_len + n);
-  if (!h)
-    return PZ_ENOMEM;
-  memcpy(h + t->held_len, p, n);
-  t->held = h;
-  t->held_len += n;
-  return 0;
-}
-
 /* Hands ciphertext to the socket, held bytes first, then what the write
  * BIO gathered; keeps what the socket did not take. 0 or a PZ_E* code. */
 static int flush_out(pz_tls_stream_t *t) {
@@ -103,41 +95,47 @@ static int flush_out(pz_tls_stream_t *t) {
   char *p = NULL;
   long n = BIO_get_mem_data(t->wbio, &p);
   size_t fresh = n > 0 ? (size_t)n : 0;
-  if (!t->held_len && !fresh)
+  if (!t->held.len && !fresh)
     return 0;
-  uv_buf_t b[2];
-  unsigned k = 0;
-  if (t->held_len)
-    b[k++] = uv_buf_init((char *)t->held, (unsigned)t->held_len);
+  uv_buf_t b[HELD_BUFS + 1];
+  unsigned k = pz_bufchain_bufs(&t->held, b, HELD_BUFS);
+  size_t offered = 0;
+  for (unsigned i = 0; i < k; i++)
+    offered += b[i].len;
+  int r = 0;
+  if (fresh && offered < t->held.len) {
+    /* More is held than one write offers: the new bytes queue behind. */
+    r = pz_bufchain_append(&t->held, p, fresh);
+    fresh = 0;
+    empty_wbio(t);
+    if (r) {
+      fail(t, r);
+      return r;
+    }
+  }
   if (fresh)
     b[k++] = uv_buf_init(p, (unsigned)fresh);
   ssize_t w = t->error ? t->error : pz_stream_writev(&t->tcp->base, b, k);
   if (w < 0) {
     fail(t, (int)w);
-    free(t->held);
-    t->held = NULL;
-    t->held_len = 0;
+    pz_bufchain_dispose(&t->held);
     empty_wbio(t);
     return (int)w;
   }
-  size_t sent = (size_t)w, from_held = sent < t->held_len ? sent : t->held_len;
-  if (from_held == t->held_len) {
-    free(t->held);
-    t->held = NULL;
-    t->held_len = 0;
-  } else {
-    memmove(t->held, t->held + from_held, t->held_len - from_held);
-    t->held_len -= from_held;
+  size_t sent = (size_t)w, from_held = sent < offered ? sent : offered;
+  pz_bufchain_consume(&t->held, from_held);
+  if (fresh) {
+    r = pz_bufchain_append(&t->held, p + (sent - from_held),
+                           fresh - (sent - from_held));
+    empty_wbio(t);
   }
-  int r = hold(t, p + (sent - from_held), fresh - (sent - from_held));
-  empty_wbio(t);
   if (r)
     fail(t, r);
   return r;
 }
 
 static void maybe_writable(pz_tls_stream_t *t) {
-  if (t->want_writable && !t->off && !t->held_len &&
+  if (t->want_writable && !t->off && !t->held.len &&
       SSL_is_init_finished(t->ssl)) {
     t->want_writable = false;
     t->base.on_writable(&t->base);
@@ -152,32 +150,63 @@ static void end_input(pz_tls_stream_t *t, int err) {
   t->base.on_read(&t->base, err, NULL);
 }
 
+/* OpenSSL's message callback: counts the peer's KeyUpdates in the
+ * current window (only while reading, when the stream is wrapped). Each
+ * makes OpenSSL write an answer when it asks for one; a legitimate peer
+ * sends a few per connection, if any. */
+static void on_tls_message(int write_p, int version, int content_type,
+                           const void *buf, size_t len, SSL *ssl, void *arg) {
+  pz_tls_stream_t *t = arg;
+  if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 ||
+      ((const uint8_t *)buf)[0] != SSL3_MT_KEY_UPDATE || !t->tcp)
+    return;
+  uint64_t now = uv_now(t->tcp->poll.loop);
+  if (now - t->key_updates_since >= PZ_TLS_KEY_UPDATE_WINDOW_MS) {
+    t->key_updates_since = now;
+    t->key_updates = 0;
+  }
+  if (++t->key_updates > t->lim.key_updates && t->lim.key_updates)
+    t->flooded = true;
+}
+
 /* Decrypts what the read BIO holds for as long as the owner reads, then
- * sends what the handshake (or a key update) wrote. */
+ * sends what the handshake (or a key update) wrote. Reading ends when the
+ * peer sent too many key updates, or made us hold more than the bound. */
 static void pump_input(pz_tls_stream_t *t) {
   uint8_t *buf = t->tcp->readbuf;
   int size =
       t->tcp->readbuf_size > INT_MAX ? INT_MAX : (int)t->tcp->readbuf_size;
   ERR_clear_error(); /* SSL_get_error reads this thread's queue */
-  while (t->reading && !t->off) {
+  while (t->reading && !t->off && !t->flooded) {
     int n = SSL_read(t->ssl, buf, size);
     if (n > 0) {
       t->base.on_read(&t->base, n, buf);
       continue;
     }
     int e = SSL_get_error(t->ssl, n);
-    if (e == SSL_ERROR_WANT_READ)
+    if (e == SSL_ERROR_WANT_READ || t->flooded)
       break;
     flush_out(t); /* our alert, if OpenSSL wrote one */
     ERR_clear_error();
     end_input(t, e == SSL_ERROR_ZERO_RETURN ? PZ_ECLOSED : PZ_EPROTO);
     return;
   }
+  ERR_clear_error();
   if (t->off)
     return; /* what the handshake wrote leaves from the next loop */
+  if (t->flooded && t->reading) {
+    flush_out(t); /* the write BIO is empty between calls */
+    end_input(t, PZ_EABUSE);
+    return;
+  }
   shrink_rbio(t);
-  if (flush_out(t) == 0)
-    maybe_writable(t);
+  if (flush_out(t) != 0)
+    return;
+  if (t->lim.hold_max && t->held.len > t->lim.hold_max && t->reading) {
+    end_input(t, PZ_EFULL); /* reading on would only add answers */
+    return;
+  }
+  maybe_writable(t);
 }
 
 static void on_tcp_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
@@ -196,7 +225,7 @@ static void on_tcp_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
 
 static void on_tcp_writable(pz_stream_t *s) {
   pz_tls_stream_t *t = s->data;
-  if (flush_out(t) != 0 || t->held_len)
+  if (flush_out(t) != 0 || t->held.len)
     return; /* the TCP stream calls again when it can take more */
   if (t->shut_pending) {
     t->shut_pending = false;
@@ -244,7 +273,7 @@ static ssize_t encrypt(pz_tls_stream_t *t, const uv_buf_t *bufs, unsigned n) {
   unsigned i = 0;
   size_t off = 0; /* into bufs[i] */
   ERR_clear_error();
-  while (t->held_len + BIO_ctrl_pending(t->wbio) < PZ_TLS_HOLD_MAX) {
+  while (t->held.len + BIO_ctrl_pending(t->wbio) < PZ_TLS_HOLD_MAX) {
     while (i < n && off == bufs[i].len) {
       i++;
       off = 0;
@@ -312,7 +341,7 @@ static ssize_t tls_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
     t->want_writable = true;
     /* A short TCP write already asked for on_writable; a full budget or an
      * unfinished handshake did not. */
-    if (!t->held_len && SSL_is_init_finished(t->ssl))
+    if (!t->held.len && SSL_is_init_finished(t->ssl))
       pz_tcp_stream_want_writable(t->tcp);
   }
   return taken;
@@ -329,7 +358,7 @@ static int tls_shutdown(pz_stream_t *s) {
   int r = flush_out(t);
   if (r)
     return r;
-  if (t->held_len) {
+  if (t->held.len) {
     t->shut_pending = true; /* the TCP stream calls on_writable */
     return 0;
   }
@@ -385,12 +414,21 @@ static void tls_detach(pz_stream_t *s, pz_stream_detached_cb cb) {
   let_go(t, true);
 }
 
+static size_t tls_held(pz_stream_t *s) {
+  return ((pz_tls_stream_t *)s)->held.len;
+}
+
 static const struct pz_stream_vtbl tls_vtbl = {
-    tls_read_start, tls_read_stop, tls_writev,
-    tls_shutdown,   tls_close,     tls_detach,
+    .read_start = tls_read_start,
+    .read_stop = tls_read_stop,
+    .writev = tls_writev,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+    .detach = tls_detach,
+    .held = tls_held,
 };
 
-pz_tls_stream_t *pz_tls_stream_create(SSL *ssl) {
+pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim) {
   if (!ssl)
     return NULL;
   pz_tls_stream_t *t = calloc(1, sizeof(*t));
@@ -404,7 +442,11 @@ pz_tls_stream_t *pz_tls_stream_create(SSL *ssl) {
   }
   SSL_set_bio(ssl, r, w); /* ssl owns both */
   SSL_set_accept_state(ssl);
+  SSL_set_msg_callback(ssl, on_tls_message);
+  SSL_set_msg_callback_arg(ssl, t);
   t->base.vt = &tls_vtbl;
+  t->lim = *lim;
+  pz_bufchain_init(&t->held);
   t->ssl = ssl;
   t->rbio = r;
   t->wbio = w;
@@ -423,7 +465,7 @@ pz_stream_t *pz_tls_stream_wrap(pz_tls_stream_t *t, pz_tcp_stream_t *tcp) {
   /* The owner starts afresh (nothing owed); held output and a pending
    * FIN go out when the new socket is writable. */
   t->want_writable = false;
-  if (t->held_len || t->shut_pending)
+  if (t->held.len || t->shut_pending)
     pz_tcp_stream_want_writable(tcp);
   return &t->base;
 }
@@ -439,7 +481,7 @@ void pz_tls_stream_destroy(pz_tls_stream_t *t) {
   if (!t)
     return;
   SSL_free(t->ssl);
-  free(t->held);
+  pz_bufchain_dispose(&t->held);
   free(t);
 }
 

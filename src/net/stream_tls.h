@@ -21,6 +21,14 @@
  *   caller's hand-over (a mutex-protected mailbox) orders memory.
  * - Idle streams stay small: SSL_MODE_RELEASE_BUFFERS (tls_ctx.c), and the
  *   BIOs are replaced when a burst left them with large buffers.
+ * - Reading makes output too: the handshake, and in TLS 1.3 a KeyUpdate
+ *   that asks for one in return. A peer that sends those and never reads
+ *   would fill `held` without end, so it is bounded (hold_max: past it
+ *   reading ends with PZ_EFULL, and the owner counts pz_stream_held()
+ *   against its own bound meanwhile), and the KeyUpdates a peer may send
+ *   are limited per window (past the limit reading ends with PZ_EABUSE).
+ *   Held ciphertext is a chain of blocks (bufchain.h): appending never
+ *   moves what is already held.
  */
 #ifndef PZ_STREAM_TLS_H
 #define PZ_STREAM_TLS_H
@@ -33,13 +41,27 @@
  * record: the bound past which writev takes no plaintext. */
 #define PZ_TLS_HOLD_MAX (64 * 1024)
 
+/* The window over which a peer's KeyUpdate messages are counted. */
+#define PZ_TLS_KEY_UPDATE_WINDOW_MS 10000
+
 typedef struct pz_tls_stream pz_tls_stream_t;
 
+/* What a peer may make the stream hold or do. */
+typedef struct pz_tls_limits {
+  /* Held ciphertext past which reading ends with PZ_EFULL (0: no bound
+   * but PZ_TLS_HOLD_MAX on what writev encrypts). */
+  size_t hold_max;
+  /* KeyUpdate messages the peer may send within one window of
+   * PZ_TLS_KEY_UPDATE_WINDOW_MS; one more ends reading with PZ_EABUSE
+   * (0: no limit). */
+  uint32_t key_updates;
+} pz_tls_limits_t;
+
 /* A server-side TLS stream over ssl (takes ownership of it, also on
- * failure). Returns NULL when ssl is NULL or memory is short. It carries
- * nothing until wrapped. Any thread; then the thread of the loop it is
- * wrapped on. */
-pz_tls_stream_t *pz_tls_stream_create(SSL *ssl);
+ * failure) with the limits given (copied). Returns NULL when ssl is NULL
+ * or memory is short. It carries nothing until wrapped. Any thread; then
+ * the thread of the loop it is wrapped on. */
+pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim);
 
 /* Puts the stream on tcp, a TCP stream just opened on the calling thread's
  * loop (borrowed until the TLS stream's close or detach completes; the TLS

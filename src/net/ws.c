@@ -55,8 +55,13 @@ void pz_ws_scan_feed(pz_ws_scan_t *s, const uint8_t *p, size_t n) {
       for (int i = 0; i < 8; i++)
         len = (i ? len << 8 : 0) | s->hdr[2 + i];
     unsigned opcode = s->hdr[0] & 0x0f;
-    if (opcode < 8) /* data or continuation: FIN ends the message */
+    if (opcode < 8) { /* data or continuation: FIN ends the message */
+      if (!s->in_message)
+        s->frames = 0;
+      if (s->frames < UINT32_MAX)
+        s->frames++;
       s->in_message = !(s->hdr[0] & 0x80);
+    }
     s->payload_left = len;
     s->have = 0;
   }

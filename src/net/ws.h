@@ -26,12 +26,19 @@ size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
  * status to refuse with (400, 426). */
 int pz_ws_handshake(const pz_http_req_t *req, char *out, size_t out_size);
 
+/* Frames one client message may come in. wslay bounds a message's bytes,
+ * not its frames: endless empty continuations would hold a message open
+ * forever at the cost of CPU alone. Past this the server closes 1009. */
+#define PZ_WS_MESSAGE_FRAMES_MAX 1024
+
 /* Follows frame boundaries of a client's byte stream without parsing
  * payloads, so the server knows when wslay holds no partial frame or
  * message and its context (about 9 KiB) can be released while the client
- * is idle. Fed exactly the bytes given to wslay. */
+ * is idle, and how many frames the current message came in. Fed exactly
+ * the bytes given to wslay. */
 typedef struct pz_ws_scan {
   uint64_t payload_left; /* of the frame being read */
+  uint32_t frames;       /* data frames of the latest message so far */
   uint8_t have;          /* header bytes read so far */
   uint8_t hdr[14];
   uint8_t in_message; /* a data message's final frame is still to come */

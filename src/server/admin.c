@@ -332,10 +332,17 @@ static void kick(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
 /* Drain: exactly what SIGTERM does (main's signal handler stops the
  * acceptor and the workers: clients closed with 1001, sessions kept
  * resumable, exit 0), so the signal is what it sends; once only, since
- * main stops listening for it after the first. */
+ * main stops listening for it after the first. The answer is written
+ * before the signal, not at the end of the loop turn: nothing the stop
+ * does can come between the request and its answer. (A fresh socket
+ * takes it whole; were it to take only part, the rest leaves as any
+ * closing connection's does, before the worker stops.) */
 static void drain(pz_worker_t *w, pz_conn_t *c) {
   pz_info("admin: drain asked by %s", pz_conn_peer(c));
   answer_json(c, 202, NULL, json_pack("{sb}", "draining", 1));
+  if (!pz_conn_flush(c))
+    pz_debug("admin: the drain's answer to %s is not all written yet",
+             pz_conn_peer(c));
   if (!atomic_exchange(&w->srv->drain_asked, 1) &&
       !atomic_load(&w->srv->draining))
     kill(getpid(), SIGTERM);

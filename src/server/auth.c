@@ -63,6 +63,7 @@ pz_auth_t *pz_auth_create(const pz_config_t *cfg) {
       .secret = (const uint8_t *)cfg->jwt_secret,
       .secret_len = strlen(cfg->jwt_secret),
       .leeway_s = cfg->jwt_leeway_s,
+      .max_lifetime_s = cfg->jwt_max_lifetime_s,
       .issuer = cfg->jwt_issuer,
       .audience = cfg->jwt_audience,
   };
@@ -72,7 +73,13 @@ pz_auth_t *pz_auth_create(const pz_config_t *cfg) {
   if (cfg->connect_rate > 0)
     a->connects = pz_xcalloc(CONNECT_SLOTS, sizeof(*a->connects));
   if (pz_auth_required(a)) {
-    pz_info("HELLO requires an HS256 JWT (leeway %u s)", cfg->jwt_leeway_s);
+    if (cfg->jwt_max_lifetime_s)
+      pz_info("HELLO requires an HS256 JWT (leeway %u s, lifetime at most %u "
+              "s)",
+              cfg->jwt_leeway_s, cfg->jwt_max_lifetime_s);
+    else
+      pz_info("HELLO requires an HS256 JWT (leeway %u s, any lifetime)",
+              cfg->jwt_leeway_s);
     if (a->jwt.secret_len < SHORT_KEY)
       pz_warn("the JWT key is shorter than %d bytes: use a longer random one",
               SHORT_KEY);

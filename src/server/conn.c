@@ -33,9 +33,9 @@ bool pz_close_ends_session(int code) {
 
 /* ---- the outlet: how a shard reaches this client ------------------------ */
 
-static void outlet_send(pz_outlet_t *o, const uint8_t *data, size_t len,
-                        int kind, pz_payload_t *shared) {
-  pz_conn_send((pz_conn_t *)o, data, len, kind, shared);
+static int outlet_send(pz_outlet_t *o, const uint8_t *data, size_t len,
+                       int kind, pz_payload_t *shared) {
+  return pz_conn_send((pz_conn_t *)o, data, len, kind, shared);
 }
 
 static void outlet_close(pz_outlet_t *o, int code, const char *reason) {
@@ -118,6 +118,14 @@ static void on_stream_closed(pz_stream_t *s) {
   pz_conn_free(s->data);
 }
 
+/* What TLS holds for the client counts against the same bound as the
+ * queue, and so do the answers a client makes it write but never reads. */
+struct pz_tls_stream *pz_conn_tls_new(pz_conn_host_t *h) {
+  pz_tls_limits_t lim = {.hold_max = h->cfg->max_outbound,
+                         .key_updates = h->cfg->tls_key_updates};
+  return pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls), &lim);
+}
+
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   pz_conn_host_t *h = c->host;
   /* TCP keepalive finds peers gone without a FIN even where no
@@ -128,7 +136,7 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   /* A moved connection brings its TLS stream (its session state). Behind
    * a PROXY header TLS begins after it (conn_proxy.c). */
   if (h->tls && !c->tls && c->state != PZ_CONN_PROXY &&
-      !(c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls))))
+      !(c->tls = pz_conn_tls_new(h)))
     return PZ_ENOMEM;
   int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
                              sizeof(h->readbuf), &opt);
@@ -207,6 +215,10 @@ void pz_conn_hard_close(pz_conn_t *c) {
 void pz_conn_enter_closing(pz_conn_t *c) {
   if (c->state == PZ_CONN_CLOSING || c->state == PZ_CONN_CLOSED)
     return;
+  if (c->input_paused) { /* the peer's close frame must be read */
+    c->input_paused = false;
+    pz_stream_read_start(c->stream);
+  }
   c->state = PZ_CONN_CLOSING;
   c->deadline_ms = uv_now(c->host->loop) + PZ_LINGER_MS;
   pz_conn_list_move(c, &c->host->closing);
@@ -248,26 +260,32 @@ static void slow_consumer(pz_conn_t *c) {
   pz_conn_close(c, PZ_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
-void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
-                  const void *data, size_t len, int kind,
-                  pz_payload_t *shared) {
+int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
+                 const void *data, size_t len, int kind, pz_payload_t *shared) {
   int r = shared ? pz_outq_push(&c->outq, hdr, hlen, shared, kind)
                  : pz_outq_push_copy(&c->outq, hdr, hlen, data, len, kind);
-  if (r == PZ_EFULL && c->state == PZ_CONN_WS && !c->close_pending)
+  /* The bound covers the queue and what the stream holds (TLS records
+   * encrypted but not yet taken by the socket). */
+  if (c->state == PZ_CONN_WS && !c->close_pending &&
+      (r == PZ_EFULL ||
+       c->outq.bytes + pz_stream_held(c->stream) > c->host->cfg->max_outbound))
     slow_consumer(c);
   pz_conn_schedule_flush(c);
+  return r;
 }
 
-void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
-                  pz_payload_t *shared) {
+int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
+                 pz_payload_t *shared) {
   if ((c->state != PZ_CONN_WS && c->state != PZ_CONN_MIGRATING) ||
       c->close_pending)
-    return;
+    return 0;
   uint8_t hdr[PZ_WS_HEADER_MAX];
   size_t hlen = pz_ws_frame_header(hdr, WSLAY_BINARY_FRAME, len);
   if (len > 1 && data[1] < 10)
     PZ_ADD(c->host->metrics->msgs_out[data[1]], 1);
-  pz_conn_push(c, hdr, hlen, data, len, kind, shared);
+  return pz_conn_push(c, hdr, hlen, data, len, kind, shared) == PZ_OUTQ_LOST
+             ? PZ_OUTLET_LOST
+             : 0;
 }
 
 /* Writes what the queue holds until the stream takes no more. */
@@ -290,6 +308,13 @@ static void write_out(pz_conn_t *c) {
     if ((size_t)r < total)
       c->blocked = true; /* the stream calls on_writable */
   }
+}
+
+bool pz_conn_flush(pz_conn_t *c) {
+  if (c->state == PZ_CONN_CLOSED || c->state == PZ_CONN_MIGRATING)
+    return false;
+  write_out(c);
+  return c->state != PZ_CONN_CLOSED && pz_outq_empty(&c->outq);
 }
 
 void pz_conn_on_writable(pz_stream_t *s) {
@@ -464,9 +489,31 @@ void pz_conn_host_close(pz_conn_host_t *h) {
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* The stream stopped reading because the client broke one of its limits:
+ * TLS answers it never reads past --max-outbound (PZ_EFULL), or a flood of
+ * TLS key updates (PZ_EABUSE). A WebSocket client is told with a close
+ * code, which the linger deadline gives up on if it does not read; true
+ * then. Other phases are dropped like any broken input. */
+static bool stream_limit(pz_conn_t *c, int err) {
+  if (c->state != PZ_CONN_WS || c->close_pending)
+    return false;
+  if (err == PZ_EFULL) {
+    slow_consumer(c);
+    return true;
+  }
+  if (err != PZ_EABUSE)
+    return false;
+  pz_info("closing %s: more than %u TLS key updates within %d s", c->peer,
+          c->host->cfg->tls_key_updates, PZ_TLS_KEY_UPDATE_WINDOW_MS / 1000);
+  pz_conn_close(c, PZ_CLOSE_KICKED, "TLS key update flood");
+  return true;
+}
+
 void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
   pz_conn_t *c = s->data;
   pz_conn_host_t *h = c->host;
+  if (n < 0 && stream_limit(c, (int)n))
+    return;
   if (n < 0) {
     c->eof = true;
     if (c->state == PZ_CONN_WS && !c->close_pending) {

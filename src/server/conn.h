@@ -125,9 +125,15 @@ bool pz_conn_closing(const pz_conn_t *c);
 void pz_conn_attach(pz_conn_t *c, struct pz_session *s);
 
 /* Queues one server message (payload bytes; framed here). `shared` is
- * NULL (bytes borrowed: copied) or the refcounted payload holding them. */
-void pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
-                  pz_payload_t *shared);
+ * NULL (bytes borrowed: copied) or the refcounted payload holding them.
+ * Returns 0, or PZ_OUTLET_LOST when this partial STATE replaced an unsent
+ * STATE (outlet.h): the client is owed a full one. */
+int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
+                 pz_payload_t *shared);
+/* Writes what c's queue holds now rather than at the flush step. Returns
+ * true when all of it is on the wire (for an answer that must leave before
+ * what follows it: POST /admin/drain's, before the process stops). */
+bool pz_conn_flush(pz_conn_t *c);
 /* Asks for the close handshake with `code`; carried out at the flush
  * step. Kicks (1002, 1003, 1007, 1009, 4002, 4003) give up the session at
  * once, so its token cannot take it over meanwhile. */
@@ -164,5 +170,13 @@ typedef void (*pz_conn_moved_cb)(pz_conn_t *c, void *arg);
 void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg);
 int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c);
 void pz_conn_resume_input(pz_conn_t *c);
+/* Holds a WebSocket connection's input while something it asked for is
+ * decided elsewhere (a JOIN asking another worker for a place): messages
+ * already read wait, in order, and the socket is not read, until
+ * pz_conn_resume_input (or a move, or a close). Output goes on. */
+void pz_conn_pause_input(pz_conn_t *c);
+/* A connection in transit that no worker will adopt (shutdown): closes its
+ * socket and frees it; its session, if any, is the caller's. */
+void pz_conn_abandon(pz_conn_t *c);
 
 #endif

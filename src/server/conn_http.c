@@ -105,9 +105,11 @@ static void http_error(pz_conn_t *c, int status, const char *text) {
 
 static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   /* A browser page of another site must not open a socket that carries
-   * its visitor's cookies or token (cross-site WebSocket hijacking). */
+   * its visitor's cookies or token (cross-site WebSocket hijacking). The
+   * server's own page (the demo at /) is not another site. */
   const char *origin = pz_http_header(c->http, PZ_HF_ORIGIN);
-  if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin)) {
+  if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin) &&
+      !pz_origin_same_host(origin, pz_http_header(c->http, PZ_HF_HOST))) {
     pz_debug("upgrade from %s refused: origin not allowed", c->peer);
     http_error(c, 403, "origin not allowed\n");
     return;
@@ -124,6 +126,7 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
     pz_conn_hard_close(c);
     return;
   }
+  pz_http_req_dispose(c->http);
   free(c->http);
   c->http = NULL;
   c->state = PZ_CONN_WS;
@@ -158,10 +161,11 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (r == PZ_EAGAIN)
     return;
   if (r == PZ_ETOOBIG) {
-    if (c->http->head_done)
-      http_error(c, 413, "request body too large\n");
-    else
+    /* A head can be over the limit and complete (one read of it all). */
+    if (c->http->head_bytes > PZ_HTTP_HEAD_MAX)
       http_error(c, 431, "request head too large\n");
+    else
+      http_error(c, 413, "request body too large\n");
     return;
   }
   if (r < 0) {
@@ -174,7 +178,12 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (q)
     *q = 0;
   if (strcmp(c->http->path, PZ_WS_PATH) == 0) {
-    upgrade(c, data + r, len - (size_t)r);
+    /* RFC 6455 4.1: the upgrade is a GET without a body. One that carries
+     * a body would leave it to be read as frames, or kept for nothing. */
+    if (c->http->upgrade && c->http->has_body)
+      http_error(c, 400, "a WebSocket upgrade carries no body\n");
+    else
+      upgrade(c, data + r, len - (size_t)r);
     return;
   }
   c->request_pending = true;

@@ -51,6 +51,7 @@ struct pz_conn {
   bool shut;            /* our FIN sent: draining until the peer's */
   bool blocked;         /* the stream takes no more until on_writable */
   bool close_pending;   /* pz_conn_close asked; the flush step does it */
+  bool input_paused;    /* pz_conn_pause_input: read messages wait */
   bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
   /* The client: the socket's peer, or whom a trusted proxy named. */
@@ -84,8 +85,9 @@ struct pz_conn {
 /* conn.c */
 void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list);
 void pz_conn_schedule_flush(pz_conn_t *c);
-void pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
-                  const void *data, size_t len, int kind, pz_payload_t *shared);
+/* Queues a frame; returns pz_outq_push's result. */
+int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,
+                 const void *data, size_t len, int kind, pz_payload_t *shared);
 void pz_conn_enter_closing(pz_conn_t *c);
 void pz_conn_release_session(pz_conn_t *c, int code);
 void pz_conn_hard_close(pz_conn_t *c);
@@ -93,6 +95,8 @@ void pz_conn_check_done(pz_conn_t *c);
 void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data);
 void pz_conn_on_writable(pz_stream_t *s);
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd);
+/* A TLS stream for a new client of h (its limits set); NULL: no memory. */
+struct pz_tls_stream *pz_conn_tls_new(pz_conn_host_t *h);
 void pz_conn_free(pz_conn_t *c);
 
 /* conn_ws.c */

@@ -24,6 +24,7 @@ static void on_detached(pz_stream_t *s, uv_os_sock_t fd) {
 
 void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
   c->state = PZ_CONN_MIGRATING;
+  c->input_paused = false; /* what waits is deferred: it goes along */
   c->moved = moved;
   c->moved_arg = arg;
   pz_conn_list_move(c, NULL);
@@ -61,8 +62,22 @@ int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
   return 0;
 }
 
+void pz_conn_pause_input(pz_conn_t *c) {
+  if (c->state != PZ_CONN_WS || c->input_paused)
+    return;
+  c->input_paused = true;
+  pz_stream_read_stop(c->stream);
+}
+
+/* Handles what waited, in order, until a message pauses the input again
+ * (a JOIN deferred behind another) or the connection closes or moves. */
 void pz_conn_resume_input(pz_conn_t *c) {
-  while (c->deferred && c->state == PZ_CONN_WS && !c->close_pending) {
+  if (c->input_paused && c->state == PZ_CONN_WS) {
+    c->input_paused = false;
+    pz_stream_read_start(c->stream);
+  }
+  while (c->deferred && c->state == PZ_CONN_WS && !c->close_pending &&
+         !c->input_paused) {
     pz_deferred_t *d = c->deferred;
     c->deferred = d->next;
     if (!c->deferred)
@@ -73,7 +88,7 @@ void pz_conn_resume_input(pz_conn_t *c) {
       pz_conn_ws_message(c, d->opcode, d->data, d->len);
     free(d);
   }
-  if (c->pending_rx && c->state == PZ_CONN_WS) {
+  if (c->pending_rx && c->state == PZ_CONN_WS && !c->input_paused) {
     uint8_t *data = c->pending_rx;
     size_t len = c->pending_rx_len;
     c->pending_rx = NULL;
@@ -81,4 +96,10 @@ void pz_conn_resume_input(pz_conn_t *c) {
     pz_conn_ws_input(c, data, len);
     free(data);
   }
+}
+
+void pz_conn_abandon(pz_conn_t *c) {
+  close(c->fd);
+  c->session = NULL;
+  pz_conn_free(c);
 }

@@ -28,7 +28,7 @@ bool pz_conn_proxy_expected(const pz_conn_t *c) {
 /* TLS from here on, starting with the bytes read past the header. */
 static int start_tls(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   pz_conn_host_t *h = c->host;
-  c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls));
+  c->tls = pz_conn_tls_new(h);
   if (!c->tls || pz_tls_stream_push_input(c->tls, rest, rest_len) != 0)
     return PZ_ENOMEM;
   c->stream = pz_tls_stream_wrap(c->tls, &c->tcp);

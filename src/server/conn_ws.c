@@ -17,10 +17,15 @@
 #include "log.h"
 #include "plaza/protocol.h"
 
+static bool too_many_frames(const pz_conn_t *c) {
+  return c->scan.frames > PZ_WS_MESSAGE_FRAMES_MAX;
+}
+
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
                        int flags, void *user_data) {
   pz_conn_t *c = user_data;
-  if (c->rx_len == 0 || c->state == PZ_CONN_MIGRATING || c->ws_broken) {
+  if (c->rx_len == 0 || c->state == PZ_CONN_MIGRATING || c->input_paused ||
+      c->ws_broken || too_many_frames(c)) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     return -1;
   }
@@ -99,7 +104,7 @@ static void msg_cb(wslay_event_context_ptr ctx,
     c->ws_broken = true;
     return;
   }
-  if (c->state == PZ_CONN_MIGRATING) {
+  if (c->state == PZ_CONN_MIGRATING || c->input_paused) {
     if (arg->opcode != WSLAY_PING && arg->opcode != WSLAY_PONG)
       pz_conn_defer(c, arg->opcode, arg->msg, arg->msg_length);
     return;
@@ -170,8 +175,9 @@ void pz_conn_ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   c->rx = data;
   c->rx_len = len;
   int r = wslay_event_recv(c->ws);
-  if (c->rx_len && c->state == PZ_CONN_MIGRATING) {
-    /* Read but not yet parsed: goes along to the next worker. */
+  if (c->rx_len && (c->state == PZ_CONN_MIGRATING || c->input_paused)) {
+    /* Read but not yet parsed: waits (and goes along to the next worker
+     * when the connection moves). */
     uint8_t *keep = pz_xmalloc(c->pending_rx_len + c->rx_len);
     if (c->pending_rx_len)
       memcpy(keep, c->pending_rx, c->pending_rx_len);
@@ -191,6 +197,13 @@ void pz_conn_ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
   if (r != 0 || c->ws_broken) {
     protocol_error(c);
     return;
+  }
+  if (too_many_frames(c) && c->state == PZ_CONN_WS && !c->close_pending) {
+    /* No more of its input is parsed (recv_cb); 1009 ends the session,
+     * as for a message over --max-message. */
+    pz_debug("%s: a message in more than %d frames", c->peer,
+             PZ_WS_MESSAGE_FRAMES_MAX);
+    pz_conn_close(c, PZ_CLOSE_TOO_BIG, "message in too many frames");
   }
   ws_drain(c);
   if (c->state == PZ_CONN_WS && !c->close_pending &&

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "joins.h"
 #include "log.h"
 #include "replies.h"
 #include "routing.h"
@@ -127,15 +128,9 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
                  "name must be 1-32 bytes of UTF-8");
     return;
   }
+  /* A resume adds no session if it succeeds; a fresh one, whether asked
+   * for or given when the resume fails, must fit (sessions.c). */
   pz_str_t resume = m->u.hello.resume;
-  /* A resume adds no session if it succeeds; a fresh one must fit. */
-  if (!resume.ptr &&
-      atomic_load(&w->srv->sessions) >= (int64_t)w->cfg->max_connections) {
-    free(grant);
-    error(x, PZ_ERR_OVERLOADED, "server full, try another node", PZ_C_HELLO);
-    pz_conn_close(x->c, PZ_CLOSE_GOING_AWAY, "overloaded");
-    return;
-  }
   if (resume.ptr)
     pz_sessions_resume(w, x->c, resume, name, m->u.hello.has_last_chat_seq,
                        m->u.hello.last_chat_seq, grant);
@@ -170,13 +165,7 @@ static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
     rate_limited(x, PZ_C_JOIN);
     return;
   }
-  pz_shard_leave(&w->shard, s, false);
-  int shard = pz_room_shard(room.ptr, room.len, w->srv->n_workers);
-  if (shard != w->index) { /* the room lives on another worker */
-    pz_sessions_join_elsewhere(w, x->c, room, shard);
-    return;
-  }
-  pz_dispatch_answer(x->c, pz_shard_join(&w->shard, s, room), PZ_C_JOIN);
+  pz_joins_join(w, x->c, room);
 }
 
 static void on_move(const pz_ctx_t *x, const pz_cmsg_t *m) {

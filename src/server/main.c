@@ -77,7 +77,10 @@ static void on_drain_timer(uv_timer_t *t) {
  * changes nothing, and SIGINT stops at once. */
 static void on_signal(uv_signal_t *sig, int signum) {
   pz_main_t *m = sig->data;
-  const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+  /* /admin/drain asks by raising SIGTERM (admin.c): name what asked. */
+  const char *name = signum == SIGINT                    ? "SIGINT"
+                     : atomic_load(&m->srv->drain_asked) ? "POST /admin/drain"
+                                                         : "SIGTERM";
   uint32_t delay = m->srv->cfg->drain_delay_ms;
   if (atomic_exchange(&m->srv->draining, 1)) {
     if (signum == SIGINT && uv_is_active((uv_handle_t *)&m->drain_timer)) {
@@ -205,6 +208,7 @@ int main(int argc, char **argv) {
     srv.bus = pz_bus_local_create();
   srv.auth = pz_auth_create(&cfg);
   srv.workers = pz_xcalloc((size_t)cfg.workers, sizeof(*srv.workers));
+  atomic_init(&srv.workers_busy, cfg.workers);
 
   pz_main_t m = {.srv = &srv};
   m.acceptor = pz_acceptor_create(cfg.host, cfg.port, on_socket, &m);
@@ -245,7 +249,11 @@ int main(int argc, char **argv) {
   }
   uv_run(loop, UV_RUN_DEFAULT);
 
+  /* libuv's rule: stop every loop and join every thread before freeing
+   * anything. A worker posts to the others until its own loop ends. */
   pz_acceptor_destroy(m.acceptor);
+  for (int i = 0; i < cfg.workers; i++)
+    pz_worker_join(srv.workers[i]);
   for (int i = 0; i < cfg.workers; i++)
     pz_worker_destroy(srv.workers[i]);
   free(srv.workers);

@@ -119,11 +119,16 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
          "Messages shed: rate-limited input, slow consumers, full inboxes.");
   put(&o, "plaza_dropped_frames_total %lld\n", (long long)SUM(dropped_frames));
   family(&o, "plaza_state_frames_total", "counter",
-         "STATE messages encoded (one per room per tick with changes).");
+         "STATE messages encoded (one per room per tick with changes, and "
+         "one full STATE per room and tick where a client is owed one).");
   put(&o, "plaza_state_frames_total %lld\n", (long long)SUM(state_frames));
   family(&o, "plaza_state_entries_total", "counter",
          "Member entries in the STATE messages encoded.");
   put(&o, "plaza_state_entries_total %lld\n", (long long)SUM(state_entries));
+  family(&o, "plaza_state_resyncs_total", "counter",
+         "Full STATEs sent to clients whose outbound queue had replaced an "
+         "unsent STATE (slow readers).");
+  put(&o, "plaza_state_resyncs_total %lld\n", (long long)SUM(state_resyncs));
 
   family(&o, "plaza_tick_duration_seconds", "histogram",
          "Time a worker spends in one tick.");

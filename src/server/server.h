@@ -33,7 +33,10 @@ typedef struct pz_server {
   _Atomic int64_t sessions; /* against --max-connections */
   _Atomic int draining;     /* SIGTERM or a drain came: /readyz says 503 */
   _Atomic int stopping;     /* clients are being closed */
-  _Atomic int drain_asked;  /* POST /admin/drain came (once is enough) */
+  /* Workers whose connections are not all gone yet at shutdown (every
+   * worker at start): each keeps its inbox open until this is 0. */
+  _Atomic int workers_busy;
+  _Atomic int drain_asked; /* POST /admin/drain came (once is enough) */
 } pz_server_t;
 
 /* Shard of a room: FNV-1a 64 of its name, modulo the workers. Stable, and

@@ -31,6 +31,8 @@ typedef struct pz_msg_adopt {
   /* JOIN */
   char room[PZ_ROOM_NAME_MAX + 1];
   uint8_t room_len;
+  bool held;  /* a place is held for it there */
+  bool evict; /* a restored session its token keeps out of the room */
   /* RESUME */
   uint64_t id;
   char token[PZ_SESSION_TOKEN_MAX + 1];
@@ -62,7 +64,6 @@ static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   }
   pz_session_t *s = pz_shard_session_create(
       &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
-  atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, id, w->index);
   return s;
@@ -74,10 +75,30 @@ static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   s->addr = *pz_conn_ip(c);
 }
 
+/* A place among --max-connections sessions, taken before the session is
+ * made: one atomic add, undone when it went over, so that HELLOs on
+ * several workers at once never all take the last place (a check, then
+ * the add, would let them). */
+static bool seat_take(pz_server_t *srv) {
+  if (atomic_fetch_add(&srv->sessions, 1) < (int64_t)srv->cfg->max_connections)
+    return true;
+  atomic_fetch_sub(&srv->sessions, 1);
+  return false;
+}
+
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant) {
+  if (!seat_take(w->srv)) {
+    pz_debug("HELLO from %s: server full", pz_conn_peer(c));
+    free(grant);
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_OVERLOADED,
+                   "server full, try another node", PZ_C_HELLO);
+    pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "overloaded");
+    return;
+  }
   if (grant && !pz_auth_user_acquire(w->srv->auth, grant)) {
     pz_debug("HELLO from %s: user has too many sessions", pz_conn_peer(c));
+    atomic_fetch_sub(&w->srv->sessions, 1);
     free(grant);
     pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN,
                    "too many sessions for this user", PZ_C_HELLO);
@@ -86,6 +107,7 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
   }
   pz_session_t *s = session_new(w, name);
   if (!s) {
+    atomic_fetch_sub(&w->srv->sessions, 1);
     if (grant)
       pz_auth_user_release(w->srv->auth, grant);
     free(grant);
@@ -119,7 +141,6 @@ void pz_sessions_on_gone(pz_conn_t *c, pz_session_t *s, int code) {
     return; /* resumed on another connection meanwhile */
   if (pz_close_ends_session(code) || w->cfg->resume_grace_ms == 0) {
     pz_debug("session %llu ends (close %d)", (unsigned long long)s->id, code);
-    s->outlet = NULL;
     pz_shard_session_detach(&w->shard, s, 0);
     pz_sessions_end(w, s);
     return;
@@ -189,16 +210,74 @@ static void send_along(pz_conn_t *c, pz_msg_adopt_t *a, int to) {
   pz_conn_migrate(c, on_moved, a);
 }
 
-void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to) {
+/* The session of c and c go to worker `to`, the worker of `room`, and
+ * join it there, into the place held for it when `held` (or, evict: are
+ * kept out of it, see evict below). */
+static void go_to_room(pz_worker_t *w, pz_conn_t *c, pz_str_t room, int to,
+                       bool held, bool evict) {
   pz_session_t *s = pz_conn_session(c);
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_JOIN;
   a->session = s;
+  a->held = held;
   memcpy(a->room, room.ptr, room.len);
   a->room_len = (uint8_t)room.len;
+  a->evict = evict;
   unhost(w, s);
   send_along(c, a, to);
+}
+
+void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
+                                int to, bool held) {
+  go_to_room(w, c, room, to, held, false);
+}
+
+/* ---- a resume the new token keeps out of the session's room ------------- */
+
+/* docs/protocol.md: on a resume the new token's rooms apply. A session
+ * whose room the token does not allow resumes outside any room, and the
+ * client hears why, after WELCOME. */
+static void say_forbidden(pz_worker_t *w, pz_conn_t *c, pz_str_t room) {
+  char msg[PZ_ROOM_NAME_MAX + 80];
+  snprintf(msg, sizeof(msg),
+           "your token does not allow room %.*s: resumed outside any room",
+           (int)room.len, room.ptr);
+  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_FORBIDDEN, msg, PZ_C_HELLO);
+}
+
+/* ...and leaves the room: its members see LEFT, on every node. On the
+ * room's worker, s attached to c. */
+static void leave_forbidden(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
+  pz_debug("session %llu resumed out of room %.*s on worker %d (token)",
+           (unsigned long long)s->id, s->room->name_len, s->room->name,
+           w->index);
+  say_forbidden(w, c, (pz_str_t){s->room->name, s->room->name_len});
+  pz_shard_leave(&w->shard, s, false); /* may free the room */
+}
+
+static bool room_forbidden(const pz_session_t *s) {
+  return s->room && s->grant &&
+         !pz_grant_allows_room(s->grant, s->room->name, s->room->name_len);
+}
+
+/* A session restored from another node into a room its new token does not
+ * allow: it rejoins the room quietly, unseen by its client (detached
+ * meanwhile: no ROOM), so that the node that held it lets go of it as
+ * after any resume; then it leaves, and every node's members see LEFT.
+ * On the room's worker, s attached to c. */
+static void evict(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
+                  pz_str_t room) {
+  s->handoff = true;
+  s->replay = false;
+  pz_shard_session_detach(&w->shard, s, 0);
+  pz_shard_result_t r = pz_shard_join(&w->shard, s, room);
+  pz_shard_session_attach(&w->shard, s, pz_conn_outlet(c));
+  if (r == PZ_SHARD_OK) {
+    leave_forbidden(w, c, s);
+  } else {
+    s->handoff = false; /* full: it never got in */
+    say_forbidden(w, c, room);
+  }
 }
 
 /* ---- resume ------------------------------------------------------------- */
@@ -219,7 +298,10 @@ static void resume_here(pz_worker_t *w, pz_conn_t *c, pz_session_t *s,
   }
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
-  pz_shard_send_room(&w->shard, s, a->has_last_chat_seq, a->last_chat_seq);
+  if (room_forbidden(s))
+    leave_forbidden(w, c, s);
+  else
+    pz_shard_send_room(&w->shard, s, a->has_last_chat_seq, a->last_chat_seq);
   pz_debug("session %llu resumed on worker %d", (unsigned long long)s->id,
            w->index);
 }
@@ -316,6 +398,8 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   }
   pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, r->token,
                                             pz_worker_now(w));
+  /* Counted, never refused: a resume is let through (the session left
+   * its node, whose count went down; and its record is taken already). */
   atomic_fetch_add(&w->srv->sessions, 1);
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
@@ -327,16 +411,20 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);
-  pz_debug("session %llu continues here from node %u",
-           (unsigned long long)s->id, pz_id_node(s->id));
+  pz_debug("session %llu continues on worker %d from node %u",
+           (unsigned long long)s->id, w->index, pz_id_node(s->id));
   if (!r->room.len)
     return;
   s->handoff = true; /* no JOINED: the room knows it */
   s->replay = r->replay;
   s->replay_after = r->replay_after;
+  bool forbidden =
+      grant && !pz_grant_allows_room(grant, r->room.ptr, r->room.len);
   int shard = pz_room_shard(r->room.ptr, r->room.len, w->srv->n_workers);
   if (shard != w->index)
-    pz_sessions_join_elsewhere(w, c, r->room, shard);
+    go_to_room(w, c, r->room, shard, false, forbidden);
+  else if (forbidden)
+    evict(w, c, s, r->room);
   else
     pz_dispatch_answer(c, pz_shard_join(&w->shard, s, r->room), PZ_C_JOIN);
 }
@@ -368,19 +456,26 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
   pz_conn_t *c = a->conn;
   if (a->session) /* here now, whatever happens to the connection */
     host(w, a->session);
+  pz_str_t room = {a->room, a->room_len};
   if (pz_conn_adopt(&w->conns, c) != 0) {
     if (a->session) {
       a->session->outlet = NULL;
       pz_sessions_end(w, a->session);
     }
+    if (a->held)
+      pz_shard_place_release(&w->shard, room);
     adopt_free(a);
     return;
   }
-  if (a->purpose == PZ_ADOPT_JOIN) {
-    pz_dispatch_answer(
-        c,
-        pz_shard_join(&w->shard, a->session, (pz_str_t){a->room, a->room_len}),
-        PZ_C_JOIN);
+  if (a->purpose == PZ_ADOPT_JOIN && a->evict) {
+    evict(w, c, a->session, room);
+    free(a);
+  } else if (a->purpose == PZ_ADOPT_JOIN) {
+    if (a->held)
+      pz_shard_join_held(&w->shard, a->session, room);
+    else
+      pz_dispatch_answer(c, pz_shard_join(&w->shard, a->session, room),
+                         PZ_C_JOIN);
     free(a);
   } else {
     resume(w, c, a);
@@ -391,6 +486,23 @@ static void on_adopt(pz_worker_t *w, pz_msg_t *msg) {
     pz_conn_resume_input(c);
 }
 
+/* Shutdown, every thread joined: a connection that never arrived is closed
+ * (its socket with it) and the session it carried is freed. */
+static void drop_adopt(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_adopt_t *a = (pz_msg_adopt_t *)msg;
+  pz_conn_abandon(a->conn);
+  pz_session_t *s = a->session;
+  if (s) {
+    if (s->grant)
+      pz_auth_user_release(w->srv->auth, s->grant);
+    atomic_fetch_sub(&w->srv->sessions, 1);
+    free(s->grant);
+    free(s);
+  }
+  adopt_free(a);
+}
+
 void pz_sessions_register(pz_worker_t *w) {
   pz_worker_on(w, PZ_MSG_ADOPT, on_adopt);
+  pz_worker_on_drop(w, PZ_MSG_ADOPT, drop_adopt);
 }

@@ -17,21 +17,25 @@ void pz_sessions_register(pz_worker_t *w);
 
 /* HELLO without resume: a fresh session for c, and WELCOME. `grant`
  * (taken; NULL without auth) becomes the session's: when its user already
- * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001. */
+ * has --max-sessions-per-user sessions, c gets ERROR 8 and close 4001;
+ * when the process holds --max-connections sessions, ERROR 10 and close
+ * 1001 (the count is a reservation: an atomic add, undone when over). */
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                          pz_grant_t *grant);
 /* HELLO with a resume token: attaches c to the session if it lives here
  * and the token matches, sends c on towards it when it lives elsewhere, or
  * answers ERROR 9 and a fresh session (named `name`). With auth, `grant`
  * (taken) must name the session's user, or c is closed with 4001; it
- * replaces the session's grant (a fresher token). */
+ * replaces the session's grant (a fresher token), and a room it does not
+ * allow is left: WELCOME, then ERROR 8 naming the room, no ROOM. */
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
                         uint64_t last_chat_seq, pz_grant_t *grant);
 /* JOIN of a room on worker `to`: the session (already out of its room)
- * and its connection go there, and join on arrival. */
+ * and its connection go there, and join on arrival: into the place held
+ * for it when `held` (joins.c), else if the room has one. */
 void pz_sessions_join_elsewhere(pz_worker_t *w, pz_conn_t *c, pz_str_t room,
-                                int to);
+                                int to, bool held);
 /* Ends a session for good: leaves its room (LEFT), frees it. */
 void pz_sessions_end(pz_worker_t *w, pz_session_t *s);
 /* Connection up-call: s lost its connection c with close `code`. A kick
@@ -52,7 +56,10 @@ typedef struct pz_restore {
 } pz_restore_t;
 /* Creates the session (copies r), attaches c, answers WELCOME (resumed)
  * and rejoins its room, quietly: the others see no LEFT/JOINED. With auth,
- * `grant` (taken) must be the record's user's, else close 4001. */
+ * `grant` (taken) must be the record's user's, else close 4001; when it
+ * does not allow the room, the session rejoins it unseen by its client
+ * (the old node lets go of it) and leaves: the others see LEFT, the
+ * client ERROR 8 naming the room, as for a resume on the same node. */
 void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
                          pz_grant_t *grant);
 /* A resume that found nothing: ERROR 9 and a fresh session for c (grant

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "dispatch.h"
 #include "endpoints.h"
+#include "joins.h"
 #include "log.h"
 #include "requests.h"
 #include "routing.h"
@@ -33,6 +34,10 @@ static const pz_conn_events_t conn_events = {
 
 void pz_worker_on(pz_worker_t *w, int type, pz_msg_handler handler) {
   w->handlers[type] = handler;
+}
+
+void pz_worker_on_drop(pz_worker_t *w, int type, pz_msg_handler dropper) {
+  w->droppers[type] = dropper;
 }
 
 void pz_worker_post(pz_worker_t *to, pz_msg_t *msg) {
@@ -57,6 +62,8 @@ static void on_tick(uv_timer_t *t) {
          w->shard.stats.state_frames - PZ_GET(w->metrics.state_frames));
   PZ_ADD(w->metrics.state_entries,
          w->shard.stats.state_entries - PZ_GET(w->metrics.state_entries));
+  PZ_ADD(w->metrics.state_resyncs,
+         w->shard.stats.state_resyncs - PZ_GET(w->metrics.state_resyncs));
   atomic_store_explicit(&w->metrics.rooms, w->shard.n_rooms,
                         memory_order_relaxed);
   schedule_tick(w);
@@ -88,6 +95,11 @@ static void finish_stop(pz_worker_t *w) {
     pz_cluster_worker_stop(w);
 }
 
+/* Stopping: once its own connections are gone a worker says so, and it
+ * closes its handles (its inbox among them) only when every worker has:
+ * until then another worker may still send it a connection (a JOIN) or a
+ * word about a session. A post that comes after all waits in the closed
+ * inbox for pz_worker_destroy. */
 static void on_housekeeping(uv_timer_t *t) {
   pz_worker_t *w = t->data;
   uint64_t now = pz_worker_now(w);
@@ -95,7 +107,13 @@ static void on_housekeeping(uv_timer_t *t) {
   pz_sessions_sweep(w, now);
   if (w->admin_reqs)
     pz_admin_sweep(w, now);
-  if (w->stopping && pz_conn_host_empty(&w->conns))
+  if (!w->stopping || !pz_conn_host_empty(&w->conns))
+    return;
+  if (!w->quiet) {
+    w->quiet = true;
+    atomic_fetch_sub(&w->srv->workers_busy, 1);
+  }
+  if (atomic_load(&w->srv->workers_busy) == 0)
     finish_stop(w);
 }
 
@@ -108,6 +126,11 @@ static void on_new_socket(pz_worker_t *w, pz_msg_t *m) {
   else
     pz_conn_accept(&w->conns, s->fd);
   free(s);
+}
+
+static void drop_new_socket(pz_worker_t *w, pz_msg_t *m) {
+  close(((pz_msg_socket_t *)m)->fd);
+  free(m);
 }
 
 static void on_stop(pz_worker_t *w, pz_msg_t *m) {
@@ -172,8 +195,10 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);
   pz_worker_on(w, PZ_MSG_NEW_SOCKET, on_new_socket);
+  pz_worker_on_drop(w, PZ_MSG_NEW_SOCKET, drop_new_socket);
   pz_worker_on(w, PZ_MSG_STOP, on_stop);
   pz_sessions_register(w);
+  pz_joins_register(w);
   pz_routing_register(w);
   pz_endpoints_register(w);
   pz_admin_register(w);
@@ -195,15 +220,20 @@ void pz_worker_stop(pz_worker_t *w) {
   pz_worker_post(w, m);
 }
 
-void pz_worker_destroy(pz_worker_t *w) {
+void pz_worker_join(pz_worker_t *w) {
   uv_thread_join(&w->thread);
-  /* Messages that arrived after the inbox closed (a late socket). */
+}
+
+void pz_worker_destroy(pz_worker_t *w) {
+  /* Messages that arrived after the inbox closed: a late socket, a
+   * connection in transit, news of a session. */
   pz_msg_t *m = pz_mailbox_take(&w->inbox);
   while (m) {
     pz_msg_t *next = m->next;
-    if (m->type == PZ_MSG_NEW_SOCKET)
-      close(((pz_msg_socket_t *)m)->fd);
-    free(m);
+    if (m->type >= 0 && m->type < PZ_MSG_COUNT && w->droppers[m->type])
+      w->droppers[m->type](w, m);
+    else
+      free(m);
     m = next;
   }
   int r = uv_loop_close(&w->loop);

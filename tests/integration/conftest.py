@@ -6,6 +6,12 @@
 answers 200. At teardown every server started gets SIGTERM and must exit 0
 within 5 s: a crash or a hang fails the test. The server's output is kept in
 a temp file and attached to the report of a failing test.
+
+Under CI=true a skipped test fails instead: `make test` installs every tool
+the suite uses (the Makefile's TEST_DEBS), so a skip for a missing tool
+there means a broken install step, not a test to pass over. A skip that is
+about the machine rather than a tool (no root for network namespaces) says
+so with a reason starting "machine:" and stays a skip.
 """
 
 import os
@@ -156,10 +162,25 @@ class PlazaServer:
         return rc
 
 
+MACHINE_SKIP = "machine:"
+
+
+def skip_reason(rep):
+    """The reason of a skipped report (skip() and skipif() alike)."""
+    text = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    return text[len("Skipped: "):] if text.startswith("Skipped: ") else text
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if (rep.skipped and not hasattr(rep, "wasxfail") and os.environ.get("CI") == "true"
+            and not skip_reason(rep).startswith(MACHINE_SKIP)):
+        rep.outcome = "failed"
+        rep.longrepr = (f"skipped under CI=true: {skip_reason(rep)}\n"
+                        "`make test` installs every tool this suite needs (the Makefile's "
+                        "TEST_DEBS): a skip here hides a broken install step")
     if rep.failed:
         for srv in getattr(item, "_plaza_servers", []):
             rep.sections.append((f"plaza log (port {srv.port})", srv.read_log()))

@@ -56,6 +56,14 @@ def shard_of(room: str, workers: int) -> int:
     return fnv1a64(room.encode()) % workers
 
 
+def room_on_shard(shard, prefix, workers=2):
+    """The first room name `<prefix>-<i>` that lives on worker `shard`."""
+    i = 0
+    while shard_of(f"{prefix}-{i}", workers) != shard:
+        i += 1
+    return f"{prefix}-{i}"
+
+
 def approx_eq(a, b, tol=1e-3):
     return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=tol)
 
@@ -319,11 +327,15 @@ def rooms_list(server):
     return doc
 
 
-def http_raw(server, request):
-    """Sends a raw request (bytes) on a new connection; returns every byte
-    of the answer, read until the server closes."""
+def http_raw(server, request, *later):
+    """Sends a raw request (bytes) on a new connection, and each of `later`
+    in a write of its own after a pause; returns every byte of the answer,
+    read until the server closes."""
     s = socket.create_connection((server.host, server.port), timeout=TIMEOUT)
     s.sendall(request)
+    for part in later:
+        time.sleep(0.1)  # the server reads what came before on its own
+        s.sendall(part)
     data = b""
     while True:
         chunk = s.recv(4096)

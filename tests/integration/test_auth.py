@@ -93,6 +93,9 @@ BAD_TOKENS = {
     "oversized": lambda: token(pad="x" * 5000),
     "not_a_jwt": lambda: "hello",
     "unexpected_audience": lambda: token(aud="someone"),
+    # Issue 15: signed, but never expiring; and longer than the default day.
+    "exp_1e300": lambda: signed(b'{"alg":"HS256","typ":"JWT"}', b'{"sub":"a","exp":1e300}'),
+    "lifetime_over_a_day": lambda: token(exp_in=2 * 86400),
 }
 
 
@@ -243,3 +246,68 @@ async def test_flood_of_bad_tokens_does_not_stall_others(plaza):
     await asyncio.gather(*tasks)
     assert worst < 1.0, f"a ping took {worst:.2f}s during the flood"
     assert time.monotonic() - start < 30
+
+
+@async_test
+async def test_jwt_max_lifetime_counts_from_iat_or_now(plaza):
+    """--jwt-max-lifetime-s: exp - iat (or exp - now without iat) longer
+    than the bound closes 4001; 0 accepts any exp (the old behaviour)."""
+    now = int(time.time())
+    srv = auth_server(plaza, jwt_max_lifetime_s=600)
+    ok = await Client.connect(srv, label="fresh")
+    await ok.hello(token=token(iat=now - 60, exp_in=500))
+    await hello_refused(srv, token(iat=now - 3600, exp_in=300))  # issued for 65 min
+    await hello_refused(srv, token(exp_in=1200))                  # 20 min from now
+    await hello_refused(srv, token(iat=now + 3000, exp_in=3300))  # iat ahead: from now
+    open_ = auth_server(plaza, jwt_max_lifetime_s=0)
+    c = await Client.connect(open_, label="forever")
+    await c.hello(token=signed(b'{"alg":"HS256","typ":"JWT"}', b'{"sub":"a","exp":1e300}'))
+    await c.ping()
+
+
+@async_test
+async def test_resume_with_a_narrower_token_is_kept_out_of_the_room(plaza):
+    """Issue 15: a session joined `secret` under a token allowing it,
+    dropped, and resumed with a new token of the same user allowing only
+    `lobby`: it got ROOM of `secret` with its history and kept reading and
+    writing its chat. The new token's rooms apply: the session resumes
+    outside any room, with ERROR 8 naming the room, and the room sees it
+    leave."""
+    from plaza_client import LEFT, E_NOT_IN_ROOM
+    srv = auth_server(plaza, workers=2)
+    bob = await Client.connect(srv, label="bob")
+    await bob.hello(token=token(sub="bob"))
+    await bob.join("secret")
+    alice = await Client.connect(srv, label="alice")
+    await alice.hello(token=token(sub="alice", rooms=["secret", "lobby"]))
+    await alice.join("secret")
+    await alice.send(CHAT_C, "before")
+    await bob.wait_for(CHAT, lambda m: m[4] == "before")
+    alice.drop()
+
+    back = await Client.connect(srv, label="alice back")
+    w = await back.hello(token=token(sub="alice", rooms=["lobby"]), resume=alice.session)
+    assert w[5] is True and w[1] == alice.id, w
+    err = await back.wait_error(FORBIDDEN)
+    assert "secret" in err[2] and err[3] == 1, err
+    await bob.wait_for(LEFT, lambda m: m[1] == alice.id)
+    # Outside any room: no ROOM, no history, no chat of `secret`.
+    await bob.send(CHAT_C, "after")
+    await bob.wait_for(CHAT, lambda m: m[4] == "after")
+    await back.send(CHAT_C, "sneaking")
+    nir = await back.wait_error(E_NOT_IN_ROOM)
+    assert nir[3] == CHAT_C, nir
+    await back.ping()
+    assert not [m for m in back.seen if m[0] in (ROOM, CHAT)], back.history()
+    rooms = {r["room"]: r["members"] for r in http_json(srv, "/rooms")["rooms"]}
+    assert rooms.get("secret") == 1, rooms
+    # What the token allows still works, and `secret` stays refused.
+    await back.join("lobby")
+    await back.send(2, "secret")
+    assert (await back.wait_error(FORBIDDEN))[3] == 2
+    # A resume the token allows goes back into the room, as before.
+    back.drop()
+    again = await Client.connect(srv, label="alice again")
+    w = await again.hello(token=token(sub="alice", rooms=["lobby"]), resume=alice.session)
+    assert w[5] is True
+    assert (await again.wait_for(ROOM))[1] == "lobby"

@@ -7,7 +7,6 @@ closed unexpectedly. A second check drives build/plaza-floor the same way,
 so `make bench` can rely on the floor answering the bench.
 """
 
-import glob
 import json
 import os
 import socket
@@ -28,8 +27,6 @@ EXPECTED_CLOSES = {"1000"}
 
 
 def need_bench():
-    if not glob.glob(os.path.join(ROOT, "bench", "*.c")):
-        pytest.skip("plaza-bench is not written yet (no bench/*.c)")
     if not os.access(BENCH_BIN, os.X_OK):
         pytest.fail(f"{BENCH_BIN} is missing: run `make -C {ROOT}` first", pytrace=False)
 

@@ -17,10 +17,13 @@ import time
 
 import pytest
 
+from conftest import PlazaServer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, "build")
-CLI = os.path.join(BUILD, "plaza-cli")
+# PLAZA_CLI: another build of it (an ASan one, say).
+CLI = os.environ.get("PLAZA_CLI", os.path.join(BUILD, "plaza-cli"))
 
 
 def binary(path):
@@ -130,6 +133,41 @@ def test_c_close_codes_reported(plaza):
     assert "c_close_codes: ok" in out
 
 
+def test_c_sessions_resume_or_start_fresh(plaza):
+    """The library's resuming sessions: a dropped socket comes back with the
+    same id and room, the chat missed meanwhile once and the line typed
+    meanwhile sent; past the grace period a fresh session rejoins by itself
+    (c_resume.c says each step)."""
+    srv = plaza(resume_grace_ms=1500)
+    out = run_c_test("c_resume", srv.ws_url())
+    assert "c_resume: ok" in out
+
+
+def test_docs_c_example_builds_and_talks(plaza, tmp_path):
+    """docs/client.md's C example, built the way it says against the
+    library of this build, says hello in the lobby."""
+    with open(os.path.join(ROOT, "docs", "client.md"), encoding="utf-8") as f:
+        doc = f.read()
+    section = doc[doc.index("## Native clients"):]
+    code = re.search(r"```c\n(.*?)```", section, re.S).group(1)
+    build = re.search(r"```sh\n(cc app\.c .*?)```", section, re.S).group(1)
+    (tmp_path / "app.c").write_text(code)
+    cmd = build.replace("\\\n", " ").replace("build/", BUILD + "/").replace(
+        "-Iinclude", "-I" + os.path.join(ROOT, "include"))
+    r = subprocess.run(cmd.strip() + " -o app", shell=True, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, f"{cmd}\n{r.stderr}"
+    srv = plaza()
+    app = subprocess.Popen(["stdbuf", "-oL", str(tmp_path / "app"), srv.ws_url()],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = app.stdout.readline()
+    finally:
+        app.kill()
+        app.wait()
+    assert line == "[npc-7] hello\n", line
+
+
 def test_c_client_memory_per_connection(plaza):
     srv = plaza()
     out = run_c_test("c_memory", srv.ws_url(), "500", "12288")
@@ -140,7 +178,7 @@ def test_c_client_memory_per_connection(plaza):
 
 def test_cli_chat_through_pipes(plaza, clis):
     srv = plaza()
-    bob = clis(srv.ws_url(), "pipes", "bob")
+    bob = clis(srv.ws_url(), "pipes", "bob", "--no-reconnect")
     bob.expect(r"^room pipes \(1 member\): bob#\d+$")
     alice = clis(srv.ws_url(), "pipes", "alice")
     alice.expect(r"^room pipes \(2 members\): ")
@@ -156,7 +194,8 @@ def test_cli_chat_through_pipes(plaza, clis):
     assert alice.wait() == 0
     bob.expect(r"^left: alice#\d+$")
 
-    # The server shutting down closes bob with 1001: printed, exit 0.
+    # The server shutting down closes bob with 1001: printed; with
+    # --no-reconnect that is the end, exit 0.
     srv.signal(signal.SIGTERM)
     bob.expect(r"^closed: 1001")
     assert bob.wait() == 0
@@ -194,6 +233,14 @@ def test_cli_whisper_move_who(plaza, clis):
     assert bob.wait() == 0
 
 
+def test_cli_help_lists_its_options():
+    p = subprocess.run([binary(CLI), "--help"], capture_output=True, text=True, timeout=5)
+    assert p.returncode == 0
+    for flag in ("--token", "--bind", "--ca-file", "--insecure", "--no-reconnect"):
+        assert re.search(rf"^  {flag}\b", p.stdout, re.M), (flag, p.stdout)
+    assert "wss://" in p.stdout
+
+
 def test_cli_connection_failure_exit_code(plaza, clis):
     srv = plaza()
     # Nothing listens on port 1; a wrong path is refused by the server.
@@ -203,6 +250,41 @@ def test_cli_connection_failure_exit_code(plaza, clis):
         assert cli.wait() == 1, url
     cli = clis("http://127.0.0.1/", "lobby", "x")
     assert cli.wait() == 2
+
+
+class V6Plaza(PlazaServer):
+    """plaza listening on ::1 only."""
+
+    def __init__(self, flags):
+        super().__init__(flags)
+        self.host = "::1"
+
+    def ws_url(self, path="/ws"):
+        return f"ws://[::1]:{self.port}{path}"
+
+    def http_url(self, path):
+        return f"http://[::1]:{self.port}{path}"
+
+
+def test_cli_host_names_and_ipv6(plaza, clis, request):
+    """A DNS name goes through the resolver ("localhost." is not the
+    library's shortcut for localhost), an IPv6 literal is connected to as
+    written, and a name that does not resolve fails the connection."""
+    srv = plaza()
+    cli = clis(f"ws://localhost.:{srv.port}/ws", "names", "dns")
+    cli.expect(r"^room names \(1 member\)")
+    cli.send("/quit")
+    assert cli.wait() == 0
+    v6 = V6Plaza([])
+    request.node._plaza_servers.append(v6)  # stopped (exit 0) at teardown
+    v6.start()
+    cli = clis(v6.ws_url(), "names", "six")
+    cli.expect(r"^room names \(1 member\)")
+    cli.send("/quit")
+    assert cli.wait() == 0
+    cli = clis("ws://no-such-host.invalid/ws", "names", "x")
+    cli.expect(r"cannot connect to ws://no-such-host\.invalid/ws: ")
+    assert cli.wait() == 1
 
 
 @pytest.mark.parametrize("join_after", [False, True])

@@ -6,6 +6,7 @@ only when no node does; the session list shows who is where on every node;
 unlinked from Redis, a broadcast answers 503."""
 
 import asyncio
+import signal
 
 from cluster_util import (nodes, redis_server, two_nodes_sharing,  # noqa: F401
                           wait_until)
@@ -162,7 +163,19 @@ async def test_admin_drain_is_a_sigterm(plaza, redis_server):
 
 
 def test_admin_drain_without_cluster_exits_0(plaza):
+    """The drain exits 0 and its log line names what asked: the admin API,
+    not a SIGTERM nobody sent."""
     s = plaza(admin_token=TOKEN)
     st, _, _ = call(s, "POST", "/admin/drain")
     assert st == 202
     assert s.wait_exit(10) == 0, s.log_tail()
+    log = s.read_log()
+    assert "POST /admin/drain: closing clients with 1001" in log, log
+    assert "SIGTERM" not in log, log
+
+
+def test_sigterm_says_sigterm(plaza):
+    s = plaza(admin_token=TOKEN)
+    s.signal(signal.SIGTERM)
+    assert s.wait_exit(10) == 0, s.log_tail()
+    assert "SIGTERM: closing clients with 1001" in s.read_log(), s.read_log()

@@ -66,6 +66,48 @@ def test_password_never_shown(plaza, redis_server):
     assert any("link down" in ln for ln in logged)
 
 
+@async_test
+async def test_password_with_reserved_characters_is_percent_decoded(plaza):
+    """Issue 15: the URL's password was not percent-decoded, so one holding
+    `/` could not be written at all and %3A / %40 reached AUTH as is (AUTH
+    refused, exit 1). Against a real `redis-server --requirepass` whose
+    password holds `/`, `:`, `@` and `%`, the encoded URL links two nodes
+    that then serve a room together; the password is never logged, in
+    either form; a bad escape stops the start with exit 2, unquoted."""
+    import urllib.parse
+    from cluster_util import RedisServer
+    password = "p/ss:w@rd%42-x"
+    encoded = urllib.parse.quote(password, safe="")
+    assert "/" not in encoded and "@" not in encoded
+    r = RedisServer(password=password).start()
+    try:
+        url = f"redis://:{encoded}@{r.host}:{r.port}/3"
+        a = plaza("--redis", url)
+        b = plaza("--redis", url)
+        for s in (a, b):
+            assert http_json(s, "/healthz")["redis"] == "up"
+        alice = await Client.joined(a, "pw-room", name="alice")
+        bob = await Client.joined(b, "pw-room", name="bob")
+        await alice.wait_for(JOINED, lambda m: m[1] == bob.id)
+        assert r.cmd("SELECT", "3") == "OK"
+        # Raw ':' and '@' in the password work as before.
+        c = plaza("--redis", f"redis://:{password.replace('/', '%2F').replace('%42', '%2542')}"
+                             f"@{r.host}:{r.port}/3")
+        assert http_json(c, "/healthz")["redis"] == "up"
+        for s in (a, b, c):
+            logged = [ln for ln in s.read_log().splitlines() if not ln.startswith("$ ")]
+            leaks = [ln for ln in logged if "ss:w" in ln or "ss%3Aw" in ln]
+            assert not leaks, leaks
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PLAZA_")}
+        p = subprocess.run([PLAZA_BIN, "--port", "0", "--redis",
+                            f"redis://:secret%zz@{r.host}:{r.port}"],
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=15)
+        assert p.returncode == 2, p.stderr
+        assert "escape" in p.stderr and "secret" not in p.stderr, p.stderr
+    finally:
+        r.kill()
+
+
 def test_health_and_metrics_follow_the_link(plaza, redis_server):
     s = plaza("--redis", redis_server.url())
     doc = http_json(s, "/healthz")

@@ -27,17 +27,25 @@ def ip(*args, check=True):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
-def netns_usable():
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        return False
+def netns_unusable():
+    """Why network namespaces cannot be made here, or None. A missing `ip`
+    is a missing tool (make test-deps installs iproute2: under CI=true the
+    skip fails); no root, or no permission, is the machine's ("machine:",
+    conftest.py: a skip even under CI=true)."""
+    if not shutil.which("ip"):
+        return "`ip` (iproute2) is not installed (make test-deps installs it)"
+    if os.geteuid() != 0:
+        return "machine: network namespaces (ip netns) need root"
     name = f"pzchk{os.getpid() % 100000}"
-    ok = ip("netns", "add", name, check=False).returncode == 0
+    r = ip("netns", "add", name, check=False)
     ip("netns", "del", name, check=False)
-    return ok
+    if r.returncode != 0:
+        return f"machine: `ip netns add` is not permitted here: {r.stderr.strip()}"
+    return None
 
 
-pytestmark = pytest.mark.skipif(not netns_usable(),
-                                reason="needs root and `ip netns` (network namespaces)")
+UNUSABLE = netns_unusable()
+pytestmark = pytest.mark.skipif(UNUSABLE is not None, reason=UNUSABLE or "")
 
 
 class Cage:

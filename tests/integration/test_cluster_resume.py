@@ -178,3 +178,61 @@ async def test_whisper_after_drain_reaches_the_survivor(plaza, redis_server):
     await dave.send(WHISPER_C, alice.id, "found you")
     got = await back.wait_for(WHISPER, lambda m: m[3] == "found you")
     assert got[1] == dave.id
+
+
+@async_test
+async def test_resume_elsewhere_with_a_narrower_token_is_kept_out_of_the_room(plaza,
+                                                                              redis_server):
+    """Issue 15, across nodes: sessions in `secret` drop on node A and
+    resume on node B with a token of the same user that allows only
+    `lobby`. Each resumes outside any room with ERROR 8 naming `secret`;
+    the room's members on both nodes see it leave, node A lets go of its
+    copy, Redis lists it no more. Two sessions resume one after the other,
+    so that one of them lands on the room's worker of B and the other
+    does not (connections are dealt round robin)."""
+    from plaza_client import E_NOT_IN_ROOM, ERROR, http_json
+    from test_auth import FORBIDDEN, SECRET, token
+    a, b = nodes(plaza, redis_server, 2, jwt_secret=SECRET, resume_grace_ms=10000, workers=2)
+    carol = await Client.connect(a, label="carol")
+    await carol.hello(token=token(sub="carol"))
+    await carol.join("secret")
+    bob = await Client.connect(b, label="bob")
+    await bob.hello(token=token(sub="bob"))
+    await bob.join("secret")
+    alices = []
+    for i in range(2):
+        c = await Client.connect(a, label=f"alice{i}")
+        await c.hello(token=token(sub="alice", rooms=["secret", "lobby"]))
+        await c.join("secret")
+        await bob.wait_for(JOINED, lambda m, c=c: m[1] == c.id)
+        alices.append(c)
+    for c in alices:
+        c.drop()
+    await asyncio.sleep(0.5)  # node A saves their records
+
+    backs = []
+    for c in alices:
+        back = await Client.connect(b, label=f"{c.label} on b")
+        w = await back.hello(token=token(sub="alice", rooms=["lobby"]), resume=c.session)
+        assert w[5] is True and w[1] == c.id, w
+        err = await back.wait_error(FORBIDDEN)
+        assert "secret" in err[2] and err[3] == 1, err
+        backs.append(back)
+    for c in alices:
+        await bob.wait_for(LEFT, lambda m, c=c: m[1] == c.id)
+        await carol.wait_for(LEFT, lambda m, c=c: m[1] == c.id)
+    members = {int(k) for k in redis_server.cmd("HKEYS", "plaza:room:secret:members")}
+    assert members == {bob.id, carol.id}, members
+    wait_until(lambda: http_json(a, "/healthz")["sessions"] == 1, 5,
+               "node A let go of the resumed sessions")
+    await bob.send(CHAT_C, "after")
+    await carol.wait_for(CHAT, lambda m: m[4] == "after")
+    for back in backs:
+        await back.send(CHAT_C, "sneaking")
+        assert (await back.wait_error(E_NOT_IN_ROOM))[3] == CHAT_C
+        await back.ping()
+        assert not [m for m in back.seen if m[0] in (ROOM, CHAT)], back.history()
+        assert not [m for m in back.seen if m[0] == ERROR and m[1] == E_SESSION_EXPIRED]
+        await back.join("lobby")
+    await bob.collect(0.3)
+    assert len([m for m in bob.seen if m[0] == LEFT]) == 2, bob.history(30)

@@ -42,7 +42,8 @@ def node_of(client):
 
 
 class Cluster:
-    def __init__(self):
+    def __init__(self, n=NODES):
+        self.n = n
         self.redis = None
         self.nodes = []
         self.haproxy = None
@@ -51,7 +52,7 @@ class Cluster:
     def start(self):
         if CLUSTERED:
             self.redis = RedisServer()
-        for i in range(1, NODES + 1):
+        for i in range(1, self.n + 1):
             flags = ["--node-id", str(i), "--workers", "1"] + node_flags()
             if CLUSTERED:
                 flags += ["--redis", self.redis.url]
@@ -61,7 +62,7 @@ class Cluster:
         self.haproxy = Haproxy([n.port for n in self.nodes])
         # haproxy assumes servers up until a check says otherwise: wait for
         # a real check of each.
-        self.haproxy.wait_statuses({self.server(i): "UP" for i in range(1, NODES + 1)}, 10)
+        self.haproxy.wait_statuses({self.server(i): "UP" for i in range(1, self.n + 1)}, 10)
 
     @staticmethod
     def server(i):
@@ -98,9 +99,10 @@ class Cluster:
         return "\n".join(out)
 
 
-@pytest.fixture
-def cluster(request):
-    c = Cluster()
+def run_cluster(request, n=NODES):
+    """A started Cluster of n nodes for a fixture to yield, stopped (every
+    node must exit 0) when the test is done."""
+    c = Cluster(n)
     request.node._plaza_servers = c.nodes  # conftest attaches their logs on failure
     try:
         c.start()
@@ -110,6 +112,11 @@ def cluster(request):
         print(c.logs())  # shown by pytest when the test failed
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def cluster(request):
+    yield from run_cluster(request)
 
 
 async def connect_many(lb, n, prefix="c"):

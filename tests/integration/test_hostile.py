@@ -15,15 +15,9 @@ import pytest
 
 from plaza_client import (CHAT, E_NOT_FOUND, E_SESSION_EXPIRED, ERROR, JOINED, LEFT, PONG, ROOM,
                           WELCOME, WHISPER, Client, async_test, http_get, http_json, pack,
-                          shard_of, ws_frame)
+                          room_on_shard, ws_frame)
 from rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, RawClosed, RawWS
 
-
-def room_on_shard(shard, prefix, workers=2):
-    i = 0
-    while shard_of(f"{prefix}-{i}", workers) != shard:
-        i += 1
-    return f"{prefix}-{i}"
 
 
 async def expect_resume_refused(srv, token, label="resumer"):
@@ -371,3 +365,28 @@ async def test_close_frame_with_one_byte_payload_gets_close_1002(plaza):
     c = await RawWS.joined(srv, "proto", name="closer")
     await c.write(ws_frame(OP_CLOSE, b"\x03"))
     await c.expect_close(1002)
+
+
+# --- issue 15: a message in endless frames -----------------------------------
+
+@async_test
+async def test_message_in_too_many_frames_closes_1009_and_ends_session(plaza):
+    """100,000 zero-length continuation frames kept a connection open with
+    no close: wslay bounds a message's bytes, not its frames. A message may
+    come in at most 1,024 frames; one in more closes with 1009 and ends the
+    session, as a message over --max-message does."""
+    from rawws import OP_CONT
+    srv = plaza()
+    ok = await RawWS.joined(srv, "frag", name="patient")
+    ping = pack([7, 42])  # PING split into 1,024 frames, 1,022 of them empty
+    await ok.write(ws_frame(OP_BINARY, ping[:1], fin=False)
+                   + ws_frame(OP_CONT, b"", fin=False) * 1022
+                   + ws_frame(OP_CONT, ping[1:]))
+    await ok.wait_for(PONG, lambda m: m[1] == 42)
+    flooder = await RawWS.joined(srv, "frag", name="flooder")
+    await flooder.write(ws_frame(OP_BINARY, b"", fin=False)
+                        + ws_frame(OP_CONT, b"", fin=False) * 100_000, timeout=10)
+    await flooder.expect_close(1009)
+    await expect_resume_refused(srv, flooder.session, label="resume-after-1009")
+    await ok.send(7, 43)
+    await ok.wait_for(PONG, lambda m: m[1] == 43)

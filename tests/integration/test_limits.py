@@ -5,8 +5,11 @@ import asyncio
 import websockets.exceptions
 
 from plaza_client import (CHAT, E_BAD_MESSAGE, E_INVALID_ARGUMENT, E_OVERLOADED,
-                          E_RATE_LIMITED, E_UNKNOWN_OP,
-                          ERROR, PONG, ROOM, Client, async_test, pack, raw_socket)
+                          E_RATE_LIMITED, E_SESSION_EXPIRED, E_UNKNOWN_OP,
+                          ERROR, PONG, ROOM, WELCOME, Client, async_test, http_json,
+                          pack, raw_socket)
+from cluster_util import wait_until
+from rawws import RawClosed, RawWS
 
 
 async def send_ignoring_close(c, *arr):
@@ -181,6 +184,51 @@ async def test_resume_at_max_connections_is_let_through(plaza):
     w = await back.hello(resume=a.session, last_chat_seq=0)
     assert w[5] is True and w[1] == a.id, f"resume refused: {back.history()}"
     assert not [m for m in back.seen if m[0] == ERROR], back.history()
+
+
+@async_test
+async def test_failed_resume_at_max_connections_is_refused_too(plaza):
+    """A resume whose token is unknown gives a fresh session instead: that
+    one must fit like any other (it used to be let over the limit)."""
+    srv = plaza(max_connections=1, resume_grace_ms=0)
+    a = await Client.joined(srv, name="a")
+    b = await Client.connect(srv, label="b")
+    await b.send(1, 1, None, "b", "123.not-a-session", None)
+    frames = await b.expect_close(1001)
+    errors = [f[1] for f in frames if f[0] == ERROR]
+    assert errors == [E_SESSION_EXPIRED, E_OVERLOADED], frames
+    assert not [f for f in frames if f[0] == WELCOME], frames
+    await a.ping()
+    # b's refusal gave its place back: once a is gone, c gets it.
+    await a.close()
+    wait_until(lambda: http_json(srv, "/healthz")["sessions"] == 0, 5, "a's session ends")
+    c = await Client.connect(srv, label="c")
+    await c.hello(name="c")
+
+
+@async_test
+async def test_max_connections_holds_across_workers_at_once(plaza):
+    """Forty HELLOs at once on two workers for five places: exactly five
+    sessions, the others ERROR 10 and close 1001 (a check, then an add,
+    let several take the last place)."""
+    srv = plaza(workers=2, max_connections=5)
+    clients = [await RawWS.connect(srv, label=f"c{i}") for i in range(40)]
+    await asyncio.gather(*(c.send(1, 1, None, c.label) for c in clients))
+
+    async def outcome(c):
+        try:
+            while True:
+                m = await c.recv()
+                if m[0] == WELCOME:
+                    return "welcome"
+                if m[0] == ERROR:
+                    assert m[1] == E_OVERLOADED, m
+        except RawClosed as e:
+            assert e.code == 1001, e
+            return "refused"
+    got = await asyncio.gather(*(outcome(c) for c in clients))
+    assert got.count("welcome") == 5, got
+    assert got.count("refused") == 35, got
 
 
 @async_test

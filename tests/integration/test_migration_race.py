@@ -14,7 +14,7 @@ members must get every chat, in seq order, and plaza must exit 0.
 
 import asyncio
 
-from plaza_client import CHAT, JOINED, LEFT, ROOM, Client, async_test, shard_of
+from plaza_client import CHAT, JOINED, LEFT, ROOM, Client, async_test, room_on_shard
 from rawws import RawWS
 
 N_CHATS = 300
@@ -22,12 +22,6 @@ PAD = "x" * 200          # ~230-byte chat frames: 300 of them are ~70 KB per mem
 MAX_OUTBOUND = 1 << 20   # far beyond the kernel buffers (~16 KB), far below this
 RCVBUF = 4096
 
-
-def room_on_shard(shard, prefix, workers=2):
-    i = 0
-    while shard_of(f"{prefix}-{i}", workers) != shard:
-        i += 1
-    return f"{prefix}-{i}"
 
 
 async def read_until(c, op, pred, timeout=20):

@@ -1,7 +1,9 @@
 """Browsers (--allowed-origins): an upgrade from an Origin not listed gets 403
-before any 101, one without Origin (not a browser) is served, the default is
-open with one warning when a JWT is required; /healthz and /rooms answer
-CORS for allowed origins (and preflights), admin paths never."""
+before any 101, one without Origin (not a browser) is served, one from the
+server's own origin (its page at /: same host and port as the Host it asks)
+is served whatever the list says, the default is open with one warning when
+a JWT is required; /healthz and /rooms answer CORS for allowed origins (and
+preflights), admin paths never."""
 
 import socket
 
@@ -37,9 +39,9 @@ def raw_request(srv, head):
     return status, headers, body
 
 
-def upgrade(srv, origin=None):
+def upgrade(srv, origin=None, host="x"):
     extra = f"Origin: {origin}\r\n" if origin is not None else ""
-    return raw_request(srv, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    return raw_request(srv, f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                             f"Sec-WebSocket-Key: {KEY}\r\n{extra}\r\n")
 
@@ -57,6 +59,27 @@ def test_unlisted_origin_gets_403_listed_and_absent_upgrade(plaza):
     assert upgrade(srv, APP)[0] == 101
     assert upgrade(srv, "http://localhost:3000")[0] == 101
     assert upgrade(srv, None)[0] == 101  # no Origin: not a browser
+
+
+def test_own_origin_upgrades_with_a_restricted_list(plaza):
+    """The demo page plaza serves at / opens its socket with Origin
+    http://HOST:PORT and Host HOST:PORT: the server's own page, served
+    although only APP is listed. Another port, another name for the same
+    address, or a different scheme's default port is another origin."""
+    srv = plaza(allowed_origins=APP)
+    own = f"127.0.0.1:{srv.port}"
+    assert upgrade(srv, f"http://{own}", host=own)[0] == 101
+    assert upgrade(srv, f"http://{own}/", host=own)[0] == 101
+    assert upgrade(srv, f"http://localhost:{srv.port}", host=f"localhost:{srv.port}")[0] == 101
+    # Behind a TLS proxy on the default port: https://name and Host name.
+    assert upgrade(srv, "https://play.example", host="play.example")[0] == 101
+    assert upgrade(srv, f"http://127.0.0.1:{srv.port + 1}", host=own)[0] == 403
+    assert upgrade(srv, f"http://localhost:{srv.port}", host=own)[0] == 403
+    assert upgrade(srv, "https://play.example", host="play.example:80")[0] == 403
+    assert upgrade(srv, "null", host="null")[0] == 403
+    # The page itself still gets no CORS: it does not need it.
+    status, headers, _ = get(srv, "/rooms", origin=f"http://{own}")
+    assert status == 200 and "access-control-allow-origin" not in headers, headers
 
 
 @async_test

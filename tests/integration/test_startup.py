@@ -1,5 +1,7 @@
 """Start-up: host names resolve, and a bad value of any flag exits 2 with one
-line naming it before the process logs anything."""
+line naming it before the process logs anything; the TLS files are checked
+next, after only the open-file-limit line (docs/operations.md, "Configuration",
+says what is checked when)."""
 
 import os
 import re
@@ -78,3 +80,19 @@ def test_host_name_is_resolved():
         proc.terminate()
         _, err = proc.communicate(timeout=5)
     assert proc.returncode == 0, err
+
+
+def test_bad_tls_file_exits_2_after_only_the_file_limit_line(tmp_path):
+    """docs/operations.md's order: values, the open-file-limit line, then
+    the TLS files. A bad certificate stops plaza with exit 2 and a line
+    naming the file, and nothing else was logged or bound before it."""
+    junk = tmp_path / "cert.pem"
+    junk.write_text("not a certificate\n")
+    for cert in (str(tmp_path / "missing.pem"), str(junk)):
+        p = run_plaza(["--port", "0", "--tls-cert", cert, "--tls-key", cert])
+        lines = p.stderr.splitlines()
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        assert lines and cert in lines[-1] and not LOG_LINE.match(lines[-1]), p.stderr
+        logged = [line for line in lines[:-1] if LOG_LINE.match(line)]
+        assert all("open file limit" in line for line in logged), p.stderr
+        assert len(lines) - 1 == len(logged), p.stderr

@@ -23,7 +23,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PLAZA_BIN, PlazaServer, flags_from
+from conftest import PLAZA_BIN, ROOT, PlazaServer, flags_from
 from plaza_client import CHAT, TIMEOUT, Client, async_test, shard_of
 
 FAST_CHAT = dict(chat_rate=1000, chat_burst=1000, abuse_limit=100000)
@@ -278,3 +278,57 @@ def test_refuses_to_start_with_bad_files(tmp_path):
         r = run_plaza(*flags)
         assert r.returncode == 2, f"{flags}: exit {r.returncode}\n{r.stderr}"
         assert said in r.stderr, f"{flags}: {r.stderr!r}"
+
+
+# --- issue 15: a TLS 1.3 KeyUpdate flood from a client that never reads -----
+
+def key_update_flood(srv, seconds):
+    """Runs build/tests/integration/c_keyupdate against srv for `seconds`:
+    KeyUpdates asking for one in return, a pong now and then, no reads.
+    Returns its counts: key_updates, pongs, closed (1: plaza ended it)."""
+    exe = os.path.join(ROOT, "build", "tests", "integration", "c_keyupdate")
+    assert os.access(exe, os.X_OK), f"{exe} is missing: run `make integration`"
+    p = subprocess.run([exe, srv.host, str(srv.port), str(seconds)],
+                       capture_output=True, text=True, timeout=seconds + 15)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return {k: float(v) for k, v in (kv.split("=") for kv in p.stdout.split())}
+
+
+def https_metric(srv, line_start):
+    _, body = https_get(srv, "/metrics", ctx=client_ctx())
+    for line in body.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"/metrics has no {line_start}")
+
+
+@pytest.mark.parametrize("limit", ["key_update_limit", "held_bound"])
+@async_test
+async def test_key_update_flood_from_non_reader_keeps_memory_bounded(tls_plaza, monkeypatch,
+                                                                      limit):
+    """Each KeyUpdate (update_requested) makes OpenSSL write an answer; the
+    TLS stream held every answer a client never read (+134 MiB in 150 s with
+    --max-outbound 1024) and moved all of it on every write. Now: more than
+    --tls-key-updates within 10 s closes 4003; without that limit, what TLS
+    holds counts against --max-outbound and passing it closes 4004. Either
+    way plaza's memory stays flat and it serves the others meanwhile."""
+    from test_hostile import vm_rss_kb
+    # ASan's quarantine of freed blocks would look like growth.
+    monkeypatch.setenv("ASAN_OPTIONS",
+                       (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0").lstrip(":"))
+    flags = dict(max_outbound=1024, sndbuf=4096, workers=1)
+    if limit == "held_bound":
+        flags["tls_key_updates"] = 0
+    srv = tls_plaza(**flags)
+    other = await wss(srv, "lounge", name="other")
+    before = vm_rss_kb(srv.proc.pid)
+    got = key_update_flood(srv, 6)
+    grown_kb = vm_rss_kb(srv.proc.pid) - before
+    assert got["closed"] == 1, f"plaza kept the flooding connection open: {got}"
+    code = "4003" if limit == "key_update_limit" else "4004"
+    assert https_metric(srv, f'plaza_closes_total{{code="{code}"}}') == 1
+    # Unfixed, 5 s of this grew plaza by 8 MB (release build) and kept going.
+    assert grown_kb < 3 * 1024, \
+        f"plaza's RSS grew by {grown_kb / 1024:.1f} MB under {got}"
+    await other.ping()
+    await other.close()

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "url.h"
 #include "plaza/client.h"
@@ -61,14 +62,62 @@ static void test_empty_path(void **state) {
   assert_target(&u, "?a=b");
 }
 
-static void test_unsupported_schemes(void **state) {
+static void test_schemes(void **state) {
   pz_url_t u;
   (void)state;
-  assert_int_equal(pz_url_parse("wss://127.0.0.1/ws", &u), PZ_CLIENT_ENOTSUP);
-  assert_int_equal(pz_url_parse("https://127.0.0.1/", &u), PZ_CLIENT_ENOTSUP);
+  assert_int_equal(pz_url_parse("wss://127.0.0.1/ws", &u), 0);
+  assert_true(u.tls);
+  assert_int_equal(u.port, 443);
+  assert_false(u.port_given);
+  assert_int_equal(pz_url_parse("WSS://127.0.0.1:8443/ws", &u), 0);
+  assert_true(u.tls);
+  assert_int_equal(u.port, 8443);
+  assert_int_equal(pz_url_parse("ws://127.0.0.1/ws", &u), 0);
+  assert_false(u.tls);
+  assert_int_equal(pz_url_parse("https://127.0.0.1/", &u), PZ_CLIENT_EURL);
   assert_int_equal(pz_url_parse("http://127.0.0.1/", &u), PZ_CLIENT_EURL);
   assert_int_equal(pz_url_parse("127.0.0.1:80/ws", &u), PZ_CLIENT_EURL);
   assert_int_equal(pz_url_parse(NULL, &u), PZ_CLIENT_EURL);
+}
+
+static void test_dns_names(void **state) {
+  pz_url_t u;
+  (void)state;
+  assert_int_equal(pz_url_parse("wss://Play.Example.COM/ws", &u), 0);
+  assert_string_equal(u.host, "Play.Example.COM"); /* Host as written */
+  assert_string_equal(u.name, "play.example.com"); /* resolved, SNI */
+  assert_int_equal(u.family, AF_UNSPEC);
+  assert_false(u.ip_literal);
+  assert_int_equal(pz_url_parse("ws://plaza-1.internal_net:8080/", &u), 0);
+  assert_string_equal(u.name, "plaza-1.internal_net");
+  assert_int_equal(pz_url_parse("ws://example.com./ws", &u), 0);
+  assert_string_equal(u.host, "example.com.");
+  assert_string_equal(u.name, "example.com");
+  assert_int_equal(pz_url_parse("ws://localhostt/", &u), 0);
+  assert_int_equal(u.family, AF_UNSPEC);
+  /* localhost needs no resolver; it is a name for TLS, not an IP. */
+  assert_int_equal(pz_url_parse("wss://localhost:9/", &u), 0);
+  assert_int_equal(u.family, AF_INET);
+  assert_false(u.ip_literal);
+  assert_string_equal(u.name, "localhost");
+}
+
+static void test_ipv6_literals(void **state) {
+  pz_url_t u;
+  struct in6_addr want;
+  (void)state;
+  assert_int_equal(pz_url_parse("ws://[::1]:8080/ws", &u), 0);
+  assert_string_equal(u.host, "[::1]");
+  assert_string_equal(u.name, "::1");
+  assert_int_equal(u.port, 8080);
+  assert_int_equal(u.family, AF_INET6);
+  assert_true(u.ip_literal);
+  inet_pton(AF_INET6, "::1", &want);
+  assert_memory_equal(&u.addr6, &want, sizeof(want));
+  assert_target(&u, "/ws");
+  assert_int_equal(pz_url_parse("wss://[2001:db8::7]", &u), 0);
+  assert_int_equal(u.port, 443);
+  assert_target(&u, "/");
 }
 
 static void test_bad_hosts(void **state) {
@@ -76,14 +125,20 @@ static void test_bad_hosts(void **state) {
       "ws://",
       "ws:///ws",
       "ws://:80/ws",
-      "ws://example.com/ws",
       "ws://1.2.3/ws",
       "ws://1.2.3.256/ws",
       "ws://01.2.3.4/ws",
       "ws://1.2.3.4.5/ws",
-      "ws://[::1]:80/ws",
+      "ws://[::1/ws",
+      "ws://[::1]x/ws",
+      "ws://[fe80::1%25eth0]/ws",
+      "ws://[]/ws",
+      "ws://-a.example/ws",
+      "ws://a-.example/ws",
+      "ws://a..example/ws",
+      "ws://a b/ws",
+      "ws://a!b/ws",
       "ws://user@127.0.0.1/ws",
-      "ws://localhostt/",
   };
   pz_url_t u;
   (void)state;
@@ -127,7 +182,9 @@ int main(void) {
       cmocka_unit_test(test_localhost_default_port),
       cmocka_unit_test(test_socketio_query_kept),
       cmocka_unit_test(test_empty_path),
-      cmocka_unit_test(test_unsupported_schemes),
+      cmocka_unit_test(test_schemes),
+      cmocka_unit_test(test_dns_names),
+      cmocka_unit_test(test_ipv6_literals),
       cmocka_unit_test(test_bad_hosts),
       cmocka_unit_test(test_bad_ports),
       cmocka_unit_test(test_bad_targets),

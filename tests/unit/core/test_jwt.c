@@ -5,7 +5,9 @@
  * HS512, RS256, crit, a wrong key, a flipped signature bit, exp and nbf at
  * the leeway's edges, missing exp or sub, iss and aud, malformed base64url
  * and JSON, duplicate keys, oversized tokens); base64url is strict; the
- * rooms claim matches exact names and prefixes.
+ * rooms claim matches exact names and prefixes; with a maximum lifetime,
+ * a token whose exp is too far from its iat (or from now without one, or
+ * with one ahead) is refused, exp 1e300 included (issue 15).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,7 +59,8 @@ static const char tok_crit[] =
     "CXfNSy_cSnz3TT2pNLSeti7zFtkYnLNuwvz_T99EqbE";
 
 static pz_jwt_config_t config(void) {
-  return (pz_jwt_config_t){(const uint8_t *)KEY, strlen(KEY), 30, NULL, NULL};
+  return (pz_jwt_config_t){
+      (const uint8_t *)KEY, strlen(KEY), 30, NULL, NULL, 0};
 }
 
 static int verify_at(const pz_jwt_config_t *cfg, const char *tok, uint64_t now,
@@ -356,6 +359,48 @@ static void test_base64url_strict(void **state) {
   assert_int_equal(pz_base64url_decode("TWFu", 4, out, 2), -1);
 }
 
+static void test_max_lifetime(void **state) {
+  pz_jwt_config_t cfg = config();
+  static const char never[] = "{\"sub\":\"a\",\"exp\":1e300}";
+  expect_made(&cfg, hs256, never, NOW, PZ_JWT_OK); /* no bound: any exp */
+  pz_grant_t *g = NULL;
+  char *t = make(hs256, never, KEY);
+  assert_int_equal(verify_at(&cfg, t, NOW, &g), PZ_JWT_OK);
+  assert_true(g->expires_s == UINT64_MAX); /* no undefined conversion */
+  free(g);
+  free(t);
+  cfg.max_lifetime_s = 3600;
+  expect_made(&cfg, hs256, never, NOW, PZ_JWT_TOO_LONG);
+  char payload[160];
+  /* Without iat, from now: up to an hour plus the 30 s leeway. */
+  snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"exp\":%llu}",
+           NOW + 3630);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_OK);
+  snprintf(payload, sizeof(payload), "{\"sub\":\"a\",\"exp\":%llu}",
+           NOW + 3631);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_TOO_LONG);
+  /* With iat, from iat: issued an hour ago for two hours is too long even
+   * with an hour left; issued ten minutes ago for an hour is fine. */
+  snprintf(payload, sizeof(payload),
+           "{\"sub\":\"a\",\"iat\":%llu,\"exp\":%llu}", NOW - 3600, NOW + 3600);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_TOO_LONG);
+  snprintf(payload, sizeof(payload),
+           "{\"sub\":\"a\",\"iat\":%llu,\"exp\":%llu}", NOW - 600, NOW + 3000);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_OK);
+  /* An iat ahead of now does not shorten what is left. */
+  snprintf(payload, sizeof(payload),
+           "{\"sub\":\"a\",\"iat\":%llu,\"exp\":%llu}", NOW + 86400,
+           NOW + 86400 + 60);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_TOO_LONG);
+  /* A bad iat is a bad claim once it counts. */
+  snprintf(payload, sizeof(payload),
+           "{\"sub\":\"a\",\"iat\":\"yesterday\",\"exp\":%llu}", NOW + 60);
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_BAD_CLAIMS);
+  cfg.max_lifetime_s = 0;
+  expect_made(&cfg, hs256, payload, NOW, PZ_JWT_OK);
+  assert_string_equal(pz_jwt_result_name(PZ_JWT_TOO_LONG), "lifetime_too_long");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_token_grants_sub_and_name),
@@ -369,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_oversized_refused_before_parsing),
       cmocka_unit_test(test_rooms_claim),
       cmocka_unit_test(test_base64url_strict),
+      cmocka_unit_test(test_max_lifetime),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

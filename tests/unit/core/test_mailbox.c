@@ -3,8 +3,11 @@
  * loop, messages posted from another thread all arrive, in posting order,
  * in batches (wake-ups coalesce); the bound refuses with PZ_EFULL and
  * leaves the message with the sender while post_force still queues; what
- * is queued at close is taken with pz_mailbox_take. Every test closes its
- * handles and asserts uv_loop_close() == 0: a leaked handle is a bug.
+ * is queued at close is taken with pz_mailbox_take; and posting after the
+ * receiver closed the mailbox and its loop (a worker stopping while
+ * another still runs) queues without waking anyone: libuv aborts on a
+ * wake-up sent to a closed loop. Every test closes its handles and asserts
+ * uv_loop_close() == 0: a leaked handle is a bug.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +208,20 @@ static void test_room_again_after_take(void **state) {
   rx_close_loop(&rx);
 }
 
+/* Takes what is queued, checks it is in posting order, frees it: how many. */
+static int take_in_order(pz_mailbox_t *mb) {
+  pz_msg_t *batch = pz_mailbox_take(mb);
+  int n = 0;
+  while (batch) {
+    pz_msg_t *next = batch->next;
+    assert_int_equal(batch->type, n);
+    n++;
+    free(batch);
+    batch = next;
+  }
+  return n;
+}
+
 static void test_close_with_queued_messages(void **state) {
   /* Shutdown: the async is closed with messages still queued; the
    * receiver takes them itself, in order, and the loop closes clean. */
@@ -216,19 +233,39 @@ static void test_close_with_queued_messages(void **state) {
   assert_int_equal(uv_run(&rx.loop, UV_RUN_DEFAULT), 0);
   assert_true(rx.closed);
   assert_int_equal(rx.batches, 0); /* no callback after close */
-  pz_msg_t *batch = pz_mailbox_take(&rx.mb);
-  int n = 0;
-  while (batch) {
-    pz_msg_t *next = batch->next;
-    assert_int_equal(batch->type, n);
-    n++;
-    free(batch);
-    batch = next;
-  }
+  int n = take_in_order(&rx.mb);
   assert_int_equal(n, 4);
   assert_null(pz_mailbox_take(&rx.mb));
   assert_int_equal(rx.mb.count, 0);
   rx_close_loop(&rx);
+}
+
+static void late_sender(void *arg) {
+  pz_mailbox_t *mb = arg;
+  pz_mailbox_post_force(mb, &msg_new(0)->hdr);
+  if (pz_mailbox_post(mb, &msg_new(1)->hdr) != 0)
+    abort();
+}
+
+static void test_post_after_close_queues_without_waking(void **state) {
+  rx_t rx;
+  rx_init(&rx, 10, 1000);
+  pz_mailbox_close(&rx.mb, on_closed);
+  assert_int_equal(uv_run(&rx.loop, UV_RUN_DEFAULT), 0);
+  rx_close_loop(&rx); /* the receiver's loop is gone too */
+  /* Another thread, that could not know, posts: a wake-up now would
+   * write to the closed loop's descriptor, and libuv aborts. */
+  pz_mailbox_post_force(&rx.mb, &msg_new(0)->hdr);
+  free(pz_mailbox_take(&rx.mb));
+  uv_thread_t th;
+  assert_int_equal(uv_thread_create(&th, late_sender, &rx.mb), 0);
+  assert_int_equal(uv_thread_join(&th), 0);
+  pz_mailbox_post_force(&rx.mb, &msg_new(2)->hdr);
+  assert_int_equal(rx.batches, 0);
+  assert_int_equal(rx.mb.count, 3);
+  int n = take_in_order(&rx.mb);
+  assert_int_equal(n, 3);
+  uv_mutex_destroy(&rx.mb.lock);
 }
 
 int main(void) {
@@ -239,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_bound_and_force),
       cmocka_unit_test(test_room_again_after_take),
       cmocka_unit_test(test_close_with_queued_messages),
+      cmocka_unit_test(test_post_after_close_queues_without_waking),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,16 @@
 /*
  * Guards src/core/redis_url.c: the forms of redis:// URLs plaza accepts
  * (host, port, db, password, IPv6), the ones it refuses, and that the
- * printable form never carries the password.
+ * printable form never carries the password; the password is
+ * percent-decoded (issue 15: one holding `/` could not be written at all,
+ * and %3A or %40 reached AUTH as is), and a bad escape is refused without
+ * quoting it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -44,6 +48,15 @@ static void test_url_forms(void **state) {
   assert_int_equal(pz_redis_url_parse("redis://h/", &u, &why), 0);
 }
 
+/* Parses a URL that must be refused; returns the reason. */
+static const char *refused(const char *url, pz_redis_url_t *u) {
+  const char *why = NULL;
+  if (pz_redis_url_parse(url, u, &why) != PZ_EINVAL)
+    fail_msg("accepted: %s", url);
+  assert_non_null(why);
+  return why;
+}
+
 static void test_url_refused(void **state) {
   static const char *bad[] = {"http://h:6379",          "redis://",
                               "redis://:6379",          "redis://h:0",
@@ -53,10 +66,7 @@ static void test_url_refused(void **state) {
                               "redis://h:6379/99999999"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     pz_redis_url_t u;
-    const char *why = NULL;
-    if (pz_redis_url_parse(bad[i], &u, &why) != PZ_EINVAL)
-      fail_msg("accepted: %s", bad[i]);
-    assert_non_null(why);
+    refused(bad[i], &u);
   }
 }
 
@@ -75,11 +85,61 @@ static void test_safe_form_hides_password(void **state) {
   assert_null(strstr(why, "hunter2"));
 }
 
+static void test_password_percent_decoded(void **state) {
+  static const struct {
+    const char *url, *password;
+  } cases[] = {
+      {"redis://:a%2Fb%3Ac%40d%25e@h:1/2", "a/b:c@d%e"},
+      {"redis://user%3Ax:p%2f%3a@h", "p/:"}, /* lower-case hex */
+      {"redis://:a:b@c@h", "a:b@c"},         /* ':' and '@' as is */
+      {"redis://:%41%42%7E%20%E2%82%AC@h", "AB~ \xe2\x82\xac"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    pz_redis_url_t u;
+    const char *why = NULL;
+    if (pz_redis_url_parse(cases[i].url, &u, &why) != 0)
+      fail_msg("%s: %s", cases[i].url, why);
+    assert_true(u.has_password);
+    assert_string_equal(u.password, cases[i].password);
+    assert_string_equal(u.host, "h");
+  }
+  pz_redis_url_t u;
+  const char *why;
+  assert_int_equal(
+      pz_redis_url_parse("redis://:a%2Fb%3Ac%40d%25e@h:1/2", &u, &why), 0);
+  assert_int_equal(u.port, 1);
+  assert_int_equal(u.db, 2);
+  /* 255 bytes decoded fit, however they were written; 256 do not. */
+  char url[1024], pw[300];
+  memset(pw, 'x', 255);
+  pw[255] = 0;
+  snprintf(url, sizeof(url), "redis://:%s@h", pw);
+  assert_int_equal(pz_redis_url_parse(url, &u, &why), 0);
+  assert_int_equal(strlen(u.password), 255);
+  snprintf(url, sizeof(url), "redis://:%%78%s@h", pw);
+  assert_int_equal(pz_redis_url_parse(url, &u, &why), PZ_EINVAL);
+}
+
+static void test_bad_escapes_refused_unquoted(void **state) {
+  static const char *bad[] = {
+      "redis://:hunter%@h",   "redis://:hunter%2@h", "redis://:hunter%zz@h",
+      "redis://:hunter%00@h", "redis://:%@h",        "redis://:hunter%g1@h",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    pz_redis_url_t u;
+    assert_null(strstr(refused(bad[i], &u), "hunter"));
+    assert_false(u.has_password);
+    assert_string_equal(u.password, "");
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_url_forms),
       cmocka_unit_test(test_url_refused),
       cmocka_unit_test(test_safe_form_hides_password),
+      cmocka_unit_test(test_password_percent_decoded),
+      cmocka_unit_test(test_bad_escapes_refused_unquoted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /*
  * Guards src/net/outq.c, a connection's outbound queue: reliable entries
  * keep their order and are never dropped; a newer STATE (or pong) replaces
- * an unsent older one and goes to the tail; a partly written entry is never
- * replaced nor dropped; the bound counts bookkeeping, not only bytes; and a
- * queue about to cross threads holds no payload shared with another.
+ * an unsent older one and goes to the tail; a partial STATE that replaces
+ * one reports the loss (PZ_OUTQ_LOST) and a full STATE replaces either
+ * kind without one; a partly written entry is never replaced nor dropped;
+ * the bound counts bookkeeping, not only bytes; and a queue about to cross
+ * threads holds no payload shared with another.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,8 +33,9 @@ static size_t pending(const pz_outq_t *q, char *out, size_t size) {
   return len;
 }
 
-static void push_str(pz_outq_t *q, const char *hdr, const char *s, int kind) {
-  pz_outq_push_copy(q, (const uint8_t *)hdr, strlen(hdr), s, strlen(s), kind);
+static int push_str(pz_outq_t *q, const char *hdr, const char *s, int kind) {
+  return pz_outq_push_copy(q, (const uint8_t *)hdr, strlen(hdr), s, strlen(s),
+                           kind);
 }
 
 static void test_reliable_keep_order(void **state) {
@@ -79,6 +82,77 @@ static void test_pong_latest_wins(void **state) {
   pending(&q, out, sizeof(out));
   assert_string_equal(out, "SP3"); /* kinds replace only their own kind */
   assert_true(q.bytes > one);
+  pz_outq_dispose(&q);
+}
+
+static void test_partial_state_replacing_one_reports_the_loss(void **state) {
+  pz_outq_t q;
+  pz_outq_init(&q, 1 << 20);
+  assert_int_equal(push_str(&q, "", "S1", PZ_OUT_STATE), 0);
+  assert_int_equal(push_str(&q, "", "chat", PZ_OUT_RELIABLE), 0);
+  /* S1's positions may not all be in S2: the sender must repair. */
+  assert_int_equal(push_str(&q, "", "S2", PZ_OUT_STATE), PZ_OUTQ_LOST);
+  assert_int_equal(q.lost, 1);
+  /* Reliable entries and pongs never report one. */
+  assert_int_equal(push_str(&q, "", "P1", PZ_OUT_PONG), 0);
+  assert_int_equal(push_str(&q, "", "P2", PZ_OUT_PONG), 0);
+  assert_int_equal(push_str(&q, "", "more", PZ_OUT_RELIABLE), 0);
+  assert_int_equal(q.lost, 1);
+  assert_int_equal(q.replaced, 2);
+  char out[64];
+  pending(&q, out, sizeof(out));
+  assert_string_equal(out, "chatS2P2more");
+  pz_outq_dispose(&q);
+}
+
+static void test_full_state_replaces_without_loss(void **state) {
+  pz_outq_t q;
+  pz_outq_init(&q, 1 << 20);
+  assert_int_equal(push_str(&q, "", "S1", PZ_OUT_STATE), 0);
+  assert_int_equal(push_str(&q, "", "pong", PZ_OUT_PONG), 0);
+  /* Every member's position: nothing S1 held is lost. It shares the
+   * STATE slot (one STATE unsent at most) and goes to the tail. */
+  assert_int_equal(push_str(&q, "", "F1", PZ_OUT_STATE_FULL), 0);
+  char out[64];
+  pending(&q, out, sizeof(out));
+  assert_string_equal(out, "pongF1");
+  assert_int_equal(push_str(&q, "", "F2", PZ_OUT_STATE_FULL), 0);
+  pending(&q, out, sizeof(out));
+  assert_string_equal(out, "pongF2");
+  assert_int_equal(q.lost, 0);
+  /* A partial one replacing the full one loses what only F2 said. */
+  assert_int_equal(push_str(&q, "", "S3", PZ_OUT_STATE), PZ_OUTQ_LOST);
+  pending(&q, out, sizeof(out));
+  assert_string_equal(out, "pongS3");
+  assert_int_equal(q.lost, 1);
+  assert_int_equal(q.count, 2);
+  pz_outq_dispose(&q);
+  assert_int_equal(q.bytes, 0);
+}
+
+static void test_state_behind_a_begun_one_loses_nothing(void **state) {
+  pz_outq_t q;
+  pz_outq_init(&q, 1 << 20);
+  push_str(&q, "h", "S1", PZ_OUT_STATE);
+  pz_outq_consume(&q, 1); /* S1's frame has begun: it will be sent whole */
+  assert_int_equal(push_str(&q, "h", "S2", PZ_OUT_STATE), 0);
+  assert_int_equal(push_str(&q, "h", "F", PZ_OUT_STATE_FULL), 0);
+  assert_int_equal(q.lost, 0);
+  char out[64];
+  pending(&q, out, sizeof(out));
+  assert_string_equal(out, "S1hF");
+  pz_outq_dispose(&q);
+}
+
+static void test_past_the_bound_efull_wins_over_the_loss(void **state) {
+  /* Past the bound the connection closes (slow consumer): that result
+   * wins, and the resume's ROOM repairs everything. */
+  pz_outq_t q;
+  pz_outq_init(&q, 2 * PZ_OUTQ_ENTRY_COST + 8);
+  assert_int_equal(push_str(&q, "", "S1", PZ_OUT_STATE), 0);
+  assert_int_equal(push_str(&q, "", "chat", PZ_OUT_RELIABLE), 0);
+  assert_int_equal(push_str(&q, "", "S2-longer", PZ_OUT_STATE), PZ_EFULL);
+  assert_int_equal(q.lost, 1);
   pz_outq_dispose(&q);
 }
 
@@ -203,6 +277,10 @@ int main(void) {
       cmocka_unit_test(test_reliable_keep_order),
       cmocka_unit_test(test_state_latest_wins_and_goes_last),
       cmocka_unit_test(test_pong_latest_wins),
+      cmocka_unit_test(test_partial_state_replacing_one_reports_the_loss),
+      cmocka_unit_test(test_full_state_replaces_without_loss),
+      cmocka_unit_test(test_state_behind_a_begun_one_loses_nothing),
+      cmocka_unit_test(test_past_the_bound_efull_wins_over_the_loss),
       cmocka_unit_test(test_partial_write_is_not_replaced),
       cmocka_unit_test(test_consume_across_entries),
       cmocka_unit_test(test_bound_counts_bookkeeping),

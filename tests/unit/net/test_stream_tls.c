@@ -8,7 +8,10 @@
  * order; detach in the middle of a read keeps the TLS state, the unread
  * input and the held output, and the stream carries on wrapped around a
  * new TCP stream on another loop; shutdown sends close_notify then FIN;
- * the client's close_notify reads as PZ_ECLOSED and garbage as PZ_EPROTO.
+ * the client's close_notify reads as PZ_ECLOSED and garbage as PZ_EPROTO;
+ * a client that sends KeyUpdates and never reads makes the stream hold no
+ * more than its bound (then reading ends with PZ_EFULL), and more
+ * KeyUpdates than the limit end reading with PZ_EABUSE.
  * Every test ends with uv_loop_close() == 0.
  */
 #include <fcntl.h>
@@ -86,7 +89,11 @@ static void set_owner(fixture_t *f) {
   f->s->on_writable = on_writable;
 }
 
-static fixture_t *open_fixture(int sndbuf, int client_max_version) {
+static const pz_tls_limits_t default_limits = {.hold_max = 1 << 20,
+                                               .key_updates = 16};
+
+static fixture_t *open_fixture_with(int sndbuf, int client_max_version,
+                                    const pz_tls_limits_t *lim) {
   fixture_t *f = calloc(1, sizeof(*f));
   assert_non_null(f);
   assert_int_equal(test_cert_make(&f->tc, "plaza-test"), 0);
@@ -101,7 +108,7 @@ static fixture_t *open_fixture(int sndbuf, int client_max_version) {
   assert_int_equal(pz_tcp_stream_open(&f->tcp, &f->loop, sv[0], f->readbuf,
                                       sizeof(f->readbuf), &opt),
                    0);
-  f->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(f->ctx));
+  f->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(f->ctx), lim);
   assert_non_null(f->tls);
   f->s = pz_tls_stream_wrap(f->tls, &f->tcp);
   set_owner(f);
@@ -122,6 +129,10 @@ static fixture_t *open_fixture(int sndbuf, int client_max_version) {
   SSL_set_connect_state(f->client);
   f->detached_fd = -1;
   return f;
+}
+
+static fixture_t *open_fixture(int sndbuf, int client_max_version) {
+  return open_fixture_with(sndbuf, client_max_version, &default_limits);
 }
 
 static void spin(fixture_t *f) {
@@ -375,6 +386,64 @@ static void test_bad_handshake_gets_an_alert(void **state) {
   close_fixture(f);
 }
 
+/* The client sends n KeyUpdates that ask for one in return, and never
+ * reads; 1 when all went, 0 when its socket took no more. */
+static int client_key_updates(fixture_t *f, int n) {
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(SSL_key_update(f->client, SSL_KEY_UPDATE_REQUESTED), 1);
+    int r = SSL_do_handshake(f->client);
+    if (r != 1) {
+      assert_int_equal(SSL_get_error(f->client, r), SSL_ERROR_WANT_WRITE);
+      ERR_clear_error();
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Issue 15: each KeyUpdate makes OpenSSL write an answer; a client that
+ * never reads made the stream hold them without end (134 MiB in 150 s). */
+static void test_key_update_answers_are_bounded(void **state) {
+  pz_tls_limits_t lim = {.hold_max = 4096, .key_updates = 0};
+  fixture_t *f = open_fixture_with(4096, 0, &lim);
+  assert_int_equal(handshake(f), 1);
+  size_t most = 0;
+  for (int round = 0; round < 2000 && !f->last_error; round++) {
+    if (!client_key_updates(f, 20))
+      break;
+    spin(f);
+    size_t held = pz_stream_held(f->s);
+    most = held > most ? held : most;
+  }
+  assert_int_equal(f->last_error, PZ_EFULL);
+  /* At most the bound, plus the answers to what one read brought. */
+  if (most > lim.hold_max + 20 * 64)
+    fail_msg("held %zu bytes (bound %zu)", most, lim.hold_max);
+  /* Reading has ended: more input is not even decrypted. */
+  size_t before = pz_stream_held(f->s);
+  client_key_updates(f, 20);
+  spin(f);
+  assert_int_equal(pz_stream_held(f->s), before);
+  close_fixture(f);
+}
+
+static void test_key_update_flood_is_refused(void **state) {
+  fixture_t *f = open_fixture(0, 0); /* at most 16 per window */
+  assert_int_equal(handshake(f), 1);
+  for (int i = 0; i < 16; i++) {
+    assert_int_equal(client_key_updates(f, 1), 1);
+    spin(f);
+  }
+  assert_int_equal(f->last_error, 0);
+  client_write(f, "still here");
+  spin(f);
+  assert_int_equal(f->got_len, 10);
+  assert_int_equal(client_key_updates(f, 1), 1);
+  spin(f);
+  assert_int_equal(f->last_error, PZ_EABUSE);
+  close_fixture(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake_and_data_both_ways),
@@ -385,6 +454,8 @@ int main(void) {
       cmocka_unit_test(test_peer_close_notify_reads_as_closed),
       cmocka_unit_test(test_plaintext_is_a_protocol_error),
       cmocka_unit_test(test_bad_handshake_gets_an_alert),
+      cmocka_unit_test(test_key_update_answers_are_bounded),
+      cmocka_unit_test(test_key_update_flood_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

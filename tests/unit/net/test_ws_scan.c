@@ -1,7 +1,10 @@
 /*
  * Guards pz_ws_scan: the server frees an idle connection's wslay context
  * only when the scanner says the input stands between messages, so a wrong
- * "at boundary" would lose a partial frame. Fed in every chunk size.
+ * "at boundary" would lose a partial frame. Fed in every chunk size. It
+ * also counts the frames of the latest message (the server closes one in
+ * too many: 100,000 empty continuations held a message open, issue 15):
+ * control frames inside do not count, a new message starts again at 1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,11 +93,37 @@ static void test_empty_payload_and_partial_header(void **state) {
   assert_int_equal(at[n], 1);
 }
 
+static void test_frames_of_a_message_counted(void **state) {
+  static uint8_t buf[4096];
+  size_t n = frame(buf, 0, 2, 10); /* first of a message */
+  n += frame(buf + n, 1, 9, 0);    /* a ping inside: not counted */
+  for (int i = 0; i < 100; i++)    /* empty continuations */
+    n += frame(buf + n, 0, 0, 0);
+  size_t end = n + frame(buf + n, 1, 0, 3); /* the final one */
+  size_t next = end + frame(buf + end, 1, 2, 4);
+  for (size_t chunk = 1; chunk <= next; chunk = chunk * 2 + 1) {
+    pz_ws_scan_t sc;
+    memset(&sc, 0, sizeof(sc));
+    for (size_t off = 0; off < next; off += chunk) {
+      size_t k = next - off < chunk ? next - off : chunk;
+      pz_ws_scan_feed(&sc, buf + off, k);
+      if (off + k == n)
+        assert_int_equal(sc.frames, 101);
+      if (off + k == end) {
+        assert_int_equal(sc.frames, 102);
+        assert_true(pz_ws_scan_at_boundary(&sc));
+      }
+    }
+    assert_int_equal(sc.frames, 1); /* the next message, whole */
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_boundaries_whole_messages),
       cmocka_unit_test(test_fragmented_message_with_ping_inside),
       cmocka_unit_test(test_empty_payload_and_partial_header),
+      cmocka_unit_test(test_frames_of_a_message_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,11 @@ typedef struct test_cert {
   char cert[128], key[128];
 } test_cert_t;
 
-/* A new key and certificate for CN=cn under a new temp dir; 0 or -1. */
-static int test_cert_make(test_cert_t *tc, const char *cn) {
+/* A new key and certificate for CN=cn under a new temp dir, with the
+ * subjectAltName `san` ("DNS:localhost,IP:127.0.0.1"; NULL: none); 0 or
+ * -1. */
+static int test_cert_make_san(test_cert_t *tc, const char *cn,
+                              const char *san) {
   snprintf(tc->dir, sizeof(tc->dir), "/tmp/pz-tls-XXXXXX");
   if (!mkdtemp(tc->dir))
     return -1;
@@ -39,7 +43,15 @@ static int test_cert_make(test_cert_t *tc, const char *cn) {
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, name);
-    ok = X509_sign(x, pkey, EVP_sha256()) > 0;
+    if (san != NULL) {
+      X509V3_CTX v3;
+      X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+      X509_EXTENSION *ext =
+          X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+      ok = ext != NULL && X509_add_ext(x, ext, -1) == 1;
+      X509_EXTENSION_free(ext);
+    }
+    ok = ok && X509_sign(x, pkey, EVP_sha256()) > 0;
   }
   FILE *fc = ok ? fopen(tc->cert, "w") : NULL;
   FILE *fk = ok ? fopen(tc->key, "w") : NULL;
@@ -52,6 +64,11 @@ static int test_cert_make(test_cert_t *tc, const char *cn) {
   X509_free(x);
   EVP_PKEY_free(pkey);
   return ok ? 0 : -1;
+}
+
+/* The same without subjectAltName. */
+static inline int test_cert_make(test_cert_t *tc, const char *cn) {
+  return test_cert_make_san(tc, cn, NULL);
 }
 
 static void test_cert_remove(test_cert_t *tc) {

@@ -5,7 +5,10 @@
  * upgrade, messages reach on_message and frames queued in one turn arrive
  * in order; a kick gives the session up at once (before the close frame
  * leaves), other closes at the flush; a migrating connection hands over
- * its socket with a queue that shares no payload.
+ * its socket with a queue that shares no payload; one that no worker
+ * will adopt (shutdown) closes its socket when abandoned; and an answer
+ * flushed at once is on the wire before the loop turns (POST /admin/drain
+ * answers before it signals the stop).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -151,6 +154,28 @@ static void test_large_http_answer_arrives_whole(void **state) {
   teardown_fixture();
 }
 
+static void test_flush_writes_the_answer_before_the_turn_ends(void **state) {
+  setup_fixture(0);
+  F->body_len = 5;
+  memcpy(big_body, "drain", 5);
+  send_text("POST /admin/drain HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 1000 && F->requests == 0; i++) {
+    spin(1);
+    usleep(100);
+  }
+  assert_int_equal(F->requests, 1);
+  /* Answered in the read callback; the flush step has not run yet. */
+  char got[512];
+  assert_int_equal(read(F->peer, got, sizeof(got)), -1);
+  assert_true(pz_conn_flush(F->conn));
+  ssize_t n = read(F->peer, got, sizeof(got) - 1); /* no loop turn */
+  assert_true(n > 0);
+  got[n] = 0;
+  assert_memory_equal(got, "HTTP/1.1 200", 12);
+  assert_non_null(strstr(got, "\r\n\r\ndrain"));
+  teardown_fixture();
+}
+
 static void test_frames_of_a_turn_arrive_in_order(void **state) {
   setup_fixture(0);
   upgrade();
@@ -249,15 +274,42 @@ static void test_migration_takes_no_shared_payload(void **state) {
   teardown_fixture();
 }
 
+static void on_moved_nowhere(pz_conn_t *c, void *arg) {
+  F->moved++;
+  pz_conn_abandon(c);
+}
+
+static void test_abandoned_connection_closes_its_socket(void **state) {
+  setup_fixture(0);
+  upgrade();
+  send_frame(2, "x", 1);
+  spin(3);
+  pz_conn_migrate(F->conn, on_moved_nowhere, NULL);
+  spin(3);
+  assert_int_equal(F->moved, 1);
+  /* The peer sees the end of the stream: the descriptor was closed. */
+  char got[16];
+  ssize_t n = -1;
+  for (int i = 0; i < 200 && n < 0; i++) {
+    n = read(F->peer, got, sizeof(got));
+    if (n < 0)
+      usleep(500);
+  }
+  assert_int_equal(n, 0);
+  teardown_fixture();
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* as plaza does: a closed peer is an error */
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_large_http_answer_arrives_whole),
+      cmocka_unit_test(test_flush_writes_the_answer_before_the_turn_ends),
       cmocka_unit_test(test_frames_of_a_turn_arrive_in_order),
       cmocka_unit_test(test_kick_gives_up_session_at_once),
       cmocka_unit_test(test_other_close_waits_for_flush),
       cmocka_unit_test(test_protocol_error_gets_close_1002),
       cmocka_unit_test(test_migration_takes_no_shared_payload),
+      cmocka_unit_test(test_abandoned_connection_closes_its_socket),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

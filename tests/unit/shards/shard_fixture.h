@@ -39,11 +39,24 @@ typedef struct rec {
   size_t n, cap;
   msgpack_zone zone;
   int close_code;
+  /* A client that stopped reading, as its outbound queue sees it: one
+   * STATE stays unsent, and a partial STATE replacing it is a loss. */
+  bool stalled, holds_state;
+  int lost; /* PZ_OUTLET_LOST reported */
 } rec_t;
 
-static inline void rec_send(pz_outlet_t *o, const uint8_t *data, size_t len,
-                            int kind, pz_payload_t *shared) {
+static inline int rec_send(pz_outlet_t *o, const uint8_t *data, size_t len,
+                           int kind, pz_payload_t *shared) {
   rec_t *r = (rec_t *)o;
+  int result = 0;
+  if (r->stalled &&
+      (kind == PZ_PAYLOAD_STATE || kind == PZ_PAYLOAD_STATE_FULL)) {
+    if (r->holds_state && kind == PZ_PAYLOAD_STATE) {
+      result = PZ_OUTLET_LOST;
+      r->lost++;
+    }
+    r->holds_state = true;
+  }
   if (shared) {
     /* The bytes are the payload's own: nothing was copied per recipient. */
     assert_ptr_equal(data, shared->data);
@@ -65,6 +78,7 @@ static inline void rec_send(pz_outlet_t *o, const uint8_t *data, size_t len,
   memcpy(m->bytes, data, len);
   if (pz_decode_server(m->bytes, len, &r->zone, &m->m) != 0)
     fail_msg("outlet got bytes that are not a server message");
+  return result;
 }
 
 static inline void rec_close(pz_outlet_t *o, int code, const char *reason) {
