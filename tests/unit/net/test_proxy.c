@@ -109,7 +109,8 @@ static size_t v2(uint8_t *out, int cmd, int fam, const uint8_t *addrs,
   size_t len = alen + tlv;
   out[14] = (uint8_t)(len >> 8);
   out[15] = (uint8_t)len;
-  memcpy(out + 16, addrs, alen);
+  if (alen)
+    memcpy(out + 16, addrs, alen);
   for (size_t i = 0; i < tlv; i++)
     out[16 + alen + i] = (uint8_t)(i * 7); /* anything */
   return 16 + len;
