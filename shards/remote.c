@@ -26,12 +26,21 @@ static void set_name(pz_remote_t *m, pz_str_t name) {
 
 bool pz_shard_remote_join(pz_shard_t *sh, pz_room_t *r, const pz_member_t *in,
                           uint32_t node, bool notify) {
+  return pz_shard_remote_join_state(sh, r, in, (pz_raw_t){NULL, 0}, node,
+                                    notify);
+}
+
+bool pz_shard_remote_join_state(pz_shard_t *sh, pz_room_t *r,
+                                const pz_member_t *in, pz_raw_t state,
+                                uint32_t node, bool notify) {
   r->publish_all = true;
   pz_remote_t *m = pz_shard_remote_find(r, in->id);
   if (m) {
     m->node = node;
     m->mark = true;
     set_name(m, in->name);
+    if (state.ptr)
+      pz_shard_state_copy(&m->state, &m->state_len, state);
     return false;
   }
   m = pz_xcalloc(1, sizeof(*m));
@@ -40,11 +49,13 @@ bool pz_shard_remote_join(pz_shard_t *sh, pz_room_t *r, const pz_member_t *in,
   m->mark = true;
   set_name(m, in->name);
   m->pos = in->pos;
+  pz_shard_state_copy(&m->state, &m->state_len, state);
   HASH_ADD(hh, r->remote, id, sizeof(m->id), m);
   r->n_remote++;
   if (notify) {
     pz_member_t j = {m->id, {m->name, m->name_len}, m->pos};
-    pz_enc_joined(pz_wire_begin(&sh->wire), &j);
+    pz_enc_joined(pz_wire_begin(&sh->wire), &j,
+                  (pz_raw_t){m->state, m->state_len});
     pz_shard_broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
   }
   return true;
@@ -69,6 +80,7 @@ void pz_shard_remote_leave(pz_shard_t *sh, pz_room_t *r, uint64_t id,
   rdirty_remove(r, m);
   HASH_DEL(r->remote, m);
   r->n_remote--;
+  free(m->state);
   free(m);
   if (notify) {
     pz_enc_left(pz_wire_begin(&sh->wire), id);
@@ -122,6 +134,7 @@ void pz_shard_remote_clear(pz_room_t *r) {
   pz_remote_t *m, *tmp;
   HASH_ITER(hh, r->remote, m, tmp) {
     HASH_DEL(r->remote, m);
+    free(m->state);
     free(m);
   }
   r->n_remote = r->n_rdirty = 0;

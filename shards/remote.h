@@ -25,6 +25,8 @@ typedef struct pz_remote {
   uint8_t name_len;
   uint64_t seq;
   pz_pos_t pos;
+  char *state; /* its member state (a map, owned); NULL: empty */
+  uint32_t state_len;
 } pz_remote_t;
 
 pz_room_t *pz_shard_room_find(pz_shard_t *sh, pz_str_t name);
@@ -35,6 +37,11 @@ pz_remote_t *pz_shard_remote_find(pz_room_t *r, uint64_t id);
  * has only the stored positions). Returns true when it was new. */
 bool pz_shard_remote_join(pz_shard_t *sh, pz_room_t *r, const pz_member_t *m,
                           uint32_t node, bool notify);
+/* The same with the member's state (protocol 1.1): a state map (copied;
+ * ptr NULL: empty for a new member, unchanged for a known one). */
+bool pz_shard_remote_join_state(pz_shard_t *sh, pz_room_t *r,
+                                const pz_member_t *m, pz_raw_t state,
+                                uint32_t node, bool notify);
 /* Drops a remote member (LEFT to the local members when notify). */
 void pz_shard_remote_leave(pz_shard_t *sh, pz_room_t *r, uint64_t id,
                            bool notify);
@@ -45,6 +52,27 @@ void pz_shard_remote_state(pz_shard_t *sh, pz_room_t *r,
  * seq) and sent to every local member. */
 void pz_shard_remote_chat(pz_shard_t *sh, pz_room_t *r,
                           const pz_chat_entry_t *c);
+/* protocol 1.1, from other nodes. A remote member's SET: `patch` (a
+ * state patch) applied to its copy of the state and MEMBER to every
+ * local member. False, and nothing changes, when the patch is not a map
+ * of string keys; an unknown id is ignored (true: its JOIN carries its
+ * state). */
+bool pz_shard_remote_member_state(pz_shard_t *sh, pz_room_t *r, uint64_t id,
+                                  pz_raw_t patch);
+/* A SIGNAL to the room from a member on another node: to every local
+ * member. */
+void pz_shard_remote_signal(pz_shard_t *sh, pz_room_t *r, uint64_t from,
+                            pz_str_t name, pz_str_t kind, pz_raw_t data,
+                            uint64_t ts_ms);
+/* A set of r's state as the bus numbered it (this node's own sets come
+ * back this way too): applied when `version` is above the key's last one,
+ * with ROOM_STATE to every local member (in version order as the bus
+ * delivers them); an older or equal version is already held: ignored.
+ * While r loads, ROOM will carry it. value nil deletes. */
+void pz_shard_room_state_apply(pz_shard_t *sh, pz_room_t *r, pz_str_t key,
+                               pz_raw_t value, uint64_t version, uint64_t by);
+/* Forgets r's state (before the bus reloads it). */
+void pz_shard_room_state_clear(pz_shard_t *sh, pz_room_t *r);
 /* Reload sweeps: clear every mark, then drop (with LEFT) the unmarked. */
 void pz_shard_remote_unmark(pz_room_t *r);
 void pz_shard_remote_sweep(pz_shard_t *sh, pz_room_t *r);

@@ -26,6 +26,7 @@ typedef struct pz_room {
   uint32_t n_behind; /* members owed a full STATE (session.h `behind`) */
   uint64_t chat_seq;
   pz_chat_history_t chat;
+  struct pz_rstate *rstate; /* its shared state (room_state.h); NULL: none */
   /* Clustered only (remote.h); empty and false in the embedded default. */
   struct pz_remote *remote; /* members on other nodes, by id */
   uint32_t n_remote;

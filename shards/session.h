@@ -22,6 +22,13 @@
 
 struct pz_room;
 
+/* A SIGNAL waiting behind the one its sender has in flight to another
+ * worker (src/server/signals.c defines the rest): one allocation each,
+ * in order, freed with the session. */
+typedef struct pz_sigq {
+  struct pz_sigq *next;
+} pz_sigq_t;
+
 typedef struct pz_session {
   uint64_t id;
   UT_hash_handle hh; /* the owning shard's table, by id */
@@ -49,8 +56,9 @@ typedef struct pz_session {
   pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
   pz_bucket_t join_bucket;
-  pz_window_t dropped;   /* rate-limited messages, for 4003 */
-  pz_window_t malformed; /* malformed messages, for 4002 */
+  pz_bucket_t app_bucket; /* SET, SIGNAL and ROOM_SET share it */
+  pz_window_t dropped;    /* rate-limited messages, for 4003 */
+  pz_window_t malformed;  /* malformed messages, for 4002 */
 
   /* Clustered: ROOM is owed once the room has loaded (with the replay a
    * resume asked for), and a join that continues a session from another
@@ -60,6 +68,9 @@ typedef struct pz_session {
   /* Clustered: the cluster's directory (plaza:where) names this node as
    * where the session lives; the entry goes when the session ends. */
   bool listed;
+  /* SIGNALs of this sender: one may be in flight to another worker at a
+   * time, the later ones wait in sigq, in order (signals.c). */
+  bool signal_in_flight;
   uint64_t replay_after;
   /* A JOIN of a room on another worker waits for that worker to grant a
    * place (src/server/joins.c): the number of the ask pending, if
@@ -67,6 +78,12 @@ typedef struct pz_session {
    * nobody waiting and gives the place back. */
   bool placing;
   uint32_t place_ask;
+
+  /* Member state (protocol 1.1): one MessagePack map (owned), NULL when
+   * empty. It belongs to the session: JOINs and resumes keep it. */
+  char *state;
+  pz_sigq_t *sigq;
+  uint32_t state_len;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_ip_t addr;        /* the client's address at its HELLO or latest resume */
@@ -77,6 +94,10 @@ typedef struct pz_session {
 
 static inline pz_str_t pz_session_name(const pz_session_t *s) {
   return (pz_str_t){s->name, s->name_len};
+}
+
+static inline pz_raw_t pz_session_state(const pz_session_t *s) {
+  return (pz_raw_t){s->state, s->state_len};
 }
 
 #endif

@@ -17,6 +17,7 @@ void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
   sh->index = index;
   sh->cfg = *cfg;
   pz_wire_init(&sh->wire);
+  msgpack_zone_init(&sh->zone, 1024);
 }
 
 static void room_free(pz_room_t *r) {
@@ -32,8 +33,7 @@ void pz_shard_dispose(pz_shard_t *sh) {
   pz_session_t *s, *stmp;
   HASH_ITER(hh, sh->sessions, s, stmp) {
     HASH_DEL(sh->sessions, s);
-    free(s->grant);
-    free(s);
+    pz_shard_session_free(s);
   }
   pz_room_t *r, *rtmp;
   HASH_ITER(hh, sh->rooms, r, rtmp) {
@@ -41,6 +41,8 @@ void pz_shard_dispose(pz_shard_t *sh) {
     room_free(r);
   }
   pz_shard_places_dispose(sh);
+  pz_shard_room_states_dispose(sh);
+  msgpack_zone_destroy(&sh->zone);
   pz_wire_dispose(&sh->wire);
 }
 
@@ -59,6 +61,7 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
   pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
   pz_bucket_init(&s->join_bucket, sh->cfg.join_burst, now_ms);
+  pz_bucket_init(&s->app_bucket, sh->cfg.app_burst, now_ms);
   pz_shard_session_add(sh, s);
   return s;
 }
@@ -83,8 +86,7 @@ void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {
   if (s->room)
     pz_shard_leave(sh, s, false);
   pz_shard_session_remove(sh, s);
-  free(s->grant);
-  free(s);
+  pz_shard_session_free(s);
 }
 
 void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
@@ -191,12 +193,12 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
                     r->n_members + r->n_remote);
   for (uint32_t i = 0; i < r->n_members; i++) {
     pz_member_t m = member_of(r->members[i]);
-    pz_enc_member(pk, &m);
+    pz_enc_member(pk, &m, pz_session_state(r->members[i]));
   }
   pz_remote_t *rm, *rtmp;
   HASH_ITER(hh, r->remote, rm, rtmp) {
     pz_member_t m = {rm->id, {rm->name, rm->name_len}, rm->pos};
-    pz_enc_member(pk, &m);
+    pz_enc_member(pk, &m, (pz_raw_t){rm->state, rm->state_len});
   }
   /* On a replay the history stops at after_seq: what follows comes once,
    * as the CHAT messages below, not a second time inside ROOM. The history
@@ -211,6 +213,7 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
   pz_enc_room_history(pk, kept);
   for (uint32_t i = 0; i < kept; i++)
     pz_enc_chat_entry(pk, pz_chat_history_at(&r->chat, i));
+  pz_shard_enc_room_state(pk, r);
   pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
   behind_clear(r, s); /* ROOM holds every member's current position */
   for (uint32_t i = kept; i < r->chat.count; i++) {
@@ -232,6 +235,7 @@ static void join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
     r->gen = ++sh->room_gen;
     HASH_ADD_KEYPTR(hh, sh->rooms, r->name, r->name_len, r);
     sh->n_rooms++;
+    pz_shard_room_state_open(sh, r);
     if (sh->hooks)
       r->loading = sh->hooks->room_open(sh->hooks_ctx, r);
   }
@@ -257,7 +261,7 @@ static void join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   pz_shard_send_room(sh, s, replay, s->replay_after);
   if (!was && !s->handoff) {
     pz_member_t m = member_of(s);
-    pz_enc_joined(pz_wire_begin(&sh->wire), &m);
+    pz_enc_joined(pz_wire_begin(&sh->wire), &m, pz_session_state(s));
     broadcast_wire(sh, r, s, PZ_PAYLOAD_RELIABLE);
   }
   if (sh->hooks)
@@ -312,6 +316,7 @@ void pz_shard_room_free(pz_shard_t *sh, pz_room_t *r) {
     sh->hooks->room_close(sh->hooks_ctx, r);
   HASH_DEL(sh->rooms, r);
   sh->n_rooms--;
+  pz_shard_room_state_close(sh, r);
   room_free(r);
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "room.h"
+#include "room_state.h"
 #include "rules.h"
 #include "session.h"
 #include "wire.h"
@@ -25,13 +26,22 @@ typedef enum pz_shard_result {
   PZ_SHARD_STALE,         /* MOVE: seq not above the last; ignored */
   PZ_SHARD_ROOM_FULL,     /* JOIN: the room is at its member limit */
   PZ_SHARD_MOVE_REJECTED, /* MOVE: breaks the speed or bounds rule */
-  PZ_SHARD_UNAVAILABLE,   /* CHAT: clustered, and the cluster unreachable */
+  PZ_SHARD_UNAVAILABLE,   /* CHAT, ROOM_SET: clustered, and the cluster
+                             unreachable */
+  PZ_SHARD_LIMIT,         /* SET, ROOM_SET: past a size or count limit */
+  PZ_SHARD_CONFLICT,      /* ROOM_SET: if_version is not the key's version */
 } pz_shard_result_t;
 
 typedef struct pz_shard_config {
   uint32_t room_max_members;
   pz_rules_t rules;
   double move_rate, chat_rate, chat_burst, join_burst;
+  /* protocol 1.1 */
+  double app_burst;           /* SET + SIGNAL + ROOM_SET bucket */
+  uint32_t member_state_max;  /* bytes of a member's state */
+  pz_rstate_limits_t room;    /* a room's state */
+  uint64_t room_state_ttl_ms; /* a state's life after its room empties */
+  uint64_t parked_max;        /* cost of the parked states (rstate_cost) */
 } pz_shard_config_t;
 
 /* Counters a shard keeps for metrics (read by other threads as relaxed
@@ -42,6 +52,8 @@ typedef struct pz_shard_stats {
   uint64_t state_resyncs; /* full STATEs sent to members owed one */
   uint64_t rooms;
   uint64_t sessions;
+  uint64_t parked;         /* room states kept for emptied rooms */
+  uint64_t parked_evicted; /* of those, dropped before their time (bound) */
 } pz_shard_stats_t;
 
 /* What a clustered shard tells the bus (NULL hooks in the embedded
@@ -65,6 +77,33 @@ typedef struct pz_shard_hooks {
   /* Tick: local changes of a room other nodes have members in (r->dirty,
    * or every member when r->publish_all). */
   void (*state)(void *ctx, pz_room_t *r, uint64_t tick);
+
+  /* protocol 1.1. Each may be NULL, and then the shard does that part
+   * alone, as on one node. */
+  /* s, a member of r, changed its state with `patch` (a checked state
+   * patch, borrowed for the call; s->state is already the new state, and
+   * r's local members have their MEMBER). Other nodes apply it with
+   * pz_shard_remote_member_state. Outside a room a SET calls nothing: the
+   * state goes along in the session (and JOIN / the session record). */
+  void (*member_state)(void *ctx, pz_room_t *r, pz_session_t *s,
+                       pz_raw_t patch);
+  /* ROOM_SET by s, a member of r, that passed the limits against the
+   * shard's copy of r's state (borrowed key and value; nil deletes). The
+   * bus numbers it and answers later: applied, every node (this one
+   * included) calls pz_shard_room_state_apply with the version, which
+   * sends ROOM_STATE; a conflict goes back to s as ERROR 12 (a
+   * PZ_DELIVER_CONFLICT routed to s->id). Returns PZ_SHARD_OK when the
+   * bus took it, PZ_SHARD_UNAVAILABLE when it cannot now (ERROR 10, and
+   * nothing changes). With this hook set the state lives in the bus: the
+   * shard's copy is dropped with the room, never parked. */
+  pz_shard_result_t (*room_set)(void *ctx, pz_room_t *r, pz_session_t *s,
+                                pz_str_t key, pz_raw_t value,
+                                bool has_if_version, uint64_t if_version);
+  /* SIGNAL from s to every other member of r (borrowed kind and data):
+   * r's local members have it. Other nodes deliver it with
+   * pz_shard_remote_signal. */
+  void (*signal)(void *ctx, pz_room_t *r, pz_session_t *s, pz_str_t kind,
+                 pz_raw_t data, uint64_t ts_ms);
 } pz_shard_hooks_t;
 
 typedef struct pz_place_hold pz_place_hold_t;
@@ -82,6 +121,15 @@ typedef struct pz_shard {
   uint64_t tick;
   pz_wire_t wire;
   pz_shard_stats_t stats;
+  /* protocol 1.1: room states by room name, those of live rooms and
+   * those parked after their room emptied (oldest first in the list),
+   * the parked ones' cost, the clock of the last sweep, and scratch for
+   * applying state patches. */
+  pz_rstate_t *rstates;
+  pz_rstate_t *parked;
+  uint64_t parked_cost;
+  uint64_t now_ms;
+  msgpack_zone zone;
 } pz_shard_t;
 
 void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg);
@@ -155,5 +203,45 @@ uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
  * STATE (PZ_OUTLET_LOST), a full STATE instead, whether or not anything
  * moved: every member's current position, encoded once per room. */
 void pz_shard_tick(pz_shard_t *sh);
+
+/* ---- protocol 1.1: member state, signals, room state (shard_app.c) ----- */
+
+/* SET: applies `patch` (a checked state patch) to s's state. In a room,
+ * MEMBER [10, id, patch] goes to every member, s included (one payload),
+ * then the member_state hook. Returns PZ_SHARD_OK, or PZ_SHARD_LIMIT when
+ * the new state would pass cfg.member_state_max (nothing changes). */
+pz_shard_result_t pz_shard_set_state(pz_shard_t *sh, pz_session_t *s,
+                                     pz_raw_t patch);
+/* Replaces s's state with `state` (a state map, copied; ptr NULL or {}:
+ * empty), quietly: a new session's HELLO state, a restored session's. */
+void pz_shard_session_set_state(pz_session_t *s, pz_raw_t state);
+
+/* SIGNAL from s (in a room) to every other member of its room, one
+ * payload, then the signal hook. */
+void pz_shard_signal(pz_shard_t *sh, pz_session_t *s, pz_str_t kind,
+                     pz_raw_t data, uint64_t ts_ms);
+/* A SIGNAL from the server (id 0, `name`) to every member of room `room`.
+ * Returns the members it went to (the local ones), or -1 when the shard
+ * has no such room. */
+int pz_shard_system_signal(pz_shard_t *sh, pz_str_t room, pz_str_t name,
+                           pz_str_t kind, pz_raw_t data, uint64_t ts_ms);
+
+/* ROOM_SET by s (in a room): value nil deletes. Checks the limits
+ * (cfg.room) and if_version against the key's version (0: absent), then
+ * sets it at the next version and sends ROOM_STATE to every member, s
+ * included; clustered (room_set hook), hands it to the bus instead.
+ * Returns PZ_SHARD_OK, PZ_SHARD_LIMIT, PZ_SHARD_CONFLICT (*current: the
+ * key's version) or PZ_SHARD_UNAVAILABLE (from the hook). */
+pz_shard_result_t pz_shard_room_set(pz_shard_t *sh, pz_session_t *s,
+                                    pz_str_t key, pz_raw_t value,
+                                    bool has_if_version, uint64_t if_version,
+                                    uint64_t *current);
+/* The state of room `name`, its room's or parked, or NULL. */
+pz_rstate_t *pz_shard_room_state_find(pz_shard_t *sh, pz_str_t name);
+
+/* Housekeeping: the shard's clock (when a room empties, its state's
+ * lifetime counts from here), and the parked states past their lifetime
+ * go. */
+void pz_shard_sweep(pz_shard_t *sh, uint64_t now_ms);
 
 #endif

@@ -12,6 +12,11 @@
                                   issue 7's before/after: social and crowd at
                                   1,000 clients, plaza and the floor, 3 runs
                                   each (< 5 min)
+    bench/run/bench.py --ab OLD_PLAZA [--runs N]
+                                  build/plaza against another plaza binary
+                                  (an older build) at social-1000, the two
+                                  interleaved run by run, N runs each (5),
+                                  medians (< 5 min)
 
 The server under test runs pinned to CPU 0 (`taskset -c 0`; plaza with
 `--workers 1`), build/plaza-bench pinned to CPU 1 with `--threads 1` and
@@ -55,6 +60,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "build")
 BENCH_BIN = os.environ.get("PLAZA_BENCH_BIN", os.path.join(BUILD, "plaza-bench"))
 PLAZA_BIN = os.path.join(BUILD, "plaza")
+AB_OLD_BIN = None  # --ab: the other plaza binary, server kind "plaza-old"
 FLOOR_BIN = os.path.join(BUILD, "plaza-floor")
 PEER_DIR = os.path.join(ROOT, "bench", "peers", "socketio")
 DOCS = os.path.join(ROOT, "docs")
@@ -64,7 +70,8 @@ SERVER_CPU, BENCH_CPU = "0", "1"
 TICK_HZ = 30
 NOFILE = 250000          # file descriptors for the server and the bench
 FULL_BUDGET_S = 28 * 60  # `make bench` must end within 30 minutes
-LABEL = {"plaza": "plaza", "peer": "Socket.io peer", "floor": "floor"}
+LABEL = {"plaza": "plaza", "peer": "Socket.io peer", "floor": "floor",
+         "plaza-old": "plaza (other build)"}
 
 # ---------------------------------------------------------------------------
 # what runs: the plans of --quick and --full
@@ -197,8 +204,9 @@ def server_argv(kind, port, room_size):
     """argv, cwd, env, url, proto of one server under test on CPU 0."""
     pin = ["taskset", "-c", SERVER_CPU]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLAZA_")}
-    if kind == "plaza":
-        argv = pin + [PLAZA_BIN, "--host", "127.0.0.1", "--port", str(port),
+    if kind in ("plaza", "plaza-old"):
+        binary = AB_OLD_BIN if kind == "plaza-old" else PLAZA_BIN
+        argv = pin + [binary, "--host", "127.0.0.1", "--port", str(port),
                       "--workers", "1", "--tick-hz", str(TICK_HZ), "--log-level", "warn"]
         return argv, ROOT, env, f"ws://127.0.0.1:{port}/ws", "plaza"
     if kind == "floor":
@@ -1227,6 +1235,84 @@ def git_head(*paths):
 
 
 # ---------------------------------------------------------------------------
+# --ab: build/plaza against another plaza binary, same load, interleaved run
+# by run (old, new, old, new, ...) so that a shared machine's noise falls on
+# both alike; medians. For "does this change cost CPU": build the commit
+# before it into another directory and give its build/plaza.
+
+AB_STEP = dict(key="social-1000", scenario="social", clients=1000, room_size=50,
+               servers=["plaza-old", "plaza"], runs=5, ramp=5, duration=15)
+
+
+def ab_main(args):
+    global AB_OLD_BIN
+    AB_OLD_BIN = os.path.abspath(args.ab)
+    if not os.access(AB_OLD_BIN, os.X_OK):
+        sys.exit(f"--ab {args.ab}: not an executable")
+    step = dict(AB_STEP, runs=args.runs or AB_STEP["runs"])
+    check_tools(True, peer=False)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    prepare_limits(step["clients"], 1)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M") + "-ab"
+    outdir = os.path.join(RESULTS, stamp)
+    os.makedirs(outdir, exist_ok=True)
+    mach = machine()
+    print(f"plaza bench (ab): {mach['cpu_model']}, {mach['nproc']} cores; "
+          f"results in {os.path.relpath(outdir, ROOT)}/", flush=True)
+    runner = Runner(outdir, None)
+    try:
+        results, _ = run_plan([step], runner, True)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted ({e or 'Ctrl-C'}): stopping every process started", flush=True)
+        stop_all()
+        sys.exit(130)
+    finally:
+        stop_all()
+    by = results[step["key"]]
+    fs = {k: [figures(d) for d in sorted(by[k], key=lambda d: g(d, "run", "rep") or 0)]
+          for k in step["servers"]}
+    sm = {k: summarize(by[k]) if by[k] else {} for k in step["servers"]}
+    bins = {"plaza-old": (AB_OLD_BIN, binary_commit(AB_OLD_BIN)),
+            "plaza": (PLAZA_BIN, binary_commit(PLAZA_BIN))}
+    lines = [f"# A/B: {step['key']}, two plaza builds, interleaved", "",
+             f"`/usr/bin/python3 bench/run/bench.py {' '.join(sys.argv[1:])}`, "
+             f"{datetime.datetime.now():%Y-%m-%d %H:%M}; {mach['cpu_model']}, "
+             f"{mach['nproc']} cores. Each run: a fresh server on CPU 0 "
+             f"(`--workers 1`), build/plaza-bench on CPU 1, {step['clients']} clients, "
+             f"ramp {step['ramp']} s, {step['duration']} s measured; the two builds "
+             "alternate run by run. Figures: median (min–max).", ""]
+    for k in step["servers"]:
+        path = bins[k][0]
+        shown = os.path.relpath(path, ROOT) if path.startswith(ROOT + "/") else path
+        lines.append(f"- {LABEL[k]}: `{shown}`, built from {bins[k][1]}")
+    lines += ["", "| build | runs | CPU % of a core | user % | kernel % | p99 move ms | "
+              "delivered | errors |", "|---|---|---|---|---|---|---|---|"]
+    for k in step["servers"]:
+        lines.append(f"| {LABEL[k]} | {len(fs[k])} | {spread(fs[k], 'cpu_pct')} | "
+                     f"{spread(fs[k], 'user_pct')} | {spread(fs[k], 'sys_pct')} | "
+                     f"{spread(fs[k], 'p99')} | {spread(fs[k], 'delivered', 4)} | "
+                     f"{sm[k].get('errors_max')} |")
+    r = ratio(sm["plaza"].get("cpu_pct"), sm["plaza-old"].get("cpu_pct"))
+    lines += ["", f"CPU, this build / the other: **{fmt_ratio(r)}** (medians).", "",
+              "Per run (CPU %, in the order run):", ""]
+    for k in step["servers"]:
+        lines.append(f"- {LABEL[k]}: " + ", ".join(fmt(f["cpu_pct"]) for f in fs[k]))
+    lines += ["", "Commands of the first run of each:", "", "```sh"]
+    seen = set()
+    for c in runner.commands:
+        if c["server"] not in seen:
+            seen.add(c["server"])
+            lines += [c["server_cmd"] + " &", c["bench_cmd"]]
+    lines += ["```", ""]
+    with open(os.path.join(outdir, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines), flush=True)
+    if any(not by[k] for k in step["servers"]):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------
 # --scaleout (issue 8, "Numbers"): the same total load on one plaza node, on
 # two plaza nodes sharing a redis-server, and on the Socket.io peer with its
 # Redis adapter on two nodes (and, for the adapter's own ratio, the peer on
@@ -1758,10 +1844,17 @@ def main():
                            "(and, with --docs, its docs/benchmarks.md section)")
     ap.add_argument("--docs", action="store_true", help="--scaleout-report: update docs/ too")
     ap.add_argument("--clients", type=int, help="--scaleout: total clients (1000)")
-    ap.add_argument("--runs", type=int, help="--scaleout: runs per configuration (3)")
+    mode.add_argument("--ab", metavar="OLD_PLAZA",
+                      help="build/plaza against this plaza binary at social-1000, "
+                           "interleaved, medians (< 5 min)")
+    ap.add_argument("--runs", type=int, help="--scaleout: runs per configuration (3); "
+                    "--ab: runs per build (5)")
     ap.add_argument("--only", help="comma-separated step keys of the plan to run (debugging)")
     ap.add_argument("--no-docs", action="store_true", help="do not touch docs/ (full mode)")
     args = ap.parse_args()
+    if args.ab:
+        ab_main(args)
+        return
     if args.scaleout:
         scaleout_main(args)
         return

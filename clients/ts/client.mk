@@ -7,7 +7,8 @@
 
 TS_DIR := clients/ts
 TS_SRC := $(wildcard $(TS_DIR)/src/*.ts $(TS_DIR)/demo/*.ts) \
-	$(TS_DIR)/tsconfig.json $(TS_DIR)/tsconfig.demo.json
+	$(TS_DIR)/tsconfig.json $(TS_DIR)/tsconfig.cjs.json \
+	$(TS_DIR)/tsconfig.demo.json $(TS_DIR)/scripts/build.mjs
 TS_STAMP := $(TS_DIR)/node_modules/.plaza-ci-stamp
 
 # chromium for the browser test; Node.js and npm only when there is no
@@ -19,16 +20,18 @@ CLIENT_DEBS := chromium $(if $(shell command -v node),,nodejs npm)
 client-deps:
 	$(call apt_install,$(CLIENT_DEBS))
 
-# npm ci only when node_modules is missing or the lock file changed.
+# npm ci only when node_modules is missing or the lock file changed (it
+# builds dist/ too: the package's "prepare" script).
 $(TS_STAMP): $(TS_DIR)/package-lock.json
 	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(TS_DIR)/dist/index.js: $(TS_STAMP) $(TS_SRC)
-	cd $(TS_DIR) && node_modules/.bin/tsc -p tsconfig.json && \
+# dist/esm (import) and dist/cjs (require), then the demo type-checked.
+$(TS_DIR)/dist/esm/index.js: $(TS_STAMP) $(TS_SRC)
+	cd $(TS_DIR) && node scripts/build.mjs && \
 	  node_modules/.bin/tsc -p tsconfig.demo.json
 
-client-build: $(TS_DIR)/dist/index.js
+client-build: $(TS_DIR)/dist/esm/index.js
 
 demo-bundle: $(TS_STAMP)
 	cd $(TS_DIR) && node scripts/build-demo.mjs

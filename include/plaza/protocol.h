@@ -21,6 +21,10 @@ enum pz_client_op {
   PZ_C_CHAT = 5,
   PZ_C_WHISPER = 6,
   PZ_C_PING = 7,
+  /* protocol 1.1 (see the features of WELCOME) */
+  PZ_C_SET = 8,       /* [8, patch]: change this member's state */
+  PZ_C_SIGNAL = 9,    /* [9, to, kind, data]: an app-defined message */
+  PZ_C_ROOM_SET = 10, /* [10, key, value, if_version?]: one room state key */
 };
 
 /* Server -> client ops. */
@@ -34,6 +38,10 @@ enum pz_server_op {
   PZ_S_WHISPER = 7,
   PZ_S_PONG = 8,
   PZ_S_ERROR = 9,
+  /* protocol 1.1 */
+  PZ_S_MEMBER = 10,     /* [10, id, patch] */
+  PZ_S_SIGNAL = 11,     /* [11, from_id, name, kind, data, ts_ms] */
+  PZ_S_ROOM_STATE = 12, /* [12, key, value, version, by_id] */
 };
 
 /* ERROR op codes. */
@@ -50,6 +58,15 @@ enum pz_error_code {
   PZ_ERR_SESSION_EXPIRED = 9,
   PZ_ERR_OVERLOADED = 10,
   PZ_ERR_MOVE_REJECTED = 11,
+  PZ_ERR_CONFLICT = 12, /* ROOM_SET: [9, 12, message, 10, key, version] */
+};
+
+/* WELCOME's `features` (protocol 1.1): what this end speaks beyond v1. The
+ * codec writes and reads them as strings; in C they are bits. */
+enum pz_feature {
+  PZ_FEATURE_STATE = 1 << 0,      /* "state": HELLO state, SET, MEMBER */
+  PZ_FEATURE_SIGNAL = 1 << 1,     /* "signal": SIGNAL both ways */
+  PZ_FEATURE_ROOM_STATE = 1 << 2, /* "room_state": ROOM_SET, ROOM_STATE */
 };
 
 /* WebSocket close codes. */
@@ -75,5 +92,11 @@ enum pz_close_code {
 #define PZ_ID_MAX ((1ull << 53) - 1) /* ids stay exact in JavaScript */
 #define PZ_SESSION_TOKEN_MAX 64      /* bytes of a session token */
 #define PZ_TOKEN_MAX 4096            /* bytes of an auth token (JWT) */
+/* protocol 1.1: app values are any MessagePack value, kept as its bytes. */
+#define PZ_STATE_KEY_MAX 32   /* bytes of UTF-8 of a member state key */
+#define PZ_SIGNAL_KIND_MAX 32 /* bytes of UTF-8 of a SIGNAL kind */
+#define PZ_ROOM_KEY_MAX 64    /* bytes of UTF-8 of a room state key */
+/* Containers (arrays, maps) nested within one app value: [[1]] is 2. */
+#define PZ_VALUE_DEPTH_MAX 16
 
 #endif

@@ -86,6 +86,28 @@ static const struct option_spec specs[] = {
      "for a resume (0: never)"},
     {"room-max-members", K_U32, OFF(room_max_members), 1, 1e9, "1000",
      "members per room; JOIN beyond gives ERROR 5"},
+    {"member-state-max", K_U32, OFF(member_state_max), 1, 1 << 20, "1024",
+     "bytes of a member's state, encoded; a SET or HELLO beyond gives ERROR "
+     "6"},
+    {"signal-max", K_U32, OFF(signal_max), 1, 1 << 20, "4096",
+     "bytes of a SIGNAL's data, encoded; beyond gives ERROR 6"},
+    {"room-value-max", K_U32, OFF(room_value_max), 1, 1 << 20, "1024",
+     "bytes of one value of a room's state, encoded; beyond gives ERROR 6"},
+    {"room-keys-max", K_U32, OFF(room_keys_max), 1, 65536, "256",
+     "keys in a room's state; a ROOM_SET of a new key beyond gives ERROR 6"},
+    {"room-state-max", K_U32, OFF(room_state_max), 1, 1 << 24, "65536",
+     "bytes of a room's state (its keys and values); a ROOM_SET beyond gives "
+     "ERROR 6"},
+    {"room-state-ttl-ms", K_U32, OFF(room_state_ttl_ms), 0, 1e9, "3600000",
+     "how long a room's state outlives its last member (0: not at all)"},
+    {"room-state-parked-max", K_U32, OFF(room_state_parked_max), 0,
+     4294967295.0, "67108864",
+     "bytes of memory a node keeps for emptied rooms' state; beyond, the "
+     "longest empty go first"},
+    {"app-rate", K_DBL, OFF(app_rate), 0.01, 1e6, "20",
+     "SET + SIGNAL + ROOM_SET per second per session"},
+    {"app-burst", K_DBL, OFF(app_burst), 1, 1e6, "40",
+     "SET + SIGNAL + ROOM_SET burst"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
      "sessions per process; HELLO beyond gives ERROR 10 and close 1001"},
     {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",
@@ -316,6 +338,15 @@ static void defaults(pz_config_t *cfg) {
   cfg->ping_interval_ms = 25000;
   cfg->idle_timeout_ms = 60000;
   cfg->room_max_members = 1000;
+  cfg->member_state_max = 1024;
+  cfg->signal_max = 4096;
+  cfg->room_value_max = 1024;
+  cfg->room_keys_max = 256;
+  cfg->room_state_max = 65536;
+  cfg->room_state_ttl_ms = 3600000;
+  cfg->room_state_parked_max = 64u << 20;
+  cfg->app_rate = 20;
+  cfg->app_burst = 40;
   cfg->max_connections = 100000;
   cfg->max_outbound = 1 << 20;
   cfg->sndbuf = 0;

@@ -31,6 +31,16 @@ typedef struct pz_config {
   uint32_t ping_interval_ms;
   uint32_t idle_timeout_ms;
   uint32_t room_max_members;
+  /* protocol 1.1: member state, signals, room state (docs/protocol.md) */
+  uint32_t member_state_max;
+  uint32_t signal_max;
+  uint32_t room_value_max;
+  uint32_t room_keys_max;
+  uint32_t room_state_max;
+  uint32_t room_state_ttl_ms;
+  uint32_t room_state_parked_max;
+  double app_rate;
+  double app_burst;
   uint32_t max_connections;
   uint32_t max_outbound;
   int sndbuf;

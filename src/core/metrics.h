@@ -24,15 +24,20 @@
   }
 #define PZ_N_CLOSE_CODES 13
 
+/* Sizes of the by-op and by-code arrays: the highest op or code + 1. */
+#define PZ_METRICS_OPS_IN 11  /* client ops; [0]: unknown/malformed */
+#define PZ_METRICS_OPS_OUT 13 /* server ops */
+#define PZ_METRICS_ERRORS 13  /* ERROR codes */
+
 typedef struct pz_metrics {
   _Atomic int64_t connections; /* open sockets (HTTP and WebSocket) */
   _Atomic int64_t sessions;
   _Atomic int64_t rooms;
   _Atomic uint64_t accepted;
-  _Atomic uint64_t msgs_in[8];   /* by client op; [0]: unknown/malformed */
-  _Atomic uint64_t msgs_out[10]; /* by server op */
+  _Atomic uint64_t msgs_in[PZ_METRICS_OPS_IN];   /* by client op */
+  _Atomic uint64_t msgs_out[PZ_METRICS_OPS_OUT]; /* by server op */
   _Atomic uint64_t bytes_in, bytes_out;
-  _Atomic uint64_t errors[12]; /* ERROR frames sent, by code */
+  _Atomic uint64_t errors[PZ_METRICS_ERRORS]; /* ERROR frames sent, by code */
   _Atomic uint64_t closes[PZ_N_CLOSE_CODES];
   _Atomic uint64_t dropped_frames; /* messages shed: full inbox, slow client */
   _Atomic uint64_t state_frames, state_entries;
@@ -40,6 +45,10 @@ typedef struct pz_metrics {
   _Atomic uint64_t tick_buckets[PZ_TICK_BUCKETS + 1]; /* last: +Inf */
   _Atomic uint64_t tick_sum_us, tick_count;
   _Atomic uint64_t http_requests;
+  /* Room states kept for emptied rooms, and those dropped before their
+   * lifetime because of --room-state-parked-max. */
+  _Atomic int64_t room_states_parked;
+  _Atomic uint64_t room_states_evicted;
   /* connections refused: no PROXY header from a trusted proxy, and
    * upgrades past --connect-rate */
   _Atomic uint64_t refused_proxy, refused_rate;

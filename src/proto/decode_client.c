@@ -6,6 +6,8 @@
  * what a field means (room charset, text length, version) is the caller's.
  * Strings are accepted only as MessagePack str, not bin: str is what every
  * client library emits for text, and one form keeps clients honest.
+ * App values (protocol 1.1) are checked on the object tree and handed out
+ * as where their bytes lie in the caller's buffer (value.c).
  */
 #include <limits.h>
 
@@ -23,8 +25,35 @@ static int pz_bad(pz_decode_error_t *err, int op, const char *message) {
   return pz_fail(err, PZ_ERR_BAD_MESSAGE, op, message);
 }
 
-static int pz_decode_hello(const msgpack_object_array *a, pz_cmsg_t *out,
-                           pz_decode_error_t *err) {
+/* The bytes of element i of the message (present: the caller checked). */
+static pz_raw_t elem_bytes(const char *data, size_t len, uint32_t i) {
+  pz_raw_t el[8] = {{0}};
+  if (i >= 8 || len > UINT32_MAX ||
+      !pz_mp_elems((pz_raw_t){data, (uint32_t)len}, el, i + 1))
+    return (pz_raw_t){NULL, 0};
+  return el[i];
+}
+
+/* A state patch at element i (HELLO state, SET): checked, its bytes. */
+static int patch_at(const char *data, size_t len, const msgpack_object_array *a,
+                    uint32_t i, msgpack_zone *zone, int op, pz_raw_t *out,
+                    pz_decode_error_t *err) {
+  int code;
+  const char *why = pz_mp_patch_check(pz_mp_at(a, i), zone, &code);
+  if (why != NULL)
+    return pz_fail(err, code, op, why);
+  *out = elem_bytes(data, len, i);
+  return 0;
+}
+
+/* 1 to max bytes of UTF-8. */
+static bool utf8_len_ok(pz_str_t s, uint32_t max) {
+  return s.len >= 1 && s.len <= max && pz_utf8_valid(s.ptr, s.len);
+}
+
+static int pz_decode_hello(const char *data, size_t len,
+                           const msgpack_object_array *a, msgpack_zone *zone,
+                           pz_cmsg_t *out, pz_decode_error_t *err) {
   if (!pz_mp_uint(pz_mp_at(a, 1), &out->u.hello.version))
     return pz_bad(err, PZ_C_HELLO,
                   "HELLO version must be a non-negative integer");
@@ -41,6 +70,59 @@ static int pz_decode_hello(const msgpack_object_array *a, pz_cmsg_t *out,
       !pz_mp_uint(seq, &out->u.hello.last_chat_seq))
     return pz_bad(err, PZ_C_HELLO,
                   "HELLO last_chat_seq must be a non-negative integer or nil");
+  out->u.hello.state = (pz_raw_t){NULL, 0};
+  if (pz_mp_is_nil(pz_mp_at(a, 6)))
+    return 0;
+  return patch_at(data, len, a, 6, zone, PZ_C_HELLO, &out->u.hello.state, err);
+}
+
+static int pz_decode_signal(const char *data, size_t len,
+                            const msgpack_object_array *a, pz_cmsg_t *out,
+                            pz_decode_error_t *err) {
+  const msgpack_object *to = pz_mp_at(a, 1), *d = pz_mp_at(a, 3);
+  out->u.signal.to_room = pz_mp_is_nil(to);
+  out->u.signal.to = 0;
+  if (!out->u.signal.to_room && !pz_mp_uint(to, &out->u.signal.to))
+    return pz_bad(err, PZ_C_SIGNAL, "SIGNAL to must be a session id or nil");
+  if (!pz_mp_str(pz_mp_at(a, 2), &out->u.signal.kind))
+    return pz_bad(err, PZ_C_SIGNAL, "SIGNAL kind must be a string");
+  if (!utf8_len_ok(out->u.signal.kind, PZ_SIGNAL_KIND_MAX))
+    return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_SIGNAL,
+                   "SIGNAL kind must be 1-32 bytes of UTF-8");
+  if (d == NULL) { /* no data: nil, the one byte a nil is */
+    out->u.signal.data = (pz_raw_t){"\xc0", 1};
+    return 0;
+  }
+  if (!pz_mp_value_ok(d, PZ_VALUE_DEPTH_MAX))
+    return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_SIGNAL,
+                   "SIGNAL data may nest 16 deep, with string or integer map "
+                   "keys");
+  out->u.signal.data = elem_bytes(data, len, 3);
+  return 0;
+}
+
+static int pz_decode_room_set(const char *data, size_t len,
+                              const msgpack_object_array *a, pz_cmsg_t *out,
+                              pz_decode_error_t *err) {
+  const msgpack_object *v = pz_mp_at(a, 2), *iv = pz_mp_at(a, 3);
+  if (!pz_mp_str(pz_mp_at(a, 1), &out->u.room_set.key))
+    return pz_bad(err, PZ_C_ROOM_SET, "ROOM_SET key must be a string");
+  if (!utf8_len_ok(out->u.room_set.key, PZ_ROOM_KEY_MAX))
+    return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_ROOM_SET,
+                   "ROOM_SET key must be 1-64 bytes of UTF-8");
+  if (v == NULL)
+    return pz_bad(err, PZ_C_ROOM_SET, "ROOM_SET needs a value (nil deletes)");
+  if (!pz_mp_value_ok(v, PZ_VALUE_DEPTH_MAX))
+    return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_ROOM_SET,
+                   "ROOM_SET value may nest 16 deep, with string or integer "
+                   "map keys");
+  out->u.room_set.has_if_version = !pz_mp_is_nil(iv);
+  out->u.room_set.if_version = 0;
+  if (out->u.room_set.has_if_version &&
+      !pz_mp_uint(iv, &out->u.room_set.if_version))
+    return pz_bad(err, PZ_C_ROOM_SET,
+                  "ROOM_SET if_version must be a non-negative integer or nil");
+  out->u.room_set.value = elem_bytes(data, len, 2);
   return 0;
 }
 
@@ -78,7 +160,7 @@ int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
   if (a.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a.ptr[0].via.u64 == 0)
     return pz_bad(err, 0, "op must be a positive integer");
   uint64_t op64 = a.ptr[0].via.u64;
-  if (op64 > PZ_C_PING)
+  if (op64 > PZ_C_ROOM_SET)
     /* An op too large for an int cannot be named back in ERROR. */
     return pz_fail(err, PZ_ERR_UNKNOWN_OP, op64 <= INT_MAX ? (int)op64 : 0,
                    "unknown op");
@@ -86,7 +168,7 @@ int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
 
   switch (out->op) {
   case PZ_C_HELLO:
-    return pz_decode_hello(&a, out, err);
+    return pz_decode_hello(data, len, &a, zone, out, err);
   case PZ_C_JOIN:
     if (!pz_mp_str(pz_mp_at(&a, 1), &out->u.join.room))
       return pz_bad(err, PZ_C_JOIN, "JOIN room must be a string");
@@ -106,10 +188,18 @@ int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
     if (!pz_mp_str(pz_mp_at(&a, 2), &out->u.whisper.text))
       return pz_bad(err, PZ_C_WHISPER, "WHISPER text must be a string");
     return 0;
-  default: /* PZ_C_PING: t is echoed as sent, but it must be there */
+  case PZ_C_PING: /* t is echoed as sent, but it must be there */
     if (a.size < 2)
       return pz_bad(err, PZ_C_PING, "PING needs t");
     out->u.ping.t = a.ptr[1];
     return 0;
+  case PZ_C_SET:
+    if (a.size < 2)
+      return pz_bad(err, PZ_C_SET, "SET needs a patch");
+    return patch_at(data, len, &a, 1, zone, PZ_C_SET, &out->u.set.patch, err);
+  case PZ_C_SIGNAL:
+    return pz_decode_signal(data, len, &a, out, err);
+  default: /* PZ_C_ROOM_SET */
+    return pz_decode_room_set(data, len, &a, out, err);
   }
 }

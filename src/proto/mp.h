@@ -30,6 +30,37 @@ ptrdiff_t pz_mp_object_len(const char *data, size_t len);
 const char *pz_mp_unpack_array(const char *data, size_t len, msgpack_zone *zone,
                                msgpack_object_array *out);
 
+/* Where the elements of the array whose bytes are a lie: out[i] for
+ * i < n (ptr NULL past the array's end). False when a is not an array or
+ * its bytes end early. For the raw bytes of app values, next to the
+ * object tree msgpack_unpack made of the same message. */
+bool pz_mp_elems(pz_raw_t a, pz_raw_t *out, uint32_t n);
+/* A walk over the elements of the array whose bytes are a: start (false
+ * when a is not an array), then the bytes of each element in turn (false
+ * at the end or where the bytes end early). */
+bool pz_mp_array_iter(pz_map_iter_t *it, pz_raw_t a);
+bool pz_mp_iter_next(pz_map_iter_t *it, pz_raw_t *out);
+
+/* True when o is an app value: containers nested at most `depth` deep,
+ * map keys strings or integers. */
+bool pz_mp_value_ok(const msgpack_object *o, int depth);
+
+/* A state patch (HELLO state, SET): a map whose keys are distinct strings
+ * of 1-PZ_STATE_KEY_MAX bytes of UTF-8 and whose values are app values.
+ * Returns NULL, or a static reason with *code PZ_ERR_BAD_MESSAGE (not a
+ * map, a key of another type) or PZ_ERR_INVALID_ARGUMENT. The zone holds
+ * the index that finds a key given twice. */
+const char *pz_mp_patch_check(const msgpack_object *o, msgpack_zone *zone,
+                              int *code);
+
+/* Orders (ptr, len) strings by length, then bytes: the index of keys that
+ * finds duplicates and looks keys up (qsort and bsearch). */
+int pz_mp_key_cmp(const void *a, const void *b);
+
+/* The names of enum pz_feature's bits, in bit order (WELCOME). */
+#define PZ_MP_N_FEATURES 3
+extern const char *const pz_mp_features[PZ_MP_N_FEATURES];
+
 /* Element i of a, or NULL when the array is shorter. */
 static inline const msgpack_object *pz_mp_at(const msgpack_object_array *a,
                                              uint32_t i) {
@@ -119,6 +150,16 @@ static inline void pz_mp_pack_opt_str(msgpack_packer *pk, pz_str_t s) {
     msgpack_pack_nil(pk);
   else
     pz_mp_pack_str(pk, s);
+}
+
+/* A value's bytes as they are; ptr NULL writes `absent` (0xc0 nil,
+ * 0x80 the empty map). */
+static inline void pz_mp_pack_raw(msgpack_packer *pk, pz_raw_t v,
+                                  unsigned char absent) {
+  if (v.ptr == NULL)
+    pk->callback(pk->data, (const char *)&absent, 1);
+  else
+    pk->callback(pk->data, v.ptr, v.len);
 }
 
 /* The four coordinates, as float32 as protocol.md requires. */

@@ -13,6 +13,8 @@
 #include "clock.h"
 #include "cluster.h"
 #include "log.h"
+#include "mpjson.h"
+#include "remote.h"
 #include "routing.h"
 
 #define SERVER_NAME "server" /* the name of the server's CHAT messages */
@@ -20,7 +22,13 @@
  * node that held the session went away before it answered a kick. */
 #define ADMIN_TIMEOUT_MS 5000
 
-enum admin_kind { ADMIN_BROADCAST, ADMIN_KICK, ADMIN_SESSIONS };
+enum admin_kind {
+  ADMIN_BROADCAST,
+  ADMIN_KICK,
+  ADMIN_SESSIONS,
+  ADMIN_ROOM_STATE,
+  ADMIN_SIGNAL
+};
 
 /* A request waiting for its parts, on the worker that received it. */
 typedef struct pz_admin_req {
@@ -34,6 +42,7 @@ typedef struct pz_admin_req {
   uint32_t rooms;
   bool one_room;
   json_t *sessions;
+  json_t *doc; /* room state: the room worker's answer */
 } pz_admin_req_t;
 
 /* Worker to worker: a server CHAT for the rooms of one worker. */
@@ -56,6 +65,21 @@ typedef struct pz_msg_admin_list {
   uint8_t room_len; /* 0: every session */
   char room[PZ_ROOM_NAME_MAX + 1];
 } pz_msg_admin_list_t;
+
+/* Worker to worker: the state of a room (GET), or a SIGNAL from the
+ * server to its members (signal true). */
+typedef struct pz_msg_admin_room {
+  pz_msg_t hdr;
+  int reply_worker;
+  uint64_t reply_req;
+  uint8_t room_len;
+  char room[PZ_ROOM_NAME_MAX + 1];
+  bool signal;
+  uint64_t ts_ms;
+  uint8_t kind_len;
+  uint32_t data_len;
+  char bytes[]; /* signal: the kind, then the data's MessagePack bytes */
+} pz_msg_admin_room_t;
 
 /* A part of an answer (one allocation: the JSON text is inside). */
 typedef struct pz_msg_admin_reply {
@@ -109,6 +133,7 @@ static void req_free(pz_worker_t *w, pz_admin_req_t *r) {
     p = &(*p)->next;
   *p = r->next;
   json_decref(r->sessions);
+  json_decref(r->doc);
   free(r);
 }
 
@@ -136,6 +161,23 @@ static void req_finish(pz_worker_t *w, pz_admin_req_t *r) {
       answer_json(c, 200, NULL,
                   json_pack("{sO}", "sessions",
                             r->sessions ? r->sessions : json_array()));
+      break;
+    case ADMIN_ROOM_STATE:
+      if (r->status == 200 && r->doc)
+        answer_json(c, 200, NULL, json_incref(r->doc));
+      else
+        answer_error(c, 404, NULL, "no such room");
+      break;
+    case ADMIN_SIGNAL:
+      if (r->status == 200)
+        answer_json(
+            c, 200, NULL,
+            json_pack("{si}", "delivered", r->one_room ? (int)r->rooms : 1));
+      else if (r->status == 404)
+        answer_error(c, 404, NULL,
+                     r->one_room ? "no such room" : "no session with that id");
+      else
+        answer_error(c, r->status, NULL, "server busy, try again");
       break;
     }
   }
@@ -165,7 +207,10 @@ static void on_reply(pz_worker_t *w, pz_msg_t *msg) {
     if (r->status != 503) /* a part that failed decides */
       r->status = m->status;
     r->rooms += m->count;
-    if (m->json_len) {
+    if (m->json_len && r->kind == ADMIN_ROOM_STATE) {
+      json_decref(r->doc);
+      r->doc = json_loadb(m->json, m->json_len, 0, NULL);
+    } else if (m->json_len) {
       json_t *part = json_loadb(m->json, m->json_len, 0, NULL);
       if (!r->sessions)
         r->sessions = json_array();
@@ -224,6 +269,62 @@ static void on_list(pz_worker_t *w, pz_msg_t *msg) {
   char *text = json_dumps(list, JSON_COMPACT);
   json_decref(list);
   pz_admin_reply(w, m->reply_worker, m->reply_req, 200, 0, text ? text : "[]");
+  free(text);
+  free(m);
+}
+
+/* A room's state as JSON: {"room", "members", "state": {key: {"value",
+ * "version", "by"}}, "expires_in_ms"} (null while the room has members). */
+static json_t *room_state_json(pz_worker_t *w, pz_str_t name, pz_room_t *r,
+                               pz_rstate_t *st) {
+  json_t *keys = json_object();
+  for (pz_rkey_t *k = st ? st->keys : NULL; k; k = k->hh.next) {
+    if (!k->value)
+      continue;
+    json_t *v = pz_mpjson_from(pz_rkey_value(k));
+    json_object_setn_new(keys, k->key, k->key_len,
+                         json_pack("{sososI}", "value", v ? v : json_null(),
+                                   "version",
+                                   json_integer((json_int_t)k->version), "by",
+                                   (json_int_t)k->by));
+  }
+  json_t *doc =
+      json_pack("{ss# si so}", "room", name.ptr, (int)name.len, "members",
+                r ? (int)(r->n_members + r->n_remote) : 0, "state", keys);
+  uint64_t now = pz_worker_now(w);
+  json_object_set_new(
+      doc, "expires_in_ms",
+      st && st->parked
+          ? json_integer(
+                st->expires_ms > now ? (json_int_t)(st->expires_ms - now) : 0)
+          : json_null());
+  return doc;
+}
+
+static void on_room(pz_worker_t *w, pz_msg_t *msg) {
+  pz_msg_admin_room_t *m = (pz_msg_admin_room_t *)msg;
+  pz_str_t name = {m->room, m->room_len};
+  if (m->signal) {
+    int n = pz_shard_system_signal(
+        &w->shard, name, (pz_str_t){SERVER_NAME, strlen(SERVER_NAME)},
+        (pz_str_t){m->bytes, m->kind_len},
+        (pz_raw_t){m->bytes + m->kind_len, m->data_len}, m->ts_ms);
+    pz_admin_reply(w, m->reply_worker, m->reply_req, n < 0 ? 404 : 200,
+                   n < 0 ? 0 : (uint32_t)n, NULL);
+    free(m);
+    return;
+  }
+  pz_room_t *r = pz_shard_room_find(&w->shard, name);
+  pz_rstate_t *st = pz_shard_room_state_find(&w->shard, name);
+  if (!r && !st) {
+    pz_admin_reply(w, m->reply_worker, m->reply_req, 404, 0, NULL);
+    free(m);
+    return;
+  }
+  json_t *doc = room_state_json(w, name, r, st);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  pz_admin_reply(w, m->reply_worker, m->reply_req, text ? 200 : 503, 0, text);
   free(text);
   free(m);
 }
@@ -329,6 +430,82 @@ static void kick(pz_worker_t *w, pz_conn_t *c, const pz_http_req_t *req) {
   json_decref(doc);
 }
 
+/* Asks the worker of `room` for its state, or to send a SIGNAL (kind and
+ * data copied) to its members. */
+static void ask_room(pz_worker_t *w, pz_conn_t *c, int kind, pz_str_t room,
+                     pz_str_t skind, pz_raw_t data) {
+  pz_admin_req_t *r = req_new(w, c, kind, 1);
+  r->one_room = true;
+  pz_msg_admin_room_t *m = pz_xcalloc(1, sizeof(*m) + skind.len + data.len);
+  m->hdr.type = PZ_MSG_ADMIN_ROOM;
+  m->reply_worker = w->index;
+  m->reply_req = r->id;
+  m->room_len = (uint8_t)room.len;
+  memcpy(m->room, room.ptr, room.len);
+  m->signal = kind == ADMIN_SIGNAL;
+  m->ts_ms = pz_wall_ms();
+  m->kind_len = (uint8_t)skind.len;
+  m->data_len = data.len;
+  if (skind.len)
+    memcpy(m->bytes, skind.ptr, skind.len);
+  if (data.len)
+    memcpy(m->bytes + skind.len, data.ptr, data.len);
+  pz_worker_post(
+      w->srv->workers[pz_room_shard(room.ptr, room.len, w->srv->n_workers)],
+      &m->hdr);
+}
+
+/* POST /admin/signal {"kind", "data"?, "room" | "id"}: a SIGNAL from the
+ * server (id 0, name "server") to every member of a room, or to one
+ * session. */
+static void send_signal(pz_worker_t *w, pz_conn_t *c,
+                        const pz_http_req_t *req) {
+  json_t *doc = body_object(c, req);
+  if (!doc)
+    return;
+  json_t *kind = json_object_get(doc, "kind");
+  json_t *id = json_object_get(doc, "id");
+  json_t *room_v = json_object_get(doc, "room");
+  json_t *data = json_object_get(doc, "data");
+  pz_str_t room;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  if (!json_is_string(kind) || json_string_length(kind) < 1 ||
+      json_string_length(kind) > PZ_SIGNAL_KIND_MAX) {
+    answer_error(c, 400, NULL, "kind must be 1-32 bytes of UTF-8");
+  } else if (!id == !(room_v && !json_is_null(room_v))) {
+    answer_error(c, 400, NULL, "give either room or id");
+  } else if (id && (!json_is_integer(id) || json_integer_value(id) < 1 ||
+                    (uint64_t)json_integer_value(id) > PZ_ID_MAX)) {
+    answer_error(c, 400, NULL, "id must be a session id");
+  } else if (pz_mpjson_pack(&pk, data ? data : json_null(),
+                            PZ_VALUE_DEPTH_MAX) != 0) {
+    answer_error(c, 400, NULL, "data may nest 16 deep");
+  } else if (sb.size > w->cfg->signal_max) {
+    answer_error(c, 400, NULL, "data too large (--signal-max)");
+  } else if (id) {
+    pz_admin_req_t *r = req_new(w, c, ADMIN_SIGNAL, 1);
+    pz_msg_deliver_t *d = pz_deliver_signal(
+        (uint64_t)json_integer_value(id), 0,
+        (pz_str_t){SERVER_NAME, strlen(SERVER_NAME)},
+        (pz_str_t){json_string_value(kind), (uint32_t)json_string_length(kind)},
+        (pz_raw_t){sb.data, (uint32_t)sb.size}, pz_wall_ms());
+    d->reply_node = w->srv->node_id;
+    d->reply_worker = w->index;
+    d->reply_req = r->id;
+    pz_routing_deliver(w, d);
+  } else if (room_arg(c, room_v, &room)) {
+    ask_room(
+        w, c, ADMIN_SIGNAL, room,
+        (pz_str_t){json_string_value(kind), (uint32_t)json_string_length(kind)},
+        (pz_raw_t){sb.data, (uint32_t)sb.size});
+  }
+  msgpack_sbuffer_destroy(&sb);
+  json_decref(doc);
+}
+
 /* Drain: exactly what SIGTERM does (main's signal handler stops the
  * acceptor and the workers: clients closed with 1001, sessions kept
  * resumable, exit 0), so the signal is what it sends; once only, since
@@ -406,6 +583,18 @@ static void sessions(pz_worker_t *w, pz_conn_t *c, const char *query) {
   }
 }
 
+/* GET /admin/room-state?room=NAME */
+static void room_state(pz_worker_t *w, pz_conn_t *c, const char *query) {
+  char room[PZ_ROOM_NAME_MAX + 2];
+  if (!query_param(query, "room", room, sizeof(room)) ||
+      !pz_room_name_valid(room, strlen(room))) {
+    answer_error(c, 400, NULL, "room must be 1-64 bytes of [A-Za-z0-9._:-]");
+    return;
+  }
+  ask_room(w, c, ADMIN_ROOM_STATE, (pz_str_t){room, (uint32_t)strlen(room)},
+           (pz_str_t){NULL, 0}, (pz_raw_t){NULL, 0});
+}
+
 /* The query string: conn_http.c ends the path at '?', so what followed it
  * is still in the buffer behind that NUL. */
 static const char *query_of(const pz_http_req_t *req) {
@@ -462,6 +651,16 @@ void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req) {
       sessions(w, c, query_of(req));
     else
       method_not_allowed(c, "GET, HEAD");
+  } else if (strcmp(path, "/admin/room-state") == 0) {
+    if (get)
+      room_state(w, c, query_of(req));
+    else
+      method_not_allowed(c, "GET, HEAD");
+  } else if (strcmp(path, "/admin/signal") == 0) {
+    if (post)
+      send_signal(w, c, req);
+    else
+      method_not_allowed(c, "POST");
   } else {
     answer_error(c, 404, NULL, "no such admin endpoint");
   }
@@ -494,6 +693,7 @@ void pz_admin_register(pz_worker_t *w) {
   pz_worker_on(w, PZ_MSG_ADMIN_CAST, on_cast);
   pz_worker_on(w, PZ_MSG_ADMIN_LIST, on_list);
   pz_worker_on(w, PZ_MSG_ADMIN_REPLY, on_reply);
+  pz_worker_on(w, PZ_MSG_ADMIN_ROOM, on_room);
 }
 
 void pz_admin_dispose(pz_worker_t *w) {

@@ -1,8 +1,9 @@
 /*
  * The admin API on the WebSocket port (docs/operations.md):
- * POST /admin/broadcast, POST /admin/kick and GET /admin/sessions, JSON in
- * and out, behind --admin-token (auth.h checks it; no token configured:
- * every admin path is 404).
+ * POST /admin/broadcast, POST /admin/kick, GET /admin/sessions, and for
+ * apps (protocol 1.1) GET /admin/room-state and POST /admin/signal, JSON
+ * in and out, behind --admin-token (auth.h checks it; no token
+ * configured: every admin path is 404).
  *
  * The worker that received the request keeps it, by a request id, until
  * every part of its answer is back: broadcasts go to the rooms' own
@@ -25,7 +26,8 @@
 #include "conn.h"
 #include "worker.h"
 
-/* Registers the inbox handlers (ADMIN_CAST, ADMIN_LIST, ADMIN_REPLY). */
+/* Registers the inbox handlers (ADMIN_CAST, ADMIN_LIST, ADMIN_REPLY,
+ * ADMIN_ROOM). */
 void pz_admin_register(pz_worker_t *w);
 /* Frees the requests still waiting (worker destroy). */
 void pz_admin_dispose(pz_worker_t *w);

@@ -281,7 +281,7 @@ int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
     return 0;
   uint8_t hdr[PZ_WS_HEADER_MAX];
   size_t hlen = pz_ws_frame_header(hdr, WSLAY_BINARY_FRAME, len);
-  if (len > 1 && data[1] < 10)
+  if (len > 1 && data[1] < PZ_METRICS_OPS_OUT)
     PZ_ADD(c->host->metrics->msgs_out[data[1]], 1);
   return pz_conn_push(c, hdr, hlen, data, len, kind, shared) == PZ_OUTQ_LOST
              ? PZ_OUTLET_LOST

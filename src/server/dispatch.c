@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "auth.h"
 #include "clock.h"
 #include "joins.h"
@@ -16,6 +17,7 @@
 #include "replies.h"
 #include "routing.h"
 #include "sessions.h"
+#include "signals.h"
 
 #define ABUSE_WINDOW_MS 10000
 #define MALFORMED_WINDOW_MS 10000
@@ -45,8 +47,18 @@ void pz_dispatch_answer(pz_conn_t *c, pz_shard_result_t r, int op) {
     break;
   case PZ_SHARD_UNAVAILABLE:
     pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_OVERLOADED,
-                   "chat unavailable: this node lost the cluster, try again",
+                   op == PZ_C_CHAT
+                       ? "chat unavailable: this node lost the cluster, try "
+                         "again"
+                       : "unavailable: this node lost the cluster, try again",
                    op);
+    break;
+  case PZ_SHARD_LIMIT:
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_INVALID_ARGUMENT,
+                   "past a size limit", op);
+    break;
+  case PZ_SHARD_CONFLICT:
+    pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_CONFLICT, "conflict", op);
     break;
   }
 }
@@ -128,14 +140,32 @@ static void on_hello(const pz_ctx_t *x, const pz_cmsg_t *m) {
                  "name must be 1-32 bytes of UTF-8");
     return;
   }
+  /* The initial state, as a SET on an empty one would make it. */
+  char *state = NULL;
+  size_t state_len = 0;
+  if (m->u.hello.state.ptr) {
+    state = pz_xmalloc(w->cfg->member_state_max);
+    if (pz_state_apply((pz_raw_t){NULL, 0}, m->u.hello.state, &w->zone, state,
+                       w->cfg->member_state_max, &state_len) != PZ_STATE_OK) {
+      char why[80];
+      snprintf(why, sizeof(why), "state too large: at most %u bytes encoded",
+               w->cfg->member_state_max);
+      free(state);
+      free(grant);
+      refuse_hello(x, PZ_ERR_INVALID_ARGUMENT, why);
+      return;
+    }
+  }
+  pz_raw_t initial = {state, (uint32_t)state_len};
   /* A resume adds no session if it succeeds; a fresh one, whether asked
    * for or given when the resume fails, must fit (sessions.c). */
   pz_str_t resume = m->u.hello.resume;
   if (resume.ptr)
     pz_sessions_resume(w, x->c, resume, name, m->u.hello.has_last_chat_seq,
-                       m->u.hello.last_chat_seq, grant);
+                       m->u.hello.last_chat_seq, initial, grant);
   else
-    pz_sessions_welcome(w, x->c, name, grant);
+    pz_sessions_welcome(w, x->c, name, initial, grant);
+  free(state);
 }
 
 static void on_join(const pz_ctx_t *x, const pz_cmsg_t *m) {
@@ -222,6 +252,79 @@ static void on_whisper(const pz_ctx_t *x, const pz_cmsg_t *m) {
   pz_routing_deliver(w, d);
 }
 
+/* SET, SIGNAL and ROOM_SET share one bucket. */
+static bool app_allowed(const pz_ctx_t *x, int op) {
+  pz_worker_t *w = x->w;
+  if (pz_bucket_take(&x->s->app_bucket, w->cfg->app_rate, w->cfg->app_burst,
+                     pz_worker_now(w)))
+    return true;
+  rate_limited(x, op);
+  return false;
+}
+
+static void on_set(const pz_ctx_t *x, const pz_cmsg_t *m) {
+  if (!app_allowed(x, PZ_C_SET))
+    return;
+  if (pz_shard_set_state(&x->w->shard, x->s, m->u.set.patch) != PZ_SHARD_OK) {
+    char why[80];
+    snprintf(why, sizeof(why), "state too large: at most %u bytes encoded",
+             x->w->cfg->member_state_max);
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, why, PZ_C_SET);
+  }
+}
+
+static void on_signal(const pz_ctx_t *x, const pz_cmsg_t *m) {
+  pz_worker_t *w = x->w;
+  if (m->u.signal.to_room && !x->s->room) {
+    error(x, PZ_ERR_NOT_IN_ROOM, "SIGNAL to the room outside a room",
+          PZ_C_SIGNAL);
+    return;
+  }
+  if (m->u.signal.data.len > w->cfg->signal_max) {
+    char why[80];
+    snprintf(why, sizeof(why),
+             "SIGNAL data too large: at most %u bytes encoded",
+             w->cfg->signal_max);
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, why, PZ_C_SIGNAL);
+    return;
+  }
+  if (!app_allowed(x, PZ_C_SIGNAL))
+    return;
+  pz_signals_send(w, x->s, m, pz_wall_ms());
+}
+
+static void on_room_set(const pz_ctx_t *x, const pz_cmsg_t *m) {
+  pz_worker_t *w = x->w;
+  pz_session_t *s = x->s;
+  if (!s->room) {
+    error(x, PZ_ERR_NOT_IN_ROOM, "ROOM_SET outside a room", PZ_C_ROOM_SET);
+    return;
+  }
+  if (m->u.room_set.value.len > w->cfg->room_value_max) {
+    char why[80];
+    snprintf(why, sizeof(why), "value too large: at most %u bytes encoded",
+             w->cfg->room_value_max);
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, why, PZ_C_ROOM_SET);
+    return;
+  }
+  if (!app_allowed(x, PZ_C_ROOM_SET))
+    return;
+  uint64_t current = 0;
+  pz_shard_result_t r = pz_shard_room_set(
+      &w->shard, s, m->u.room_set.key, m->u.room_set.value,
+      m->u.room_set.has_if_version, m->u.room_set.if_version, &current);
+  if (r == PZ_SHARD_CONFLICT) {
+    pz_reply_conflict(w, pz_conn_outlet(x->c), m->u.room_set.key, current);
+  } else if (r == PZ_SHARD_LIMIT) {
+    char why[120];
+    snprintf(why, sizeof(why), "room state full: at most %u keys and %u bytes",
+             w->cfg->room_keys_max, w->cfg->room_state_max);
+    malformed(x, PZ_ERR_INVALID_ARGUMENT, why, PZ_C_ROOM_SET);
+  } else {
+    pz_dispatch_answer(x->c, r, PZ_C_ROOM_SET);
+  }
+}
+
 static void on_leave(const pz_ctx_t *x) {
   if (!x->s->room)
     error(x, PZ_ERR_NOT_IN_ROOM, "LEAVE outside a room", PZ_C_LEAVE);
@@ -264,6 +367,15 @@ void pz_dispatch(pz_conn_t *c, const uint8_t *data, size_t len) {
       break;
     case PZ_C_PING:
       pz_reply_pong(w, pz_conn_outlet(c), &m.u.ping.t);
+      break;
+    case PZ_C_SET:
+      on_set(&x, &m);
+      break;
+    case PZ_C_SIGNAL:
+      on_signal(&x, &m);
+      break;
+    case PZ_C_ROOM_SET:
+      on_room_set(&x, &m);
       break;
     }
   }

@@ -50,23 +50,25 @@ static void family(out_t *o, const char *name, const char *type,
     _s;                                                                        \
   })
 
-static const char *const in_ops[8] = {"invalid", "hello", "join",    "leave",
-                                      "move",    "chat",  "whisper", "ping"};
-static const char *const out_ops[10] = {"",     "welcome", "room", "joined",
-                                        "left", "state",   "chat", "whisper",
-                                        "pong", "error"};
-static const char *const error_names[12] = {"",
-                                            "bad_message",
-                                            "unknown_op",
-                                            "not_in_room",
-                                            "rate_limited",
-                                            "room_full",
-                                            "invalid_argument",
-                                            "not_found",
-                                            "forbidden",
-                                            "session_expired",
-                                            "overloaded",
-                                            "move_rejected"};
+static const char *const in_ops[PZ_METRICS_OPS_IN] = {
+    "invalid", "hello", "join", "leave",  "move",    "chat",
+    "whisper", "ping",  "set",  "signal", "room_set"};
+static const char *const out_ops[PZ_METRICS_OPS_OUT] = {
+    "",        "welcome", "room",  "joined", "left",   "state",     "chat",
+    "whisper", "pong",    "error", "member", "signal", "room_state"};
+static const char *const error_names[PZ_METRICS_ERRORS] = {"",
+                                                           "bad_message",
+                                                           "unknown_op",
+                                                           "not_in_room",
+                                                           "rate_limited",
+                                                           "room_full",
+                                                           "invalid_argument",
+                                                           "not_found",
+                                                           "forbidden",
+                                                           "session_expired",
+                                                           "overloaded",
+                                                           "move_rejected",
+                                                           "conflict"};
 
 char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   out_t o = {pz_xmalloc(8192), 0, 8192};
@@ -90,12 +92,12 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
 
   family(&o, "plaza_messages_in_total", "counter",
          "Client messages received, by op.");
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < PZ_METRICS_OPS_IN; i++)
     put(&o, "plaza_messages_in_total{op=\"%s\"} %lld\n", in_ops[i],
         (long long)SUM(msgs_in[i]));
   family(&o, "plaza_messages_out_total", "counter",
          "Server messages sent, by op (a broadcast counts per recipient).");
-  for (int i = 1; i < 10; i++)
+  for (int i = 1; i < PZ_METRICS_OPS_OUT; i++)
     put(&o, "plaza_messages_out_total{op=\"%s\"} %lld\n", out_ops[i],
         (long long)SUM(msgs_out[i]));
   family(&o, "plaza_bytes_received_total", "counter",
@@ -106,7 +108,7 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   put(&o, "plaza_bytes_sent_total %lld\n", (long long)SUM(bytes_out));
 
   family(&o, "plaza_errors_total", "counter", "ERROR messages sent, by code.");
-  for (int i = 1; i < 12; i++)
+  for (int i = 1; i < PZ_METRICS_ERRORS; i++)
     if (error_names[i][0])
       put(&o, "plaza_errors_total{code=\"%d\",name=\"%s\"} %lld\n", i,
           error_names[i], (long long)SUM(errors[i]));
@@ -129,6 +131,17 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
          "Full STATEs sent to clients whose outbound queue had replaced an "
          "unsent STATE (slow readers).");
   put(&o, "plaza_state_resyncs_total %lld\n", (long long)SUM(state_resyncs));
+
+  family(&o, "plaza_room_states_parked", "gauge",
+         "Room states kept for rooms that emptied, until their lifetime "
+         "ends.");
+  put(&o, "plaza_room_states_parked %lld\n",
+      (long long)SUM(room_states_parked));
+  family(&o, "plaza_room_states_evicted_total", "counter",
+         "Room states of emptied rooms dropped before their lifetime ended "
+         "(--room-state-parked-max).");
+  put(&o, "plaza_room_states_evicted_total %lld\n",
+      (long long)SUM(room_states_evicted));
 
   family(&o, "plaza_tick_duration_seconds", "histogram",
          "Time a worker spends in one tick.");

@@ -16,5 +16,16 @@ void pz_reply_welcome(pz_worker_t *w, pz_outlet_t *o, const pz_session_t *s,
 void pz_reply_pong(pz_worker_t *w, pz_outlet_t *o, const msgpack_object *t);
 void pz_reply_whisper(pz_worker_t *w, pz_outlet_t *o, uint64_t from,
                       pz_str_t name, pz_str_t text, uint64_t ts_ms);
+/* SIGNAL [11, from_id, name, kind, data, ts_ms] to one session. */
+void pz_reply_signal(pz_worker_t *w, pz_outlet_t *o, uint64_t from,
+                     pz_str_t name, pz_str_t kind, pz_raw_t data,
+                     uint64_t ts_ms);
+/* ERROR 12 [9, 12, message, 10, key, version]: a ROOM_SET's if_version
+ * was not the key's version, which is `version` (0: absent). */
+void pz_reply_conflict(pz_worker_t *w, pz_outlet_t *o, pz_str_t key,
+                       uint64_t version);
+/* The protocol 1.1 features this server has (WELCOME). */
+#define PZ_SERVER_FEATURES                                                     \
+  (PZ_FEATURE_STATE | PZ_FEATURE_SIGNAL | PZ_FEATURE_ROOM_STATE)
 
 #endif

@@ -1,4 +1,4 @@
-/* Routing whispers and errors to session ids (see routing.h). */
+/* Routing whispers, signals and errors to session ids (see routing.h). */
 #include "routing.h"
 
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 #include "log.h"
 #include "replies.h"
 #include "sessions.h"
+#include "signals.h"
 
 /* A guard against a routing bug, not a limit on moving targets: a message
  * misses only when its target moved meanwhile, and moves are bounded by
@@ -44,8 +45,28 @@ pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
     memcpy(d->name, name.ptr, d->name_len);
   }
   d->text_len = text.len;
-  if (text.len)
+  if (text.len && text.ptr) /* ptr NULL: the caller fills it */
     memcpy(d->text, text.ptr, text.len);
+  return d;
+}
+
+pz_msg_deliver_t *pz_deliver_signal(uint64_t to, uint64_t from, pz_str_t name,
+                                    pz_str_t kind, pz_raw_t data,
+                                    uint64_t ts_ms) {
+  pz_msg_deliver_t *d = pz_deliver_new(PZ_DELIVER_SIGNAL, to, from, name,
+                                       (pz_str_t){NULL, kind.len + data.len});
+  memcpy(d->text, kind.ptr, kind.len);
+  memcpy(d->text + kind.len, data.ptr, data.len);
+  d->kind_len = (uint8_t)kind.len;
+  d->ts_ms = ts_ms;
+  return d;
+}
+
+pz_msg_deliver_t *pz_deliver_conflict(uint64_t to, pz_str_t key,
+                                      uint64_t version) {
+  pz_msg_deliver_t *d =
+      pz_deliver_new(PZ_DELIVER_CONFLICT, to, 0, (pz_str_t){NULL, 0}, key);
+  d->version = version;
   return d;
 }
 
@@ -63,10 +84,60 @@ void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status) {
     free(d); /* unlinked: the asker times out */
 }
 
+/* The acknowledgement of a signal from session `from` (signals.h). It
+ * concerns this node only (a session of another node's id resumed here
+ * included), so it is routed as what came from the bus is. */
+static void send_ack(pz_worker_t *w, uint64_t from, int code,
+                     const char *message) {
+  pz_str_t m = message ? (pz_str_t){message, (uint32_t)strlen(message)}
+                       : (pz_str_t){NULL, 0};
+  pz_msg_deliver_t *ack =
+      pz_deliver_new(PZ_DELIVER_SIGNAL_ACK, from, 0, (pz_str_t){NULL, 0}, m);
+  ack->error_code = code;
+  ack->error_op = PZ_C_SIGNAL;
+  ack->from_bus = true;
+  pz_routing_deliver(w, ack);
+}
+
+/* A SIGNAL is done with (delivered: code 0, or not): its sender hears it
+ * through the acknowledgement its next signals wait for, the admin API
+ * through its request. Takes d. */
+static void signal_done(pz_worker_t *w, pz_msg_deliver_t *d, int code,
+                        const char *message) {
+  if (d->from == 0) {
+    pz_routing_kick_answer(w, d,
+                           code == 0                   ? 200
+                           : code == PZ_ERR_OVERLOADED ? 503
+                                                       : 404);
+    return;
+  }
+  uint64_t from = d->from;
+  if (d->from_bus) {
+    /* From a session of another node: its node acknowledged the signal
+     * when its bus took it; an error goes back as a whisper's does. */
+    free(d);
+    if (code) {
+      pz_msg_deliver_t *e =
+          pz_deliver_new(PZ_DELIVER_ERROR, from, 0, (pz_str_t){NULL, 0},
+                         (pz_str_t){message, (uint32_t)strlen(message)});
+      e->error_code = code;
+      e->error_op = PZ_C_SIGNAL;
+      pz_routing_deliver(w, e);
+    }
+    return;
+  }
+  free(d);
+  send_ack(w, from, code, message);
+}
+
 static void answer_error(pz_worker_t *w, pz_msg_deliver_t *d, int code,
                          const char *message) {
   if (d->kind == PZ_DELIVER_KICK) {
     pz_routing_kick_answer(w, d, code == PZ_ERR_OVERLOADED ? 503 : 404);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_SIGNAL) {
+    signal_done(w, d, code, message);
     return;
   }
   if (d->kind == PZ_DELIVER_WHISPER) {
@@ -98,14 +169,59 @@ static void kick_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
   pz_routing_kick_answer(w, d, 200);
 }
 
+/* Hands d to the bus for another node; true when the bus took it. A
+ * signal's sender is acknowledged then: past this node the order is the
+ * bus's, which carries one worker's messages in the order sent. */
+static bool to_bus(pz_worker_t *w, pz_msg_deliver_t *d) {
+  if (!pz_routing_bus_carries(d))
+    return false;
+  uint64_t from = d->kind == PZ_DELIVER_SIGNAL ? d->from : 0;
+  if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+    return false;
+  if (from)
+    send_ack(w, from, 0, NULL);
+  return true;
+}
+
 /* Clustered, and d did not come from the bus: the cluster's directory may
  * know where the session went. True when the bus took d. */
 static bool ask_cluster(pz_worker_t *w, pz_msg_deliver_t *d) {
-  return w->cw && !d->from_bus &&
-         w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) == 0;
+  return w->cw && !d->from_bus && to_bus(w, d);
+}
+
+bool pz_routing_bus_carries(const pz_msg_deliver_t *d) {
+  /* The bus has no message for signals yet: a signal to a session that is
+   * not on this node finds no one (ERROR 7) until the cluster layer
+   * carries them; acknowledgements and conflicts concern this node's own
+   * sessions only. */
+  return d->kind != PZ_DELIVER_SIGNAL && d->kind != PZ_DELIVER_SIGNAL_ACK &&
+         d->kind != PZ_DELIVER_CONFLICT;
 }
 
 static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
+  if (d->kind == PZ_DELIVER_SIGNAL_ACK) { /* detached or not */
+    pz_signals_acked(w, s, d->error_code, (pz_str_t){d->text, d->text_len});
+    free(d);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_SIGNAL) {
+    if (!s->outlet) { /* not kept for a resume, like a whisper */
+      signal_done(w, d, PZ_ERR_NOT_FOUND, "that session is disconnected");
+      return;
+    }
+    pz_reply_signal(
+        w, s->outlet, d->from, (pz_str_t){d->name, d->name_len},
+        (pz_str_t){d->text, d->kind_len},
+        (pz_raw_t){d->text + d->kind_len, d->text_len - d->kind_len}, d->ts_ms);
+    signal_done(w, d, 0, NULL);
+    return;
+  }
+  if (d->kind == PZ_DELIVER_CONFLICT) {
+    pz_reply_conflict(w, s->outlet, (pz_str_t){d->text, d->text_len},
+                      d->version);
+    free(d);
+    return;
+  }
   if (d->kind == PZ_DELIVER_KICK) {
     /* A detached copy may be what a resume on another node left behind
      * (its room has not heard yet): the directory decides, and sends the
@@ -138,11 +254,21 @@ static void deliver_here(pz_worker_t *w, pz_session_t *s, pz_msg_deliver_t *d) {
 
 static void forward(pz_worker_t *w, int to, pz_msg_deliver_t *d) {
   d->hops++;
+  if (d->kind == PZ_DELIVER_SIGNAL_ACK) {
+    /* Never dropped: its sender's next signals wait for it (one per
+     * sender at most, so the inbox's bound still holds in practice). */
+    pz_worker_post(w->srv->workers[to], &d->hdr);
+    return;
+  }
   if (pz_worker_try_post(w->srv->workers[to], &d->hdr) != 0) {
     PZ_ADD(w->metrics.dropped_frames, 1);
-    pz_warn("worker %d inbox full: whisper dropped", to);
+    pz_warn("worker %d inbox full: message for a session dropped", to);
     if (d->kind == PZ_DELIVER_KICK) {
       pz_routing_kick_answer(w, d, 503);
+      return;
+    }
+    if (d->kind == PZ_DELIVER_SIGNAL) {
+      signal_done(w, d, PZ_ERR_OVERLOADED, "server overloaded: signal dropped");
       return;
     }
     if (d->kind == PZ_DELIVER_WHISPER) {
@@ -175,8 +301,9 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     not_found(w, d);
     return;
   }
-  if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus) {
-    if (w->srv->bus->vt->deliver_remote(w->srv->bus, w, d) != 0)
+  if (pz_id_node(d->to) != w->srv->node_id && !d->from_bus &&
+      pz_routing_bus_carries(d)) {
+    if (!to_bus(w, d))
       not_found(w, d);
     return;
   }

@@ -1,9 +1,9 @@
 /*
- * Routing a whisper (or an error answering one) to a session id, wherever
- * it lives. The worker holding the session delivers it; otherwise the id's
- * home worker (in the id) forwards it along its directory of where each of
- * its sessions lives now. While a session moves between workers the home
- * holds its messages until the new worker reports in, so a move never
+ * Routing a whisper or a signal (or an error answering one) to a session
+ * id, wherever it lives. The worker holding the session delivers it; otherwise
+ * the id's home worker (in the id) forwards it along its directory of where
+ * each of its sessions lives now. While a session moves between workers the
+ * home holds its messages until the new worker reports in, so a move never
  * turns into a false ERROR 7. Ids of other nodes go to the bus, and so,
  * when clustered, does an id of this node that is not here: a session
  * resumed on another node is found through the cluster's directory
@@ -19,12 +19,22 @@
 #include "worker.h"
 
 /* KICK: the admin API's; closes the session with 4003 (ends it when it
- * is detached) and answers the request at (reply_worker, reply_req). */
+ * is detached) and answers the request at (reply_worker, reply_req).
+ * SIGNAL (protocol 1.1): text holds the kind (kind_len bytes) then the
+ * data's MessagePack bytes. From a session (from != 0), whoever delivers
+ * it or finds no one sends SIGNAL_ACK back to `from` (signals.h); from the
+ * admin API (from 0), the request at (reply_worker, reply_req) is answered
+ * as a kick's. CONFLICT: ERROR 12 for a ROOM_SET, text the key and
+ * `version` the key's current one (from the cluster, which numbers room
+ * state). */
 enum pz_deliver_kind {
   PZ_DELIVER_WHISPER,
   PZ_DELIVER_ERROR,
   PZ_DELIVER_KICK,
-  PZ_DELIVER_KICK_REPLY /* between nodes only: a kick's answer */
+  PZ_DELIVER_KICK_REPLY, /* between nodes only: a kick's answer */
+  PZ_DELIVER_SIGNAL,
+  PZ_DELIVER_SIGNAL_ACK, /* this node only: error_code 0 or the ERROR */
+  PZ_DELIVER_CONFLICT,
 };
 
 typedef struct pz_msg_deliver {
@@ -44,8 +54,10 @@ typedef struct pz_msg_deliver {
   uint64_t reply_req;
   uint8_t name_len;
   char name[PZ_NAME_MAX + 1];
+  uint8_t kind_len; /* SIGNAL: the kind's part of text */
+  uint64_t version; /* CONFLICT */
   uint32_t text_len;
-  char text[]; /* whisper text, or the error message */
+  char text[]; /* whisper text, the error message, a signal, a key */
 } pz_msg_deliver_t;
 
 /* A home worker's record of where one of its sessions lives. While the
@@ -61,6 +73,14 @@ void pz_routing_dispose(pz_worker_t *w);
 /* A whisper or error for session `to` (copies name and text). */
 pz_msg_deliver_t *pz_deliver_new(int kind, uint64_t to, uint64_t from,
                                  pz_str_t name, pz_str_t text);
+/* A SIGNAL for session `to` (copies name, kind and data). */
+pz_msg_deliver_t *pz_deliver_signal(uint64_t to, uint64_t from, pz_str_t name,
+                                    pz_str_t kind, pz_raw_t data,
+                                    uint64_t ts_ms);
+/* ERROR 12 for session `to`: key (copied) is at `version` now. For the
+ * cluster, when the bus refuses a ROOM_SET. */
+pz_msg_deliver_t *pz_deliver_conflict(uint64_t to, pz_str_t key,
+                                      uint64_t version);
 /* The worker of this node that keeps the directory entry of session id:
  * the worker in the id for this node's ids (-1 when there is no such
  * worker), that index modulo the workers for another node's (a session
@@ -78,5 +98,7 @@ void pz_routing_kick_answer(pz_worker_t *w, pz_msg_deliver_t *d, int status);
 /* Home worker thread: where session id lives per the directory: a worker
  * index, PZ_DIR_MOVING, or -2 when it is not known. */
 int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id);
+/* Whether d may leave for another node through the bus. */
+bool pz_routing_bus_carries(const pz_msg_deliver_t *d);
 
 #endif

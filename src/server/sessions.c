@@ -41,13 +41,19 @@ typedef struct pz_msg_adopt {
   uint64_t last_chat_seq;
   char name[PZ_NAME_MAX + 1]; /* for the fresh session if resume fails */
   uint8_t name_len;
+  char *state; /* and its HELLO state (owned; NULL: empty) */
+  uint32_t state_len;
   pz_grant_t *grant; /* RESUME with auth: the new token's (owned) */
 } pz_msg_adopt_t;
 
 static void adopt_free(pz_msg_adopt_t *a) {
+  free(a->state);
   free(a->grant);
   free(a);
 }
+
+static void resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                          pz_raw_t state, pz_grant_t *grant);
 
 static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   uint64_t id =
@@ -87,7 +93,7 @@ static bool seat_take(pz_server_t *srv) {
 }
 
 void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
-                         pz_grant_t *grant) {
+                         pz_raw_t state, pz_grant_t *grant) {
   if (!seat_take(w->srv)) {
     pz_debug("HELLO from %s: server full", pz_conn_peer(c));
     free(grant);
@@ -115,6 +121,7 @@ void pz_sessions_welcome(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
     return;
   }
   s->grant = grant;
+  pz_shard_session_set_state(s, state);
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, false);
   pz_debug("session %llu (%.*s) on worker %d", (unsigned long long)s->id,
@@ -358,18 +365,23 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
   }
   pz_grant_t *grant = a->grant;
   a->grant = NULL;
-  pz_sessions_resume_failed(w, c,
-                            a->name_len ? (pz_str_t){a->name, a->name_len}
-                                        : (pz_str_t){NULL, 0},
-                            grant);
+  resume_failed(w, c,
+                a->name_len ? (pz_str_t){a->name, a->name_len}
+                            : (pz_str_t){NULL, 0},
+                (pz_raw_t){a->state, a->state_len}, grant);
   adopt_free(a);
+}
+
+static void resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
+                          pz_raw_t state, pz_grant_t *grant) {
+  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
+                 "session unknown or expired", PZ_C_HELLO);
+  pz_sessions_welcome(w, c, name, state, grant);
 }
 
 void pz_sessions_resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
                                pz_grant_t *grant) {
-  pz_reply_error(w, pz_conn_outlet(c), PZ_ERR_SESSION_EXPIRED,
-                 "session unknown or expired", PZ_C_HELLO);
-  pz_sessions_welcome(w, c, name, grant);
+  resume_failed(w, c, name, (pz_raw_t){NULL, 0}, grant);
 }
 
 void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
@@ -404,6 +416,7 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, s->id, w->index);
   s->pos = r->pos;
+  pz_shard_session_set_state(s, r->state);
   s->seq = r->seq;
   s->has_seq = r->has_seq;
   s->placed = r->placed;
@@ -431,10 +444,16 @@ void pz_sessions_restore(pz_worker_t *w, pz_conn_t *c, const pz_restore_t *r,
 
 void pz_sessions_resume(pz_worker_t *w, pz_conn_t *c, pz_str_t token,
                         pz_str_t name, bool has_last_chat_seq,
-                        uint64_t last_chat_seq, pz_grant_t *grant) {
+                        uint64_t last_chat_seq, pz_raw_t state,
+                        pz_grant_t *grant) {
   pz_msg_adopt_t *a = pz_xcalloc(1, sizeof(*a));
   a->purpose = PZ_ADOPT_RESUME;
   a->grant = grant;
+  if (state.ptr && state.len) {
+    a->state = pz_xmalloc(state.len);
+    memcpy(a->state, state.ptr, state.len);
+    a->state_len = state.len;
+  }
   a->has_last_chat_seq = has_last_chat_seq;
   a->last_chat_seq = last_chat_seq;
   if (name.ptr) {

@@ -105,6 +105,11 @@ static void on_housekeeping(uv_timer_t *t) {
   uint64_t now = pz_worker_now(w);
   pz_conn_sweep(&w->conns, now);
   pz_sessions_sweep(w, now);
+  pz_shard_sweep(&w->shard, now);
+  atomic_store_explicit(&w->metrics.room_states_parked,
+                        (int64_t)w->shard.stats.parked, memory_order_relaxed);
+  atomic_store_explicit(&w->metrics.room_states_evicted,
+                        w->shard.stats.parked_evicted, memory_order_relaxed);
   if (w->admin_reqs)
     pz_admin_sweep(w, now);
   if (!w->stopping || !pz_conn_host_empty(&w->conns))
@@ -163,6 +168,7 @@ static void worker_main(void *arg) {
   if (w->srv->cluster)
     pz_cluster_worker_start(w);
   schedule_tick(w);
+  pz_shard_sweep(&w->shard, pz_worker_now(w)); /* the shard's clock */
   uv_timer_start(&w->house_timer, on_housekeeping, HOUSEKEEPING_MS,
                  HOUSEKEEPING_MS);
   uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -191,6 +197,13 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
       .chat_rate = w->cfg->chat_rate,
       .chat_burst = w->cfg->chat_burst,
       .join_burst = w->cfg->join_burst,
+      .app_burst = w->cfg->app_burst,
+      .member_state_max = w->cfg->member_state_max,
+      .room = {w->cfg->room_value_max, w->cfg->room_keys_max,
+               w->cfg->room_state_max},
+      .room_state_ttl_ms = w->cfg->room_state_ttl_ms,
+      /* the node's bound, shared out: rooms spread over the shards */
+      .parked_max = w->cfg->room_state_parked_max / (uint64_t)srv->n_workers,
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);

@@ -42,6 +42,7 @@ enum pz_msg_type {
   PZ_MSG_ADMIN_REPLY, /* admin: a worker's part of an admin answer */
   PZ_MSG_PLACE,       /* joins: hold (or give back) a place in a room */
   PZ_MSG_PLACE_REPLY, /* joins: the place was granted or refused */
+  PZ_MSG_ADMIN_ROOM,  /* admin: a room's state, or a SIGNAL to a room */
   PZ_MSG_COUNT
 };
 

@@ -20,16 +20,20 @@ import websockets.exceptions
 
 # Client -> server ops.
 HELLO, JOIN, LEAVE, MOVE, CHAT_C, WHISPER_C, PING = 1, 2, 3, 4, 5, 6, 7
+SET, SIGNAL_C, ROOM_SET = 8, 9, 10  # protocol 1.1
 # Server -> client ops.
 WELCOME, ROOM, JOINED, LEFT, STATE, CHAT, WHISPER, PONG, ERROR = range(1, 10)
+MEMBER, SIGNAL, ROOM_STATE = 10, 11, 12  # protocol 1.1
 
 OP_NAMES = {1: "WELCOME", 2: "ROOM", 3: "JOINED", 4: "LEFT", 5: "STATE",
-            6: "CHAT", 7: "WHISPER", 8: "PONG", 9: "ERROR"}
+            6: "CHAT", 7: "WHISPER", 8: "PONG", 9: "ERROR", 10: "MEMBER",
+            11: "SIGNAL", 12: "ROOM_STATE"}
 
 # Error codes.
 E_BAD_MESSAGE, E_UNKNOWN_OP, E_NOT_IN_ROOM, E_RATE_LIMITED = 1, 2, 3, 4
 E_ROOM_FULL, E_INVALID_ARGUMENT, E_NOT_FOUND = 5, 6, 7
 E_SESSION_EXPIRED, E_OVERLOADED, E_MOVE_REJECTED = 9, 10, 11
+E_CONFLICT = 12
 
 TIMEOUT = 5.0          # generous wait for anything the server should send
 NO_CLOSE = 1006        # what we report when the TCP dropped without a close frame
@@ -271,11 +275,13 @@ class Client:
     # --- protocol steps ---------------------------------------------------
 
     async def hello(self, name=None, *, version=1, token=None, resume=None,
-                    last_chat_seq=None, expect_welcome=True):
+                    last_chat_seq=None, state=None, expect_welcome=True):
         __tracebackhide__ = True
         arr = [HELLO, version, token, name]
-        if resume is not None or last_chat_seq is not None:
+        if resume is not None or last_chat_seq is not None or state is not None:
             arr += [resume, last_chat_seq]
+        if state is not None:
+            arr.append(state)
         await self.send(*arr)
         if not expect_welcome:
             return None

@@ -269,7 +269,8 @@ async def test_ping_answers_pong_with_same_t(plaza):
 async def test_trailing_elements_are_ignored(plaza):
     srv = plaza()
     c = await Client.connect(srv)
-    await c.send(1, 1, None, "fwd", None, None, "future", 7)
+    # Past protocol 1.1's state (element 6, nil here).
+    await c.send(1, 1, None, "fwd", None, None, None, "future", 7)
     await c.wait_for(1)
     await c.send(7, 2.5, "extra", [1, 2])
     p = await c.wait_for(PONG)

@@ -4,16 +4,17 @@
  * top-down, chats. window.__plaza exposes what is drawn, for tests.
  */
 import {
-  connect,
+  ClientOp,
+  createClient,
+  ErrorCode,
   interpolate,
   Interpolator,
   type PlazaClient,
-  type PlazaError,
   Predictor,
 } from "../src/index.js";
 import { Keys } from "./input.js";
 import { clearLog, el, logLine, offerRooms, setStatus, showMembers } from "./ui.js";
-import { type Avatar, draw } from "./view.js";
+import { type Avatar, draw, resizes } from "./view.js";
 
 const SPEED = 8; // units per second, well under the server's default 50
 const STEP_MS = 50; // 20 moves a second at most, under the 60/s limit
@@ -28,6 +29,8 @@ const exposed = {
   /** The avatars as last drawn: interpolated others, predicted self. */
   avatars: () => avatars.map((a) => ({ ...a })),
   chats: [] as Array<{ name: string; text: string }>,
+  /** How often the canvas was reallocated (a resize, not every frame). */
+  canvasResizes: () => resizes.count,
 };
 (window as unknown as { __plaza: typeof exposed }).__plaza = exposed;
 
@@ -35,26 +38,36 @@ async function main(): Promise<void> {
   el.myName.textContent = name;
   setStatus("connecting");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  let c: PlazaClient;
+  // A reload resumes this tab's session (same id, no duplicate member).
+  const c = createClient({
+    url: `${scheme}://${location.host}/ws`,
+    name,
+    persistSession: true,
+  });
+  exposed.client = c;
+  // Listening before connect(): the first status and welcome are seen.
+  c.on("status", (s) => {
+    const detail =
+      s.status === "reconnecting" || (s.status === "connecting" && s.attempt)
+        ? `attempt ${s.attempt}`
+        : s.status === "closed"
+          ? s.reason ?? ""
+          : "";
+    setStatus(s.status, detail);
+  });
+  c.on("welcome", (w) => (el.myId.textContent = String(w.id)));
   try {
-    c = await connect({ url: `${scheme}://${location.host}/ws`, name });
+    await c.connect();
   } catch (e) {
     setStatus("closed", (e as Error).message);
     return;
   }
-  exposed.client = c;
-  setStatus(c.status); // "open": the event came before we listened
-  el.myId.textContent = String(c.id);
   const pred = new Predictor(c);
   const interp = new Interpolator({ delayMs: 100, tickMs: 1000 / c.tickHz });
   interpolate(c, interp);
   const keys = new Keys(window);
 
   const refreshMembers = () => showMembers(c.members.values(), c.id);
-  c.on("status", (s) => {
-    setStatus(s.status, s.status === "reconnecting" ? `attempt ${s.attempt}` : "");
-  });
-  c.on("welcome", (w) => (el.myId.textContent = String(w.id)));
   c.on("room", (r) => {
     el.room.textContent = r.room;
     clearLog();
@@ -75,7 +88,10 @@ async function main(): Promise<void> {
   });
   c.on("whisper", (m) => logLine("whisper", `${m.name} (whisper)`, m.text));
   c.on("error", (e) => {
-    if (e.code !== 11) logLine("sys", "", `error ${e.name}: ${e.message}`);
+    // A refused move is corrected on the canvas; a refused join is told
+    // by enter(), which asked.
+    if (e.code === ErrorCode.move_rejected || e.requestOp === ClientOp.Join) return;
+    logLine("sys", "", `error ${e.codeName}: ${e.message}`);
   });
 
   el.chatForm.addEventListener("submit", (e) => {
@@ -92,8 +108,10 @@ async function main(): Promise<void> {
     el.roomInput.value = "";
   });
   window.addEventListener("keydown", (e) => {
-    // Enter starts typing a chat line, unless a text field has it already.
-    if (e.key === "Enter" && !(document.activeElement instanceof HTMLInputElement)) {
+    // Enter on the room view (or nowhere) starts a chat line; on a
+    // button or a field it is theirs.
+    const at = document.activeElement;
+    if (e.key === "Enter" && (at === el.canvas || at === document.body || at === null)) {
       el.chatInput.focus();
       e.preventDefault();
     }
@@ -150,7 +168,8 @@ async function enter(c: PlazaClient, next: string): Promise<void> {
     url.searchParams.set("name", name);
     history.replaceState(null, "", url);
   } catch (e) {
-    logLine("sys", "", `cannot join ${next}: ${(e as PlazaError).codeName ?? (e as Error).message}`);
+    // A RefusedError says code and reason: "room_full (5): room is full".
+    logLine("sys", "", `cannot join ${next}: ${(e as Error).message}`);
   }
 }
 

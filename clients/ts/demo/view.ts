@@ -13,13 +13,22 @@ export interface Avatar extends Position {
 
 const PX_PER_UNIT = 24;
 
+/** Reallocations of the canvas' backing store, for tests. */
+export const resizes = { count: 0 };
+
 export function draw(canvas: HTMLCanvasElement, avatars: Avatar[], camera: Position): void {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
-  if (canvas.width !== w * dpr || canvas.height !== h * dpr) {
-    canvas.width = w * dpr;
-    canvas.height = h * dpr;
+  // The backing store is whole pixels: at a display scale of 1.25 a
+  // width of 801 is 1001.25, which canvas.width can never equal. Compare
+  // rounded, or the canvas is reallocated on every frame.
+  const bw = Math.round(w * dpr);
+  const bh = Math.round(h * dpr);
+  if (canvas.width !== bw || canvas.height !== bh) {
+    canvas.width = bw;
+    canvas.height = bh;
+    resizes.count++;
   }
   const g = canvas.getContext("2d");
   if (!g) return;

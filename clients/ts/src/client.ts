@@ -2,14 +2,30 @@
  * PlazaClient: one session with a plaza server, kept alive across dropped
  * sockets. The application talks to it in objects and promises; the
  * tuples, seqs, session tokens and reconnects stay in here.
+ *
+ * After every (re)connect the client "syncs" before anything queued goes
+ * out: it learns which room the server has the session in (a resumed
+ * session's ROOM; a ping as a barrier when a JOIN or LEAVE was unanswered
+ * at the drop), brings it to the room the app asked for last, then sends
+ * what waited. Each wait in there ends on an answer the protocol
+ * guarantees, and a timer backs them all: a sync that does not finish in
+ * `requestTimeoutMs` drops the socket and starts again.
  */
-import { type BackoffOptions, backoffDelay } from "./backoff.js";
-import { DecodeError, decodeServer, encodeClient } from "./codec.js";
-import { Emitter, type HandlerErrorSink } from "./emitter.js";
-import { PlazaError } from "./errors.js";
+import { clientBuckets } from "./bucket.js";
+import { ABNORMAL, Connection } from "./connection.js";
+import { OPEN } from "./transport.js";
+import {
+  CancelledError,
+  type ClosedError,
+  ConnectionError,
+  type PlazaError,
+  refused,
+  refusedLocally,
+  TimeoutError,
+} from "./errors.js";
 import type {
   Chat,
-  ClientMessage,
+  ChatLine,
   ErrorMessage,
   Member,
   Move,
@@ -18,138 +34,122 @@ import type {
   ServerMessage,
   State,
   Welcome,
-  Whisper,
 } from "./messages.js";
-import {
-  ClientOp,
-  CloseCode,
-  ErrorCode,
-  PROTOCOL_VERSION,
-  ServerOp,
-  SUBPROTOCOL,
-} from "./protocol.js";
-import {
-  defaultSocketFactory,
-  messageBytes,
-  OPEN,
-  type SocketFactory,
-  type SocketLike,
-} from "./transport.js";
+import type { ConnectOptions } from "./options.js";
+import { handled, Outbox } from "./outbox.js";
+import { ClientOp, CloseCode, ErrorCode, ServerOp } from "./protocol.js";
+import { SessionStore, watchPage } from "./session-store.js";
 
-export type Status = "connecting" | "open" | "reconnecting" | "closed";
+export type * from "./options.js";
 
-export interface StatusEvent {
-  status: Status;
-  /** reconnecting: the attempt about to be made (1-based) and its delay. */
-  attempt?: number;
-  delayMs?: number;
-  /** reconnecting / closed: the close code and reason of the lost socket. */
-  code?: number;
-  reason?: string;
-}
+const ROOM_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+const HISTORY_MAX = 50;
 
-export interface LeftEvent {
-  id: number;
-  /** The member as last known, when it was. */
-  member?: Member;
-  /** True when this client left (LEAVE answered, or the room was lost). */
-  self: boolean;
-}
+type Timer = ReturnType<typeof setTimeout>;
 
-export interface ClientEvents {
-  welcome: Welcome;
-  room: RoomSnapshot;
-  joined: Member;
-  left: LeftEvent;
-  state: State;
-  chat: Chat;
-  whisper: Whisper;
-  error: ErrorMessage;
-  status: StatusEvent;
-  rtt: number;
-}
-
-export interface ConnectOptions {
-  /** ws:// or wss:// URL of the server's /ws endpoint. */
-  url: string;
-  /** Display name (1–32 bytes of UTF-8); the server picks guest-<id> without. */
-  name?: string;
-  /** JWT for servers with an auth secret. */
-  token?: string;
-  /** Reconnect backoff, or false to give up when the socket drops. */
-  reconnect?: BackoffOptions | false;
-  /** How long join() waits for its ROOM (default 15 s, reconnects included). */
-  joinTimeoutMs?: number;
-  /** Another WebSocket implementation (tests, React Native...). */
-  socketFactory?: SocketFactory;
-  /** Where exceptions thrown by event handlers go (default: rethrown
-   * from a microtask, so the host reports them as uncaught). */
-  onHandlerError?: HandlerErrorSink;
-}
-
-/** Close codes after which coming back would only be refused again. */
-const FATAL_CLOSES = new Set<number>([CloseCode.Unauthorized, CloseCode.Kicked]);
-
-interface PendingJoin {
-  room: string;
+interface RoomOp {
+  target: string | null; // the room, or null for leave()
   resolve: (r: RoomSnapshot) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  reject: (e: unknown) => void;
+  timer: Timer;
+  unlisten: () => void;
 }
 
-export class PlazaClient extends Emitter<ClientEvents> {
+/** A JOIN or LEAVE on the current socket, waiting for its answer. */
+interface Request {
+  target: string | null;
+  ops: RoomOp[];
+}
+
+/** What a (re)connect still waits for before the queue flows. */
+type Sync =
+  | "room" // the ROOM of a resumed session
+  | "barrier" // the PONG of a ping sent as a barrier
+  | "answer" // the answer to a JOIN/LEAVE that brings the room to the wish
+  | "done";
+
+export class PlazaClient extends Connection {
   /** This session's id (changes only when a resume fails). */
   id = 0;
   /** The server's tick rate from WELCOME. */
   tickHz = 0;
-  /** The room the server has this session in, or null. */
+  /** The room the server has this session in, as last heard, or null. */
   room: string | null = null;
   /** Members of the current room by id, the caller included, with the
-   * positions of the latest STATE. */
-  readonly members = new Map<number, Member>();
+   * positions of the latest STATE. Replaced, never changed in place: a
+   * new map whenever anything in it changes, a new object for each
+   * member that changed (React can memoise on identity). */
+  members: ReadonlyMap<number, Member> = new Map();
   /** Last measured round trip in ms (ping()), NaN before the first. */
   rtt = NaN;
-  status: Status = "connecting";
+  /** From the last `synced`: whether the last reconnect lost nothing. */
+  recovered = true;
 
-  private readonly opts: ConnectOptions;
-  private readonly factory: SocketFactory;
-  private ws: SocketLike | null = null;
-  private session: string | null = null;
-  private ready = false; // WELCOME received on the current socket
-  private gated = false; // after a reconnect, until the room is back
-  private resumingRoom = false; // a resumed session's ROOM is on its way
-  private desiredRoom: string | null = null;
-  private joinSent: string | null = null;
-  private joins: PendingJoin[] = [];
-  private leaves: Array<() => void> = [];
-  private queue: ClientMessage[] = []; // chat and whispers while away
-  private pendingMove: ClientMessage | null = null; // latest move while away
+  private readonly store: SessionStore | null;
+  private readonly leaveOnPageHide: boolean;
+  private unwatchPage: () => void = () => {};
+
+  // Rooms: what the app asked for, and the JOIN/LEAVEs on their way.
+  private wish: string | null | undefined = undefined; // undefined: never said
+  private ops: RoomOp[] = [];
+  private sent: Request[] = [];
+  private roomCertain = true; // no JOIN/LEAVE lost with a socket
+  private joinUncertain = false; // a JOIN lost with a socket
+  private sync: Sync = "done";
+  private syncTimer: Timer | null = null;
+  private syncRoom: string | null = null; // the server's room, as this sync learned it
+  private resumedNow = false; // this socket's WELCOME resumed
+  private barrierId = 0;
+  private gapSeq: number | null = null; // replays must start at this seq
+  private recoveredNow = true;
+
+  // Chat and moves.
+  private chatRoom: string | null = null; // the room chatSeq counts in
+  private chatSeq = 0;
+  private helloSeq = false; // last_chat_seq went with this socket's HELLO
+  private history: ChatLine[] = [];
+  private readonly outbox: Outbox;
   private moveSeq = 0;
-  private lastChatSeq = 0;
-  private attempt = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private closedByUser = false;
-  private pings = new Map<number, { sent: number; done: (ms: number) => void }>();
+  private oldIds = new Set<number>();
+  private pings = new Map<number, { sent: number; resolve: (ms: number) => void; reject: (e: unknown) => void; timer: Timer }>();
   private pingId = 0;
-  private started: {
-    resolve: () => void;
-    reject: (e: Error) => void;
-  } | null = null;
 
-  constructor(opts: ConnectOptions, factory: SocketFactory) {
-    super();
-    this.opts = opts;
-    this.factory = factory;
-    if (opts.onHandlerError) this.onHandlerError = opts.onHandlerError;
-  }
-
-  /** Opens the first connection; resolves on WELCOME. */
-  start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.started = { resolve, reject };
-      this.setStatus({ status: "connecting" });
-      this.openSocket();
-    });
+  constructor(opts: ConnectOptions) {
+    super(opts);
+    this.outbox = new Outbox(
+      {
+        canSend: () => this.synced(),
+        target: () => this.target(),
+        room: () => this.room,
+        chatSeqIn: (room) => (this.chatRoom === room ? this.chatSeq : 0),
+        isOwn: (id) => id === this.id || this.oldIds.has(id),
+        send: (m) => this.sendNow(m),
+      },
+      clientBuckets(opts.limits ?? {}, now),
+      this.timeoutMs,
+    );
+    const persist = opts.persistSession;
+    this.store = persist
+      ? SessionStore.open(persist === true ? {} : persist, opts.url, opts.name)
+      : null;
+    this.leaveOnPageHide =
+      typeof persist === "object" ? persist.leaveOnPageHide ?? true : true;
+    const saved = this.store?.load();
+    if (saved) {
+      // Where the page left it: the session may still be in a room (the
+      // LEAVE of pagehide may not have gone out), so the sync asks.
+      this.session = saved.session;
+      this.id = saved.id;
+      this.chatRoom = saved.chatRoom;
+      this.chatSeq = saved.chatSeq;
+      this.joinUncertain = saved.joinUncertain;
+      this.roomCertain = false;
+    }
+    if (this.store)
+      this.unwatchPage = watchPage(
+        () => this.pageHidden(),
+        () => this.pageShown(),
+      );
   }
 
   /** The caller's own member entry while in a room. */
@@ -159,43 +159,39 @@ export class PlazaClient extends Emitter<ClientEvents> {
 
   // ---- the API ---------------------------------------------------------
 
-  /** Joins `room` (leaving the current one); resolves with its snapshot,
-   * rejects with a PlazaError (room_full, invalid_argument). */
-  join(room: string): Promise<RoomSnapshot> {
-    this.desiredRoom = room;
-    return new Promise((resolve, reject) => {
-      const p: PendingJoin = {
-        room,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.joins = this.joins.filter((j) => j !== p);
-          reject(new Error(`join ${room}: no answer in time`));
-        }, this.opts.joinTimeoutMs ?? 15000),
-      };
-      this.joins.push(p);
-      if (this.ready && !this.gated) this.sendJoin(room);
-    });
+  /** Joins `room` (leaving the current one); resolves with its snapshot.
+   * While reconnecting the wish is kept and carried out after the sync.
+   * Rejects with a RefusedError (room_full, forbidden, invalid_argument,
+   * rate_limited), a TimeoutError, a CancelledError when a later
+   * join()/leave() replaced it before it could be sent, the signal's
+   * reason, or a ClosedError. */
+  join(room: string, o: { signal?: AbortSignal } = {}): Promise<RoomSnapshot> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (!ROOM_NAME.test(room))
+      return Promise.reject(
+        refusedLocally(
+          ErrorCode.invalid_argument,
+          "room must be 1-64 bytes of [A-Za-z0-9._:-]",
+          ClientOp.Join,
+        ),
+      );
+    return this.roomOp(room, o.signal);
   }
 
-  /** Leaves the current room; resolves once the server confirms. */
-  leave(): Promise<void> {
-    this.desiredRoom = null;
-    if (!this.ready || this.gated || this.room === null) {
-      // Away or not in a room: the room is dropped locally, and a resumed
-      // session that comes back in it is taken out (see onRoom).
-      this.dropRoom();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.leaves.push(resolve);
-      this.sendNow({ op: ClientOp.Leave });
-    });
+  /** Leaves the current room; resolves once the server has the session
+   * in none. While reconnecting, once the sync has made it so. */
+  async leave(o: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.closed) throw this.closedError();
+    await this.roomOp(null, o.signal);
   }
 
-  /** Sends the caller's position; returns the MOVE's seq. While
-   * reconnecting only the latest position is kept. */
+  /** Sends the caller's position; returns the MOVE's seq. Paced under
+   * the server's move rate; while reconnecting, outside a room or when
+   * moves come faster, only the latest position waits (outside a room it
+   * is the spawn point of the next join). Throws a ClosedError after
+   * close(). */
   move(p: Position): number {
+    if (this.closed) throw this.closedError();
     const m: Move = {
       op: ClientOp.Move,
       seq: ++this.moveSeq,
@@ -204,351 +200,574 @@ export class PlazaClient extends Emitter<ClientEvents> {
       z: p.z,
       yaw: p.yaw,
     };
-    if (this.canSend()) this.sendNow(m);
-    else this.pendingMove = m;
+    this.outbox.move(m);
     return m.seq;
   }
 
-  /** Says `text` to the room; queued while reconnecting. */
-  chat(text: string): void {
-    this.sendOrQueue({ op: ClientOp.Chat, text });
+  /** Says `text` to the room; resolves with the line as the server
+   * numbered it (seq, time). Queued while reconnecting and paced under
+   * the server's chat rate. Rejects with a RefusedError (the server's, or
+   * the client's own: empty or over 500 bytes, outside a room), a
+   * CancelledError when the room changed before it went out, a
+   * ClosedError. The promise may be ignored: its rejection is never
+   * reported as unhandled, and the server's refusals are `error` events
+   * too. */
+  chat(text: string): Promise<Chat> {
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.outbox.add(ClientOp.Chat, 0, text) as Promise<Chat>;
   }
 
-  /** Says `text` to session `to` only; queued while reconnecting. */
-  whisper(to: number, text: string): void {
-    this.sendOrQueue({ op: ClientOp.Whisper, to, text });
+  /** Says `text` to session `to` only; resolves once it went out on a
+   * live session. Queued and paced like chat(). Protocol v1 does not
+   * acknowledge a whisper: a refusal (not_found: no such session, or it
+   * is disconnected) comes later as an `error` event with requestOp
+   * Whisper. */
+  whisper(to: number, text: string): Promise<void> {
+    if (!Number.isSafeInteger(to) || to < 0)
+      return handled(
+        Promise.reject(
+          refusedLocally(ErrorCode.invalid_argument, "to must be a session id", ClientOp.Whisper),
+        ),
+      );
+    if (this.closed) return handled(Promise.reject(this.closedError()));
+    return this.outbox.add(ClientOp.Whisper, to, text) as Promise<void>;
   }
 
-  /** Measures the round trip with PING/PONG; resolves with it in ms. */
+  /** Measures the round trip with PING/PONG; resolves with it in ms.
+   * Rejects at once while not connected (ConnectionError) and after
+   * close() (ClosedError); a ping whose socket drops rejects with a
+   * ConnectionError. */
   ping(): Promise<number> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (!this.ready || !this.ws)
+      return Promise.reject(
+        new ConnectionError(`not connected (${this.status})`, ABNORMAL),
+      );
     return new Promise((resolve, reject) => {
-      if (!this.canSend()) {
-        reject(new Error("not connected"));
-        return;
-      }
       const t = ++this.pingId;
-      this.pings.set(t, { sent: now(), done: resolve });
+      const timer = setTimeout(() => {
+        this.pings.delete(t);
+        reject(new TimeoutError("ping", this.timeoutMs));
+      }, this.timeoutMs);
+      this.pings.set(t, { sent: now(), resolve, reject, timer });
       this.sendNow({ op: ClientOp.Ping, t });
     });
   }
 
   /** Closes for good. With leave (the default) the room sees LEFT at
-   * once; without, the server keeps the session for its grace period. */
+   * once; without, the server keeps the session for its grace period.
+   * Everything pending rejects with a ClosedError, later calls reject
+   * (move() throws) at once. */
   close(options: { leave?: boolean } = {}): void {
-    if (this.closedByUser) return;
+    if (this.closed) return;
     if ((options.leave ?? true) && this.ready && this.room !== null)
       this.sendNow({ op: ClientOp.Leave });
-    this.closedByUser = true;
-    if (this.timer) clearTimeout(this.timer);
-    const ws = this.ws;
-    this.ws = null;
-    ws?.close(CloseCode.Normal, "bye");
-    this.shutdown({ status: "closed", code: CloseCode.Normal });
+    this.terminate("close() called", CloseCode.Normal);
   }
 
-  // ---- sending ---------------------------------------------------------
+  // ---- room requests ---------------------------------------------------
 
-  private canSend(): boolean {
-    return this.ready && !this.gated && this.ws?.readyState === OPEN;
-  }
-
-  private sendNow(m: ClientMessage): void {
-    if (this.ws?.readyState === OPEN) this.ws.send(encodeClient(m));
-  }
-
-  private sendOrQueue(m: ClientMessage): void {
-    if (this.canSend()) this.sendNow(m);
-    else this.queue.push(m);
-  }
-
-  private sendJoin(room: string): void {
-    this.joinSent = room;
-    this.sendNow({ op: ClientOp.Join, room });
-  }
-
-  /** Sends what waited for the connection (and the room) to come back. */
-  private flush(): void {
-    this.gated = false;
-    const queued = this.queue;
-    this.queue = [];
-    for (const m of queued) this.sendNow(m);
-    if (this.pendingMove && this.room !== null) this.sendNow(this.pendingMove);
-    this.pendingMove = null;
-  }
-
-  // ---- the socket ------------------------------------------------------
-
-  private openSocket(): void {
-    let ws: SocketLike;
-    try {
-      ws = this.factory(this.opts.url, SUBPROTOCOL);
-    } catch (e) {
-      this.lost(CloseCode.InternalError, (e as Error).message);
-      return;
-    }
-    ws.binaryType = "arraybuffer";
-    this.ws = ws;
-    this.ready = false;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      const resume = this.session ?? undefined;
-      ws.send(
-        encodeClient({
-          op: ClientOp.Hello,
-          version: PROTOCOL_VERSION,
-          ...(this.opts.token ? { token: this.opts.token } : {}),
-          ...(this.opts.name ? { name: this.opts.name } : {}),
-          ...(resume ? { resume, lastChatSeq: this.lastChatSeq } : {}),
-        }),
-      );
-    };
-    ws.onmessage = (ev) => {
-      if (this.ws === ws) this.onFrame(ev.data);
-    };
-    ws.onclose = (ev) => {
-      if (this.ws === ws) this.lost(ev.code, ev.reason);
-    };
-    ws.onerror = () => {
-      /* the close event follows and decides */
-    };
-  }
-
-  private lost(code: number, reason: string): void {
-    this.ws = null;
-    this.ready = false;
-    for (const p of this.pings.values()) p.done(NaN);
-    this.pings.clear();
-    if (this.closedByUser) return;
-    if (this.started) {
-      // The first connection never got its WELCOME: tell the caller.
-      const s = this.started;
-      this.started = null;
-      this.shutdown({ status: "closed", code, reason });
-      s.reject(new Error(`connect failed: close ${code} ${reason}`.trim()));
-      return;
-    }
-    if (this.opts.reconnect === false || FATAL_CLOSES.has(code)) {
-      this.shutdown({ status: "closed", code, reason });
-      return;
-    }
-    this.gated = true;
-    this.joinSent = null;
-    // A draining node (1001) asks us to come back at once, elsewhere.
-    const delayMs =
-      code === CloseCode.GoingAway && this.attempt === 0
-        ? 0
-        : backoffDelay(this.attempt, this.opts.reconnect ?? {});
-    this.attempt++;
-    this.setStatus({
-      status: "reconnecting",
-      attempt: this.attempt,
-      delayMs,
-      code,
-      reason,
+  private roomOp(target: string | null, signal?: AbortSignal): Promise<RoomSnapshot> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<RoomSnapshot>((resolve, reject) => {
+      const what = target === null ? "leave" : `join ${target}`;
+      const op: RoomOp = {
+        target,
+        resolve,
+        reject,
+        timer: setTimeout(
+          () => this.dropOp(op, new TimeoutError(what, this.timeoutMs)),
+          this.timeoutMs,
+        ),
+        unlisten: () => {},
+      };
+      if (signal) {
+        const onAbort = () => this.dropOp(op, signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        op.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.ops.push(op);
+      this.wish = target;
+      if (this.sync !== "done" || !this.ready) return; // the sync sees to it
+      if (this.sent.length === 0 && this.room === target) this.settle([op]);
+      else this.request(target, [op]);
     });
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.closedByUser) this.openSocket();
-    }, delayMs);
   }
 
-  private shutdown(ev: StatusEvent): void {
-    this.closedByUser = true;
-    this.ready = false;
-    for (const j of this.joins) {
-      clearTimeout(j.timer);
-      j.reject(new Error("connection closed"));
+  /** An op given up (timeout, abort): it rejects; an answer that still
+   * comes moves the session all the same, as the server says. */
+  private dropOp(op: RoomOp, error: unknown): void {
+    if (!this.ops.includes(op)) return;
+    this.ops = this.ops.filter((o) => o !== op);
+    for (const r of this.sent) r.ops = r.ops.filter((o) => o !== op);
+    clearTimeout(op.timer);
+    op.unlisten();
+    const last = this.ops[this.ops.length - 1];
+    if (this.wish === op.target && !this.sent.some((r) => r.target === op.target))
+      this.wish = last ? last.target : this.room;
+    op.reject(error);
+  }
+
+  /** Resolves ops: the session is where they wanted it. */
+  private settle(ops: RoomOp[]): void {
+    for (const op of ops) {
+      if (!this.ops.includes(op)) continue;
+      this.ops = this.ops.filter((o) => o !== op);
+      clearTimeout(op.timer);
+      op.unlisten();
+      op.resolve(this.snapshot());
     }
-    this.joins = [];
-    this.setStatus(ev);
   }
 
-  private setStatus(ev: StatusEvent): void {
-    this.status = ev.status;
-    this.emit("status", ev);
+  private fail(ops: RoomOp[], error: PlazaError): void {
+    for (const op of ops) this.dropOp(op, error);
   }
 
-  private onFrame(data: unknown): void {
-    const bytes = messageBytes(data);
-    if (!bytes) {
-      this.localError("text frame from the server ignored");
-      return;
+  private request(target: string | null, ops: RoomOp[]): void {
+    this.sent.push({ target, ops });
+    if (target === null) this.sendNow({ op: ClientOp.Leave });
+    else this.sendNow({ op: ClientOp.Join, room: target });
+  }
+
+  private snapshot(): RoomSnapshot {
+    return {
+      room: this.room ?? "",
+      members: [...this.members.values()],
+      history: [...this.history],
+    };
+  }
+
+  // ---- chat, whispers, moves -------------------------------------------
+
+  /** The room the session will be in once what was sent is answered. */
+  private target(): string | null {
+    return this.wish === undefined ? this.room : this.wish;
+  }
+
+  private synced(): boolean {
+    return this.ready && this.sync === "done" && this.ws?.readyState === OPEN;
+  }
+
+  // ---- the connection's hooks ------------------------------------------
+
+  protected resumeSeq(resuming: boolean): number | undefined {
+    // The seq belongs to chatRoom: a JOIN lost with the socket may have
+    // moved the session elsewhere, where it would mean other lines.
+    this.helloSeq = resuming && this.chatRoom !== null && !this.joinUncertain;
+    return this.helloSeq ? this.chatSeq : undefined;
+  }
+
+  protected socketLost(code: number, why: string): void {
+    this.stopSyncTimer();
+    if (this.sent.length) {
+      // Their answers went with the socket: the server may or may not
+      // have carried them out.
+      this.roomCertain = false;
+      if (this.sent.some((r) => r.target !== null)) this.joinUncertain = true;
+      this.sent = [];
     }
-    let m: ServerMessage | null;
-    try {
-      m = decodeServer(bytes);
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      this.localError(`malformed frame from the server ignored: ${e.message}`);
-      return;
+    this.outbox.pause();
+    for (const [t, p] of this.pings) {
+      clearTimeout(p.timer);
+      p.reject(new ConnectionError(`ping: connection lost (${code} ${why})`.trim(), code));
+      this.pings.delete(t);
     }
-    if (m) this.handle(m);
   }
 
-  private localError(message: string): void {
-    this.emit("error", {
-      op: ServerOp.Error,
-      code: ErrorCode.bad_message,
-      name: "bad_message",
-      message,
-      local: true,
+  protected ended(err: ClosedError): void {
+    this.unwatchPage();
+    this.stopSyncTimer();
+    this.fail([...this.ops], err);
+    this.sent = [];
+    this.outbox.close(err);
+    for (const p of this.pings.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pings.clear();
+  }
+
+  protected forget(): void {
+    this.store?.clear();
+  }
+
+  // ---- the page --------------------------------------------------------
+
+  private pageHidden(): void {
+    if (this.closed || this.suspended) return;
+    this.suspend();
+    const ws = this.ws;
+    if (ws && this.ready && this.leaveOnPageHide && this.room !== null)
+      this.request(null, []); // the wish stays: a page that comes back rejoins
+    this.save();
+    if (ws) {
+      this.lost(CloseCode.Normal, "page hidden");
+      ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+      ws.close(CloseCode.Normal, "page hidden");
+    }
+    this.setStatus({ status: "reconnecting", code: CloseCode.Normal, reason: "page hidden" });
+  }
+
+  private pageShown(): void {
+    this.unsuspend();
+  }
+
+  private save(): void {
+    if (!this.store || !this.session) return;
+    this.store.save({
+      session: this.session,
+      id: this.id,
+      chatRoom: this.chatRoom,
+      chatSeq: this.chatSeq,
+      joinUncertain: this.joinUncertain || this.sent.some((r) => r.target !== null),
     });
   }
 
   // ---- what the server says --------------------------------------------
 
-  private handle(m: ServerMessage): void {
+  protected handle(m: ServerMessage): void {
     switch (m.op) {
       case ServerOp.Welcome:
-        return this.onWelcome(m);
+        return this.onWelcome(strip(m));
       case ServerOp.Room:
-        return this.onRoom(m);
+        return this.onRoom(strip(m));
       case ServerOp.Joined: {
-        const { op: _op, ...member } = m;
-        this.members.set(member.id, member);
+        const member = strip(m);
+        this.members = new Map(this.members).set(member.id, member);
         this.emit("joined", member);
+        this.emit("members", this.members);
         return;
       }
       case ServerOp.Left:
         return this.onLeft(m.id);
       case ServerOp.State:
-        for (const e of m.entries) {
-          const mem = this.members.get(e.id);
-          if (mem) Object.assign(mem, { x: e.x, y: e.y, z: e.z, yaw: e.yaw });
-        }
-        this.emit("state", m);
-        return;
+        return this.onState(strip(m));
       case ServerOp.Chat:
-        // A resume replays what we may have seen already: seq says.
-        if (m.seq <= this.lastChatSeq) return;
-        this.lastChatSeq = m.seq;
-        this.emit("chat", m);
-        return;
+        return this.onChat(strip(m));
       case ServerOp.Whisper:
-        this.emit("whisper", m);
+        this.emit("whisper", strip(m));
         return;
-      case ServerOp.Pong: {
-        const p = typeof m.t === "number" ? this.pings.get(m.t) : undefined;
-        if (!p || typeof m.t !== "number") return;
-        this.pings.delete(m.t);
-        this.rtt = now() - p.sent;
-        p.done(this.rtt);
-        this.emit("rtt", this.rtt);
-        return;
-      }
+      case ServerOp.Pong:
+        return this.onPong(m.t);
       case ServerOp.Error:
-        return this.onError(m);
+        return this.onError(strip(m));
     }
   }
 
   private onWelcome(m: Welcome): void {
+    if (this.id && m.id !== this.id) this.oldIds.add(this.id);
     this.id = m.id;
     this.session = m.session;
     this.tickHz = m.tickHz;
-    this.ready = true;
-    this.attempt = 0;
-    // A resumed session is still in its room and ROOM follows; a fresh
-    // one is in none and must join again.
-    this.resumingRoom = m.resumed && this.room !== null;
-    if (!m.resumed) {
-      this.room = null;
-      this.members.clear();
-    }
+    this.resumedNow = m.resumed;
+    this.recoveredNow = m.resumed || !this.triedResume;
+    this.save();
     this.emit("welcome", m);
-    this.setStatus({ status: "open" });
-    if (this.started) {
-      this.started.resolve();
-      this.started = null;
+    this.opened();
+    this.startSync();
+  }
+
+  private startSync(): void {
+    this.stopSyncTimer();
+    this.syncTimer = setTimeout(() => this.syncStalled(), this.timeoutMs);
+    this.gapSeq = null;
+    if (!this.resumedNow) {
+      // A fresh session is in no room: what the old one saw is no guide.
+      this.chatRoom = null;
+      this.chatSeq = 0;
+      this.roomCertain = true;
+      this.joinUncertain = false;
+      this.reconcile(null);
+    } else if (!this.roomCertain) {
+      // A JOIN or LEAVE went with the socket: a ROOM before the PONG of
+      // this ping says where the session is; none, that it is in none.
+      this.syncRoom = null;
+      this.barrier();
+    } else if (this.room !== null) {
+      this.sync = "room";
+    } else {
+      this.reconcile(null);
     }
-    if (this.resumingRoom) return; // onRoom goes on
-    if (this.desiredRoom !== null) this.sendJoin(this.desiredRoom);
-    else this.flush();
+  }
+
+  private barrier(): void {
+    this.sync = "barrier";
+    this.sendNow({ op: ClientOp.Ping, t: -++this.barrierId });
+  }
+
+  /** The server has the session in `serverRoom`: bring it to the wish. */
+  private reconcile(serverRoom: string | null): void {
+    const want = this.wish === undefined ? serverRoom : this.wish;
+    // Calls that asked for something else in the meantime were overtaken.
+    for (const op of [...this.ops])
+      if (op.target !== want && !this.sent.some((r) => r.ops.includes(op)))
+        this.dropOp(op, new CancelledError("superseded", "a later join()/leave() replaced it while reconnecting"));
+    this.syncRoom = serverRoom;
+    if (want === serverRoom) {
+      if (serverRoom === null) this.dropRoom();
+      this.settle(this.ops.filter((o) => o.target === want));
+      this.finishSync();
+      return;
+    }
+    this.sync = "answer";
+    this.request(want, this.ops.filter((o) => o.target === want));
+  }
+
+  private finishSync(): void {
+    this.stopSyncTimer();
+    this.sync = "done";
+    this.roomCertain = true;
+    this.joinUncertain = false;
+    if (this.gapSeq !== null) {
+      // No replay came: fine when nothing was said since, a gap when the
+      // server's history no longer held even the last line seen.
+      if (this.gapSeq > 1) this.recoveredNow = false;
+      this.gapSeq = null;
+    }
+    this.outbox.resend();
+    this.recovered = this.recoveredNow;
+    this.save();
+    this.emit("synced", { resumed: this.resumedNow, recovered: this.recovered, room: this.room });
+    this.outbox.flush();
+  }
+
+  private stopSyncTimer(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+  }
+
+  /** The sync waited past its time: something on the way is stuck. Start
+   * again on a new socket rather than wait for ever. */
+  private syncStalled(): void {
+    this.syncTimer = null;
+    const ws = this.ws;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    ws.close(CloseCode.Normal, "sync timed out");
+    this.lost(ABNORMAL, "no answer while syncing the room");
   }
 
   private onRoom(m: RoomSnapshot): void {
-    const resumed = this.resumingRoom;
-    this.resumingRoom = false;
+    const head = this.sent[0];
+    const answer = head && head.target === m.room ? this.sent.shift() : undefined;
+    const resumed = !answer && this.resumedNow && this.sync !== "done";
+    const before = this.room;
     this.room = m.room;
-    this.members.clear();
-    for (const mem of m.members) this.members.set(mem.id, { ...mem });
-    // After a resume the server replays chat past lastChatSeq, so keep it;
-    // a fresh join starts from the history the snapshot carries.
-    if (!resumed)
-      this.lastChatSeq = m.history.reduce((s, h) => Math.max(s, h.seq), 0);
-    if (this.joinSent === m.room) this.joinSent = null;
-    const done = this.joins.filter((j) => j.room === m.room);
-    this.joins = this.joins.filter((j) => j.room !== m.room);
-    this.emit("room", m);
-    for (const j of done) {
-      clearTimeout(j.timer);
-      j.resolve(m);
+    this.members = new Map(m.members.map((x) => [x.id, x]));
+    this.history = m.history.slice(-HISTORY_MAX);
+    const top = m.history.reduce((s, h) => Math.max(s, h.seq), 0);
+    if (resumed && m.room === this.chatRoom) {
+      if (this.helloSeq) {
+        // The replay of what was missed follows this ROOM as CHATs; when
+        // the history kept nothing up to our seq, the first of them must
+        // be the next one or lines were lost.
+        if (m.history.length === 0) this.gapSeq = this.chatSeq + 1;
+      } else {
+        const first = m.history[0]?.seq;
+        if (first === undefined ? this.chatSeq > 0 : first > this.chatSeq + 1)
+          this.recoveredNow = false;
+        this.chatSeq = Math.max(this.chatSeq, top);
+      }
+    } else {
+      this.chatRoom = m.room;
+      this.chatSeq = top;
     }
-    if (this.desiredRoom === m.room) {
-      if (this.gated) this.flush();
-    } else if (this.desiredRoom === null) {
-      this.sendNow({ op: ClientOp.Leave }); // left while we were away
-    } else if (this.joinSent !== this.desiredRoom) {
-      this.sendJoin(this.desiredRoom); // joined elsewhere while away
+    for (const h of m.history) this.outbox.confirm(h);
+    if (answer && this.wish === undefined) this.wish = m.room;
+    if (before !== m.room || !resumed) this.save();
+    this.emit("room", { ...m, resumed });
+    this.emit("members", this.members);
+    if (answer) this.settle(answer.ops);
+    this.afterRoomChange(resumed);
+  }
+
+  /** Where the sync goes after the session's room became known. */
+  private afterRoomChange(resumedRoom: boolean): void {
+    switch (this.sync) {
+      case "room":
+        if (!resumedRoom) return;
+        this.syncRoom = this.room;
+        this.barrier(); // for the replayed chat that follows the ROOM
+        return;
+      case "barrier":
+        if (resumedRoom) this.syncRoom = this.room;
+        return;
+      case "answer":
+        if (this.sent.length === 0) this.reconcile(this.room);
+        return;
+      case "done":
+        if (this.sent.length === 0 && this.ops.length === 0) this.wish = this.room;
     }
   }
 
   private onLeft(id: number): void {
     if (id !== this.id) {
       const member = this.members.get(id);
-      this.members.delete(id);
+      if (member) {
+        const next = new Map(this.members);
+        next.delete(id);
+        this.members = next;
+      }
       this.emit("left", member ? { id, member, self: false } : { id, self: false });
+      if (member) this.emit("members", this.members);
       return;
     }
-    const member = this.members.get(id);
+    const head = this.sent[0];
+    const answer = head && head.target === null ? this.sent.shift() : undefined;
     this.dropRoom();
-    const leaves = this.leaves;
-    this.leaves = [];
-    for (const l of leaves) l();
-    this.emit("left", member ? { id, member, self: true } : { id, self: true });
-    if (this.gated && this.desiredRoom === null) this.flush();
+    if (answer) this.settle(answer.ops);
+    this.afterRoomChange(false);
   }
 
+  /** The session is in no room now: say so once. */
   private dropRoom(): void {
+    if (this.room === null) return;
+    const member = this.members.get(this.id);
     this.room = null;
-    this.members.clear();
+    this.history = [];
+    this.members = new Map();
+    this.emit("left", member ? { id: this.id, member, self: true } : { id: this.id, self: true });
+    this.emit("members", this.members);
+  }
+
+  private onState(s: State): void {
+    let next: Map<number, Member> | null = null;
+    for (const e of s.entries) {
+      const mem = (next ?? this.members).get(e.id);
+      if (!mem || (mem.x === e.x && mem.y === e.y && mem.z === e.z && mem.yaw === e.yaw))
+        continue;
+      next ??= new Map(this.members);
+      next.set(e.id, { id: mem.id, name: mem.name, x: e.x, y: e.y, z: e.z, yaw: e.yaw });
+    }
+    if (next) this.members = next;
+    this.emit("state", s);
+    if (next) this.emit("members", this.members);
+  }
+
+  private onChat(m: Chat): void {
+    // A resume replays what may have been seen already: seq says.
+    if (this.chatRoom === this.room && m.seq <= this.chatSeq) return;
+    if (this.gapSeq !== null) {
+      if (m.seq > this.gapSeq) this.recoveredNow = false;
+      this.gapSeq = null;
+    }
+    this.chatRoom = this.room;
+    this.chatSeq = m.seq;
+    this.history.push(m);
+    if (this.history.length > HISTORY_MAX) this.history.shift();
+    this.outbox.confirm(m);
+    this.emit("chat", m);
+  }
+
+  private onPong(t: unknown): void {
+    if (typeof t !== "number") return;
+    if (t < 0) {
+      if (t === -this.barrierId && this.sync === "barrier") this.reconcile(this.syncRoom);
+      return;
+    }
+    const p = this.pings.get(t);
+    if (!p) return;
+    this.pings.delete(t);
+    clearTimeout(p.timer);
+    this.rtt = now() - p.sent;
+    p.resolve(this.rtt);
+    this.emit("rtt", this.rtt);
   }
 
   private onError(m: ErrorMessage): void {
-    if (m.requestOp === ClientOp.Join && this.joins.length) {
-      const j = this.joins.shift() as PendingJoin;
-      clearTimeout(j.timer);
-      this.joinSent = null;
-      if (m.code === ErrorCode.room_full) {
-        // The server took us out of the old room before refusing the new.
-        this.dropRoom();
+    switch (m.requestOp) {
+      case ClientOp.Hello:
+        if (m.code === ErrorCode.session_expired) {
+          this.session = null; // a fresh WELCOME follows
+        } else if (!this.everOpen && m.code !== ErrorCode.overloaded) {
+          // A refused first HELLO (a bad name, too many sessions): no
+          // retry would be let in either.
+          this.emit("error", m);
+          this.terminate(m.message, undefined, refused(m));
+          return;
+        }
+        break;
+      case ClientOp.Join:
+        if (this.onJoinRefused(m)) return;
+        break;
+      case ClientOp.Leave: {
+        const head = this.sent[0];
+        if (head && head.target === null) {
+          // Not in a room: what leave() wanted.
+          this.sent.shift();
+          this.dropRoom();
+          this.settle(head.ops);
+          this.afterRoomChange(false);
+          return;
+        }
+        break;
       }
-      this.desiredRoom = this.room;
-      j.reject(PlazaError.from(m));
-    } else if (m.requestOp === ClientOp.Hello && this.started) {
-      // A refused first HELLO (bad name, version, server full).
-      const s = this.started;
-      this.started = null;
-      this.emit("error", m);
-      this.close({ leave: false });
-      s.reject(PlazaError.from(m));
-      return;
-    } else if (m.requestOp === ClientOp.Leave && this.leaves.length) {
-      const leaves = this.leaves;
-      this.leaves = [];
-      for (const l of leaves) l(); // not in a room: what leave() wanted
+      case ClientOp.Chat:
+        this.outbox.refuseOldest(refused(m));
+        break;
     }
     this.emit("error", m);
   }
+
+  /** An ERROR to a JOIN; true when it was an answer the app need not see. */
+  private onJoinRefused(m: ErrorMessage): boolean {
+    const head = this.sent[0];
+    if (!head || head.target === null) {
+      // Unasked: a resumed session's room could not be taken back on this
+      // node (full). The session is in none; the sync goes on from there.
+      if (this.sync === "room") {
+        this.dropRoom();
+        this.reconcile(null);
+      }
+      return false;
+    }
+    this.sent.shift();
+    const already =
+      m.code === ErrorCode.invalid_argument && ROOM_NAME.test(head.target);
+    if (already && this.room === head.target) {
+      // "already in that room": a second join() of it, or the sync's
+      // JOIN after the resumed session's ROOM came.
+      this.settle(head.ops);
+      this.afterRoomChange(false);
+      return true;
+    }
+    if (already && this.sync === "answer") {
+      // The server has the session there and its ROOM is still to come
+      // (a clustered room loading on this node): wait for it.
+      this.sync = "room";
+      this.resumedNow = true;
+      return true;
+    }
+    // Refused: room_full has left the old room first; the rest stay.
+    if (m.code === ErrorCode.room_full || (this.sync === "answer" && this.syncRoom === null))
+      this.dropRoom();
+    this.fail(head.ops, refused(m));
+    if (this.sent.length === 0 && this.ops.length === 0) this.wish = this.room;
+    if (this.sync === "answer" && this.sent.length === 0) this.reconcile(this.room);
+    return false;
+  }
+}
+
+function strip<T extends { op: unknown }>(m: T): Omit<T, "op"> {
+  const { op: _op, ...rest } = m;
+  return rest;
 }
 
 function now(): number {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
 
-/** Connects, says HELLO and resolves once the server says WELCOME. */
-export async function connect(opts: ConnectOptions): Promise<PlazaClient> {
-  const factory = opts.socketFactory ?? (await defaultSocketFactory());
-  const c = new PlazaClient(opts, factory);
-  await c.start();
+/** A client that has not connected yet: attach listeners, then connect(). */
+export function createClient(opts: ConnectOptions): PlazaClient {
+  return new PlazaClient(opts);
+}
+
+/** Creates a client and connects it; resolves once the server says
+ * WELCOME. `signal` aborts the attempt (the client is then closed). */
+export async function connect(
+  opts: ConnectOptions & { signal?: AbortSignal },
+): Promise<PlazaClient> {
+  const c = new PlazaClient(opts);
+  await c.connect(opts.signal ? { signal: opts.signal } : {});
   return c;
 }

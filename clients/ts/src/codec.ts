@@ -158,7 +158,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
       return {
         op,
         code,
-        name: errorName(code),
+        codeName: errorName(code),
         message: typeof t[2] === "string" ? t[2] : "",
         ...(requestOp === undefined ? {} : { requestOp }),
       };

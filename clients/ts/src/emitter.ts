@@ -18,6 +18,7 @@ export class Emitter<Events extends object> {
   private handlers = new Map<keyof Events, Set<Handler<never>>>();
   protected onHandlerError: HandlerErrorSink = rethrowLater;
 
+  /** Calls `handler` on every `event`; returns the function that stops it. */
   on<K extends keyof Events>(event: K, handler: Handler<Events[K]>): () => void {
     let set = this.handlers.get(event);
     if (!set) {
@@ -25,9 +26,24 @@ export class Emitter<Events extends object> {
       this.handlers.set(event, set);
     }
     set.add(handler as Handler<never>);
-    return () => {
-      set.delete(handler as Handler<never>);
-    };
+    return () => this.off(event, handler);
+  }
+
+  /** Calls `handler` on the next `event` only. */
+  once<K extends keyof Events>(
+    event: K,
+    handler: Handler<Events[K]>,
+  ): () => void {
+    const off = this.on(event, (v) => {
+      off();
+      handler(v);
+    });
+    return off;
+  }
+
+  /** Stops `handler` (as registered with on()) from hearing `event`. */
+  off<K extends keyof Events>(event: K, handler: Handler<Events[K]>): void {
+    this.handlers.get(event)?.delete(handler as Handler<never>);
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {

@@ -1,22 +1,37 @@
 /* plaza-client: the public surface of the package. */
 export * from "./protocol.js";
 export type * from "./messages.js";
-export { PlazaError } from "./errors.js";
+export {
+  CancelledError,
+  ClosedError,
+  ConnectionError,
+  PlazaError,
+  type PlazaErrorKind,
+  RefusedError,
+  TimeoutError,
+} from "./errors.js";
 export { DecodeError, decodeServer, encodeClient } from "./codec.js";
 export { backoffDelay, type BackoffOptions } from "./backoff.js";
+export type { RateLimits } from "./bucket.js";
+export type { PersistOptions, StorageLike } from "./session-store.js";
 export {
   connect,
+  createClient,
   PlazaClient,
   type ClientEvents,
   type ConnectOptions,
   type LeftEvent,
+  type RoomEvent,
   type Status,
   type StatusEvent,
+  type SyncedEvent,
+  type TokenSource,
 } from "./client.js";
 export type { SocketFactory, SocketLike } from "./transport.js";
 export {
   interpolate,
   Interpolator,
+  TickClock,
   type InterpolatorOptions,
 } from "./interpolation.js";
 export { Predictor, type Step } from "./prediction.js";

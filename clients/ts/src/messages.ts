@@ -12,10 +12,12 @@ export interface Position {
   yaw: number;
 }
 
-/** A member of a room as ROOM and JOINED describe it. */
-export interface Member extends Position {
-  id: number;
-  name: string;
+/** A member of a room as ROOM and JOINED describe it. The client's
+ * `members` map holds these as immutable snapshots: a change makes a new
+ * object, so React can compare them by identity. */
+export interface Member extends Readonly<Position> {
+  readonly id: number;
+  readonly name: string;
 }
 
 /** One CHAT message, live or from a room's history. */
@@ -28,9 +30,10 @@ export interface ChatLine {
 }
 
 // ---- server -> client -------------------------------------------------
+// Each message as the app sees it, without the wire's op: the events
+// carry these. ServerMessage below adds the op for the codec.
 
 export interface Welcome {
-  op: ServerOp.Welcome;
   id: number;
   session: string;
   tickHz: number;
@@ -39,21 +42,11 @@ export interface Welcome {
 }
 
 export interface RoomSnapshot {
-  op: ServerOp.Room;
   room: string;
   /** Everyone in the room, the joiner included. */
   members: Member[];
   /** The room's recent chat, oldest first. */
   history: ChatLine[];
-}
-
-export interface Joined extends Member {
-  op: ServerOp.Joined;
-}
-
-export interface Left {
-  op: ServerOp.Left;
-  id: number;
 }
 
 /** One member's position in a STATE, with the last MOVE seq applied. */
@@ -63,17 +56,13 @@ export interface StateEntry extends Position {
 }
 
 export interface State {
-  op: ServerOp.State;
   tick: number;
   entries: StateEntry[];
 }
 
-export interface Chat extends ChatLine {
-  op: ServerOp.Chat;
-}
+export type Chat = ChatLine;
 
 export interface Whisper {
-  op: ServerOp.Whisper;
   from: number;
   name: string;
   text: string;
@@ -81,16 +70,15 @@ export interface Whisper {
 }
 
 export interface Pong {
-  op: ServerOp.Pong;
   t: unknown;
   serverTimeMs: number;
 }
 
+/** An ERROR from the server, or (`local`) a frame the client dropped. */
 export interface ErrorMessage {
-  op: ServerOp.Error;
   code: ErrorCode;
   /** The protocol's name of the code ("room_full"). */
-  name: string;
+  codeName: string;
   message: string;
   /** The client op that caused it, when the server says. */
   requestOp?: ClientOp;
@@ -100,15 +88,15 @@ export interface ErrorMessage {
 }
 
 export type ServerMessage =
-  | Welcome
-  | RoomSnapshot
-  | Joined
-  | Left
-  | State
-  | Chat
-  | Whisper
-  | Pong
-  | ErrorMessage;
+  | ({ op: ServerOp.Welcome } & Welcome)
+  | ({ op: ServerOp.Room } & RoomSnapshot)
+  | ({ op: ServerOp.Joined } & Member)
+  | { op: ServerOp.Left; id: number }
+  | ({ op: ServerOp.State } & State)
+  | ({ op: ServerOp.Chat } & Chat)
+  | ({ op: ServerOp.Whisper } & Whisper)
+  | ({ op: ServerOp.Pong } & Pong)
+  | ({ op: ServerOp.Error } & ErrorMessage);
 
 // ---- client -> server -------------------------------------------------
 

@@ -40,6 +40,10 @@ export class Predictor {
     this.client = client;
     this.offs = [
       client.on("room", (r) => {
+        // A resumed session kept its place, and the moves made while the
+        // socket was down are still on their way: keep predicting, the
+        // next STATE reconciles.
+        if (r.resumed) return;
         const me = r.members.find((m) => m.id === client.id);
         if (me) this.reset(me);
       }),

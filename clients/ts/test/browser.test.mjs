@@ -24,7 +24,7 @@ const FLAGS = [
 
 let plaza, browser, profile;
 before(async () => {
-  plaza = await startPlaza();
+  plaza = await startPlaza(["--room-max-members", "2"]);
   profile = mkdtempSync(path.join(os.tmpdir(), "plaza-chromium-"));
   // A persistent context is how playwright takes an explicit, fresh
   // --user-data-dir.
@@ -115,4 +115,147 @@ test("the room picker moves a page to another room", async () => {
   await page.waitForFunction(() => document.querySelector("#room").textContent === "elsewhere");
   assert.match(page.url(), /room=elsewhere/);
   assert.deepEqual(await memberNames(page), ["carol"]);
+});
+
+/** Opens the demo as `name` in `room` and waits until it is in it. */
+async function openPage(name, room, errors) {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
+  await page.goto(`${plaza.http}/?room=${room}&name=${name}`);
+  await page.waitForFunction((r) => document.querySelector("#room").textContent === r, room);
+  return page;
+}
+
+test("accessibility: labels, live regions, visible focus, contrast, Enter on buttons", async () => {
+  const errors = [];
+  const page = await openPage("ann", "a11y", errors);
+  assert.equal(await page.getByLabel("Chat message").getAttribute("id"), "chat-input");
+  assert.equal(await page.getByLabel("Room to join").getAttribute("id"), "room-input");
+  assert.equal(await page.getAttribute("#status", "role"), "status");
+  assert.equal(await page.getAttribute("#status", "aria-live"), "polite");
+  assert.equal(await page.getAttribute("#chat-log", "role"), "log");
+
+  // Input borders against what they sit on: 3:1 at least (WCAG 1.4.11).
+  const ratios = await page.evaluate(() => {
+    const lum = (c) => {
+      const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map((v) => {
+        const x = Number(v) / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ratio = (a, b) => {
+      const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    const bg = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = getComputedStyle(e).backgroundColor;
+        if (!/rgba\(.*, 0\)$/.test(c) && c !== "transparent") return c;
+      }
+      return "rgb(0, 0, 0)";
+    };
+    return [...document.querySelectorAll("input")].flatMap((i) => {
+      const border = getComputedStyle(i).borderTopColor;
+      return [ratio(border, bg(i)), ratio(border, bg(i.parentElement))];
+    });
+  });
+  assert.equal(ratios.length, 4);
+  for (const r of ratios) assert.ok(r >= 3, `border contrast ${r.toFixed(2)}:1`);
+
+  // The focused room view shows it.
+  await page.focus("#view");
+  const focus = await page.$eval("#view", (c) => {
+    const s = getComputedStyle(c);
+    return [s.outlineStyle, parseFloat(s.outlineWidth)];
+  });
+  assert.notEqual(focus[0], "none");
+  assert.ok(focus[1] >= 2, `outline ${focus[1]}px`);
+  // Enter on the view starts a chat line.
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "chat-input");
+
+  // Enter on a focused button presses that button.
+  await page.fill("#chat-input", "sent with the button");
+  await page.focus("#chat-form button");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("#chat-log li")].some((li) => li.textContent === "ann: sent with the button"),
+  );
+  await page.fill("#room-input", "a11y-two");
+  await page.focus("#room-form button");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#room").textContent === "a11y-two");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("at a display scale of 1.25 the canvas is not reallocated every frame", async () => {
+  const page = await openPage("scaled", "scale-room", []);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setDeviceMetricsOverride", {
+    width: 1002, height: 643, deviceScaleFactor: 1.25, mobile: false,
+  });
+  await page.waitForTimeout(300); // the resize itself reallocates once
+  const before = await page.evaluate(() => window.__plaza.canvasResizes());
+  await page.waitForTimeout(1000); // some 60 frames
+  const after = await page.evaluate(() => window.__plaza.canvasResizes());
+  assert.equal(after - before, 0, `${after - before} reallocations in a second`);
+  const [w, dpr] = await page.$eval("#view", (c) => [c.width, window.devicePixelRatio]);
+  assert.equal(dpr, 1.25);
+  assert.ok(Number.isInteger(w) && w > 0);
+  await page.close();
+});
+
+test("a refused room is told once", async () => {
+  const errors = [];
+  const a = await openPage("full-a", "full-room", errors);
+  const b = await openPage("full-b", "full-room", errors);
+  const c = await browser.newPage();
+  await c.goto(`${plaza.http}/?room=full-room&name=full-c`);
+  await c.waitForFunction(() => document.querySelector("#status").dataset.status === "open");
+  await c.waitForFunction(() => document.querySelector("#chat-log").textContent.includes("room_full"));
+  await c.waitForTimeout(300);
+  const lines = await c.$$eval("#chat-log li", (lis) => lis.map((li) => li.textContent));
+  assert.deepEqual(lines.filter((l) => /full-room|room_full|room is full/.test(l)), [
+    "cannot join full-room: room_full (5): room is full",
+  ]);
+  // A name the client itself refuses: once too.
+  await c.fill("#room-input", "bad name!");
+  await c.press("#room-input", "Enter");
+  await c.waitForFunction(() => document.querySelector("#chat-log").textContent.includes("bad name!"));
+  await c.waitForTimeout(300);
+  const bad = await c.$$eval("#chat-log li", (lis) => lis.map((li) => li.textContent).filter((t) => /bad name|invalid_argument/.test(t)));
+  assert.equal(bad.length, 1, bad.join("\n"));
+  assert.deepEqual(errors, []);
+  for (const p of [a, b, c]) await p.close();
+});
+
+test("a reload resumes the tab's session; a closed tab leaves at once", async () => {
+  const errors = [];
+  const stay = await openPage("stayer", "reload-room", errors);
+  const mover = await openPage("reloader", "reload-room", errors);
+  await stay.waitForFunction(() => document.querySelectorAll("#members li").length === 2);
+  const id = await mover.textContent("#my-id");
+  // Watch the other page's member list through the reload.
+  await stay.evaluate(() => {
+    window.__most = 0;
+    setInterval(() => {
+      const n = [...document.querySelectorAll("#members li")].filter((li) => li.textContent === "reloader").length;
+      window.__most = Math.max(window.__most, n);
+    }, 20);
+  });
+  await mover.reload();
+  await mover.waitForFunction(() => document.querySelector("#room").textContent === "reload-room");
+  await mover.waitForFunction(() => document.querySelectorAll("#members li").length === 2);
+  assert.equal(await mover.textContent("#my-id"), id, "the same session: the same id");
+  await stay.waitForFunction(() => document.querySelectorAll("#members li").length === 2);
+  assert.equal(await stay.evaluate(() => window.__most), 1, "never two of it");
+  // Closing the tab: the LEAVE of pagehide, not the 30 s grace period.
+  const t0 = Date.now();
+  await mover.close({ runBeforeUnload: true });
+  await stay.waitForFunction(() => document.querySelectorAll("#members li").length === 1, null, { timeout: 5000 });
+  assert.ok(Date.now() - t0 < 5000);
+  assert.deepEqual(errors, []);
+  await stay.close();
 });

@@ -12,7 +12,7 @@ import {
   PROTOCOL_VERSION,
   ServerOp,
   SUBPROTOCOL,
-} from "../dist/index.js";
+} from "plaza-client";
 import { ROOT } from "./helpers/plaza.mjs";
 
 const DOC = readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8");

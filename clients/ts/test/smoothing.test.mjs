@@ -10,7 +10,8 @@ import {
   interpolate,
   Interpolator,
   Predictor,
-} from "../dist/index.js";
+  TickClock,
+} from "plaza-client";
 import { next, startPlaza, until } from "./helpers/plaza.mjs";
 
 const P = (x, yaw = 0) => ({ x, y: 0, z: 0, yaw });
@@ -44,6 +45,51 @@ test("interpolator turns the short way and glides after a pause", () => {
   it.push(2, P(10), 2000);
   assert.equal(it.sample(2, 1900).x, 0, "still standing before the move");
   assert.ok(Math.abs(it.sample(2, 1975).x - 5) < 1e-9);
+});
+
+test("interpolator turns the short way in both directions", () => {
+  const it = new Interpolator({ delayMs: 0 });
+  it.push(1, P(0, -3.0), 0);
+  it.push(1, P(0, 3.0), 100); // -3.0 -> 3.0 is -0.28 rad the short way
+  const mid = it.sample(1, 50).yaw;
+  assert.ok(mid < -3.0 && mid > -3.3, `yaw ${mid} went the short way`);
+  it.push(2, P(0, 0.5), 0);
+  it.push(2, P(0, 1.5), 100); // no wrap: straight
+  assert.ok(Math.abs(it.sample(2, 50).yaw - 1.0) < 1e-9);
+});
+
+test("samples are placed at their tick's time, not their arrival", () => {
+  let now = 0;
+  const it = new Interpolator({ delayMs: 100, now: () => now });
+  const handlers = {};
+  const client = { id: 1, tickHz: 20, on: (ev, h) => ((handlers[ev] = h), () => {}) };
+  interpolate(client, it);
+  handlers.room({ room: "r", members: [], history: [], resumed: false });
+  // Tick 10 arrives on time; ticks 11 and 12 are held up by the network
+  // and land together, 100 ms late.
+  now = 1000;
+  handlers.state({ tick: 10, entries: [{ id: 2, seq: 1, x: 0, y: 0, z: 0, yaw: 0 }] });
+  now = 1200;
+  handlers.state({ tick: 11, entries: [{ id: 2, seq: 2, x: 10, y: 0, z: 0, yaw: 0 }] });
+  handlers.state({ tick: 12, entries: [{ id: 2, seq: 3, x: 20, y: 0, z: 0, yaw: 0 }] });
+  // Tick 11 is 50 ms after tick 10 (1050 local), however late it came:
+  // halfway between 10 and 11 is x = 5, not a jump from 0 to 20.
+  assert.ok(Math.abs(it.sample(2, 1125).x - 5) < 1e-9, `x ${it.sample(2, 1125).x}`);
+  assert.ok(Math.abs(it.sample(2, 1175).x - 15) < 1e-9);
+  // Another counter (a room on another worker): the clock starts over.
+  now = 5000;
+  handlers.state({ tick: 999999, entries: [{ id: 2, seq: 4, x: 30, y: 0, z: 0, yaw: 0 }] });
+  assert.equal(it.sample(2, 5100).x, 30);
+});
+
+test("tick clock: the least delayed tick sets the offset, a new counter resets it", () => {
+  const clock = new TickClock(() => 50);
+  assert.equal(clock.at(0, 1000), 1000);
+  assert.equal(clock.at(1, 1080), 1050); // 30 ms late: jitter
+  assert.equal(clock.at(2, 1090), 1090); // early: 10 ms less delay than thought
+  assert.equal(clock.at(3, 1250), 1140); // later still: the minimum holds
+  assert.equal(clock.at(40, 4100), 4100); // 2 s on, the window moved on
+  assert.equal(clock.at(100000, 4200), 4200); // a jump: resync
 });
 
 test("interpolator forgets old samples", () => {

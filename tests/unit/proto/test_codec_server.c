@@ -101,10 +101,11 @@ static void test_welcome_roundtrip(void **state) {
   pz_smsg_t m;
   for (int resumed = 0; resumed < 2; resumed++) {
     pz_enc_welcome(fx_pk(f), (1ull << 53) - 1, pz_str_c("sess-abc"), 30,
-                   1712345678901ull, resumed);
-    /* A msgpack bool, not 0/1. */
-    assert_int_equal((unsigned char)f->sb.data[f->sb.size - 1],
+                   1712345678901ull, resumed, 0);
+    /* A msgpack bool, not 0/1, then no features: an empty array. */
+    assert_int_equal((unsigned char)f->sb.data[f->sb.size - 2],
                      resumed ? 0xc3 : 0xc2);
+    assert_int_equal((unsigned char)f->sb.data[f->sb.size - 1], 0x90);
     assert_int_equal(fx_dec(f, &m), 0);
     assert_int_equal(m.op, PZ_S_WELCOME);
     assert_int_equal(m.u.welcome.id, (1ull << 53) - 1);
@@ -118,10 +119,11 @@ static void test_welcome_roundtrip(void **state) {
 static void encode_room(msgpack_packer *pk, size_t nm, size_t nh) {
   pz_enc_room_begin(pk, pz_str_c("lobby"), nm);
   for (size_t i = 0; i < nm; i++)
-    pz_enc_member(pk, &members[i]);
+    pz_enc_member(pk, &members[i], (pz_raw_t){NULL, 0});
   pz_enc_room_history(pk, nh);
   for (size_t i = 0; i < nh; i++)
     pz_enc_chat_entry(pk, &history[i]);
+  pz_enc_room_state_begin(pk, 0);
 }
 
 static void test_room_roundtrip(void **state) {
@@ -159,7 +161,7 @@ static void test_room_roundtrip(void **state) {
 static void test_joined_left_roundtrip(void **state) {
   fx_t *f = *state;
   pz_smsg_t m;
-  pz_enc_joined(fx_pk(f), &members[0]);
+  pz_enc_joined(fx_pk(f), &members[0], (pz_raw_t){NULL, 0});
   assert_int_equal(fx_dec(f, &m), 0);
   assert_int_equal(m.op, PZ_S_JOINED);
   assert_int_equal(m.u.joined.id, 1);
@@ -346,13 +348,16 @@ static void test_reject_wrong_types(void **state) {
 static void test_extra_trailing_elements_ignored(void **state) {
   fx_t *f = *state;
   pz_smsg_t m;
-  pack(fx_pk(f), "a u u s u u t s", 7, 1, 5, "s", 30, 6, "new");
+  /* After protocol 1.1's features, and a feature nobody knows yet. */
+  pack(fx_pk(f), "a u u s u u t a s s s", 8, 1, 5, "s", 30, 6, 2, "signal",
+       "teleport", "new");
   assert_int_equal(fx_dec(f, &m), 0);
   assert_int_equal(m.u.welcome.id, 5);
   assert_true(m.u.welcome.resumed);
-  /* Extra fields inside a member and a state entry. */
-  pack(fx_pk(f), "a u s a a u s f f f f u a", 4, 2, "r", 1, 7, 4, "n", 1., 2.,
-       3., 4., 9, 0);
+  assert_int_equal(m.u.welcome.features, PZ_FEATURE_SIGNAL);
+  /* Extra fields inside a member (after its state) and a state entry. */
+  pack(fx_pk(f), "a u s a a u s f f f f m u a", 4, 2, "r", 1, 8, 4, "n", 1., 2.,
+       3., 4., 0, 9, 0);
   assert_int_equal(fx_dec(f, &m), 0);
   assert_int_equal(m.u.room.n_members, 1);
   assert_int_equal(m.u.room.members[0].id, 4);
@@ -369,13 +374,13 @@ static void test_truncated_at_every_length(void **state) {
     msgpack_packer *pk = fx_pk(f);
     switch (k) {
     case 0:
-      pz_enc_welcome(pk, 1, pz_str_c("s"), 30, 5, true);
+      pz_enc_welcome(pk, 1, pz_str_c("s"), 30, 5, true, PZ_FEATURE_SIGNAL);
       break;
     case 1:
       encode_room(pk, 3, 2);
       break;
     case 2:
-      pz_enc_joined(pk, &members[1]);
+      pz_enc_joined(pk, &members[1], (pz_raw_t){NULL, 0});
       break;
     case 3:
       pz_enc_left(pk, 1ull << 33);

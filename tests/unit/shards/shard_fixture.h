@@ -108,7 +108,17 @@ static inline int setup_with(void **state, uint32_t max_members,
   fx_t *f = calloc(1, sizeof(*f));
   if (!f)
     return -1;
-  pz_shard_config_t cfg = {max_members, rules, 60, 5, 10, 10};
+  pz_shard_config_t cfg = {.room_max_members = max_members,
+                           .rules = rules,
+                           .move_rate = 60,
+                           .chat_rate = 5,
+                           .chat_burst = 10,
+                           .join_burst = 10,
+                           .app_burst = 40,
+                           .member_state_max = 64,
+                           .room = {32, 4, 96},
+                           .room_state_ttl_ms = 1000,
+                           .parked_max = 4096};
   pz_shard_init(&f->sh, 0, &cfg);
   for (int i = 0; i < NREC; i++) {
     f->rec[i].outlet.vt = &rec_vtbl;

@@ -43,8 +43,12 @@ static void h_state(void *ctx, pz_room_t *r, uint64_t tick) {
   h->last_state_n = r->publish_all ? r->n_members : r->n_dirty;
   r->publish_all = false;
 }
-static const pz_shard_hooks_t test_hooks = {h_open, h_close, h_joined,
-                                            h_left, h_chat,  h_state};
+static const pz_shard_hooks_t test_hooks = {.room_open = h_open,
+                                            .room_close = h_close,
+                                            .joined = h_joined,
+                                            .left = h_left,
+                                            .chat = h_chat,
+                                            .state = h_state};
 
 /* The shard reports to h from here on, as a clustered one would. */
 static void with_hooks(fx_t *f, hook_log_t *h) {

@@ -63,3 +63,33 @@ export class FakeServer {
     return new Promise((r) => this.wss.close(r));
   }
 }
+
+export const W = 1; // WELCOME
+export const ROOM = 2;
+export const CHAT = 6;
+export const PONG = 8;
+export const ERROR = 9;
+export const member = (id, name, x = 0) => [id, name, x, 0, 0, 0];
+
+/** A fake server and a client (made by `make(opts)`, default the
+ * package's connect) that said HELLO, got WELCOME as id 7 and joined
+ * `room`; `history` goes in its ROOM. */
+export async function joinedClient(connect, opts = {}, room = "r", history = []) {
+  const srv = await new FakeServer().start();
+  const pending = connect({ url: srv.url, name: "fay", ...opts });
+  await srv.nextOp(1);
+  srv.send([W, 7, "7.tok", 30, Date.now(), false]);
+  const c = await pending;
+  const joining = c.join(room);
+  await srv.nextOp(2);
+  srv.send([ROOM, room, [member(7, "fay")], history]);
+  await joining;
+  return { srv, c };
+}
+
+/** Answers the next PING the client sends (a sync barrier, say). */
+export async function answerPing(srv) {
+  const p = await srv.nextOp(7);
+  srv.send([PONG, p[1], Date.now()]);
+  return p;
+}

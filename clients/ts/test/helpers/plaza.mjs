@@ -2,6 +2,7 @@
 // of 127.0.0.1 with two workers, ready once GET /healthz answers 200.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +27,19 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function healthy(port) {
+async function healthy(port, tls) {
+  if (tls)
+    return new Promise((resolve) => {
+      https
+        .get(
+          { host: "127.0.0.1", port, path: "/healthz", rejectUnauthorized: false },
+          (r) => {
+            r.resume();
+            resolve(r.statusCode === 200);
+          },
+        )
+        .on("error", () => resolve(false));
+    });
   try {
     const r = await fetch(`http://127.0.0.1:${port}/healthz`);
     return r.status === 200;
@@ -38,13 +51,14 @@ async function healthy(port) {
 export class Plaza {
   constructor(args = []) {
     this.args = args;
+    this.tls = args.includes("--tls-cert");
     this.port = 0;
     this.proc = null;
     this.log = "";
   }
 
   get url() {
-    return `ws://127.0.0.1:${this.port}/ws`;
+    return `${this.tls ? "wss" : "ws"}://127.0.0.1:${this.port}/ws`;
   }
 
   get http() {
@@ -67,7 +81,7 @@ export class Plaza {
     while (Date.now() < deadline) {
       if (this.proc.exitCode !== null)
         throw new Error(`plaza exited ${this.proc.exitCode}:\n${this.log}`);
-      if (await healthy(this.port)) return this;
+      if (await healthy(this.port, this.tls)) return this;
       await sleep(50);
     }
     throw new Error(`plaza not healthy in 10 s:\n${this.log}`);
@@ -120,6 +134,15 @@ export class Relay {
 
   get url() {
     return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  /** Stops passing what the server sends (it stays in the kernel's
+   * buffers): the client hears nothing until cut() drops it for good. */
+  hold() {
+    for (const [down, up] of this.pairs) {
+      up.unpipe(down);
+      up.pause();
+    }
   }
 
   /** Destroys every relayed connection (an RST, no close frame). */
