@@ -94,7 +94,8 @@ endif
 MAKEFLAGS += --no-print-directory
 
 .PHONY: all run test unit unit-sanitized unit-tsan integration \
-	integration-sanitized integration-tsan deps test-deps clean format
+	integration-sanitized integration-tsan deps test-deps clean format \
+	k8s-validate-deps
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -141,11 +142,15 @@ RUN_DEBS := build-essential pkg-config libuv1-dev libwslay-dev libmsgpack-dev \
 	libjansson-dev
 # haproxy, prometheus (for promtool) and curl: the docker/ files are checked
 # with the tools that read them (tests/integration/test_docker_files.py,
-# test_cluster_topology.py); openssl makes the TLS tests' certificates and
-# runs s_client; iproute2 (ip netns) cuts a node off in the partition test.
+# test_cluster_topology.py, test_front_door.py); openssl makes the TLS tests'
+# certificates and runs s_client; iproute2 (ip netns) cuts a node off in the
+# partition test. docker/k8s is rendered with kubectl kustomize (Debian's
+# kubernetes-client, unless a kubectl is installed already: another
+# source's package owns /usr/bin/kubectl and cannot sit beside it) and read
+# with python3-yaml.
 TEST_DEBS := libcmocka-dev redis-server python3 python3-websockets docker-compose \
 	python3-msgpack python3-pytest python3-jwt haproxy prometheus curl \
-	openssl iproute2
+	openssl iproute2 python3-yaml $(if $(shell command -v kubectl),,kubernetes-client)
 define apt_install
 	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -185,13 +190,13 @@ unit-tsan:
 # test that would skip for want of a tool fails instead (conftest.py):
 # `make test` installs every tool, so such a skip would hide a broken
 # install step.
-integration: all $(ITEST_BINS)
+integration: all $(ITEST_BINS) k8s-validate-deps
 	/usr/bin/python3 -m pytest -q -rs tests/integration
 
 # The integration suite runs twice: against the shipped build, then against
 # an ASan+UBSan build of the server where any memory error or undefined
 # behaviour aborts the process and fails the test that caused it.
-integration-sanitized:
+integration-sanitized: k8s-validate-deps
 	$(MAKE) BUILD=$(BUILD)-san SANITIZER=address,undefined $(BUILD)-san/plaza
 	PLAZA_BIN=$(CURDIR)/$(BUILD)-san/plaza \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -207,7 +212,7 @@ integration-sanitized:
 # included (100 clients moving: the most concurrent test there is; it passes
 # under TSan); only test_bench_against_floor is left out, since it never
 # starts plaza and `make integration` has already run it.
-integration-tsan:
+integration-tsan: k8s-validate-deps
 	$(MAKE) all $(ITEST_BINS)
 	$(MAKE) BUILD=$(BUILD)-tsan SANITIZER=thread $(BUILD)-tsan/plaza
 	PLAZA_BIN=$(CURDIR)/$(BUILD)-tsan/plaza \
@@ -224,6 +229,14 @@ test: test-deps
 	$(MAKE) integration
 	$(MAKE) integration-tsan
 	$(MAKE) integration-sanitized
+
+# The offline validator of docker/k8s (tests/k8s: kubernetes-models and
+# TypeScript, pinned by its lock file); npm ci only when the lock changed.
+K8S_STAMP := tests/k8s/node_modules/.package-lock.json
+$(K8S_STAMP): tests/k8s/package.json tests/k8s/package-lock.json
+	cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+k8s-validate-deps: $(K8S_STAMP)
 
 format:
 	clang-format -i $(wildcard src/*/*.c src/*/*.h shards/*.c shards/*.h \
@@ -254,6 +267,7 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c \
+	    src/net/proxy.c src/core/addr.c \
 	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
 	  mkdir -p $(BUILD)/fuzz/corpus-new/$${t#fuzz_}; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

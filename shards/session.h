@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uthash.h>
 
+#include "addr.h"
 #include "jwt.h"
 #include "outlet.h"
 #include "plaza/codec.h"
@@ -93,6 +94,7 @@ typedef struct pz_session {
   uint32_t state_len;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
+  pz_ip_t addr;        /* the client's address at its HELLO or latest resume */
   pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */
   struct pz_session *dprev, *dnext; /* the worker's list of detached ones */

@@ -142,6 +142,9 @@ int pz_cluster_room_key(char *out, pz_str_t room, const char *suffix);
 /* This node's entry in the cluster's directory for session id:
  * "<node>:w<home>" into out; returns its length. */
 int pz_cluster_where(pz_cwork_t *cw, uint64_t id, char *out, size_t size);
+/* The client's address of session s as the presence and records carry it
+ * (pz_ip_format into buf, at least PZ_ADDR_MAX bytes): "" when unknown. */
+pz_str_t pz_cluster_addr(const pz_session_t *s, char *buf);
 /* The home worker of session id on this node. */
 int pz_cluster_home(const pz_cluster_t *cl, uint64_t id);
 

@@ -191,11 +191,19 @@ static void on_script(redisAsyncContext *ac, void *reply, void *pd) {
     pz_warn("redis: script failed: %s", r->str);
 }
 
+pz_str_t pz_cluster_addr(const pz_session_t *s, char *buf) {
+  if (!s->addr.family)
+    return (pz_str_t){"", 0};
+  pz_ip_format(&s->addr, buf, PZ_ADDR_MAX);
+  return (pz_str_t){buf, strlen(buf)};
+}
+
 void pz_presence_announce(pz_cwork_t *cw, pz_room_t *r, pz_session_t *s,
                           uint32_t flags) {
   pz_member_t m = {s->id, pz_session_name(s), s->pos};
+  char addr[PZ_ADDR_MAX];
   pz_busmsg_join(pz_cluster_begin(cw), cw->cl->node, room_str(r), &m, flags,
-                 s->gen, pz_session_state(s), (pz_str_t){"", 0});
+                 s->gen, pz_session_state(s), pz_cluster_addr(s, addr));
   char ids[24], node[16], gen[16], ttl[16];
   int il = snprintf(ids, sizeof(ids), "%llu", (unsigned long long)s->id);
   int nl = snprintf(node, sizeof(node), "%u", cw->cl->node);
@@ -372,9 +380,10 @@ static void hook_member_state(void *ctx, pz_room_t *r, pz_session_t *s,
                               pz_raw_t patch) {
   pz_cwork_t *cw = ctx;
   pz_member_t m = {s->id, pz_session_name(s), s->pos};
+  char addr[PZ_ADDR_MAX];
   msgpack_packer *pk = pz_cluster_begin(cw);
   pz_busmsg_join(pk, cw->cl->node, room_str(r), &m, 0, s->gen,
-                 pz_session_state(s), (pz_str_t){"", 0});
+                 pz_session_state(s), pz_cluster_addr(s, addr));
   size_t join_len = cw->sb.size;
   pz_busmsg_member(pk, cw->cl->node, room_str(r), s->id, patch);
   char ids[24], node[16], gen[16];

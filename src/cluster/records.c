@@ -112,6 +112,7 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now, bool list) {
   put(b, list ? "1" : "", list ? 1 : 0);
   /* The SESSION message itself, encoded in place. */
   const pz_room_t *r = s->room;
+  char addr[PZ_ADDR_MAX];
   pz_busmsg_record_t rec = {
       .id = s->id,
       .token_hash = {"", 0},
@@ -119,7 +120,7 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now, bool list) {
       .room = r ? (pz_str_t){r->name, r->name_len} : (pz_str_t){"", 0},
       .sub = s->grant ? (pz_str_t){s->grant->sub, s->grant->sub_len}
                       : (pz_str_t){"", 0},
-      .addr = {"", 0},
+      .addr = pz_cluster_addr(s, addr),
       .pos = s->pos,
       .seq = s->seq,
       .chat_seq = r ? r->chat_seq : 0,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,8 +20,20 @@
 
 /* K_STR and K_SECRET: max is the field's size; a secret's value is never
  * echoed. K_REDIS: a redis:// URL, checked, and a secret (it may hold a
- * password). */
-enum kind { K_HOST, K_STR, K_SECRET, K_REDIS, K_INT, K_U32, K_DBL, K_LEVEL };
+ * password). K_BOOL: on or off; the flag alone means on. K_CIDRS: a list
+ * of prefixes, kept as given and parsed (see OFF_CIDRS). */
+enum kind {
+  K_HOST,
+  K_STR,
+  K_SECRET,
+  K_REDIS,
+  K_BOOL,
+  K_CIDRS,
+  K_INT,
+  K_U32,
+  K_DBL,
+  K_LEVEL
+};
 
 struct option_spec {
   const char *flag; /* long flag; env is PLAZA_ + upper(flag), - -> _ */
@@ -139,6 +152,21 @@ static const struct option_spec specs[] = {
     {"tls-key-updates", K_U32, OFF(tls_key_updates), 0, 1e6, "16",
      "TLS 1.3 KeyUpdate messages a client may send within 10 s; one more "
      "closes it 4003 (0: no limit)"},
+    {"proxy-protocol", K_BOOL, OFF(proxy_protocol), 0, 0, "off",
+     "connections from --trusted-proxies must begin with a PROXY protocol "
+     "v1 or v2 header naming the client; refused without one"},
+    {"trusted-proxies", K_CIDRS, OFF(trusted_proxies_spec), 0,
+     SIZE(trusted_proxies_spec), "none",
+     "comma-separated CIDRs of the proxies whose PROXY header and "
+     "X-Forwarded-For name the client"},
+    {"connect-rate", K_DBL, OFF(connect_rate), 0, 1e6, "0",
+     "WebSocket upgrades per second per client address; past it 429 (0: no "
+     "limit)"},
+    {"connect-burst", K_DBL, OFF(connect_burst), 1, 1e6, "20",
+     "WebSocket upgrades per client address in a burst"},
+    {"drain-delay-ms", K_U32, OFF(drain_delay_ms), 0, 3600000, "0",
+     "on SIGTERM or a drain, how long /readyz answers 503 while clients are "
+     "still served, before they are closed 1001"},
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -196,6 +224,16 @@ static const char *host_problem(const char *host) {
   return NULL;
 }
 
+/* 1 for on, 0 for off, -1 for neither. */
+static int bool_word(const char *v) {
+  static const char *const words[] = {"1", "on",  "true",  "yes",
+                                      "0", "off", "false", "no"};
+  for (int i = 0; i < 8; i++)
+    if (strcasecmp(v, words[i]) == 0)
+      return i < 4;
+  return -1;
+}
+
 static int set_value(pz_config_t *cfg, const struct option_spec *s,
                      const char *val, const char *from) {
   char *end;
@@ -232,6 +270,22 @@ static int set_value(pz_config_t *cfg, const struct option_spec *s,
       }
       goto bad;
     }
+    strcpy(field, val);
+    return 0;
+  case K_BOOL:
+    if (bool_word(val) < 0) {
+      why = "on or off";
+      goto bad;
+    }
+    *(bool *)field = bool_word(val) == 1;
+    return 0;
+  case K_CIDRS:
+    if (strlen(val) >= (size_t)s->max) {
+      why = "too long";
+      goto bad;
+    }
+    if (pz_cidr_list_parse(val, &cfg->trusted_proxies, &why) != 0)
+      goto bad;
     strcpy(field, val);
     return 0;
   case K_LEVEL: {
@@ -303,6 +357,7 @@ static void defaults(pz_config_t *cfg) {
   cfg->jwt_leeway_s = 30;
   cfg->jwt_max_lifetime_s = 86400;
   cfg->tls_key_updates = 16;
+  cfg->connect_burst = 20;
 }
 
 /* --jwt-secret-file: the key is the file's bytes but one trailing newline. */
@@ -351,8 +406,10 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
 
   struct option longopts[NSPECS + 3];
   for (size_t i = 0; i < NSPECS; i++)
-    longopts[i] =
-        (struct option){specs[i].flag, required_argument, NULL, (int)(256 + i)};
+    longopts[i] = (struct option){specs[i].flag,
+                                  specs[i].kind == K_BOOL ? optional_argument
+                                                          : required_argument,
+                                  NULL, (int)(256 + i)};
   longopts[NSPECS] = (struct option){"help", no_argument, NULL, 'h'};
   longopts[NSPECS + 1] = (struct option){"version", no_argument, NULL, 'V'};
   longopts[NSPECS + 2] = (struct option){0};
@@ -371,7 +428,13 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
       usage(stderr);
       return PZ_CONFIG_ERROR;
     }
-    if (set_value(cfg, &specs[c - 256], optarg, "command line"))
+    const char *val = optarg;
+    /* A switch alone means on; "--flag off" reads like any other flag,
+     * and so does a bad word after it (plaza takes no arguments that are
+     * not options). */
+    if (!val && specs[c - 256].kind == K_BOOL)
+      val = optind < argc && argv[optind][0] != '-' ? argv[optind++] : "on";
+    if (set_value(cfg, &specs[c - 256], val, "command line"))
       return PZ_CONFIG_ERROR;
   }
   if (optind < argc) {
@@ -382,6 +445,11 @@ int pz_config_load(pz_config_t *cfg, int argc, char **argv) {
     return PZ_CONFIG_ERROR;
   if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
     fprintf(stderr, "plaza: --tls-cert and --tls-key go together\n");
+    return PZ_CONFIG_ERROR;
+  }
+  if (cfg->proxy_protocol && cfg->trusted_proxies.n == 0) {
+    fprintf(stderr, "plaza: --proxy-protocol needs --trusted-proxies: the "
+                    "addresses whose PROXY header is believed\n");
     return PZ_CONFIG_ERROR;
   }
   return PZ_CONFIG_OK;

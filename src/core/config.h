@@ -6,7 +6,10 @@
 #ifndef PZ_CONFIG_H
 #define PZ_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "addr.h"
 
 #define PZ_PATH_MAX 4096
 
@@ -59,6 +62,14 @@ typedef struct pz_config {
   char tls_cert[PZ_PATH_MAX]; /* "" : plain ws:// and http:// */
   char tls_key[PZ_PATH_MAX];
   uint32_t tls_key_updates; /* per 10 s per connection; 0: no limit */
+  /* Behind proxies (docs/operations.md, "Client addresses"): the PROXY
+   * protocol, and whose PROXY header and X-Forwarded-For are believed. */
+  bool proxy_protocol;
+  char trusted_proxies_spec[1024]; /* as given */
+  pz_cidr_list_t trusted_proxies;
+  double connect_rate; /* upgrades per second per client address; 0: off */
+  double connect_burst;
+  uint32_t drain_delay_ms; /* /readyz 503 this long before closing */
 } pz_config_t;
 
 enum { PZ_CONFIG_OK = 0, PZ_CONFIG_EXIT = 1, PZ_CONFIG_ERROR = 2 };

@@ -49,6 +49,9 @@ typedef struct pz_metrics {
    * lifetime because of --room-state-parked-max. */
   _Atomic int64_t room_states_parked;
   _Atomic uint64_t room_states_evicted;
+  /* connections refused: no PROXY header from a trusted proxy, and
+   * upgrades past --connect-rate */
+  _Atomic uint64_t refused_proxy, refused_rate;
 } pz_metrics_t;
 
 #define PZ_ADD(field, n)                                                       \

@@ -24,6 +24,7 @@ static const char *const field_names[PZ_HF_COUNT] = {
     [PZ_HF_IF_NONE_MATCH] = "if-none-match",
     [PZ_HF_ORIGIN] = "origin",
     [PZ_HF_HOST] = "host",
+    [PZ_HF_FORWARDED_FOR] = "x-forwarded-for",
 };
 
 static void append(char *buf, size_t cap, size_t *len, const char *at,
@@ -34,6 +35,39 @@ static void append(char *buf, size_t cap, size_t *len, const char *at,
   memcpy(buf + *len, at, n);
   *len += n;
   buf[*len] = 0;
+}
+
+/* Appends keeping the last bytes: X-Forwarded-For is read from its right
+ * end (each proxy appends), so a long list loses its front, never the
+ * entries of the proxies nearest to us. */
+static void append_tail(char *buf, size_t cap, size_t *len, const char *at,
+                        size_t n, bool *cut) {
+  size_t room = cap - 1;
+  if (n >= room) {
+    if (n > room || *len)
+      *cut = true;
+    memcpy(buf, at + n - room, room);
+    *len = room;
+  } else {
+    size_t drop = *len + n > room ? *len + n - room : 0;
+    if (drop) {
+      memmove(buf, buf + drop, *len - drop);
+      *len -= drop;
+      *cut = true;
+    }
+    memcpy(buf + *len, at, n);
+    *len += n;
+  }
+  buf[*len] = 0;
+}
+
+static void append_value(pz_http_req_t *req, const char *at, size_t n) {
+  int f = req->field;
+  if (f == PZ_HF_FORWARDED_FOR)
+    append_tail(req->values[f], sizeof(req->values[0]), &req->value_len[f], at,
+                n, &req->forwarded_cut);
+  else
+    append(req->values[f], sizeof(req->values[0]), &req->value_len[f], at, n);
 }
 
 static int on_url(http_parser *p, const char *at, size_t n) {
@@ -62,12 +96,10 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
         req->field = f;
     /* A repeated header joins the earlier value as a list (RFC 9110). */
     if (req->field && req->value_len[req->field])
-      append(req->values[req->field], sizeof(req->values[0]),
-             &req->value_len[req->field], ", ", 2);
+      append_value(req, ", ", 2);
   }
   if (req->field)
-    append(req->values[req->field], sizeof(req->values[0]),
-           &req->value_len[req->field], at, n);
+    append_value(req, at, n);
   return 0;
 }
 

@@ -32,6 +32,7 @@ enum pz_http_field {
   PZ_HF_IF_NONE_MATCH,
   PZ_HF_ORIGIN,
   PZ_HF_HOST,
+  PZ_HF_FORWARDED_FOR, /* its last bytes: the nearest proxies' entries */
   PZ_HF_COUNT
 };
 
@@ -52,7 +53,8 @@ typedef struct pz_http_req {
   int field; /* enum pz_http_field the value goes to */
   char values[PZ_HF_COUNT][160];
   size_t value_len[PZ_HF_COUNT];
-  char *body; /* malloc'd, NUL-terminated; NULL without a body */
+  bool forwarded_cut; /* X-Forwarded-For lost its front to the bound */
+  char *body;         /* malloc'd, NUL-terminated; NULL without a body */
   size_t body_len;
   bool body_too_big;
 } pz_http_req_t;

@@ -22,6 +22,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "addr.h"
+
 typedef struct pz_stream pz_stream_t;
 
 /* n > 0: bytes read into data (borrowed for the call); n < 0: PZ_ECLOSED
@@ -119,7 +121,7 @@ int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
  * poll when it can now), without a short write: for a stream layered on
  * this one that must be called back for reasons of its own. */
 void pz_tcp_stream_want_writable(pz_tcp_stream_t *t);
-/* "ip:port" of the peer into out ("?" when unknown). */
-void pz_tcp_peer_name(uv_os_sock_t fd, char *out, size_t size);
+/* The peer's address and port (family 0 and port 0 when unknown). */
+void pz_tcp_peer(uv_os_sock_t fd, pz_ip_t *ip, uint16_t *port);
 
 #endif

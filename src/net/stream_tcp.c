@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "error.h"
 #include "stream.h"
 
@@ -170,19 +171,13 @@ int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
   return 0;
 }
 
-void pz_tcp_peer_name(uv_os_sock_t fd, char *out, size_t size) {
+void pz_tcp_peer(uv_os_sock_t fd, pz_ip_t *ip, uint16_t *port) {
   struct sockaddr_storage sa;
   socklen_t len = sizeof(sa);
-  char ip[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
   if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0) {
-    if (sa.ss_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)&sa, ip, sizeof(ip));
-      port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
-    } else {
-      uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof(ip));
-      port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
-    }
+    pz_ip_from_sockaddr((struct sockaddr *)&sa, ip, port);
+  } else {
+    memset(ip, 0, sizeof(*ip));
+    *port = 0;
   }
-  snprintf(out, size, "%s:%d", ip, port);
 }

@@ -470,6 +470,13 @@ pz_stream_t *pz_tls_stream_wrap(pz_tls_stream_t *t, pz_tcp_stream_t *tcp) {
   return &t->base;
 }
 
+int pz_tls_stream_push_input(pz_tls_stream_t *t, const uint8_t *data,
+                             size_t len) {
+  if (len > INT_MAX || BIO_write(t->rbio, data, (int)len) != (int)len)
+    return PZ_ENOMEM;
+  return 0;
+}
+
 void pz_tls_stream_destroy(pz_tls_stream_t *t) {
   if (!t)
     return;

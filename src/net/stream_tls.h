@@ -71,6 +71,13 @@ pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim);
  * handled on a later turn of that loop, once reading is started. */
 pz_stream_t *pz_tls_stream_wrap(pz_tls_stream_t *t, pz_tcp_stream_t *tcp);
 
+/* Ciphertext already read from the socket by someone else (a PROXY
+ * header's reader took more than the header): decrypted as if it had just
+ * arrived, once the stream is wrapped and reading. Before wrap only. 0 or
+ * PZ_ENOMEM (copied). */
+int pz_tls_stream_push_input(pz_tls_stream_t *t, const uint8_t *data,
+                             size_t len);
+
 /* Frees the stream and its SSL object (NULL: nothing). Only when it is not
  * wrapped, or its close or detach has completed. */
 void pz_tls_stream_destroy(pz_tls_stream_t *t);

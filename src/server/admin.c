@@ -267,6 +267,11 @@ static json_t *session_json(pz_worker_t *w, const pz_session_t *s) {
       json_pack("{sI ss# sb si si}", "id", (json_int_t)s->id, "name", s->name,
                 (int)s->name_len, "connected", s->outlet != NULL, "worker",
                 w->index, "node", (int)w->srv->node_id);
+  char addr[PZ_ADDR_MAX];
+  json_object_set_new(
+      o, "addr",
+      s->addr.family ? json_string(pz_ip_format(&s->addr, addr, sizeof(addr)))
+                     : json_null());
   json_object_set_new(o, "room",
                       s->room ? json_stringn(s->room->name, s->room->name_len)
                               : json_null());
@@ -555,7 +560,7 @@ static void drain(pz_worker_t *w, pz_conn_t *c) {
     pz_debug("admin: the drain's answer to %s is not all written yet",
              pz_conn_peer(c));
   if (!atomic_exchange(&w->srv->drain_asked, 1) &&
-      !atomic_load(&w->srv->stopping))
+      !atomic_load(&w->srv->draining))
     kill(getpid(), SIGTERM);
 }
 
@@ -683,9 +688,10 @@ static void method_not_allowed(pz_conn_t *c, const char *allow) {
 
 void pz_admin_on_request(pz_conn_t *c, const pz_http_req_t *req) {
   pz_worker_t *w = pz_conn_owner(c);
-  int st = pz_auth_admin_check(w->srv->auth,
-                               pz_http_header(req, PZ_HF_AUTHORIZATION),
-                               pz_conn_peer(c), pz_worker_now(w));
+  char addr[PZ_ADDR_MAX];
+  int st = pz_auth_admin_check(
+      w->srv->auth, pz_http_header(req, PZ_HF_AUTHORIZATION),
+      pz_conn_addr(c, addr, sizeof(addr)), pz_mono_us() / 1000);
   if (st == 404) { /* no admin API here: as any unknown path */
     pz_conn_http_answer(c, 404, "text/plain", NULL, "not found\n", 10);
     return;

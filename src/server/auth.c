@@ -13,11 +13,19 @@
 #include "clock.h"
 #include "log.h"
 #include "origin.h"
+#include "ratelimit.h"
 
 #define ADMIN_FAIL_LIMIT 5
 #define ADMIN_FAIL_WINDOW_MS 10000
 #define ADMIN_FAIL_SLOTS 256 /* addresses remembered; the stalest goes */
 #define SHORT_KEY 32         /* RFC 7518 3.2: at least the hash's size */
+/* Client addresses whose upgrades are counted (--connect-rate): sets of
+ * CONNECT_WAYS slots by a hash of the address, the least recently used
+ * slot of its set given to a new address. A forgotten address starts
+ * with a full bucket again, so pressure on the table only ever makes the
+ * limit more lenient, never refuses anyone it should not. */
+#define CONNECT_SLOTS 4096
+#define CONNECT_WAYS 4
 
 typedef struct user_count {
   UT_hash_handle hh;
@@ -25,6 +33,11 @@ typedef struct user_count {
   uint32_t sub_len;
   char sub[]; /* the key */
 } user_count_t;
+
+typedef struct connect_slot {
+  pz_ip_t ip; /* family 0: free */
+  pz_bucket_t bucket;
+} connect_slot_t;
 
 typedef struct admin_failures {
   char ip[48]; /* "" when free */
@@ -39,6 +52,8 @@ struct pz_auth {
   user_count_t *users;
   uv_mutex_t admin_lock;
   admin_failures_t failures[ADMIN_FAIL_SLOTS];
+  uv_mutex_t connect_lock;
+  connect_slot_t *connects; /* CONNECT_SLOTS; NULL without --connect-rate */
 };
 
 pz_auth_t *pz_auth_create(const pz_config_t *cfg) {
@@ -54,6 +69,9 @@ pz_auth_t *pz_auth_create(const pz_config_t *cfg) {
   };
   uv_mutex_init(&a->users_lock);
   uv_mutex_init(&a->admin_lock);
+  uv_mutex_init(&a->connect_lock);
+  if (cfg->connect_rate > 0)
+    a->connects = pz_xcalloc(CONNECT_SLOTS, sizeof(*a->connects));
   if (pz_auth_required(a)) {
     if (cfg->jwt_max_lifetime_s)
       pz_info("HELLO requires an HS256 JWT (leeway %u s, lifetime at most %u "
@@ -80,6 +98,8 @@ void pz_auth_destroy(pz_auth_t *a) {
   }
   uv_mutex_destroy(&a->users_lock);
   uv_mutex_destroy(&a->admin_lock);
+  uv_mutex_destroy(&a->connect_lock);
+  free(a->connects);
   free(a);
 }
 
@@ -139,16 +159,6 @@ static bool token_equal(const char *got, size_t got_len, const char *want) {
   return lg == lw && CRYPTO_memcmp(dg, dw, lg) == 0;
 }
 
-/* The address of "ip:port" (IPv6 addresses hold colons too). */
-static void peer_ip(const char *peer, char *ip, size_t size) {
-  const char *colon = strrchr(peer, ':');
-  size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
-  if (n >= size)
-    n = size - 1;
-  memcpy(ip, peer, n);
-  ip[n] = 0;
-}
-
 /* The failure record of ip, or the slot to reuse for it (admin_lock). */
 static admin_failures_t *failures_of(pz_auth_t *a, const char *ip,
                                      bool create) {
@@ -168,12 +178,10 @@ static admin_failures_t *failures_of(pz_auth_t *a, const char *ip,
   return stalest;
 }
 
-int pz_auth_admin_check(pz_auth_t *a, const char *authorization,
-                        const char *peer, uint64_t now_ms) {
+int pz_auth_admin_check(pz_auth_t *a, const char *authorization, const char *ip,
+                        uint64_t now_ms) {
   if (!a->cfg->admin_token[0])
     return 404;
-  char ip[48];
-  peer_ip(peer, ip, sizeof(ip));
   uv_mutex_lock(&a->admin_lock);
   admin_failures_t *f = failures_of(a, ip, false);
   if (f && now_ms - f->since_ms >= ADMIN_FAIL_WINDOW_MS)
@@ -200,4 +208,44 @@ int pz_auth_admin_check(pz_auth_t *a, const char *authorization,
   pz_warn("admin: %s token from %s refused (%u failures within %d s)",
           *tok ? "wrong" : "no", ip, n, ADMIN_FAIL_WINDOW_MS / 1000);
   return 401;
+}
+
+/* ---- upgrades per client address ----------------------------------------- */
+
+static uint32_t ip_hash(const pz_ip_t *ip) {
+  uint32_t h = 2166136261u ^ ip->family;
+  for (int i = 0; i < 16; i++)
+    h = (h ^ ip->b[i]) * 16777619u;
+  return h;
+}
+
+bool pz_auth_connect_allowed(pz_auth_t *a, const pz_ip_t *ip, uint64_t now_ms) {
+  double rate = a->cfg->connect_rate, burst = a->cfg->connect_burst;
+  if (!a->connects)
+    return true;
+  connect_slot_t *set =
+      &a->connects[(ip_hash(ip) % (CONNECT_SLOTS / CONNECT_WAYS)) *
+                   CONNECT_WAYS];
+  uv_mutex_lock(&a->connect_lock);
+  connect_slot_t *slot = NULL, *victim = NULL;
+  for (int i = 0; i < CONNECT_WAYS; i++) {
+    connect_slot_t *e = &set[i];
+    if (e->ip.family && pz_ip_equal(&e->ip, ip)) {
+      slot = e;
+      break;
+    }
+    /* A free slot, else the one whose address came least recently. */
+    if (!victim ||
+        (victim->ip.family &&
+         (!e->ip.family || e->bucket.last_ms < victim->bucket.last_ms)))
+      victim = e;
+  }
+  if (!slot) {
+    slot = victim;
+    slot->ip = *ip;
+    pz_bucket_init(&slot->bucket, burst, now_ms);
+  }
+  bool ok = pz_bucket_take(&slot->bucket, rate, burst, now_ms);
+  uv_mutex_unlock(&a->connect_lock);
+  return ok;
 }

@@ -1,10 +1,11 @@
 /*
  * Who may connect and who may administer, process-wide: the JWT key and
  * checks for HELLO, the count of sessions per user (--max-sessions-per-
- * user), and the admin token with its per-address limit on failed
- * attempts. Created by main before the workers start; the key and tokens
- * are read-only afterwards, the two tables are guarded by their own
- * mutexes (HELLO and admin requests only, never the per-message path).
+ * user), the admin token with its per-address limit on failed
+ * attempts, and the rate of upgrades per client address (--connect-rate).
+ * Created by main before the workers start; the key and tokens are read-only
+ * afterwards, the two tables are guarded by their own mutexes (HELLO and admin
+ * requests only, never the per-message path).
  */
 #ifndef PZ_AUTH_H
 #define PZ_AUTH_H
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "config.h"
 #include "jwt.h"
 #include "plaza/codec.h"
@@ -37,11 +39,17 @@ bool pz_auth_user_acquire(pz_auth_t *a, const pz_grant_t *g);
 void pz_auth_user_release(pz_auth_t *a, const pz_grant_t *g);
 
 /* Any worker: may the request with this Authorization header value from
- * address `peer` ("ip:port") use the admin API? 0 yes; 404 when no admin
- * token is configured; 401 wrong or missing token; 429 when the address
- * failed too often lately (then the token is not even compared). Failures
- * are logged with the address, never with what was sent. */
-int pz_auth_admin_check(pz_auth_t *a, const char *authorization,
-                        const char *peer, uint64_t now_ms);
+ * the client address `ip` (text, no port: pz_conn_addr) use the admin
+ * API? 0 yes; 404 when no admin token is configured; 401 wrong or missing
+ * token; 429 when the address failed too often lately (then the token is
+ * not even compared). Failures are logged with the address, never with
+ * what was sent. */
+int pz_auth_admin_check(pz_auth_t *a, const char *authorization, const char *ip,
+                        uint64_t now_ms);
+
+/* Any worker: one more WebSocket upgrade from client address ip. False
+ * when it would pass --connect-rate (per second, --connect-burst at
+ * once); always true without the limit. */
+bool pz_auth_connect_allowed(pz_auth_t *a, const pz_ip_t *ip, uint64_t now_ms);
 
 #endif

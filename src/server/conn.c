@@ -59,6 +59,16 @@ struct pz_session *pz_conn_session(const pz_conn_t *c) {
 const char *pz_conn_peer(const pz_conn_t *c) {
   return c->peer;
 }
+const pz_ip_t *pz_conn_ip(const pz_conn_t *c) {
+  return &c->ip;
+}
+const char *pz_conn_addr(const pz_conn_t *c, char *out, size_t size) {
+  return pz_ip_format(&c->ip, out, size);
+}
+void pz_conn_set_client(pz_conn_t *c, const pz_ip_t *ip, uint16_t port) {
+  c->ip = *ip;
+  pz_ip_format_peer(ip, port, c->peer, sizeof(c->peer));
+}
 bool pz_conn_closing(const pz_conn_t *c) {
   return c->close_pending || c->state == PZ_CONN_CLOSING ||
          c->state == PZ_CONN_CLOSED;
@@ -94,6 +104,7 @@ void pz_conn_free(pz_conn_t *c) {
   LL_FOREACH_SAFE(c->deferred, d, tmp) free(d);
   free(c->pending_rx);
   free(c->close_reason);
+  free(c->proxy);
   if (c->http)
     pz_http_req_dispose(c->http);
   free(c->http);
@@ -107,6 +118,14 @@ static void on_stream_closed(pz_stream_t *s) {
   pz_conn_free(s->data);
 }
 
+/* What TLS holds for the client counts against the same bound as the
+ * queue, and so do the answers a client makes it write but never reads. */
+struct pz_tls_stream *pz_conn_tls_new(pz_conn_host_t *h) {
+  pz_tls_limits_t lim = {.hold_max = h->cfg->max_outbound,
+                         .key_updates = h->cfg->tls_key_updates};
+  return pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls), &lim);
+}
+
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   pz_conn_host_t *h = c->host;
   /* TCP keepalive finds peers gone without a FIN even where no
@@ -114,13 +133,10 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   uint32_t idle_s = h->cfg->idle_timeout_ms / 1000;
   pz_tcp_options_t opt = {.sndbuf = h->cfg->sndbuf,
                           .keepalive_s = idle_s ? (int)idle_s : 60};
-  /* A moved connection brings its TLS stream (its session state). What
-   * TLS holds for the client counts against the same bound as the queue,
-   * and so do the answers a client makes it write but never reads. */
-  pz_tls_limits_t lim = {.hold_max = h->cfg->max_outbound,
-                         .key_updates = h->cfg->tls_key_updates};
-  if (h->tls && !c->tls &&
-      !(c->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(h->tls), &lim)))
+  /* A moved connection brings its TLS stream (its session state). Behind
+   * a PROXY header TLS begins after it (conn_proxy.c). */
+  if (h->tls && !c->tls && c->state != PZ_CONN_PROXY &&
+      !(c->tls = pz_conn_tls_new(h)))
     return PZ_ENOMEM;
   int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
                              sizeof(h->readbuf), &opt);
@@ -140,7 +156,15 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd) {
   pz_conn_t *c = pz_xcalloc(1, sizeof(*c));
   c->outlet.vt = &conn_outlet;
   c->host = h;
+  uint16_t port;
+  pz_tcp_peer(fd, &c->ip, &port);
+  pz_conn_set_client(c, &c->ip, port);
   c->state = PZ_CONN_HTTP;
+  if (pz_conn_proxy_expected(c)) {
+    c->state = PZ_CONN_PROXY;
+    c->proxy = pz_xmalloc(sizeof(*c->proxy));
+    pz_proxy_init(c->proxy);
+  }
   c->http = pz_xmalloc(sizeof(*c->http));
   pz_http_req_init(c->http);
   pz_outq_init(&c->outq, h->cfg->max_outbound);
@@ -150,7 +174,6 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd) {
     return;
   }
   PZ_ADD(h->metrics->accepted, 1);
-  pz_tcp_peer_name(fd, c->peer, sizeof(c->peer));
   c->deadline_ms = uv_now(h->loop) + h->cfg->hello_timeout_ms;
   pz_conn_list_move(c, &h->waiting);
 }
@@ -304,7 +327,7 @@ void pz_conn_on_writable(pz_stream_t *s) {
  * were), and the close frame queued behind what is pending. */
 static void carry_out_close(pz_conn_t *c) {
   c->close_pending = false;
-  if (c->state == PZ_CONN_HTTP) {
+  if (c->state == PZ_CONN_HTTP || c->state == PZ_CONN_PROXY) {
     pz_conn_hard_close(c);
     return;
   }
@@ -404,7 +427,7 @@ static void sweep_silent(pz_conn_host_t *h, uint64_t now_ms) {
 void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
   while (h->waiting && h->waiting->deadline_ms <= now_ms) {
     pz_conn_t *c = h->waiting;
-    if (c->state == PZ_CONN_HTTP) {
+    if (c->state == PZ_CONN_HTTP || c->state == PZ_CONN_PROXY) {
       pz_conn_hard_close(c);
     } else {
       pz_conn_close(c, PZ_CLOSE_HELLO_EXPECTED, "HELLO timeout");
@@ -502,6 +525,9 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
   }
   PZ_ADD(h->metrics->bytes_in, n);
   switch (c->state) {
+  case PZ_CONN_PROXY:
+    pz_conn_proxy_input(c, data, (size_t)n);
+    break;
   case PZ_CONN_HTTP:
     pz_conn_http_input(c, data, (size_t)n);
     break;

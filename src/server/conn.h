@@ -51,6 +51,10 @@ typedef struct pz_conn_events {
    * (ours, the peer's, or 1006 for a dropped socket). The callee decides
    * whether the session ends or waits for a resume. */
   void (*on_gone)(pz_conn_t *c, struct pz_session *s, int code);
+  /* A WebSocket upgrade about to be accepted (the client's address is
+   * known by then): true to go on; false after refusing it with
+   * pz_conn_http_answer. NULL: every upgrade goes on. */
+  bool (*on_upgrade)(pz_conn_t *c);
 } pz_conn_events_t;
 
 /* The connections of one loop (a worker's): lists by deadline, the flush
@@ -102,12 +106,19 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd);
  * than leaving it resumable. */
 bool pz_close_ends_session(int code);
 
-/* The worker this connection is on, its outlet, its session, its peer. */
+/* The worker this connection is on, its outlet, its session, its peer
+ * ("addr:port" for logs). The peer, and the client's address (pz_conn_ip,
+ * pz_conn_addr: no port), are the socket's, or whom a trusted proxy named
+ * once its PROXY header or X-Forwarded-For has been read (--trusted-
+ * proxies): what logs, rate limits and the admin API know the client by. */
 void *pz_conn_owner(const pz_conn_t *c);
 pz_outlet_t *pz_conn_outlet(pz_conn_t *c);
 pz_conn_t *pz_conn_from_outlet(pz_outlet_t *o);
 struct pz_session *pz_conn_session(const pz_conn_t *c);
 const char *pz_conn_peer(const pz_conn_t *c);
+const pz_ip_t *pz_conn_ip(const pz_conn_t *c);
+/* The client's address as text into out (PZ_ADDR_MAX bytes); returns it. */
+const char *pz_conn_addr(const pz_conn_t *c, char *out, size_t size);
 /* True once a close was asked for: later input is not acted upon. */
 bool pz_conn_closing(const pz_conn_t *c);
 /* The connection now carries session s (HELLO done), or none (NULL). */

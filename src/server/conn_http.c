@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "conn_int.h"
 #include "error.h"
+#include "forwarded.h"
 #include "log.h"
 #include "origin.h"
 #include "plaza/protocol.h"
@@ -119,6 +120,8 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
     http_error(c, status, "a WebSocket upgrade is expected here\n");
     return;
   }
+  if (c->host->events->on_upgrade && !c->host->events->on_upgrade(c))
+    return; /* refused, and answered */
   if (!pz_conn_ws_ensure(c)) {
     pz_conn_hard_close(c);
     return;
@@ -133,6 +136,22 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   pz_conn_list_move(c, &c->host->waiting);
   if (rest_len) /* frames sent right after the head */
     pz_conn_ws_input(c, rest, rest_len);
+}
+
+/* A request from a trusted proxy names its client in X-Forwarded-For
+ * (forwarded.h); from anyone else the header is the sender's word only. */
+static void forwarded_client(pz_conn_t *c) {
+  const pz_config_t *cfg = c->host->cfg;
+  const char *xff = pz_http_header(c->http, PZ_HF_FORWARDED_FOR);
+  pz_ip_t ip;
+  if (!xff[0] || !pz_cidr_list_match(&cfg->trusted_proxies, &c->ip) ||
+      !pz_forwarded_client(xff, c->http->forwarded_cut, &cfg->trusted_proxies,
+                           &ip))
+    return;
+  char from[sizeof(c->peer)];
+  snprintf(from, sizeof(from), "%s", c->peer);
+  pz_conn_set_client(c, &ip, 0);
+  pz_debug("request from %s through proxy %s (X-Forwarded-For)", c->peer, from);
 }
 
 void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
@@ -154,6 +173,7 @@ void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
     return;
   }
   PZ_ADD(c->host->metrics->http_requests, 1);
+  forwarded_client(c);
   char *q = strchr(c->http->path, '?');
   if (q)
     *q = 0;

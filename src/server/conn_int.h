@@ -10,12 +10,14 @@
 
 #include "conn.h"
 #include "outq.h"
+#include "proxy.h"
 #include "stream.h"
 #include "ws.h"
 
 #define PZ_LINGER_MS 3000 /* how long a closing socket waits for the peer */
 
 enum pz_conn_state {
+  PZ_CONN_PROXY, /* waiting for a trusted proxy's PROXY header */
   PZ_CONN_HTTP,
   PZ_CONN_WS,
   PZ_CONN_MIGRATING,
@@ -52,7 +54,10 @@ struct pz_conn {
   bool input_paused;    /* pz_conn_pause_input: read messages wait */
   bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
-  char peer[48];
+  /* The client: the socket's peer, or whom a trusted proxy named. */
+  pz_ip_t ip;
+  char peer[56];            /* "addr:port" or "[addr]:port" for logs */
+  pz_proxy_parser_t *proxy; /* PROXY phase only */
 
   pz_http_req_t *http;  /* HTTP phase only */
   bool request_pending; /* on_request called, no answer yet */
@@ -90,6 +95,8 @@ void pz_conn_check_done(pz_conn_t *c);
 void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data);
 void pz_conn_on_writable(pz_stream_t *s);
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd);
+/* A TLS stream for a new client of h (its limits set); NULL: no memory. */
+struct pz_tls_stream *pz_conn_tls_new(pz_conn_host_t *h);
 void pz_conn_free(pz_conn_t *c);
 
 /* conn_ws.c */
@@ -103,5 +110,12 @@ void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len);
 
 /* conn_http.c */
 void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len);
+
+/* conn_proxy.c */
+bool pz_conn_proxy_expected(const pz_conn_t *c);
+void pz_conn_proxy_input(pz_conn_t *c, const uint8_t *data, size_t len);
+/* The client is ip (port 0: unknown): what logs, limits and the admin API
+ * see from now on. */
+void pz_conn_set_client(pz_conn_t *c, const pz_ip_t *ip, uint16_t port);
 
 #endif

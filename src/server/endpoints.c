@@ -1,4 +1,5 @@
-/* /healthz, /metrics and /rooms (see endpoints.h). */
+/* /healthz, /livez, /readyz (probes.h), /metrics and /rooms (see
+ * endpoints.h). */
 #include "endpoints.h"
 
 #include <stdarg.h>
@@ -8,8 +9,8 @@
 
 #include "alloc.h"
 #include "bus.h"
-#include "clock.h"
 #include "metrics_render.h"
+#include "probes.h"
 #include "requests.h"
 #include "static_assets.h"
 
@@ -31,10 +32,9 @@ typedef struct pz_gather {
 
 __attribute__((format(printf, 2, 3))) static char *fmt(size_t *len,
                                                        const char *f, ...) {
-  char probe[1];
   va_list ap;
   va_start(ap, f);
-  int n = vsnprintf(probe, sizeof(probe), f, ap);
+  int n = vsnprintf(NULL, 0, f, ap);
   va_end(ap);
   char *s = pz_xmalloc((size_t)n + 1);
   va_start(ap, f);
@@ -50,32 +50,6 @@ static void answer(pz_conn_t *c, int status, const char *type, char *body,
   pz_conn_http_answer(c, status, type, pz_requests_cors(c, cors, sizeof(cors)),
                       body, len);
   free(body);
-}
-
-static void healthz(pz_conn_t *c) {
-  pz_server_t *srv = ((pz_worker_t *)pz_conn_owner(c))->srv;
-  int64_t conns = 0, rooms = 0;
-  for (int i = 0; i < srv->n_workers; i++) {
-    conns += PZ_GET(srv->workers[i]->metrics.connections);
-    rooms += PZ_GET(srv->workers[i]->metrics.rooms);
-  }
-  /* Clustered and unlinked is not healthy: a balancer should prefer a
-   * node that reaches the rest of the cluster. */
-  int link = pz_bus_link_state(srv->bus);
-  size_t len;
-  char *body =
-      fmt(&len,
-          "{\"status\":\"%s\",\"node\":\"%s\",\"version\":\"%s\","
-          "\"connections\":%lld,\"sessions\":%lld,\"rooms\":%lld,"
-          "\"workers\":%d,\"bus\":\"%s\",%s\"uptime_s\":%llu}\n",
-          atomic_load(&srv->stopping) ? "stopping" : "ok", srv->node_name,
-          PZ_VERSION, (long long)conns, (long long)atomic_load(&srv->sessions),
-          (long long)rooms, srv->n_workers, srv->bus->vt->name,
-          link < 0 ? ""
-          : link   ? "\"redis\":\"up\","
-                   : "\"redis\":\"down\",",
-          (unsigned long long)(pz_wall_ms() - srv->started_ms) / 1000);
-  answer(c, link == 0 ? 503 : 200, "application/json", body, len);
 }
 
 static void on_gather(void *receiver, pz_msg_t *m);
@@ -222,7 +196,11 @@ void pz_endpoints_on_request(pz_conn_t *c, const pz_http_req_t *req) {
     return;
   }
   if (strcmp(path, "/healthz") == 0) {
-    healthz(c);
+    pz_probe_healthz(c);
+  } else if (strcmp(path, "/livez") == 0) {
+    pz_probe_livez(c);
+  } else if (strcmp(path, "/readyz") == 0) {
+    pz_probe_readyz(c);
   } else if (strcmp(path, "/metrics") == 0) {
     size_t len;
     char *body =

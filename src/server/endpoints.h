@@ -1,5 +1,6 @@
 /*
- * HTTP endpoints on the WebSocket port: /healthz, /metrics, /rooms.
+ * HTTP endpoints on the WebSocket port: the probes (/healthz, /livez,
+ * /readyz: probes.h), /metrics, /rooms and the demo page's files.
  * /rooms gathers every worker's rooms through their inboxes and answers
  * when the last part arrives.
  */

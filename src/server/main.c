@@ -1,8 +1,11 @@
 /*
  * plaza: the process. Reads the configuration, binds the port, starts the
- * workers and the acceptor, and on SIGINT/SIGTERM stops accepting, closes
- * every client with 1001 and exits 0 once the workers have drained. With
- * TLS, SIGHUP reloads the certificate and key (tls_ctx.h).
+ * workers and the acceptor, and on SIGINT/SIGTERM drains: /readyz turns
+ * 503 at once, clients are still served for --drain-delay-ms (for load
+ * balancers and Kubernetes to stop sending new ones), then the node stops
+ * accepting, closes every client with 1001 and exits 0 once the workers
+ * have drained. With TLS, SIGHUP reloads the certificate and key
+ * (tls_ctx.h).
  */
 #include <openssl/rand.h>
 #include <signal.h>
@@ -29,6 +32,7 @@ typedef struct {
   pz_acceptor_t *acceptor;
   unsigned next_worker; /* acceptor thread only */
   uv_signal_t sigint, sigterm, sighup;
+  uv_timer_t drain_timer; /* --drain-delay-ms */
 } pz_main_t;
 
 /* Acceptor thread: sockets go to the workers round robin. */
@@ -38,23 +42,57 @@ static void on_socket(void *data, uv_os_sock_t fd) {
                         fd);
 }
 
-static void on_signal_closed(uv_handle_t *h) {}
+static void on_handle_closed(uv_handle_t *h) {}
 
-static void on_signal(uv_signal_t *sig, int signum) {
-  pz_main_t *m = sig->data;
-  /* /admin/drain asks by raising SIGTERM (admin.c): name what asked. */
-  const char *who = signum == SIGINT                    ? "SIGINT"
-                    : atomic_load(&m->srv->drain_asked) ? "POST /admin/drain"
-                                                        : "SIGTERM";
-  pz_info("%s: closing clients with 1001 and stopping", who);
+/* The end of a drain: no more connections, every client closed 1001. */
+static void stop_now(pz_main_t *m) {
   atomic_store(&m->srv->stopping, 1);
   pz_acceptor_stop(m->acceptor);
   for (int i = 0; i < m->srv->n_workers; i++)
     pz_worker_stop(m->srv->workers[i]);
-  uv_close((uv_handle_t *)&m->sigint, on_signal_closed);
-  uv_close((uv_handle_t *)&m->sigterm, on_signal_closed);
+  uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&m->drain_timer, on_handle_closed);
   if (m->srv->tls)
-    uv_close((uv_handle_t *)&m->sighup, on_signal_closed);
+    uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
+  /* Closing the handles gave SIGTERM its default action back: one more
+   * (an orchestrator's, after a preStop hook that began this drain) must
+   * not cut the closing short. SIGINT still does, for an impatient user. */
+  signal(SIGTERM, SIG_IGN);
+}
+
+static void on_drain_timer(uv_timer_t *t) {
+  pz_main_t *m = t->data;
+  pz_info("drain: closing clients with 1001 and stopping");
+  stop_now(m);
+}
+
+/* The first signal drains: /readyz 503 at once (srv->draining), clients
+ * served on for --drain-delay-ms. During that delay another SIGTERM
+ * changes nothing, and SIGINT stops at once. */
+static void on_signal(uv_signal_t *sig, int signum) {
+  pz_main_t *m = sig->data;
+  /* /admin/drain asks by raising SIGTERM (admin.c): name what asked. */
+  const char *name = signum == SIGINT                    ? "SIGINT"
+                     : atomic_load(&m->srv->drain_asked) ? "POST /admin/drain"
+                                                         : "SIGTERM";
+  uint32_t delay = m->srv->cfg->drain_delay_ms;
+  if (atomic_exchange(&m->srv->draining, 1)) {
+    if (signum == SIGINT && uv_is_active((uv_handle_t *)&m->drain_timer)) {
+      pz_info("SIGINT again: closing clients with 1001 and stopping now");
+      stop_now(m);
+    }
+    return;
+  }
+  if (!delay) {
+    pz_info("%s: closing clients with 1001 and stopping", name);
+    stop_now(m);
+    return;
+  }
+  pz_info("%s: draining: /readyz answers 503; clients are closed with 1001 "
+          "in %u ms",
+          name, delay);
+  uv_timer_start(&m->drain_timer, on_drain_timer, delay, 0);
 }
 
 /* New connections get the new certificate, open ones keep theirs; a
@@ -192,7 +230,8 @@ int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   uv_signal_init(loop, &m.sigint);
   uv_signal_init(loop, &m.sigterm);
-  m.sigint.data = m.sigterm.data = &m;
+  uv_timer_init(loop, &m.drain_timer);
+  m.sigint.data = m.sigterm.data = m.drain_timer.data = &m;
   uv_signal_start(&m.sigint, on_signal, SIGINT);
   uv_signal_start(&m.sigterm, on_signal, SIGTERM);
   if (srv.tls) {

@@ -82,6 +82,13 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
   family(&o, "plaza_connections_accepted_total", "counter",
          "Sockets accepted.");
   put(&o, "plaza_connections_accepted_total %lld\n", (long long)SUM(accepted));
+  family(&o, "plaza_connections_refused_total", "counter",
+         "Connections refused, by reason: no PROXY header from a trusted "
+         "proxy, or upgrades past --connect-rate.");
+  put(&o, "plaza_connections_refused_total{reason=\"proxy_header\"} %lld\n",
+      (long long)SUM(refused_proxy));
+  put(&o, "plaza_connections_refused_total{reason=\"rate_limit\"} %lld\n",
+      (long long)SUM(refused_rate));
 
   family(&o, "plaza_messages_in_total", "counter",
          "Client messages received, by op.");

@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "admin.h"
+#include "auth.h"
+#include "clock.h"
 #include "endpoints.h"
+#include "log.h"
 #include "origin.h"
 #include "worker.h"
 
@@ -67,4 +70,17 @@ void pz_requests_on_request(pz_conn_t *c, const pz_http_req_t *req) {
 void pz_requests_on_request_gone(pz_conn_t *c) {
   if (!pz_admin_on_request_gone(c))
     pz_endpoints_on_request_gone(c);
+}
+
+bool pz_requests_on_upgrade(pz_conn_t *c) {
+  pz_worker_t *w = pz_conn_owner(c);
+  if (pz_auth_connect_allowed(w->srv->auth, pz_conn_ip(c), pz_mono_us() / 1000))
+    return true;
+  PZ_ADD(w->metrics.refused_rate, 1);
+  pz_debug("upgrade from %s refused: past --connect-rate", pz_conn_peer(c));
+  static const char text[] = "too many connections from your address, "
+                             "try again later\n";
+  pz_conn_http_answer(c, 429, "text/plain", "Retry-After: 1\r\n", text,
+                      sizeof(text) - 1);
+  return false;
 }

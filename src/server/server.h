@@ -29,7 +29,8 @@ typedef struct pz_server {
   /* NULL: plain; main reloads its certificate on SIGHUP */
   struct pz_tls_ctx *tls;
   _Atomic int64_t sessions; /* against --max-connections */
-  _Atomic int stopping;
+  _Atomic int draining;     /* SIGTERM or a drain came: /readyz says 503 */
+  _Atomic int stopping;     /* clients are being closed */
   /* Workers whose connections are not all gone yet at shutdown (every
    * worker at start): each keeps its inbox open until this is 0. */
   _Atomic int workers_busy;

@@ -90,6 +90,7 @@ static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
 static void attach(pz_worker_t *w, pz_conn_t *c, pz_session_t *s) {
   pz_shard_session_attach(&w->shard, s, pz_conn_outlet(c));
   pz_conn_attach(c, s);
+  s->addr = *pz_conn_ip(c);
 }
 
 /* A place among --max-connections sessions, taken before the session is

@@ -34,6 +34,7 @@ static const pz_bus_up_t bus_up = {
 };
 
 static const pz_conn_events_t conn_events = {
+    .on_upgrade = pz_requests_on_upgrade,
     .on_request = pz_requests_on_request,
     .on_request_gone = pz_requests_on_request_gone,
     .on_message = pz_dispatch,
@@ -55,6 +56,7 @@ static void schedule_tick(pz_worker_t *w);
 static void on_tick(uv_timer_t *t) {
   pz_worker_t *w = t->data;
   uint64_t t0 = pz_mono_us();
+  atomic_store_explicit(&w->last_tick_ms, t0 / 1000, memory_order_relaxed);
   pz_shard_tick(&w->shard);
   pz_metrics_tick(&w->metrics, pz_mono_us() - t0);
   PZ_ADD(w->metrics.state_frames,
@@ -191,6 +193,8 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
   w->index = index;
   w->srv = srv;
   w->cfg = srv->cfg;
+  /* Alive from creation: /livez may be asked before the first tick. */
+  atomic_store(&w->last_tick_ms, pz_mono_us() / 1000);
   if (uv_loop_init(&w->loop))
     goto fail_loop;
   if (pz_mailbox_init(&w->inbox, &w->loop, INBOX_BOUND, on_inbox, w))

@@ -39,6 +39,8 @@ typedef struct pz_worker {
   uv_timer_t tick_timer;
   uv_timer_t house_timer;
   uint64_t tick_epoch_us; /* the tick timeline's origin */
+  /* Monotonic ms of the last tick: any thread reads it (/livez). */
+  _Atomic uint64_t last_tick_ms;
   pz_shard_t shard;
   pz_conn_host_t conns;
   /* Each module's own state (opaque here). */

@@ -92,12 +92,13 @@ int main(int argc, char **argv) {
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
     return 1;
 
-  static const char upgrade[] = "GET /ws HTTP/1.1\r\n"
-                                "Host: 127.0.0.1\r\n"
-                                "Upgrade: websocket\r\n"
-                                "Connection: Upgrade\r\n"
-                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                "Sec-WebSocket-Version: 13\r\n\r\n";
+  static const char upgrade[] =
+      "GET /ws HTTP/1.1\r\n"
+      "Host: 127.0.0.1\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
   /* HELLO [1, 1], masked with a zero mask; then a masked empty pong. */
   static const unsigned char hello[] = {0x82, 0x83, 0, 0, 0, 0, 0x92, 1, 1};
   static const unsigned char pong[] = {0x8a, 0x80, 0, 0, 0, 0};

@@ -109,7 +109,9 @@ async def test_sessions_lists_who_is_where_on_every_node(plaza, redis_server):
     na = int(http_get(a, "/healthz")[2].split('"node":"plaza-')[1].split('"')[0])
     nb = int(http_get(b, "/healthz")[2].split('"node":"plaza-')[1].split('"')[0])
     x = await Client.joined(a, "lobby", name="x")
-    y = await Client.joined(b, "lobby", name="y")
+    # y's client from another loopback address: its node writes it into
+    # the presence, where node a reads it.
+    y = await Client.joined(b, "lobby", name="y", local_addr=("127.0.0.7", 0))
     z = await Client.joined(b, "other", name="z")
     idle = await Client.connect(a)
     await idle.hello("idle")
@@ -123,6 +125,7 @@ async def test_sessions_lists_who_is_where_on_every_node(plaza, redis_server):
     assert lobby[x.id]["node"] == na and lobby[x.id]["connected"] is True
     assert lobby[y.id]["node"] == nb and lobby[y.id]["name"] == "y"
     assert lobby[y.id]["room"] == "lobby"
+    assert lobby[x.id]["addr"] == "127.0.0.1" and lobby[y.id]["addr"] == "127.0.0.7", lobby
     every = listing()
     assert set(every) == {x.id, y.id, z.id, idle.id}, every
     assert every[z.id]["room"] == "other" and every[idle.id]["room"] is None

@@ -1,7 +1,8 @@
 """docker/compose.yml's topology as local processes: Debian's haproxy running
 docker/haproxy.cfg (rewritten for loopback by topology.loopback_haproxy_cfg:
-ports substituted, the DNS server-template replaced by three `server` lines),
-three plaza nodes behind it and, once plaza has the Redis bus (`--redis` in
+ports substituted, the DNS server-template replaced by three `server` lines
+that connect from 127.0.0.2), three plaza nodes behind it taking its PROXY v2
+header from that address, and, once plaza has the Redis bus (`--redis` in
 `build/plaza --help`), a real redis-server they all use.
 
 Without the bus the tests check what works without clustering: health checks,
@@ -12,12 +13,14 @@ written already and start running the day `--redis` exists.
 
 import collections
 import json
+import time
 
 import pytest
 
 from conftest import PlazaServer
 from plaza_client import CHAT, JOINED, Client, async_test
-from topology import Haproxy, RedisServer, http_get, plaza_supports, wait_until
+from topology import (Haproxy, RedisServer, http_get, node_flags, plaza_supports,
+                      wait_until)
 
 try:
     CLUSTERED = plaza_supports("--redis")
@@ -50,7 +53,7 @@ class Cluster:
         if CLUSTERED:
             self.redis = RedisServer()
         for i in range(1, self.n + 1):
-            flags = ["--node-id", str(i), "--workers", "1"]
+            flags = ["--node-id", str(i), "--workers", "1"] + node_flags()
             if CLUSTERED:
                 flags += ["--redis", self.redis.url]
             srv = PlazaServer(flags)
@@ -233,17 +236,31 @@ async def test_clients_on_different_nodes_meet_in_one_room(cluster):
 
 @pytest.mark.skipif(not CLUSTERED, reason=NO_BUS)
 @async_test
-async def test_nodes_cut_off_from_redis_get_no_new_clients_until_it_returns(cluster):
+async def test_nodes_cut_off_from_redis_stay_in_rotation_and_take_new_clients(cluster):
+    """A Redis outage must not close the front door: haproxy checks /readyz,
+    which Redis does not enter into, so every node stays UP and new clients
+    are served; /healthz says "degraded" with its 503."""
     lb = cluster.haproxy
     port = cluster.redis.port
     cluster.redis.stop()
     cluster.redis.cleanup()
-    # /healthz turns 503 while unlinked, and the health check follows.
     for i in (1, 2, 3):
         wait_until(lambda: http_get(cluster.node(i).http_url("/healthz"))[0] == 503, 10,
                    f"node {i}'s /healthz to answer 503 without Redis")
-    lb.wait_statuses({f"plaza-{i}": "DOWN" for i in (1, 2, 3)}, DOWN_WITHIN)
+        status, body = http_get(cluster.node(i).http_url("/healthz"))
+        assert json.loads(body)["status"] == "degraded", body
+    # Several health checks later, every node is still in.
+    time.sleep(3)
+    got = lb.statuses()
+    assert {n: st for n, (st, _) in got.items()} == {f"plaza-{i}": "UP" for i in (1, 2, 3)}, got
+    clients = [await Client.joined(lb, "outage", name=f"new{i}") for i in range(3)]
+    assert spread(clients) == {1: 1, 2: 1, 3: 1}, spread(clients)
+    for c in clients:
+        await c.ping()
     cluster.redis = RedisServer(port)
-    lb.wait_statuses({f"plaza-{i}": "UP" for i in (1, 2, 3)}, 20)
+    for i in (1, 2, 3):
+        wait_until(lambda: http_get(cluster.node(i).http_url("/healthz"))[0] == 200, 20,
+                   f"node {i} relinked")
     c = await Client.joined(lb, "after-redis", name="carol")
-    await c.close()
+    for x in clients + [c]:
+        await x.close()

@@ -62,29 +62,111 @@ def test_compose_file_is_valid():
     plaza = svc["plaza"]
     # `--scale plaza=3` needs plaza without a fixed host port.
     assert "ports" not in plaza, f"plaza publishes {plaza['ports']}: replicas would collide"
-    assert plaza["environment"]["PLAZA_REDIS"] == "redis://redis:6379"
-    assert "PLAZA_NODE_ID" not in plaza["environment"], \
+    env = plaza["environment"]
+    assert env["PLAZA_REDIS"] == "redis://redis:6379"
+    assert "PLAZA_NODE_ID" not in env, \
         "one PLAZA_NODE_ID for every replica would give them the same ids"
     assert plaza["depends_on"]["redis"]["condition"] == "service_healthy"
     assert svc["redis"]["healthcheck"]["test"], "redis has no healthcheck to wait for"
-    published = {p["published"]: p["target"] for p in svc["haproxy"]["ports"]}
-    assert published.get(8080) == 8080, published
-    # The monitoring services only come with their profile.
+    # The monitoring and TLS services only come with their profiles.
     for name, s in svc.items():
-        want = ["monitoring"] if name in ("prometheus", "grafana") else None
+        want = {"prometheus": ["monitoring"], "grafana": ["monitoring"],
+                "haproxy-tls": ["tls"]}.get(name)
         assert s.get("profiles") == want, f"{name}: profiles {s.get('profiles')}"
 
 
-def test_compose_file_is_valid_with_the_monitoring_profile():
-    # docker-compose 1.29 takes --profile (from 1.28), as docker compose v2 does.
-    cfg = compose_config("--profile", "monitoring")
+def published(service):
+    """{(host port, host address): container port}; docker-compose 1.29
+    prints "addr:published:target/tcp", compose v2 a mapping."""
+    out = {}
+    for p in service["ports"]:
+        if isinstance(p, dict):
+            out[(int(p["published"]), p.get("host_ip"))] = int(p["target"])
+        else:
+            host_ip, pub, target = p.split("/")[0].rsplit(":", 2)
+            out[(int(pub), host_ip)] = int(target)
+    return out
+
+
+def volumes(service):
+    """[(source, target, named volume?)] in either docker-compose's form."""
+    out = []
+    for v in service.get("volumes", []):
+        if isinstance(v, dict):
+            out.append((v["source"], v["target"], v.get("type") == "volume"))
+        else:
+            src, target = v.split(":")[:2]
+            out.append((src, target, not src.startswith(("/", "."))))
+    return out
+
+
+def test_compose_ports_come_from_variables_and_stay_off_make_runs():
+    svc = compose_config()["services"]
+    lb = svc["haproxy"]
+    # Defaults: clients on 8000 (make run has 8080), stats on localhost.
+    assert published(lb) == {(8000, "0.0.0.0"): 8080, (8404, "127.0.0.1"): 8404}, lb["ports"]
+    assert published(svc["haproxy-tls"]) == {(8443, "0.0.0.0"): 8443}
+    for name in ("prometheus", "grafana"):
+        assert {ip for _, ip in published(svc[name])} == {"127.0.0.1"}, name
+    # Each from its variable.
+    env = dict(os.environ, LB_PORT="9100", LB_STATS_PORT="9101", LB_TLS_PORT="9102",
+               LB_BIND="127.0.0.1", LB_SLOTS="200")
+    r = subprocess.run([shutil.which("docker-compose"), "-f", "docker/compose.yml", "config"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    svc = pytest.importorskip("yaml").safe_load(r.stdout)["services"]
+    assert published(svc["haproxy"]) == {(9100, "127.0.0.1"): 8080, (9101, "127.0.0.1"): 8404}
+    assert published(svc["haproxy-tls"]) == {(9102, "127.0.0.1"): 8443}
+    assert svc["haproxy"]["environment"]["HAPROXY_SLOTS"] == "200"
+
+
+def test_compose_proxy_protocol_drain_and_redis_persistence():
+    cfg = compose_config()
     svc = cfg["services"]
-    assert {"prometheus", "grafana"} <= set(svc), sorted(svc)
-    # Every file the services mount is in the repository.
+    env = svc["plaza"]["environment"]
+    assert env["PLAZA_PROXY_PROTOCOL"] == "on"
+    # The nodes trust exactly the two haproxy services' fixed addresses,
+    # which lie in the compose network's subnet.
+    import ipaddress
+    net = ipaddress.ip_network(cfg["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    lbs = {svc[n]["networks"]["default"]["ipv4_address"] for n in ("haproxy", "haproxy-tls")}
+    assert all(ipaddress.ip_address(a) in net for a in lbs), (lbs, net)
+    assert set(env["PLAZA_TRUSTED_PROXIES"].split(",")) == {f"{a}/32" for a in lbs}
+    # haproxy sends PROXY v2 to every replica slot.
+    assert re.search(r"^\s*server-template\s.*\bsend-proxy-v2\b", read("docker", "haproxy.cfg"),
+                     re.M)
+    # docker stop: the drain delay and the closing fit in the grace period.
+    grace = svc["plaza"]["stop_grace_period"]
+    grace_s = float(grace[:-1]) if isinstance(grace, str) else grace / 1e9
+    assert grace_s * 1000 >= int(env["PLAZA_DRAIN_DELAY_MS"]) + 3000 + 2000, grace
+    # haproxy takes a draining replica out (fall 2 x fastinter after one
+    # inter) before the delay ends.
+    assert int(env["PLAZA_DRAIN_DELAY_MS"]) > 2500
+    # Redis keeps an append-only file on a named volume.
+    cmd = svc["redis"]["command"]
+    assert cmd[cmd.index("--appendonly") + 1] == "yes", cmd
+    assert ("redis-data", "/data", True) in volumes(svc["redis"]), svc["redis"]["volumes"]
+    assert "redis-data" in cfg["volumes"]
+
+
+def test_compose_file_is_valid_with_the_monitoring_and_tls_profiles(tmp_path):
+    # docker-compose 1.29 takes --profile (from 1.28), as docker compose v2 does.
+    pem = tmp_path / "plaza.pem"
+    pem.write_text("a certificate and key\n")
+    os.environ["LB_TLS_CERT"] = str(pem)
+    try:
+        cfg = compose_config("--profile", "monitoring", "--profile", "tls")
+    finally:
+        del os.environ["LB_TLS_CERT"]
+    svc = cfg["services"]
+    assert {"prometheus", "grafana", "haproxy-tls"} <= set(svc), sorted(svc)
+    # Every file the services mount is in the repository (or given).
     for name, s in svc.items():
-        for v in s.get("volumes", []):
-            src = v["source"] if isinstance(v, dict) else v.split(":")[0]
-            assert os.path.exists(src), f"{name} mounts {src}, which does not exist"
+        for src, _, named in volumes(s):
+            assert named or os.path.exists(src), f"{name} mounts {src}, which does not exist"
+    tls = svc["haproxy-tls"]
+    mounted = {target: src for src, target, _ in volumes(tls)}
+    assert mounted[tls["environment"]["HAPROXY_TLS_CERT"]] == str(pem)
 
 
 def test_the_files_name_the_compose_services():
@@ -92,8 +174,13 @@ def test_the_files_name_the_compose_services():
     service name and port: a rename in one file must show up here."""
     svc = set(compose_config("--profile", "monitoring")["services"])
     hx = read("docker", "haproxy.cfg")
-    m = re.search(r"^\s*server-template\s+\S+\s+\d+\s+(\w+):(\d+)\s", hx, re.M)
-    assert m and m.group(1) in svc and m.group(2) == "8080", m and m.group(0)
+    m = re.search(r'^\s*server-template\s+\S+\s+"\$\{HAPROXY_SLOTS-(\d+)\}"\s+(\w+):(\d+)\s',
+                  hx, re.M)
+    assert m and m.group(2) in svc and m.group(3) == "8080", m and m.group(0)
+    # The default slots cover a good --scale; the compose default agrees.
+    cfg = compose_config()
+    assert cfg["services"]["haproxy"]["environment"]["HAPROXY_SLOTS"] == m.group(1)
+    assert int(m.group(1)) >= 32
     prom = pytest.importorskip("yaml").safe_load(read("docker", "prometheus.yml"))
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     sd = jobs["plaza"]["dns_sd_configs"][0]
@@ -214,7 +301,7 @@ def test_healthcheck_command_reports_a_live_node(plaza):
     assert m, "no HEALTHCHECK in the runtime stage"
     cmd = m.group(1).strip()
     assert not cmd.startswith("["), "exec form cannot read PLAZA_PORT; keep the shell form"
-    assert "/healthz" in cmd
+    assert "/readyz" in cmd
     user = re.findall(r"^USER\s+(\S+)", run_stage, re.M)
     assert user and user[-1].split(":")[0] not in ("root", "0"), f"runs as {user}"
 
@@ -229,13 +316,31 @@ def test_healthcheck_command_reports_a_live_node(plaza):
 
 # --- haproxy, Prometheus ----------------------------------------------------
 
-def test_haproxy_config_is_valid():
+def haproxy_check(**env):
     # -dW: warnings fail too. The `resolvers docker` nameserver (Docker's DNS,
     # 127.0.0.11) is only queried at run time, and init-addr none spares the
     # start-up lookup of `plaza`, so the file checks as is outside Docker.
-    r = subprocess.run([need("haproxy"), "-dW", "-c", "-f", "docker/haproxy.cfg"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=30)
+    return subprocess.run([need("haproxy"), "-dW", "-c", "-f", "docker/haproxy.cfg"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30,
+                          env=dict({k: v for k, v in os.environ.items()
+                                    if not k.startswith("HAPROXY_")}, **env))
+
+
+def test_haproxy_config_is_valid(tmp_path):
+    r = haproxy_check()
     assert r.returncode == 0, r.stdout + r.stderr
+    # As the compose services run it: the stats login, more slots, and the
+    # TLS bind with a real certificate.
+    from test_tls import make_cert
+    cert, key = make_cert(str(tmp_path))
+    pem = tmp_path / "plaza.pem"
+    pem.write_text(open(cert).read() + open(key).read())
+    r = haproxy_check(HAPROXY_STATS_USER="admin", HAPROXY_STATS_PASSWORD="s3cret",
+                      HAPROXY_SLOTS="128", HAPROXY_TLS_CERT=str(pem))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # A certificate that is not there fails the check: the TLS bind is real.
+    r = haproxy_check(HAPROXY_TLS_CERT=str(tmp_path / "missing.pem"))
+    assert r.returncode != 0
 
 
 def test_prometheus_config_is_valid():

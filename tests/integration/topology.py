@@ -6,6 +6,7 @@ Every process is started with its output in a temp file and must be stopped
 with .stop() (the fixtures do it in teardown, pass or fail).
 """
 
+import base64
 import csv
 import functools
 import io
@@ -25,6 +26,17 @@ import pytest
 from conftest import PLAZA_BIN, ROOT, free_port
 
 HAPROXY_CFG = os.path.join(ROOT, "docker", "haproxy.cfg")
+# haproxy connects to the plaza nodes from this address, which the nodes
+# trust for its PROXY header (PLAZA_TRUSTED_PROXIES); the tests' own
+# clients come from 127.0.0.1 and elsewhere in 127/8.
+PROXY_SOURCE = "127.0.0.2"
+STATS_USER, STATS_PASSWORD = "admin", "stats-pa55-for-tests"
+
+
+def node_flags():
+    """What a plaza node behind docker/haproxy.cfg runs with (as the compose
+    file's PLAZA_PROXY_PROTOCOL and PLAZA_TRUSTED_PROXIES say)."""
+    return ["--proxy-protocol", "on", "--trusted-proxies", f"{PROXY_SOURCE}/32"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,7 +62,7 @@ def need(exe):
 class Process:
     """A child process with its output in a temp file."""
 
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, env=None):
         self.name = name
         self.argv = argv
         fd, self.log_path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
@@ -58,7 +70,8 @@ class Process:
             log.write(("$ " + " ".join(argv) + "\n").encode())
             log.flush()
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, cwd=ROOT)
+                                         stderr=subprocess.STDOUT, cwd=ROOT,
+                                         env=dict(os.environ, **(env or {})))
 
     def log(self):
         try:
@@ -130,18 +143,19 @@ class RedisServer(Process):
 
 # --- haproxy ---------------------------------------------------------------
 
-def loopback_haproxy_cfg(text, frontend_port, stats_port, server_ports):
+def loopback_haproxy_cfg(text, frontend_port, stats_port, server_ports, tls_port=None):
     """docker/haproxy.cfg rewritten to run on this machine, and nothing else
-    changed (timeouts, checks, balance stay as shipped):
+    changed (timeouts, checks, balance, PROXY v2 stay as shipped):
 
-    - `bind :8080` (clients) and `bind :8404` (stats) become 127.0.0.1 on the
-      given free ports;
+    - `bind :8080` (clients), `bind :8443` (TLS, when HAPROXY_TLS_CERT is
+      set) and `bind :8404` (stats) become 127.0.0.1 on the given free ports;
     - the `resolvers docker` section goes: Docker's DNS at 127.0.0.11 does not
       exist here;
     - the `server-template` line becomes one `server` line per local plaza,
       named as the template would name them (plaza-1, plaza-2, ...) and with
       the template's options minus `resolvers X` and `init-addr X`, which only
-      concern DNS.
+      concern DNS, plus `source 127.0.0.2`: the address the nodes trust for
+      the PROXY header, as compose's nodes trust haproxy's.
 
     Each rewrite must match exactly once, so a change to the shipped file that
     this function does not understand fails loudly instead of testing
@@ -153,12 +167,15 @@ def loopback_haproxy_cfg(text, frontend_port, stats_port, server_ports):
         return out
 
     text = sub_once(r"^(\s*bind\s+):8080\b", rf"\g<1>127.0.0.1:{frontend_port}", text)
+    text = sub_once(r"^(\s*bind\s+):8443\b", rf"\g<1>127.0.0.1:{tls_port or free_port()}",
+                    text)
     text = sub_once(r"^(\s*bind\s+):8404\b", rf"\g<1>127.0.0.1:{stats_port}", text)
     # The resolvers section: its header line and the indented lines after it.
     text = sub_once(r"^resolvers docker\n(?:[ \t]+.*\n|[ \t]*\n)*", "", text)
 
-    m = re.search(r"^(\s*)server-template\s+(\S+)\s+(\d+)\s+(\S+):(\d+)\s*(.*)$", text, re.M)
-    assert m, "haproxy.cfg: no server-template line"
+    m = re.search(r'^(\s*)server-template\s+(\S+)\s+"\$\{HAPROXY_SLOTS-(\d+)\}"\s+'
+                  r"(\S+):(\d+)\s*(.*)$", text, re.M)
+    assert m, "haproxy.cfg: no server-template line sized by HAPROXY_SLOTS"
     indent, prefix, count, _host, _port, opts = m.groups()
     assert len(server_ports) <= int(count), "more servers than the template's slots"
     words = opts.split()
@@ -170,6 +187,7 @@ def loopback_haproxy_cfg(text, frontend_port, stats_port, server_ports):
             continue
         kept.append(words[i])
         i += 1
+    kept += ["source", PROXY_SOURCE]
     lines = [f"{indent}server {prefix}{n} 127.0.0.1:{p} {' '.join(kept)}".rstrip()
              for n, p in enumerate(server_ports, 1)]
     text = text[:m.start()] + "\n".join(lines) + text[m.end():]
@@ -178,18 +196,25 @@ def loopback_haproxy_cfg(text, frontend_port, stats_port, server_ports):
 
 
 class Haproxy(Process):
-    def __init__(self, server_ports):
+    """docker/haproxy.cfg on loopback, with the environment compose gives it
+    (a stats password; a TLS certificate when tls_pem is given)."""
+
+    def __init__(self, server_ports, tls_pem=None):
         exe = need("haproxy")
         self.port = free_port()
         self.stats_port = free_port()
+        self.tls_port = free_port() if tls_pem else None
         fd, self.cfg_path = tempfile.mkstemp(prefix="haproxy-", suffix=".cfg")
         with os.fdopen(fd, "w") as f:
             f.write(loopback_haproxy_cfg(open(HAPROXY_CFG).read(), self.port,
-                                         self.stats_port, server_ports))
-        r = subprocess.run([exe, "-c", "-f", self.cfg_path], capture_output=True, text=True)
+                                         self.stats_port, server_ports, self.tls_port))
+        env = {"HAPROXY_STATS_USER": STATS_USER, "HAPROXY_STATS_PASSWORD": STATS_PASSWORD,
+               "HAPROXY_TLS_CERT": tls_pem or ""}
+        r = subprocess.run([exe, "-c", "-f", self.cfg_path], capture_output=True, text=True,
+                           env=dict(os.environ, **env))
         assert r.returncode == 0, f"rewritten haproxy.cfg is invalid:\n{r.stdout}{r.stderr}"
         # -db: stay in the foreground, so the process is ours to stop.
-        super().__init__("haproxy", [exe, "-db", "-f", self.cfg_path])
+        super().__init__("haproxy", [exe, "-db", "-f", self.cfg_path], env=env)
         wait_until(self._stats_answer, 10, "haproxy's stats page")
 
     def cleanup(self):
@@ -205,6 +230,9 @@ class Haproxy(Process):
     def http_url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def wss_url(self, path="/ws"):
+        return f"wss://127.0.0.1:{self.tls_port}{path}"
+
     def _stats_answer(self):
         if not self.alive():
             pytest.fail(f"haproxy exited ({self.proc.returncode}):\n{self.log()}", pytrace=False)
@@ -217,7 +245,9 @@ class Haproxy(Process):
     def stats(self):
         """The stats page as CSV: {server name: row} for backend `plaza`."""
         url = f"http://127.0.0.1:{self.stats_port}/;csv"
-        with urllib.request.urlopen(url, timeout=2) as r:
+        req = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(
+            f"{STATS_USER}:{STATS_PASSWORD}".encode()).decode()})
+        with urllib.request.urlopen(req, timeout=2) as r:
             body = r.read().decode()
         rows = csv.DictReader(io.StringIO(body.lstrip("# ")))
         return {row["svname"]: row for row in rows

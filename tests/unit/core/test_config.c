@@ -329,6 +329,79 @@ static void test_tls_paths_go_together(void **state) {
       PZ_CONFIG_ERROR);
 }
 
+/* Behind proxies: --proxy-protocol alone means on (env: on/off words),
+ * --trusted-proxies is parsed into prefixes and refused when malformed,
+ * and the PROXY protocol without trusted proxies is refused at start. */
+static void test_proxy_flags(void **state) {
+  pz_config_t cfg;
+  assert_int_equal(load_args(&cfg, (const char *[]){"plaza", NULL}),
+                   PZ_CONFIG_OK);
+  assert_false(cfg.proxy_protocol);
+  assert_int_equal(cfg.trusted_proxies.n, 0);
+  assert_true(cfg.connect_rate == 0 && cfg.connect_burst == 20);
+  assert_int_equal(cfg.drain_delay_ms, 0);
+
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol", "--trusted-proxies",
+                        "10.0.0.0/8, 127.0.0.2,fd00::/8", "--drain-delay-ms",
+                        "5000", "--connect-rate", "2.5"),
+                   PZ_CONFIG_OK);
+  assert_true(cfg.proxy_protocol);
+  assert_int_equal(cfg.trusted_proxies.n, 3);
+  assert_int_equal(cfg.trusted_proxies.items[0].bits, 8);
+  assert_int_equal(cfg.trusted_proxies.items[1].bits, 32);
+  assert_int_equal(cfg.trusted_proxies.items[2].net.family, 6);
+  assert_int_equal(cfg.drain_delay_ms, 5000);
+  assert_true(cfg.connect_rate == 2.5);
+
+  setenv("PLAZA_PROXY_PROTOCOL", "yes", 1);
+  setenv("PLAZA_TRUSTED_PROXIES", "192.168.0.0/16", 1);
+  assert_int_equal(LOAD(&cfg, "--port", "1"), PZ_CONFIG_OK);
+  assert_true(cfg.proxy_protocol);
+  assert_int_equal(cfg.trusted_proxies.n, 1);
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol=off"), PZ_CONFIG_OK);
+  assert_false(cfg.proxy_protocol);
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol", "off", "--port", "3"),
+                   PZ_CONFIG_OK);
+  assert_false(cfg.proxy_protocol);
+  assert_int_equal(cfg.port, 3);
+  assert_int_equal(LOAD(&cfg, "--proxy-protocol", "--port", "4"), PZ_CONFIG_OK);
+  assert_true(cfg.proxy_protocol);
+  assert_int_equal(cfg.port, 4);
+  setenv("PLAZA_PROXY_PROTOCOL", "maybe", 1);
+  char *err;
+  assert_int_equal(load_quiet(&cfg, (const char *[]){"plaza", NULL}, &err),
+                   PZ_CONFIG_ERROR);
+  assert_non_null(strstr(err, "PLAZA_PROXY_PROTOCOL"));
+  free(err);
+  unsetenv("PLAZA_PROXY_PROTOCOL");
+  unsetenv("PLAZA_TRUSTED_PROXIES");
+
+  static const char *bad[] = {"10.0.0.1/8", "10.0.0.0/33", "fd00::/129",
+                              "10.0.0.0/",  "proxy.local", "10.0.0.0/8x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (load_quiet(&cfg,
+                   (const char *[]){"plaza", "--trusted-proxies", bad[i], NULL},
+                   &err) != PZ_CONFIG_ERROR)
+      fail_msg("accepted --trusted-proxies %s", bad[i]);
+    assert_non_null(strstr(err, "--trusted-proxies"));
+    free(err);
+  }
+  /* A word after the switch is its value, a bad one named as such. */
+  assert_int_equal(
+      load_quiet(&cfg,
+                 (const char *[]){"plaza", "--proxy-protocol", "maybe", NULL},
+                 &err),
+      PZ_CONFIG_ERROR);
+  assert_non_null(strstr(err, "bad value 'maybe' for --proxy-protocol"));
+  free(err);
+  assert_int_equal(
+      load_quiet(&cfg, (const char *[]){"plaza", "--proxy-protocol", NULL},
+                 &err),
+      PZ_CONFIG_ERROR);
+  assert_non_null(strstr(err, "--trusted-proxies"));
+  free(err);
+}
+
 static void test_help_and_version_exit(void **state) {
   pz_config_t cfg;
   capture_t c;
@@ -372,6 +445,7 @@ int main(void) {
       T(test_range_edges_accepted),
       T(test_unknown_and_stray_arguments),
       T(test_tls_paths_go_together),
+      T(test_proxy_flags),
       T(test_help_and_version_exit),
 #undef T
   };

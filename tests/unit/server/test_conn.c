@@ -59,8 +59,10 @@ static void on_gone(pz_conn_t *c, struct pz_session *s, int code) {
   F->gone_code = code;
 }
 
-static const pz_conn_events_t events = {on_request, on_request_gone, on_message,
-                                        on_gone};
+static const pz_conn_events_t events = {.on_request = on_request,
+                                        .on_request_gone = on_request_gone,
+                                        .on_message = on_message,
+                                        .on_gone = on_gone};
 
 static void setup_fixture(int sndbuf) {
   F = calloc(1, sizeof(*F));
