@@ -241,10 +241,10 @@ static void on_members(redisAsyncContext *ac, void *reply, void *pd) {
     if (m.node == cw->cl->node) /* the workers tell ours, in more detail */
       continue;
     json_t *o = json_pack(
-        "{sI ss# ss# si sn sn sn so}", "id", (json_int_t)m.u.join.m.id,
-        "name", m.u.join.m.name.ptr, (int)m.u.join.m.name.len, "room",
-        m.room.ptr, (int)m.room.len, "node", (int)m.node, "connected", "user",
-        "worker", "addr",
+        "{sI ss# ss# si sn sn sn so}", "id", (json_int_t)m.u.join.m.id, "name",
+        m.u.join.m.name.ptr, (int)m.u.join.m.name.len, "room", m.room.ptr,
+        (int)m.room.len, "node", (int)m.node, "connected", "user", "worker",
+        "addr",
         m.u.join.addr.len ? json_stringn(m.u.join.addr.ptr, m.u.join.addr.len)
                           : json_null());
     json_array_append_new(list, o);

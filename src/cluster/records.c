@@ -12,9 +12,9 @@
  * PZ_CLUSTER_RECORD_MS for a position, and at least every
  * PZ_CLUSTER_RECORD_TTL_MS / 2 for an attached session whose record would
  * otherwise expire. Only the writes at once list the session in its node's
- * set (the reaper's index): a position or a refresh costs three commands. A detached
- * session's record expires with its grace period; a dead node's records
- * are cut to the grace period by the reaper (heartbeat.c).
+ * set (the reaper's index): a position or a refresh costs three commands. A
+ * detached session's record expires with its grace period; a dead node's
+ * records are cut to the grace period by the reaper (heartbeat.c).
  *
  * A resume on another node takes the record in one script: it checks the
  * token's hash, makes the record the taker's with the next generation,

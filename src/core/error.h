@@ -15,7 +15,7 @@
   X(EPROTO, -6, "protocol error")                                              \
   X(ETOOBIG, -7, "too big")                                                    \
   X(EIO, -8, "i/o error")                                                      \
-  X(EABUSE, -9, "the peer abuses the protocol")                              \
+  X(EABUSE, -9, "the peer abuses the protocol")                                \
   X(ENOTSUP, -10, "not supported here")
 
 enum pz_errno {

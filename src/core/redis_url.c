@@ -84,8 +84,8 @@ int pz_redis_url_parse(const char *url, pz_redis_url_t *out, const char **why) {
       *why = "credentials must be [user]:password@";
       return PZ_EINVAL;
     }
-    *why = pct_decode(p, (size_t)(colon - p), out->user, sizeof(out->user),
-                      true);
+    *why =
+        pct_decode(p, (size_t)(colon - p), out->user, sizeof(out->user), true);
     if (!*why)
       *why = pct_decode(colon + 1, (size_t)(auth_end - colon - 1),
                         out->password, sizeof(out->password), false);

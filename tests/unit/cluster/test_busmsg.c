@@ -78,7 +78,8 @@ static void test_each_type_round_trips(void **state) {
   pz_busmsg_t m;
   pz_member_t mem = {123, S("bob"), {1, 2, 3, 4}};
   /* {"hat": [1, {}]}: a state map with a nested value, kept as bytes */
-  static const char st[] = {(char)0x81, (char)0xa3, 'h', 'a', 't', (char)0x92, 0x01, (char)0x80};
+  static const char st[] = {(char)0x81, (char)0xa3, 'h',  'a',
+                            't',        (char)0x92, 0x01, (char)0x80};
   pz_busmsg_join(begin(&b), 1, S("r.1"), &mem, PZ_BUS_JOIN_QUIET, 7,
                  (pz_raw_t){st, sizeof(st)}, S("10.0.0.9:5000"));
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
@@ -94,8 +95,7 @@ static void test_each_type_round_trips(void **state) {
   assert_truncations_refused(&b);
   msgpack_sbuffer_destroy(&b.sb);
 
-  pz_busmsg_join(begin(&b), 1, S("r.1"), &mem, 0, 0, (pz_raw_t){0},
-                 S(""));
+  pz_busmsg_join(begin(&b), 1, S("r.1"), &mem, 0, 0, (pz_raw_t){0}, S(""));
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
   assert_int_equal(m.u.join.state.len, 1); /* {} */
   msgpack_sbuffer_destroy(&b.sb);
@@ -208,8 +208,8 @@ static void test_state_must_be_a_map(void **state) {
   pz_busmsg_t m;
   pz_member_t mem = {1, S("a"), {0, 0, 0, 0}};
   static const char arr[] = {(char)0x91, 0x01};
-  pz_busmsg_join(begin(&b), 1, S("r"), &mem, 0, 0,
-                 (pz_raw_t){arr, sizeof(arr)}, S(""));
+  pz_busmsg_join(begin(&b), 1, S("r"), &mem, 0, 0, (pz_raw_t){arr, sizeof(arr)},
+                 S(""));
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m),
                    PZ_EPROTO);
   msgpack_sbuffer_destroy(&b.sb);

@@ -126,8 +126,8 @@ static void test_password_percent_decoded(void **state) {
 
 static void test_bad_escapes_refused_unquoted(void **state) {
   static const char *bad[] = {
-      "redis://:hunter%@h",   "redis://:hunter%2@h", "redis://:hunter%zz@h",
-      "redis://:hunter%00@h", "redis://:%@h",        "redis://:hunter%g1@h",
+      "redis://:hunter%@h",     "redis://:hunter%2@h", "redis://:hunter%zz@h",
+      "redis://:hunter%00@h",   "redis://:%@h",        "redis://:hunter%g1@h",
       "redis://us%zz:hunter@h",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
