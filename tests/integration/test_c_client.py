@@ -347,7 +347,10 @@ def test_cli_quit_then_end_of_input_closes_cleanly(plaza, clis):
     bob.eof()
     bob.expect(r"^closed: 1000")
     assert bob.wait() == 0
-    assert not any("1006" in line or "aborted" in line for line in bob.seen), bob.seen
+    # Match close lines, not any "1006": a session id can hold those digits.
+    closes = [line for line in bob.seen if line.startswith("closed:")]
+    assert closes == ["closed: 1000 bye"], bob.seen
+    assert not any("aborted" in line for line in bob.seen), bob.seen
 
 
 def test_cli_move_prints_position_when_acknowledged(plaza, clis):
