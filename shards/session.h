@@ -84,6 +84,12 @@ typedef struct pz_session {
   pz_sigq_t *sigq;
   uint32_t state_len;
 
+  /* VIEW (protocol 1.1): the options and what is in view (owned); NULL
+   * for the whole room as STATE, which is v1. vidx: its short id in its
+   * room's grid (grid.h), PZ_GRID_NONE while the room has none. */
+  struct pz_view *view;
+  uint32_t vidx;
+
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */

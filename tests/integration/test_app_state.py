@@ -68,7 +68,7 @@ async def test_welcome_lists_the_features(plaza):
     srv = plaza()
     c = await Client.connect(srv)
     w = await c.hello("ana")
-    assert w[6] == ["state", "signal", "room_state"], w
+    assert w[6] == ["state", "signal", "room_state", "view", "compact"], w
     await c.close()
 
 
