@@ -234,6 +234,12 @@ int pz_client_send_move(pz_client_t *c, uint64_t seq, pz_pos_t pos);
 int pz_client_send_chat(pz_client_t *c, pz_str_t text);
 int pz_client_send_whisper(pz_client_t *c, uint64_t to, pz_str_t text);
 int pz_client_send_ping(pz_client_t *c, double t);
+/* VIEW (protocol 1.1, WELCOME's features "view" and "compact"): receive
+ * only the members within `radius` (0: the whole room), as STATE_C when
+ * `compact`. PZ_CLIENT_EINVAL for a negative or non-finite radius. A
+ * STATE_C must be read with pz_compact_decode() and a table reset at each
+ * ROOM (plaza/codec.h); a session does that itself. */
+int pz_client_send_view(pz_client_t *c, double radius, bool compact);
 
 /* Sends len bytes (copied) as one message with `opcode`: PZ_CLIENT_BINARY,
  * PZ_CLIENT_TEXT, or any other RFC 6455 opcode (tests: 9 ping, 10 pong; a
@@ -405,6 +411,13 @@ int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
                               pz_str_t text);
 /* PING now; ESTATE while away. */
 int pz_client_session_ping(pz_client_session_t *s, double t);
+/* VIEW: the radius (0: the whole room) and compact, sent now when open and
+ * again after every WELCOME (a resume elsewhere or a fresh session keeps
+ * it). STATE_C then reaches on_message decoded: op PZ_S_STATE_C with
+ * u.state.entries as a STATE's (positions within 1/64 unit, yaw 1/256);
+ * AWAY (op PZ_S_AWAY) names the members that left the view. 0, EINVAL
+ * (radius negative or not finite) or ESTATE. */
+int pz_client_session_view(pz_client_session_t *s, double radius, bool compact);
 
 /* Ends the session for good: with `leave`, LEAVE first when in a room (the
  * others see LEFT at once; without it the server keeps the session for its
