@@ -15,7 +15,8 @@ import pytest
 
 from compact import View
 from plaza_client import (ERROR, JOIN, MOVE, ROOM, STATE, WELCOME,
-                          E_INVALID_ARGUMENT, Client, async_test, http_get, room_on_shard)
+                          E_INVALID_ARGUMENT, Client, async_test, http_get, metric,
+                          room_on_shard)
 from rawws import RawWS
 
 VIEW_OP, AWAY_OP, STATE_C = 11, 13, 14
@@ -241,14 +242,6 @@ async def test_welcome_and_metrics_name_views(plaza):
                    "plaza_view_aways_total", 'plaza_messages_in_total{op="view"}',
                    'plaza_messages_out_total{op="state_c"}'):
         assert family in body, family
-
-
-def metric(srv, name):
-    status, _, body = http_get(srv, "/metrics")
-    for line in body.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
 
 
 @async_test
