@@ -11,8 +11,8 @@
  * Two levels:
  *  - pz_client_*: one WebSocket connection. Received messages are handed
  *    over as raw bytes (decode them with pz_decode_server() when you want
- *    to); the send helpers encode the client ops of protocol v1. When the
- *    socket goes, the client is over.
+ *    to); the send helpers encode the client ops of protocol v1 (and
+ *    VIEW of 1.1). When the socket goes, the client is over.
  *  - pz_client_session_*: a plaza session kept across connections, as
  * plaza-client (TypeScript) does: it says HELLO, decodes what arrives, and when
  * the socket drops or a draining server closes with 1001 it reconnects with

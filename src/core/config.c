@@ -96,8 +96,8 @@ static const struct option_spec specs[] = {
     {"app-burst", K_DBL, OFF(app_burst), 1, 1e6, "40",
      "SET + SIGNAL + ROOM_SET + VIEW burst"},
     {"view-cell", K_DBL, OFF(view_cell), 0.01, 1e9, "32",
-     "side of the grid cells a room's members are kept in for VIEW radii "
-     "(about the common radius)"},
+     "side of the grid cells that VIEW radii look in, about the common "
+     "radius"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
      "sessions per process; HELLO beyond gives ERROR 10 and close 1001"},
     {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",
