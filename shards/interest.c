@@ -12,10 +12,15 @@
  *     a full STATE_C entry; every view that carries it copies those bytes.
  *  3. For each viewer: the members in its view are walked (a member past
  *     1.25 r goes, and is named in an AWAY; one that moved is carried);
- *     then candidates to enter are looked for in the cells within r of the
- *     viewer: every member there when the viewer moved, only the cells'
- *     movers when it stood still (no one else's distance to it changed).
- *     A member that enters is carried in full.
+ *     then candidates to enter are looked for. A full scan looks at every
+ *     member of the cells within r + slack of the viewer, and notes those
+ *     found between r and r + slack (its watch list). Until the viewer
+ *     has walked `slack` away from where it scanned, no member that stood
+ *     still can come within r but those: the tick looks only at them and
+ *     at the movers of the cells within r. A member that enters is
+ *     carried in full. Slack is a quarter of the radius, at most 8 units:
+ *     a walker rescans every 6 to 12 ticks, and watches about as many
+ *     members as stand in a ring of that width.
  * So the tick's work grows with viewers times the members near each, and
  * with movers; never with the square of the room.
  *
@@ -136,6 +141,8 @@ static void view_del_at(pz_view_t *v, uint32_t k) {
 
 static void view_clear(pz_view_t *v) {
   v->n_in = 0;
+  v->n_watch = 0;
+  v->scanned = false;
   if (v->bits)
     memset(v->bits, 0, v->n_words * sizeof(*v->bits));
 }
@@ -145,6 +152,7 @@ void pz_interest_session_free(pz_session_t *s) {
   if (v == NULL)
     return;
   free(v->in);
+  free(v->watch);
   free(v->bits);
   free(v);
   s->view = NULL;
@@ -302,6 +310,7 @@ pz_shard_result_t pz_shard_view(pz_shard_t *sh, pz_session_t *s, double radius,
     return PZ_SHARD_OK;
   v->radius = radius > 0 ? radius : 0;
   v->compact = compact;
+  v->scanned = false;
   if (r) {
     v->changed = true;
     r->view_pending = true;
@@ -369,8 +378,10 @@ typedef struct vctx {
   pz_view_t *v;
   const pz_pos_t *p;
   double r2;
-  bool all;   /* radius 0: the whole room */
-  bool whole; /* full entries for everything carried */
+  double w2;        /* (r + slack)^2, around where it scanned in full */
+  bool all;         /* radius 0: the whole room */
+  bool whole;       /* full entries for everything carried */
+  bool fresh_watch; /* a full scan: the watch list is being rebuilt */
 } vctx_t;
 
 static void ref(vctx_t *x, uint32_t i, uint32_t kind) {
@@ -382,15 +393,40 @@ static void ref(vctx_t *x, uint32_t i, uint32_t kind) {
   it->refs[it->n_refs++] = (ref_t){i, kind};
 }
 
-/* Body i may enter the view. */
+/* Body i goes on the watch list (once). */
+static void watch(pz_view_t *v, uint32_t i) {
+  for (uint32_t k = 0; k < v->n_watch; k++)
+    if (v->watch[k] == i)
+      return;
+  GROW(v->watch, v->n_watch, v->cap_watch);
+  v->watch[v->n_watch++] = i;
+}
+
+/* Body i may enter the view. One that does not and stands within
+ * r + slack of where the view was scanned in full is watched: the
+ * invariant is that every member out of view and off the watch list is
+ * farther than r + slack from there, so farther than r from a viewer that
+ * has walked less than slack since. */
 static void consider(vctx_t *x, uint32_t i) {
   if (pz_view_has(x->v, i))
     return;
   if (i == x->s->vidx) {
     if (!x->s->has_seq) /* ROOM placed it; no entry tells it more */
       return;
-  } else if (!x->all && d2(x->p, b_pos(&x->g->bodies[i])) > x->r2) {
-    return;
+  } else if (!x->all) {
+    const pz_pos_t *q = b_pos(&x->g->bodies[i]);
+    if (d2(x->p, q) > x->r2) {
+      double dx = (double)q->x - x->v->scan_x, dz = (double)q->z - x->v->scan_z;
+      if (dx * dx + dz * dz <= x->w2) {
+        if (x->fresh_watch) { /* a full scan: nobody is on it twice */
+          GROW(x->v->watch, x->v->n_watch, x->v->cap_watch);
+          x->v->watch[x->v->n_watch++] = i;
+        } else {
+          watch(x->v, i);
+        }
+      }
+      return;
+    }
   }
   view_add(x->v, i);
   ref(x, i, PZ_ENT_FULL);
@@ -406,13 +442,14 @@ static void scan_cell(vctx_t *x, const pz_cell_t *c, bool everyone) {
   }
 }
 
-/* Candidates in the cells within the radius of the viewer. */
-static void scan_square(vctx_t *x, double radius, bool everyone) {
+/* Candidates in the cells within `radius` of (ox, oz). */
+static void scan_square(vctx_t *x, double ox, double oz, double radius,
+                        bool everyone) {
   pz_grid_t *g = x->g;
-  int64_t cx0 = pz_grid_coord(g, x->p->x - radius),
-          cx1 = pz_grid_coord(g, x->p->x + radius),
-          cz0 = pz_grid_coord(g, x->p->z - radius),
-          cz1 = pz_grid_coord(g, x->p->z + radius);
+  int64_t cx0 = pz_grid_coord(g, ox - radius),
+          cx1 = pz_grid_coord(g, ox + radius),
+          cz0 = pz_grid_coord(g, oz - radius),
+          cz1 = pz_grid_coord(g, oz + radius);
   double span = (double)(cx1 - cx0 + 1) * (double)(cz1 - cz0 + 1);
   if (span > g->n_cells) { /* a radius wider than the crowd */
     pz_cell_t *c, *tmp;
@@ -514,9 +551,17 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
     return;
   const pz_body_t *me = &g->bodies[s->vidx];
   double out = v->radius * PZ_VIEW_HYSTERESIS;
-  vctx_t x = {
-      sh,        it, g, s, v, b_pos(me), v->radius * v->radius, v->radius == 0,
-      v->changed};
+  double slack = v->radius / 4 < 8 ? v->radius / 4 : 8;
+  vctx_t x = {.sh = sh,
+              .it = it,
+              .g = g,
+              .s = s,
+              .v = v,
+              .p = b_pos(me),
+              .r2 = v->radius * v->radius,
+              .w2 = (v->radius + slack) * (v->radius + slack),
+              .all = v->radius == 0,
+              .whole = v->changed};
   bool moving = me->moved || v->fresh || v->changed;
   view_fit(v, g->n_bodies);
   it->n_refs = it->n_aways = 0;
@@ -532,6 +577,8 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
       GROW(it->aways, it->n_aways, it->cap_aways);
       it->aways[it->n_aways++] = b_id(b);
       view_del_at(v, k);
+      if (v->scanned) /* the viewer may walk back to it */
+        watch(v, i);
       continue;
     }
     if (x.whole)
@@ -550,7 +597,28 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
     for (uint32_t k = 0; k < it->n_movers; k++)
       consider(&x, it->movers[k]);
   } else {
-    scan_square(&x, v->radius, moving);
+    double dx = x.p->x - v->scan_x, dz = x.p->z - v->scan_z;
+    if (!v->scanned || (moving && dx * dx + dz * dz > slack * slack)) {
+      x.fresh_watch = true; /* a full scan, from here */
+      v->n_watch = 0;
+      v->scanned = true;
+      v->scan_x = x.p->x;
+      v->scan_z = x.p->z;
+      scan_square(&x, v->scan_x, v->scan_z, v->radius + slack, true);
+    } else {
+      /* Only those watched, and the movers within r + slack of where it
+       * scanned (which holds everything within r of it now). */
+      for (uint32_t k = 0; k < v->n_watch;) {
+        uint32_t i = v->watch[k];
+        if (!pz_grid_used(g, i) || pz_view_has(v, i)) { /* left, or in */
+          v->watch[k] = v->watch[--v->n_watch];
+          continue;
+        }
+        consider(&x, i);
+        k++;
+      }
+      scan_square(&x, v->scan_x, v->scan_z, v->radius + slack, false);
+    }
   }
   v->fresh = v->changed = v->from_all = false;
   send_view(&x, x.whole);

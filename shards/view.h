@@ -25,6 +25,14 @@ typedef struct pz_view {
   uint32_t n_in, cap_in;
   uint64_t *bits; /* the same, as a set */
   uint32_t n_words;
+  /* Where its cells were last scanned in full (valid when `scanned`),
+   * and the members then found just outside the radius, within `slack`
+   * of it: until the viewer has moved `slack` away from there, only they
+   * (and members that move) can come within the radius. */
+  bool scanned;
+  double scan_x, scan_z;
+  uint32_t *watch;
+  uint32_t n_watch, cap_watch;
 } pz_view_t;
 
 static inline bool pz_view_has(const pz_view_t *v, uint32_t i) {

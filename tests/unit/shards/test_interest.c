@@ -477,6 +477,94 @@ static void test_remote_turned_local_keeps_its_short_id(void **state) {
   pz_compact_dispose(&c.t);
 }
 
+/* Many walkers, three viewers (two walking, one still), hundreds of ticks:
+ * after every tick each viewer holds exactly what the rules say, checked
+ * against the distances themselves (everyone within r in view, nobody in
+ * view past 1.25 r, every member in view at its current place), whatever
+ * shortcuts the tick takes. */
+static double rnd(uint64_t *rng) {
+  *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+  return (double)(*rng >> 11) / 9007199254740992.0;
+}
+
+static void test_views_match_the_distances_on_random_walks(void **state) {
+  fx_t *f = *state;
+  enum { T = 400 }; /* sessions 0-2 view, 3-7 walk; plus remotes */
+  pz_session_t *s[8];
+  cli_t c[3];
+  uint64_t rng = 12345;
+  for (int i = 0; i < 8; i++) {
+    s[i] = mk(f, i);
+    join(f, s[i], "walk");
+    put(f, s[i], 1, (float)(rnd(&rng) * 60 - 30), (float)(rnd(&rng) * 60 - 30));
+  }
+  pz_room_t *r = find_room(f, "walk");
+  /* 30 members of another node, walking through the bus */
+  pz_state_entry_t rem[30];
+  for (int k = 0; k < 30; k++) {
+    pz_member_t m = {
+        900 + (uint64_t)k,
+        pz_str_c("r"),
+        {(float)(rnd(&rng) * 60 - 30), 0, (float)(rnd(&rng) * 60 - 30), 0}};
+    pz_shard_remote_join(&f->sh, r, &m, 7, false);
+    rem[k] = (pz_state_entry_t){m.id, 0, m.pos};
+  }
+  for (int v = 0; v < 3; v++) {
+    cli_init(&c[v]);
+    view(f, s[v], 10, v != 1);
+  }
+  uint64_t seq[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  for (int t = 0; t < T; t++) {
+    for (int i = 0; i < 8; i++) {
+      if (i == 2 || rnd(&rng) < 0.3) /* viewer 2 stands still */
+        continue;
+      float x = s[i]->pos.x + (float)(rnd(&rng) * 3 - 1.5);
+      float z = s[i]->pos.z + (float)(rnd(&rng) * 3 - 1.5);
+      put(f, s[i], ++seq[i],
+          x < -30  ? -30
+          : x > 30 ? 30
+                   : x,
+          z < -30  ? -30
+          : z > 30 ? 30
+                   : z);
+    }
+    for (int k = 0; k < 30; k++) {
+      if (rnd(&rng) < 0.5)
+        continue;
+      rem[k].seq++;
+      rem[k].pos.x += (float)(rnd(&rng) * 3 - 1.5);
+      rem[k].pos.z += (float)(rnd(&rng) * 3 - 1.5);
+      pz_shard_remote_state(&f->sh, r, &rem[k]);
+    }
+    pz_shard_tick(&f->sh);
+    for (int v = 0; v < 3; v++) {
+      read_msgs(&f->rec[v], &c[v]);
+      const pz_pos_t *me = &s[v]->pos;
+      for (int k = 0; k < 8 + 30; k++) {
+        uint64_t id = k < 8 ? s[k]->id : rem[k - 8].id;
+        const pz_pos_t *q = k < 8 ? &s[k]->pos : &rem[k - 8].pos;
+        double dx = q->x - me->x, dz = q->z - me->z,
+               d = sqrt(dx * dx + dz * dz);
+        if (k == v)
+          continue;
+        if (d <= 10 && !sees(&c[v], id))
+          fail_msg("tick %d: viewer %d misses %llu at %.2f", t, v,
+                   (unsigned long long)id, d);
+        if (d > 12.5 && sees(&c[v], id))
+          fail_msg("tick %d: viewer %d still sees %llu at %.2f", t, v,
+                   (unsigned long long)id, d);
+        if (sees(&c[v], id)) {
+          const pz_state_entry_t *e = last(&c[v], id);
+          assert_true(fabsf(e->pos.x - q->x) <= 1.0f / 128 + 1e-4f);
+          assert_true(fabsf(e->pos.z - q->z) <= 1.0f / 128 + 1e-4f);
+        }
+      }
+    }
+  }
+  for (int v = 0; v < 3; v++)
+    pz_compact_dispose(&c[v].t);
+}
+
 /* ---- a slow reader with view + compact ------------------------------------
  */
 
@@ -585,6 +673,7 @@ int main(void) {
       T(test_remote_members_in_views),
       T(test_remote_turned_local_keeps_its_short_id),
       T(test_slow_reader_with_view_and_compact_ends_exact),
+      T(test_views_match_the_distances_on_random_walks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
