@@ -109,8 +109,8 @@ static const pz_pos_t *b_pos(const pz_body_t *b) {
   return b->s ? &b->s->pos : &b->rm->pos;
 }
 
-/* Horizontal distance squared. */
-static double d2(const pz_pos_t *a, const pz_pos_t *b) {
+/* Horizontal distance squared, between places as of the tick. */
+static double d2(const pz_xz_t *a, const pz_xz_t *b) {
   double dx = (double)a->x - b->x, dz = (double)a->z - b->z;
   return dx * dx + dz * dz;
 }
@@ -123,6 +123,8 @@ static void view_fit(pz_view_t *v, uint32_t n_bodies) {
     return;
   v->bits = pz_xrealloc(v->bits, words * sizeof(*v->bits));
   memset(v->bits + v->n_words, 0, (words - v->n_words) * sizeof(*v->bits));
+  v->wbits = pz_xrealloc(v->wbits, words * sizeof(*v->wbits));
+  memset(v->wbits + v->n_words, 0, (words - v->n_words) * sizeof(*v->wbits));
   v->n_words = words;
 }
 
@@ -143,8 +145,10 @@ static void view_clear(pz_view_t *v) {
   v->n_in = 0;
   v->n_watch = 0;
   v->scanned = false;
-  if (v->bits)
+  if (v->bits) {
     memset(v->bits, 0, v->n_words * sizeof(*v->bits));
+    memset(v->wbits, 0, v->n_words * sizeof(*v->wbits));
+  }
 }
 
 void pz_interest_session_free(pz_session_t *s) {
@@ -153,6 +157,7 @@ void pz_interest_session_free(pz_session_t *s) {
     return;
   free(v->in);
   free(v->watch);
+  free(v->wbits);
   free(v->bits);
   free(v);
   s->view = NULL;
@@ -323,10 +328,10 @@ pz_shard_result_t pz_shard_view(pz_shard_t *sh, pz_session_t *s, double radius,
 /* Body i moved (or is new) this tick: into its cell and the movers. */
 static void mark_moved(pz_interest_t *it, pz_grid_t *g, uint32_t i,
                        uint64_t tick) {
-  if (i == PZ_GRID_NONE || g->bodies[i].moved)
+  if (i == PZ_GRID_NONE || pz_grid_has_moved(g, i))
     return;
   pz_body_t *b = &g->bodies[i];
-  b->moved = true;
+  pz_grid_set_moved(g, i, true);
   pz_grid_place(g, i, b_pos(b));
   pz_grid_moved(g, i, tick);
   GROW(it->movers, it->n_movers, it->cap_movers);
@@ -376,12 +381,13 @@ typedef struct vctx {
   pz_grid_t *g;
   pz_session_t *s;
   pz_view_t *v;
-  const pz_pos_t *p;
+  const pz_xz_t *p;     /* the viewer's place */
+  const uint64_t *bits; /* v->bits, sized to the grid (view_fit) */
+  uint32_t self;        /* the viewer's short id */
   double r2;
-  double w2;        /* (r + slack)^2, around where it scanned in full */
-  bool all;         /* radius 0: the whole room */
-  bool whole;       /* full entries for everything carried */
-  bool fresh_watch; /* a full scan: the watch list is being rebuilt */
+  double w2;  /* (r + slack)^2, around where it scanned in full */
+  bool all;   /* radius 0: the whole room */
+  bool whole; /* full entries for everything carried */
 } vctx_t;
 
 static void ref(vctx_t *x, uint32_t i, uint32_t kind) {
@@ -395,11 +401,19 @@ static void ref(vctx_t *x, uint32_t i, uint32_t kind) {
 
 /* Body i goes on the watch list (once). */
 static void watch(pz_view_t *v, uint32_t i) {
-  for (uint32_t k = 0; k < v->n_watch; k++)
-    if (v->watch[k] == i)
-      return;
+  uint64_t bit = 1ull << (i % 64);
+  if (v->wbits[i / 64] & bit)
+    return;
+  v->wbits[i / 64] |= bit;
   GROW(v->watch, v->n_watch, v->cap_watch);
   v->watch[v->n_watch++] = i;
+}
+
+/* Takes watch[k] off the list. */
+static void unwatch_at(pz_view_t *v, uint32_t k) {
+  uint32_t i = v->watch[k];
+  v->wbits[i / 64] &= ~(1ull << (i % 64));
+  v->watch[k] = v->watch[--v->n_watch];
 }
 
 /* Body i may enter the view. One that does not and stands within
@@ -407,29 +421,27 @@ static void watch(pz_view_t *v, uint32_t i) {
  * invariant is that every member out of view and off the watch list is
  * farther than r + slack from there, so farther than r from a viewer that
  * has walked less than slack since. */
-static void consider(vctx_t *x, uint32_t i) {
-  if (pz_view_has(x->v, i))
-    return;
-  if (i == x->s->vidx) {
+static void consider_out(vctx_t *x, uint32_t i) {
+  if (i == x->self) {
     if (!x->s->has_seq) /* ROOM placed it; no entry tells it more */
       return;
   } else if (!x->all) {
-    const pz_pos_t *q = b_pos(&x->g->bodies[i]);
+    const pz_xz_t *q = &x->g->xz[i];
     if (d2(x->p, q) > x->r2) {
       double dx = (double)q->x - x->v->scan_x, dz = (double)q->z - x->v->scan_z;
-      if (dx * dx + dz * dz <= x->w2) {
-        if (x->fresh_watch) { /* a full scan: nobody is on it twice */
-          GROW(x->v->watch, x->v->n_watch, x->v->cap_watch);
-          x->v->watch[x->v->n_watch++] = i;
-        } else {
-          watch(x->v, i);
-        }
-      }
+      if (dx * dx + dz * dz <= x->w2)
+        watch(x->v, i);
       return;
     }
   }
   view_add(x->v, i);
   ref(x, i, PZ_ENT_FULL);
+}
+
+/* The common case, inline: most candidates are in view already. */
+static inline void consider(vctx_t *x, uint32_t i) {
+  if (!(x->bits[i / 64] >> (i % 64) & 1))
+    consider_out(x, i);
 }
 
 static void scan_cell(vctx_t *x, const pz_cell_t *c, bool everyone) {
@@ -452,9 +464,9 @@ static void scan_square(vctx_t *x, double ox, double oz, double radius,
           cz1 = pz_grid_coord(g, oz + radius);
   double span = (double)(cx1 - cx0 + 1) * (double)(cz1 - cz0 + 1);
   if (span > g->n_cells) { /* a radius wider than the crowd */
-    pz_cell_t *c, *tmp;
-    HASH_ITER(hh, g->cells, c, tmp) {
-      if (c->cx >= cx0 && c->cx <= cx1 && c->cz >= cz0 && c->cz <= cz1)
+    for (uint32_t k = 0; k < g->n_slots; k++) {
+      const pz_cell_t *c = g->slots[k];
+      if (c && c->cx >= cx0 && c->cx <= cx1 && c->cz >= cz0 && c->cz <= cz1)
         scan_cell(x, c, everyone);
     }
     return;
@@ -472,18 +484,19 @@ static pz_payload_t *build(pz_shard_t *sh, pz_grid_t *g, const pz_view_t *v,
                            int kind) {
   pz_interest_t *it = sh->interest;
   msgpack_packer *pk = pz_wire_begin(&sh->wire);
-  if (v->compact) {
-    size_t total = 0;
-    for (uint32_t k = 0; k < it->n_refs; k++)
-      total += g->bodies[it->refs[k].idx].len[it->refs[k].kind];
+  size_t total = 0;
+  for (uint32_t k = 0; k < it->n_refs; k++)
+    total += g->bodies[it->refs[k].idx].len[it->refs[k].kind];
+  if (v->compact)
     pz_enc_state_c_begin(pk, sh->tick, it->n_refs, total);
-  } else {
+  else
     pz_enc_state_begin(pk, sh->tick, it->n_refs);
-  }
+  uint8_t *out = pz_wire_append(&sh->wire, total);
   for (uint32_t k = 0; k < it->n_refs; k++) {
     const pz_body_t *b = &g->bodies[it->refs[k].idx];
     uint32_t kind_k = it->refs[k].kind;
-    pk->callback(pk->data, it->ents.data + b->off[kind_k], b->len[kind_k]);
+    memcpy(out, it->ents.data + b->off[kind_k], b->len[kind_k]);
+    out += b->len[kind_k];
   }
   sh->stats.state_frames++;
   sh->stats.state_entries += it->n_refs;
@@ -534,7 +547,7 @@ static void take_all(vctx_t *x, double out2) {
     if (i == x->s->vidx) {
       if (x->s->has_seq)
         view_add(x->v, i);
-    } else if (x->all || d2(x->p, b_pos(&g->bodies[i])) <= out2) {
+    } else if (x->all || d2(x->p, &g->xz[i]) <= out2) {
       view_add(x->v, i);
     } else {
       GROW(x->it->aways, x->it->n_aways, x->it->cap_aways);
@@ -549,7 +562,6 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
   pz_view_t *v = s->view;
   if (s->vidx == PZ_GRID_NONE)
     return;
-  const pz_body_t *me = &g->bodies[s->vidx];
   double out = v->radius * PZ_VIEW_HYSTERESIS;
   double slack = v->radius / 4 < 8 ? v->radius / 4 : 8;
   vctx_t x = {.sh = sh,
@@ -557,13 +569,15 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
               .g = g,
               .s = s,
               .v = v,
-              .p = b_pos(me),
+              .p = &g->xz[s->vidx],
+              .self = s->vidx,
               .r2 = v->radius * v->radius,
               .w2 = (v->radius + slack) * (v->radius + slack),
               .all = v->radius == 0,
               .whole = v->changed};
-  bool moving = me->moved || v->fresh || v->changed;
+  bool moving = pz_grid_has_moved(g, s->vidx) || v->fresh || v->changed;
   view_fit(v, g->n_bodies);
+  x.bits = v->bits;
   it->n_refs = it->n_aways = 0;
   if (v->from_all)
     take_all(&x, out * out);
@@ -571,11 +585,11 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
   /* Those in view: gone past 1.25 r, or carried when they moved. */
   for (uint32_t k = 0; k < v->n_in;) {
     uint32_t i = v->in[k];
-    const pz_body_t *b = &g->bodies[i];
-    if (!x.all && i != s->vidx && (moving || b->moved) &&
-        d2(x.p, b_pos(b)) > out * out) {
+    bool moved = pz_grid_has_moved(g, i);
+    if (!x.all && i != s->vidx && (moving || moved) &&
+        d2(x.p, &g->xz[i]) > out * out) {
       GROW(it->aways, it->n_aways, it->cap_aways);
-      it->aways[it->n_aways++] = b_id(b);
+      it->aways[it->n_aways++] = b_id(&g->bodies[i]);
       view_del_at(v, k);
       if (v->scanned) /* the viewer may walk back to it */
         watch(v, i);
@@ -583,7 +597,7 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
     }
     if (x.whole)
       ref(&x, i, PZ_ENT_FULL);
-    else if (b->moved)
+    else if (moved)
       ref(&x, i, PZ_ENT_DELTA);
     k++;
   }
@@ -599,8 +613,8 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
   } else {
     double dx = x.p->x - v->scan_x, dz = x.p->z - v->scan_z;
     if (!v->scanned || (moving && dx * dx + dz * dz > slack * slack)) {
-      x.fresh_watch = true; /* a full scan, from here */
-      v->n_watch = 0;
+      while (v->n_watch) /* a full scan, from here */
+        unwatch_at(v, v->n_watch - 1);
       v->scanned = true;
       v->scan_x = x.p->x;
       v->scan_z = x.p->z;
@@ -611,7 +625,7 @@ static void view_tick(pz_shard_t *sh, pz_room_t *r, pz_session_t *s) {
       for (uint32_t k = 0; k < v->n_watch;) {
         uint32_t i = v->watch[k];
         if (!pz_grid_used(g, i) || pz_view_has(v, i)) { /* left, or in */
-          v->watch[k] = v->watch[--v->n_watch];
+          unwatch_at(v, k);
           continue;
         }
         consider(&x, i);
@@ -658,5 +672,5 @@ void pz_interest_tick(pz_shard_t *sh, pz_room_t *r) {
     b->based = pz_compact_quantize(b_pos(b), b_seq(b), &b->base);
   }
   for (uint32_t k = 0; k < it->n_movers; k++)
-    g->bodies[it->movers[k]].moved = false;
+    pz_grid_set_moved(g, it->movers[k], false);
 }

@@ -33,6 +33,7 @@ typedef struct pz_view {
   double scan_x, scan_z;
   uint32_t *watch;
   uint32_t n_watch, cap_watch;
+  uint64_t *wbits; /* the watch list as a set, n_words words like bits */
 } pz_view_t;
 
 static inline bool pz_view_has(const pz_view_t *v, uint32_t i) {
