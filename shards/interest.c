@@ -17,8 +17,9 @@
  *     found between r and r + slack (its watch list). Until the viewer
  *     has walked `slack` away from where it scanned, no member that stood
  *     still can come within r but those: the tick looks only at them and
- *     at the movers of the cells within r. A member that enters is
- *     carried in full. Slack is a quarter of the radius, at most 8 units:
+ *     at the movers of the cells within r + slack of where it scanned
+ *     (which watches those of them that come near). A member that enters
+ *     is carried in full. Slack is a quarter of the radius, at most 8 units:
  *     a walker rescans every 6 to 12 ticks, and watches about as many
  *     members as stand in a ring of that width.
  * So the tick's work grows with viewers times the members near each, and
