@@ -15,7 +15,7 @@ import pytest
 
 from compact import View
 from plaza_client import (ERROR, JOIN, MOVE, ROOM, STATE, WELCOME,
-                          E_INVALID_ARGUMENT, Client, async_test, http_get, metric,
+                          E_INVALID_ARGUMENT, E_RATE_LIMITED, Client, async_test, http_get, metric,
                           room_on_shard)
 from rawws import RawWS
 
@@ -228,6 +228,16 @@ async def test_bad_view_options_error_6_and_change_nothing(plaza):
     got = [m for m in await viewer.collect(0.3) if m[0] in (STATE, STATE_C)]
     ids = {e[0] for m in got for e in m[2]}
     assert got and all(m[0] == STATE for m in got) and near.id in ids and far.id not in ids
+
+
+@async_test
+async def test_view_shares_the_app_rate_limit(plaza):
+    srv = plaza(max_speed=0, app_rate=1, app_burst=3)
+    c = await Client.joined(srv, "rate", name="slider")
+    for r in range(6):  # a radius slider dragged
+        await c.send(VIEW_OP, {"radius": 10 + r})
+    e = await c.wait_error(E_RATE_LIMITED)
+    assert e[3] == VIEW_OP, e
 
 
 @async_test
