@@ -14,13 +14,20 @@
 #                       each; bench/results/<date>-scaleout/ and a section of
 #                       docs/benchmarks.md (< 10 min). PLAZA_REDIS_BIN=path
 #                       picks the plaza binary with --redis for two nodes.
+#   make bench-event    issue 18: 300 walkers in one room with VIEW radius 40,
+#                       compact on and off, against the whole room and the
+#                       Socket.io peer; 1,000 with view + compact against
+#                       social 1,000; 1,000 on two nodes + redis-server;
+#                       3 runs each; bench/results/<date>-event/, a section
+#                       of docs/benchmarks.md and docs/bench-event.svg
+#                       (< 20 min)
 #
 # The server runs on CPU 0, the bench on CPU 1 (taskset): nothing else
 # should be busy on the machine meanwhile.
 
 BENCH_RUN := bench/run/bench.py
 
-.PHONY: bench bench-quick bench-scaleout bench-deps
+.PHONY: bench bench-quick bench-scaleout bench-event bench-deps
 
 # gnuplot draws the SVG curves; installed only when missing.
 bench-deps:
@@ -40,3 +47,6 @@ bench-quick: all peer-socketio-install
 
 bench-scaleout: all peer-socketio-install
 	/usr/bin/python3 $(BENCH_RUN) --scaleout $(if $(PLAZA_REDIS_BIN),--plaza-redis-bin $(PLAZA_REDIS_BIN))
+
+bench-event: all peer-socketio-install bench-deps
+	/usr/bin/python3 bench/run/event.py

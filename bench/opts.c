@@ -24,11 +24,16 @@ static const char usage[] =
     "                         several (comma-separated or repeated): nodes,\n"
     "                         client i connects to URL i mod N (round robin)\n"
     "  --proto plaza|socketio wire protocol (plaza)\n"
-    "  --scenario NAME        social|crowd|idle|churn (social)\n"
+    "  --scenario NAME        social|crowd|idle|churn|event (social)\n"
     "  --clients N            simulated clients (preset)\n"
     "  --room-size S          members per room (preset)\n"
     "  --move-hz R            MOVE per second per client, 0: none (preset)\n"
     "  --chat-per-min C       CHAT per minute per client (preset)\n"
+    "  --view-radius R        VIEW radius each client asks for; 0: no VIEW\n"
+    "                         unless --compact (event: 40)\n"
+    "  --compact on|off       VIEW compact: STATE_C (event: on)\n"
+    "  --area A               walkers start and stay in a square of side A\n"
+    "                         around the origin (event: 400; else the world)\n"
     "  --ramp S               seconds to connect everyone (5)\n"
     "  --duration S           measured seconds after the ramp (20; 10 per\n"
     "                         step with --find-capacity)\n"
@@ -138,7 +143,8 @@ void pz_bench_opts_dispose(pz_bench_opts_t *o) {
 int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
   /* Explicit flags override the preset: remember which were given. */
   bool has_clients = false, has_room = false, has_hz = false, has_chat = false,
-       has_duration = false;
+       has_duration = false, has_radius = false, has_compact = false,
+       has_area = false, has_sample = false;
   double d;
 
   memset(o, 0, sizeof(*o));
@@ -202,6 +208,22 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
       if (!num(v, 0, 6000, &o->chat_per_min))
         return bad(f, v);
       has_chat = true;
+    } else if (!strcmp(f, "--view-radius")) {
+      NEED();
+      if (!num(v, 0, 1e9, &o->view_radius))
+        return bad(f, v);
+      has_radius = true;
+    } else if (!strcmp(f, "--compact")) {
+      NEED();
+      if (strcmp(v, "on") && strcmp(v, "off"))
+        return bad(f, v);
+      o->compact = !strcmp(v, "on");
+      has_compact = true;
+    } else if (!strcmp(f, "--area")) {
+      NEED();
+      if (!num(v, 0, 19980, &o->area))
+        return bad(f, v);
+      has_area = true;
     } else if (!strcmp(f, "--ramp")) {
       NEED();
       if (!num(v, 0, 3600, &o->ramp_s))
@@ -223,6 +245,7 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
       NEED();
       if (!u32(v, 0, 100000, &o->sample))
         return bad(f, v);
+      has_sample = true;
     } else if (!strcmp(f, "--local-ips")) {
       NEED();
       if (!u32(v, 1, 254, &o->local_ips))
@@ -289,13 +312,26 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
   } else if (!strcmp(o->scenario, "churn")) {
     o->scen = PZ_SCEN_CHURN;
     o->churn = true;
+  } else if (!strcmp(o->scenario, "event")) {
+    /* One room, every client in it, spread over a square and walking,
+     * each seeing those within its radius. */
+    o->scen = PZ_SCEN_EVENT;
+    chat = 0;
+    if (!has_radius)
+      o->view_radius = 40;
+    if (!has_compact)
+      o->compact = true;
+    if (!has_area)
+      o->area = 400;
+    if (!has_sample)
+      o->sample = 20;
   } else {
     return bad("--scenario", o->scenario);
   }
   if (!has_clients)
     o->clients = clients;
   if (!has_room)
-    o->room_size = room;
+    o->room_size = o->scen == PZ_SCEN_EVENT ? o->clients : room;
   if (!has_hz)
     o->move_hz = hz;
   if (!has_chat)
@@ -304,6 +340,11 @@ int pz_bench_opts_parse(pz_bench_opts_t *o, int argc, char **argv) {
     o->duration_s = 10; /* each step is a full run: keep steps short */
   if (o->find_capacity && o->max < o->start)
     return bad("--max", "below --start");
+  if (o->scen == PZ_SCEN_EVENT && !has_room && o->find_capacity)
+    o->room_size = o->max; /* one room at every step */
+  /* A sampled receiver marks the moves it expects in a 64-bit mask. */
+  if (pz_bench_view(o) && o->sample > 64)
+    return bad("--sample", "at most 64 with a VIEW");
 
   bool sio = !strcmp(o->proto_name, "socketio");
   o->proto = sio ? &pz_bench_proto_socketio : &pz_bench_proto_plaza;

@@ -16,6 +16,7 @@ enum pz_bench_scenario {
   PZ_SCEN_CROWD,
   PZ_SCEN_IDLE,
   PZ_SCEN_CHURN,
+  PZ_SCEN_EVENT,
 };
 
 #define PZ_BENCH_MAX_URLS 64 /* --url: nodes one run drives */
@@ -51,6 +52,13 @@ typedef struct pz_bench_opts {
   double p99_ms;
   uint32_t start, step, max;
   bool churn;
+  /* VIEW (protocol 1.1): the radius each client asks for (0: none sent
+   * unless compact), STATE_C or not, and the side of the square the
+   * walkers keep to (0: the whole world, as the other scenarios). A client
+   * with a view walks on the (x, z) plane, where views are measured. */
+  double view_radius;
+  bool compact;
+  double area;
   bool progress; /* the one-a-second line on stderr */
   uint64_t seed;
   char run_id[16]; /* in room names, so runs against one server never mix */
@@ -70,6 +78,11 @@ int pz_bench_opts_add_urls(pz_bench_opts_t *o, const char *list);
 /* Adds the comma-separated PID or LABEL=PID items of `list` to o.
  * Returns 0, or -1 when an item is malformed or there are too many. */
 int pz_bench_opts_add_pids(pz_bench_opts_t *o, const char *list);
+
+/* True when clients send VIEW. */
+static inline bool pz_bench_view(const pz_bench_opts_t *o) {
+  return o->view_radius > 0 || o->compact;
+}
 
 /* Which URL client gidx connects to. */
 static inline uint32_t pz_bench_node_of(const pz_bench_opts_t *o,

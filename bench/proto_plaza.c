@@ -1,11 +1,17 @@
 /*
  * plaza protocol v1 for the bench (see proto.h and /work/shared/protocol.md):
- * HELLO (with resume in churn), JOIN on WELCOME, then MOVE and CHAT.
+ * HELLO (with resume in churn), VIEW when asked for (protocol 1.1) and
+ * JOIN on WELCOME, then MOVE and CHAT.
  *
  * STATE is read with the in-place reader (mpr.h), as it is the message a
  * sampled client reads ~30 times a second; the rare messages (WELCOME,
  * ROOM, CHAT, ERROR) go through the shared codec, pz_decode_server().
+ * STATE_C goes through the codec too (pz_compact_decode, with the
+ * client's table of short ids); a client that only counts reads its
+ * header.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mpr.h"
@@ -38,6 +44,11 @@ static void plaza_open(pz_bench_client_t *c) {
 }
 
 static void send_join(pz_bench_client_t *c) {
+  const pz_bench_opts_t *o = c->w->o;
+  if (pz_bench_view(o)) { /* it holds across JOINs: before the first */
+    pz_enc_view(pz_sim_enc_begin(c), o->view_radius, o->compact);
+    pz_sim_enc_send(c, PZ_WSF_BINARY);
+  }
   msgpack_packer *pk = pz_sim_enc_begin(c);
   pz_enc_join(pk, pz_str_c(c->room->name));
   pz_sim_enc_send(c, PZ_WSF_BINARY);
@@ -58,6 +69,7 @@ static void read_state(pz_bench_client_t *c, const uint8_t *p, size_t n) {
   pz_sim_state(c, count);
   if (!c->sampled || !c->present)
     return;
+  pz_sim_state_bytes(c, count, n);
   uint64_t now = pz_sim_now();
   for (uint32_t i = 0; i < count; i++) {
     uint32_t six;
@@ -74,6 +86,29 @@ static void read_state(pz_bench_client_t *c, const uint8_t *p, size_t n) {
       }
     pz_sim_state_entry(c, id, seq, now);
   }
+}
+
+/* [14, tick, n, entries], read against the client's table. */
+static void read_state_c(pz_bench_client_t *c, pz_smsg_t *m, size_t len) {
+  pz_sim_state(c, (uint32_t)m->u.state.n);
+  if (c->ctab == NULL) {
+    if ((c->ctab = malloc(sizeof(*c->ctab))) == NULL) {
+      fprintf(stderr, "plaza-bench: out of memory\n");
+      abort();
+    }
+    pz_compact_init(c->ctab);
+  }
+  if (pz_compact_decode(c->ctab, m, &c->w->zone) != 0) {
+    pz_sim_bad(c);
+    return;
+  }
+  if (!c->sampled || !c->present)
+    return;
+  pz_sim_state_bytes(c, (uint32_t)m->u.state.n, len);
+  uint64_t now = pz_sim_now();
+  for (size_t i = 0; i < m->u.state.n; i++)
+    pz_sim_state_entry(c, m->u.state.entries[i].id, m->u.state.entries[i].seq,
+                       now);
 }
 
 static void plaza_message(pz_bench_client_t *c, int opcode, const uint8_t *p,
@@ -102,6 +137,8 @@ static void plaza_message(pz_bench_client_t *c, int opcode, const uint8_t *p,
       send_join(c);
     break;
   case PZ_S_ROOM: {
+    if (c->ctab) /* a view starts over at ROOM */
+      pz_compact_reset(c->ctab);
     const pz_pos_t *own = NULL;
     for (size_t i = 0; i < m.u.room.n_members; i++)
       if (m.u.room.members[i].id == c->id)
@@ -118,6 +155,12 @@ static void plaza_message(pz_bench_client_t *c, int opcode, const uint8_t *p,
     break;
   case PZ_S_ERROR:
     pz_sim_error(c, pz_errk_of_code(m.u.error.code));
+    break;
+  case PZ_S_STATE_C:
+    read_state_c(c, &m, n);
+    break;
+  case PZ_S_AWAY:
+    pz_sim_away(c, (uint32_t)m.u.away.n);
     break;
   default:
     break; /* JOINED, LEFT, PONG, WHISPER: nothing to measure */
@@ -143,6 +186,16 @@ static bool plaza_want_full(pz_bench_client_t *c, int opcode,
     return false;
   case PZ_S_CHAT:
     pz_sim_chat_seen(c, pz_mpr_uint(&r, &v) == 0 ? v : 0);
+    return false;
+  case PZ_S_STATE_C: /* [14, tick, n, entries]: n is all it counts */
+    if (pz_mpr_uint(&r, &v) != 0 || pz_mpr_uint(&r, &v) != 0)
+      return true;
+    pz_sim_state(c, (uint32_t)v);
+    return false;
+  case PZ_S_AWAY:
+    if (pz_mpr_array(&r, &count) != 0)
+      return true;
+    pz_sim_away(c, count);
     return false;
   case PZ_S_JOINED:
   case PZ_S_LEFT:

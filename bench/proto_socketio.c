@@ -18,6 +18,7 @@
 #include "sim.h"
 #include "sio.h"
 #include "stats.h"
+#include "worker.h"
 #include "wsf.h"
 
 enum {
@@ -50,7 +51,7 @@ static void sio_open(pz_bench_client_t *c) {
   c->pstate = SIO_WAIT_OPEN; /* the server speaks first */
 }
 
-static void read_state(pz_bench_client_t *c, pz_mpr_t *arg) {
+static void read_state(pz_bench_client_t *c, pz_mpr_t *arg, size_t len) {
   uint64_t tick;
   uint32_t count;
 
@@ -61,6 +62,7 @@ static void read_state(pz_bench_client_t *c, pz_mpr_t *arg) {
   pz_sim_state(c, count);
   if (!c->sampled || !c->present)
     return;
+  pz_sim_state_bytes(c, count, len);
   uint64_t now = pz_sim_now();
   for (uint32_t i = 0; i < count; i++) {
     uint64_t id, seq;
@@ -91,6 +93,15 @@ static void on_welcome(pz_bench_client_t *c, pz_mpr_t *arg) {
     goto bad;
   pz_sim_welcome(c, id, NULL, 0, false);
   c->pstate = SIO_WAIT_ROOM;
+  if (c->w->o->view_radius > 0) { /* the peer's view: {radius} */
+    msgpack_packer *mp = pz_sim_enc_begin(c);
+    pz_sio_enc_event_begin(mp, "view", true);
+    msgpack_pack_map(mp, 1);
+    msgpack_pack_str_with_body(mp, "radius", 6);
+    msgpack_pack_double(mp, c->w->o->view_radius);
+    pz_sio_enc_event_end(mp);
+    pz_sim_enc_send(c, PZ_WSF_BINARY);
+  }
   send_event_str(c, "join", c->room->name, strlen(c->room->name));
   return;
 bad:
@@ -177,7 +188,7 @@ static void sio_message(pz_bench_client_t *c, int opcode, const uint8_t *p,
   if (n > sizeof(state_head) &&
       memcmp(p, state_head, sizeof(state_head)) == 0) {
     pz_mpr_init(&arg, p + sizeof(state_head), n - sizeof(state_head));
-    read_state(c, &arg);
+    read_state(c, &arg, n);
     return;
   }
   if (pz_sio_decode(p, n, &pk) != 0) {
@@ -219,8 +230,14 @@ static void sio_message(pz_bench_client_t *c, int opcode, const uint8_t *p,
   if (!has_arg)
     return; /* no event of interest comes without an argument */
   if (pz_sio_name_is(name, name_len, "state"))
-    read_state(c, &arg);
-  else if (pz_sio_name_is(name, name_len, "chat"))
+    read_state(c, &arg, n);
+  else if (pz_sio_name_is(name, name_len, "away")) {
+    uint32_t k;
+    if (pz_mpr_array(&arg, &k) == 0)
+      pz_sim_away(c, k);
+    else
+      pz_sim_bad(c);
+  } else if (pz_sio_name_is(name, name_len, "chat"))
     on_chat(c, &arg);
   else if (pz_sio_name_is(name, name_len, "welcome") &&
            c->pstate == SIO_WAIT_WELCOME)

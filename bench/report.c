@@ -50,6 +50,15 @@ void pz_report_figures(const pz_bench_opts_t *o, const pz_bench_run_t *run,
   f->lag_mean_ms =
       r->win.lag_n ? (double)r->win.lag_sum_us / (double)r->win.lag_n / 1000.0
                    : 0;
+  f->entries_per_state = r->win.state_msgs ? (double)r->win.state_entries /
+                                                 (double)r->win.state_msgs
+                                           : 0;
+  f->bytes_per_entry = r->win.state_entries_sampled
+                           ? (double)r->win.state_bytes_sampled /
+                                 (double)r->win.state_entries_sampled
+                           : -1;
+  f->aways_per_client_s =
+      n > 0 && r->wall_s > 0 ? (double)r->win.aways / n / r->wall_s : 0;
   (void)o;
 }
 
@@ -199,9 +208,16 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
             o->n_urls);
   fprintf(out,
           "%u clients in rooms of %u, %.0f moves/s and %.1f chats/min each; "
-          "ramp %.1f s, measured %.1f s; %u thread%s, %u sampled per room\n\n",
+          "ramp %.1f s, measured %.1f s; %u thread%s, %u sampled per room\n",
           run->clients, o->room_size, o->move_hz, o->chat_per_min, o->ramp_s,
           f.measured_s, o->threads, o->threads > 1 ? "s" : "", o->sample);
+  if (pz_bench_view(o))
+    fprintf(out, "VIEW radius %g, compact %s", o->view_radius,
+            o->compact ? "on" : "off");
+  if (o->area > 0)
+    fprintf(out, "%swalking in a square of side %g",
+            pz_bench_view(o) ? "; " : "", o->area);
+  fputs(pz_bench_view(o) || o->area > 0 ? "\n\n" : "\n", out);
   fprintf(out, "connections        attempted %llu, made %llu, failed %llu",
           (unsigned long long)f.attempted, (unsigned long long)f.made,
           (unsigned long long)f.failed);
@@ -224,6 +240,12 @@ void pz_report_table(FILE *out, const pz_bench_opts_t *o,
           (unsigned long long)r->win.state_entries,
           f.measured_s > 0 ? (double)r->win.state_entries / f.measured_s : 0,
           (unsigned long long)r->win.state_entries_sampled);
+  fprintf(out, "per STATE          %.1f entries", f.entries_per_state);
+  if (f.bytes_per_entry >= 0)
+    fprintf(out, ", %.2f bytes per entry (sampled clients)", f.bytes_per_entry);
+  if (pz_bench_view(o))
+    fprintf(out, "; AWAY %.2f members per client-second", f.aways_per_client_s);
+  fputc('\n', out);
   if (f.delivered_ratio >= 0)
     fprintf(out,
             "delivered          %.4f (%llu of %llu moves x sampled "
@@ -502,7 +524,12 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
           "\"lazy_ms\": %u, \"drain_s\": ",
           o->threads, o->sample, o->local_ips, o->lazy_ms);
   jnum(f, o->drain_s);
-  fprintf(f, ", \"seed\": %llu},\n", (unsigned long long)o->seed);
+  fprintf(f,
+          ", \"seed\": %llu, \"view_radius\": ", (unsigned long long)o->seed);
+  jnum(f, o->view_radius);
+  fprintf(f, ", \"compact\": %s, \"area\": ", o->compact ? "true" : "false");
+  jnum(f, o->area);
+  fputs("},\n", f);
   fprintf(f,
           " \"connections\": {\"attempted\": %llu, \"made\": %llu, "
           "\"failed\": %llu, \"pending\": %llu, \"no_fd\": %llu, "
@@ -526,7 +553,17 @@ static void json_run(FILE *f, const pz_bench_opts_t *o,
           (unsigned long long)r->win.state_entries,
           (unsigned long long)r->win.state_msgs,
           (unsigned long long)r->win.state_entries_sampled);
-  fputs(" \"moves_delivered_ratio\": ", f);
+  fputs(" \"state_entries_per_msg\": ", f);
+  jnum(f, g.entries_per_state);
+  fputs(", \"state_bytes_per_entry\": ", f);
+  json_opt_num(f, g.bytes_per_entry >= 0, g.bytes_per_entry);
+  fprintf(f,
+          ", \"state_bytes_sampled\": %llu, \"aways\": %llu, "
+          "\"aways_per_client_s\": ",
+          (unsigned long long)r->win.state_bytes_sampled,
+          (unsigned long long)r->win.aways);
+  jnum(f, g.aways_per_client_s);
+  fputs(",\n \"moves_delivered_ratio\": ", f);
   if (g.delivered_ratio >= 0)
     fprintf(f, "%.6f", g.delivered_ratio);
   else

@@ -49,6 +49,10 @@ typedef struct pz_bench_fig {
   double server_syscw_per_client_s;
   double bench_cpu_pct;
   double skipped_pct, lag_mean_ms;
+  /* Entries per STATE / STATE_C (every client), bytes per entry of those
+   * the sampled clients read (< 0: none), members named AWAY per client
+   * per second. */
+  double entries_per_state, bytes_per_entry, aways_per_client_s;
 } pz_bench_fig_t;
 
 void pz_report_figures(const pz_bench_opts_t *o, const pz_bench_run_t *run,

@@ -33,6 +33,33 @@ static const pz_bench_proto_t *proto(const pz_bench_client_t *c) {
   return c->w->o->proto;
 }
 
+/* With a VIEW: the distance within which a receiver surely sees a move
+ * (sim.h), squared; 0 without one. */
+static double sure2(const pz_bench_opts_t *o) {
+  if (o->view_radius <= 0)
+    return 0;
+  double margin = 0.2 * o->view_radius > 4 ? 0.2 * o->view_radius : 4;
+  double d = o->view_radius - margin;
+  return d > 0 ? d * d : 0;
+}
+
+/* Moves of m with seq in [lo, hi] that receiver slot k was expected to
+ * see: all of them without a VIEW, else those whose mask names k (moves
+ * older than the ring are not known any more: none). */
+static uint64_t expected_of(const pz_bench_client_t *m, uint32_t k, uint64_t lo,
+                            uint64_t hi) {
+  if (hi < lo)
+    return 0;
+  if (m->expect == NULL)
+    return hi - lo + 1;
+  if (m->seq >= PZ_SENT_RING && lo < m->seq - PZ_SENT_RING + 1)
+    lo = m->seq - PZ_SENT_RING + 1;
+  uint64_t n = 0;
+  for (uint64_t s = lo; s <= hi; s++)
+    n += m->expect[s & RING_MASK] >> k & 1;
+  return n;
+}
+
 size_t pz_sim_name(const pz_bench_client_t *c, char *buf, size_t cap) {
   int n = snprintf(buf, cap, "b%" PRIu32, c->gidx);
   return n < 0 ? 0 : (size_t)n;
@@ -75,8 +102,7 @@ static void leave_present(pz_bench_client_t *c) {
     if (m == NULL || m == c)
       continue;
     uint64_t lo = c->seen[i] + 1 > m->win_lo ? c->seen[i] + 1 : m->win_lo;
-    if (m->win_hi >= lo)
-      w->expected -= m->win_hi - lo + 1;
+    w->expected -= expected_of(m, c->slot, lo, m->win_hi);
   }
 }
 
@@ -134,8 +160,22 @@ void pz_sim_room(pz_bench_client_t *c, const pz_pos_t *own_pos) {
   if (!c->sampled && o->lazy_ms > 0)
     pz_wsc_set_lazy(&c->ws, true); /* nobody times its messages */
 
-  pz_walk_init(&c->walk, o->seed ^ ((uint64_t)c->gidx << 20) ^ c->cycles,
-               own_pos ? own_pos->x : 0, own_pos ? own_pos->y : 0);
+  uint64_t seed = o->seed ^ ((uint64_t)c->gidx << 20) ^ c->cycles;
+  if (o->area > 0) { /* spread over the square: the first MOVE spawns there */
+    uint64_t r = pz_rng_seed(seed ^ 0x5eed);
+    double h = o->area / 2;
+    pz_walk_init(&c->walk, seed, pz_rng_range(&r, -h, h),
+                 pz_rng_range(&r, -h, h));
+    pz_walk_set_area(&c->walk, h);
+  } else {
+    pz_walk_init(&c->walk, seed, own_pos ? own_pos->x : 0,
+                 own_pos ? own_pos->y : 0);
+  }
+  if (pz_bench_view(o) && c->expect == NULL &&
+      (c->expect = calloc(PZ_SENT_RING, sizeof(*c->expect))) == NULL) {
+    fprintf(stderr, "plaza-bench: out of memory\n");
+    abort();
+  }
   if (o->move_hz > 0 && c->sent == NULL &&
       (c->sent = calloc(PZ_SENT_RING, sizeof(*c->sent))) == NULL) {
     fprintf(stderr, "plaza-bench: out of memory\n");
@@ -155,6 +195,16 @@ void pz_sim_state(pz_bench_client_t *c, uint32_t n) {
   c->w->cum.state_entries += n;
 }
 
+void pz_sim_state_bytes(pz_bench_client_t *c, uint32_t n, size_t len) {
+  (void)n;
+  c->w->cum.state_msgs_sampled++;
+  c->w->cum.state_bytes_sampled += len;
+}
+
+void pz_sim_away(pz_bench_client_t *c, uint32_t n) {
+  c->w->cum.aways += n;
+}
+
 void pz_sim_state_entry(pz_bench_client_t *c, uint64_t id, uint64_t seq,
                         uint64_t now_ns) {
   pz_bench_worker_t *w = c->w;
@@ -170,8 +220,7 @@ void pz_sim_state_entry(pz_bench_client_t *c, uint64_t id, uint64_t seq,
   /* Every move of m with seq in (seen, seq] is acknowledged. */
   uint64_t lo = *seen + 1 > m->win_lo ? *seen + 1 : m->win_lo;
   uint64_t hi = seq < m->win_hi ? seq : m->win_hi;
-  if (hi >= lo)
-    w->delivered += hi - lo + 1;
+  w->delivered += expected_of(m, c->slot, lo, hi);
   *seen = seq;
   /* The latency of the move this entry shows. */
   if (m->sent != NULL && seq <= m->seq && m->seq - seq < PZ_SENT_RING) {
@@ -291,6 +340,26 @@ void pz_sim_timed(pz_bench_client_t *c, uint64_t now) {
   }
 }
 
+/* Marks in c's ring which sampled members of its room are within the
+ * sure distance of move seq; returns how many. */
+static uint64_t expect_mask(pz_bench_client_t *c, uint64_t seq, double d2) {
+  pz_bench_room_t *room = c->room;
+  uint32_t k_max = c->w->o->sample < room->cap ? c->w->o->sample : room->cap;
+  uint64_t mask = 0, n = 0;
+  for (uint32_t k = 0; k < k_max; k++) {
+    pz_bench_client_t *r = room->members[k];
+    if (r == NULL || r == c || !r->present || !r->sampled)
+      continue;
+    double dx = r->px - c->px, dz = r->pz - c->pz;
+    if (dx * dx + dz * dz <= d2) {
+      mask |= 1ull << k;
+      n++;
+    }
+  }
+  c->expect[seq & RING_MASK] = mask;
+  return n;
+}
+
 void pz_sim_activity(pz_bench_client_t *c, uint64_t now, uint64_t due) {
   pz_bench_worker_t *w = c->w;
   const pz_bench_opts_t *o = w->o;
@@ -309,15 +378,22 @@ void pz_sim_activity(pz_bench_client_t *c, uint64_t now, uint64_t due) {
       w->cum.moves_skipped++; /* the server is not reading */
     } else {
       pz_pos_t pos = pz_walk_step(&c->walk, w->period_s);
+      if (o->area > 0 || pz_bench_view(o)) /* views are on (x, z) */
+        pos = (pz_pos_t){pos.x, 0, pos.y, pos.yaw};
       uint64_t seq = c->seq + 1, t = uv_hrtime();
       c->sent[seq & RING_MASK] = pz_worker_us(w, t);
       c->seq = seq; /* before sending: a reply may come back at once */
       if (proto(c)->send_move(c, seq, &pos) == 0) {
         w->cum.moves_sent++;
+        c->px = pos.x;
+        c->pz = pos.z;
+        uint64_t n =
+            c->room->n_sampled_present - (c->sampled && c->present ? 1 : 0);
+        if (c->expect) /* who is near enough to be sure to see it */
+          n = expect_mask(c, seq, sure2(o));
         if (w->win_open) {
           c->win_hi = seq;
-          w->expected +=
-              c->room->n_sampled_present - (c->sampled && c->present ? 1 : 0);
+          w->expected += n;
         }
       } else {
         c->seq = seq - 1; /* not sent: not a move */

@@ -15,6 +15,13 @@
  *    the number of sampled members present in the room then (the mover
  *    excepted). A receiver that leaves takes back what it had not yet
  *    acknowledged, so churn does not count as loss.
+ *  - with a VIEW (radius r), a receiver is expected to see a move only
+ *    when the mover was well inside its view when sending it: within
+ *    r - max(0.2 r, 4) of the receiver's last sent position, a margin
+ *    that covers both walking up to the next tick. The sender keeps, per
+ *    move, a mask of the sampled slots that expect it, and an
+ *    acknowledgement counts only the moves whose mask names the receiver.
+ *    Moves of members out of view are neither expected nor counted.
  */
 #ifndef PZ_BENCH_SIM_H
 #define PZ_BENCH_SIM_H
@@ -68,7 +75,13 @@ struct pz_bench_client {
   uint32_t heap_idx;       /* in the worker's heap, or UINT32_MAX */
   uint32_t *sent;          /* [PZ_SENT_RING] send times, us (worker clock) */
   uint64_t *seen;          /* sampled: last seq seen, per room slot */
-  char *session;           /* plaza: session token, for resume (churn) */
+  /* With a VIEW: per sent seq (ring), which sampled slots were near
+   * enough to be sure to see it (bit k: slot k); the last position sent
+   * (x, z); a sampled compact client's table of short ids. */
+  uint64_t *expect;
+  double px, pz;
+  pz_compact_t *ctab;
+  char *session; /* plaza: session token, for resume (churn) */
   pz_bench_client_t *snext, *sprev; /* schedule bucket */
   pz_walk_t walk;
   uint32_t cycles; /* churn: connections so far */
@@ -87,6 +100,10 @@ void pz_sim_welcome(pz_bench_client_t *c, uint64_t id, const char *session,
 void pz_sim_room(pz_bench_client_t *c, const pz_pos_t *own_pos);
 /* A STATE message with n entries (every client, sampled or not). */
 void pz_sim_state(pz_bench_client_t *c, uint32_t n);
+/* A sampled client read a STATE (or STATE_C) of n entries in len bytes. */
+void pz_sim_state_bytes(pz_bench_client_t *c, uint32_t n, size_t len);
+/* An AWAY naming n members. */
+void pz_sim_away(pz_bench_client_t *c, uint32_t n);
 /* One entry, read by a sampled client; now_ns from pz_sim_now(). */
 void pz_sim_state_entry(pz_bench_client_t *c, uint64_t id, uint64_t seq,
                         uint64_t now_ns);

@@ -39,6 +39,9 @@ typedef struct pz_bench_counters {
   uint64_t state_msgs;            /* STATE messages, every client */
   uint64_t state_entries;         /* their entries, every client */
   uint64_t state_entries_sampled; /* entries read by sampled clients */
+  uint64_t state_msgs_sampled;    /* their STATE / STATE_C messages */
+  uint64_t state_bytes_sampled;   /* and those messages' bytes */
+  uint64_t aways;                 /* members named in AWAY, every client */
   uint64_t bytes_in, bytes_out;   /* socket bytes, upgrade included */
   uint64_t lat_lost;      /* STATE for a seq whose send time was recycled */
   uint64_t decode_errors; /* messages the bench could not read */

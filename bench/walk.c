@@ -25,6 +25,17 @@ void pz_walk_init(pz_walk_t *w, uint64_t seed, double x, double y) {
   w->turn = pz_rng_range(&w->rng, -0.5, 0.5);
   w->target_speed = pz_rng_range(&w->rng, PZ_WALK_MIN_SPEED, PZ_WALK_MAX_SPEED);
   w->speed = w->target_speed;
+  w->soft = PZ_WALK_SOFT_BOUND;
+  w->hard = PZ_WALK_HARD_BOUND;
+}
+
+void pz_walk_set_area(pz_walk_t *w, double half) {
+  if (!(half > 0) || half > PZ_WALK_HARD_BOUND)
+    return;
+  w->hard = half;
+  w->soft = 0.9 * half;
+  w->x = clampd(w->x, -half, half);
+  w->y = clampd(w->y, -half, half);
 }
 
 pz_pos_t pz_walk_step(pz_walk_t *w, double dt) {
@@ -45,7 +56,7 @@ pz_pos_t pz_walk_step(pz_walk_t *w, double dt) {
   w->turn = clampd(w->turn, -PZ_WALK_MAX_TURN, PZ_WALK_MAX_TURN);
 
   /* Near the edge, turn toward the centre as fast as allowed. */
-  if (fabs(w->x) > PZ_WALK_SOFT_BOUND || fabs(w->y) > PZ_WALK_SOFT_BOUND) {
+  if (fabs(w->x) > w->soft || fabs(w->y) > w->soft) {
     double home = atan2(-w->y, -w->x);
     double diff = wrap_angle(home - w->heading);
     w->turn =
@@ -54,9 +65,7 @@ pz_pos_t pz_walk_step(pz_walk_t *w, double dt) {
   w->heading = wrap_angle(w->heading + w->turn * dt);
 
   double step = w->speed * dt;
-  w->x = clampd(w->x + cos(w->heading) * step, -PZ_WALK_HARD_BOUND,
-                PZ_WALK_HARD_BOUND);
-  w->y = clampd(w->y + sin(w->heading) * step, -PZ_WALK_HARD_BOUND,
-                PZ_WALK_HARD_BOUND);
+  w->x = clampd(w->x + cos(w->heading) * step, -w->hard, w->hard);
+  w->y = clampd(w->y + sin(w->heading) * step, -w->hard, w->hard);
   return (pz_pos_t){(float)w->x, (float)w->y, 0.0f, (float)w->heading};
 }

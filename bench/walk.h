@@ -28,12 +28,17 @@ typedef struct pz_walk {
   double heading; /* rad, (-pi, pi] */
   double turn;    /* rad/s */
   double speed, target_speed;
+  double soft, hard; /* past soft, steer home; never past hard */
   uint64_t rng;
 } pz_walk_t;
 
 /* Starts a walk at (x, y) (clamped into the hard bound) with a heading,
  * speed and turn drawn from seed. */
 void pz_walk_init(pz_walk_t *w, uint64_t seed, double x, double y);
+
+/* Keeps the walk within the square of half side `half` around the origin
+ * (steering home past 90 % of it), instead of the whole world. */
+void pz_walk_set_area(pz_walk_t *w, double half);
 
 /* Advances dt seconds (clamped to [0, 1]) and returns the new position:
  * x, y on the ground, z 0, yaw the heading. */

@@ -537,6 +537,11 @@ void pz_bench_worker_destroy(pz_bench_worker_t *w) {
     pz_bench_client_t *c = w->clients[i];
     free(c->sent);
     free(c->seen);
+    free(c->expect);
+    if (c->ctab) {
+      pz_compact_dispose(c->ctab);
+      free(c->ctab);
+    }
     free(c->session);
     free(c);
   }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "grid.h"
+#include "interest.h"
 #include "shard_int.h"
 
 pz_room_t *pz_shard_room_find(pz_shard_t *sh, pz_str_t name) {
@@ -52,6 +54,7 @@ bool pz_shard_remote_join_state(pz_shard_t *sh, pz_room_t *r,
   pz_shard_state_copy(&m->state, &m->state_len, state);
   HASH_ADD(hh, r->remote, id, sizeof(m->id), m);
   r->n_remote++;
+  pz_interest_remote_join(sh, r, m);
   if (notify) {
     pz_member_t j = {m->id, {m->name, m->name_len}, m->pos};
     pz_enc_joined(pz_wire_begin(&sh->wire), &j,
@@ -78,6 +81,8 @@ void pz_shard_remote_leave(pz_shard_t *sh, pz_room_t *r, uint64_t id,
   if (!m)
     return;
   rdirty_remove(r, m);
+  /* without LEFT (a session continuing elsewhere) its viewers hear AWAY */
+  pz_interest_remote_leave(sh, r, m, !notify);
   HASH_DEL(r->remote, m);
   r->n_remote--;
   free(m->state);
@@ -157,7 +162,7 @@ void pz_shard_handoff(pz_shard_t *sh, pz_session_t *s) {
   pz_room_t *r = s->room;
   if (!r)
     return;
-  pz_shard_member_remove(r, s);
+  pz_shard_member_remove(sh, r, s, true);
   if (r->n_members == 0)
     pz_shard_room_free(sh, r);
 }

@@ -28,6 +28,7 @@ typedef struct pz_remote {
   pz_pos_t pos;
   char *state; /* its member state (a map, owned); NULL: empty */
   uint32_t state_len;
+  uint32_t vidx; /* short id in the room's grid, or PZ_GRID_NONE */
 } pz_remote_t;
 
 pz_room_t *pz_shard_room_find(pz_shard_t *sh, pz_str_t name);

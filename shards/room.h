@@ -33,7 +33,13 @@ typedef struct pz_room {
   struct pz_remote **rdirty; /* remote positions for the next STATE */
   uint32_t n_rdirty, cap_rdirty;
   struct pz_room_sync *sync; /* the bus's: where the room's events stand */
-  bool loading;              /* presence and history being read: ROOM waits */
+  /* Interest management (interest.c): the grid while members with a
+   * VIEW are here (NULL otherwise), how many, and whether a view changed
+   * since the last tick. */
+  struct pz_grid *grid;
+  uint32_t n_viewers;
+  bool view_pending;
+  bool loading;     /* presence and history being read: ROOM waits */
   bool publish_all; /* a node arrived: the next publish carries everyone */
   uint32_t gen;     /* tells this room from a later one of the same name */
 } pz_room_t;

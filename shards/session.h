@@ -92,6 +92,13 @@ typedef struct pz_session {
   char *state;
   pz_sigq_t *sigq;
   uint32_t state_len;
+  /* Its short id in its room's grid (grid.h, VIEW), PZ_GRID_NONE while the
+   * room has none; here, where the struct had 4 bytes of padding. */
+  uint32_t vidx;
+
+  /* VIEW (protocol 1.1): the options and what is in view (owned); NULL
+   * for the whole room as STATE, which is v1. */
+  struct pz_view *view;
 
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_ip_t addr;        /* the client's address at its HELLO or latest resume */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "grid.h"
+#include "interest.h"
 #include "remote.h"
 #include "shard_int.h"
 
@@ -16,11 +18,14 @@ void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
   memset(sh, 0, sizeof(*sh));
   sh->index = index;
   sh->cfg = *cfg;
+  if (!(sh->cfg.view_cell > 0))
+    sh->cfg.view_cell = 32; /* --view-cell's default */
   pz_wire_init(&sh->wire);
   msgpack_zone_init(&sh->zone, 1024);
 }
 
 static void room_free(pz_room_t *r) {
+  pz_grid_destroy(r->grid);
   pz_shard_remote_clear(r);
   free(r->rdirty);
   pz_chat_history_dispose(&r->chat);
@@ -42,6 +47,7 @@ void pz_shard_dispose(pz_shard_t *sh) {
   }
   pz_shard_places_dispose(sh);
   pz_shard_room_states_dispose(sh);
+  pz_interest_dispose(sh);
   msgpack_zone_destroy(&sh->zone);
   pz_wire_dispose(&sh->wire);
 }
@@ -63,6 +69,7 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
   pz_bucket_init(&s->join_bucket, sh->cfg.join_burst, now_ms);
   s->changed = PZ_SESSION_CHANGED;
   pz_bucket_init(&s->app_bucket, sh->cfg.app_burst, now_ms);
+  s->vidx = PZ_GRID_NONE;
   pz_shard_session_add(sh, s);
   return s;
 }
@@ -100,14 +107,14 @@ void pz_shard_session_attach(pz_shard_t *sh, pz_session_t *s, pz_outlet_t *o) {
 }
 
 /* s is owed a full STATE, or no longer (ROOM, or no outlet to owe). */
-static void behind_set(pz_room_t *r, pz_session_t *s) {
+void pz_shard_behind_set(pz_room_t *r, pz_session_t *s) {
   if (!s->behind) {
     s->behind = true;
     r->n_behind++;
   }
 }
 
-static void behind_clear(pz_room_t *r, pz_session_t *s) {
+void pz_shard_behind_clear(pz_room_t *r, pz_session_t *s) {
   if (s->behind) {
     s->behind = false;
     r->n_behind--;
@@ -117,7 +124,7 @@ static void behind_clear(pz_room_t *r, pz_session_t *s) {
 void pz_shard_session_detach(pz_shard_t *sh, pz_session_t *s,
                              uint64_t expires_ms) {
   if (s->room) /* a resume sends ROOM */
-    behind_clear(s->room, s);
+    pz_shard_behind_clear(s->room, s);
   if (s->room && s->outlet)
     s->room->n_attached--;
   s->placing = false;
@@ -218,7 +225,8 @@ void pz_shard_send_room(pz_shard_t *sh, pz_session_t *s, bool replay,
     pz_enc_chat_entry(pk, pz_chat_history_at(&r->chat, i));
   pz_shard_enc_room_state(pk, r);
   pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
-  behind_clear(r, s); /* ROOM holds every member's current position */
+  pz_shard_behind_clear(r, s); /* ROOM holds every member's current position */
+  pz_interest_room_sent(s);    /* a view starts over from it */
   for (uint32_t i = kept; i < r->chat.count; i++) {
     pz_enc_chat(pz_wire_begin(&sh->wire), pz_chat_history_at(&r->chat, i));
     pz_wire_send(&sh->wire, s->outlet, PZ_PAYLOAD_RELIABLE);
@@ -258,8 +266,11 @@ static void join(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
     s->placed = false; /* a new room: the next MOVE spawns */
 
   pz_remote_t *was = r->n_remote ? pz_shard_remote_find(r, s->id) : NULL;
-  if (was) /* it was here through another node: now it is local */
+  if (was) { /* it was here through another node: now it is local */
+    pz_interest_take_over(sh, r, was, s);
     pz_shard_remote_leave(sh, r, s->id, false);
+  }
+  pz_interest_join(sh, r, s);
   bool replay = s->replay; /* a resume continuing from another node */
   s->replay = false;
   pz_shard_send_room(sh, s, replay, s->replay_after);
@@ -286,9 +297,11 @@ void pz_shard_join_held(pz_shard_t *sh, pz_session_t *s, pz_str_t name) {
   join(sh, s, name);
 }
 
-void pz_shard_member_remove(pz_room_t *r, pz_session_t *s) {
+void pz_shard_member_remove(pz_shard_t *sh, pz_room_t *r, pz_session_t *s,
+                            bool away) {
+  pz_interest_leave(sh, r, s, away);
   dirty_remove(r, s);
-  behind_clear(r, s);
+  pz_shard_behind_clear(r, s);
   uint32_t i = s->member_index;
   r->members[i] = r->members[--r->n_members];
   r->members[i]->member_index = i;
@@ -303,7 +316,7 @@ void pz_shard_leave(pz_shard_t *sh, pz_session_t *s, bool notify_self) {
   pz_room_t *r = s->room;
   if (!r)
     return;
-  pz_shard_member_remove(r, s);
+  pz_shard_member_remove(sh, r, s, false);
 
   pz_enc_left(pz_wire_begin(&sh->wire), s->id);
   broadcast_wire(sh, r, NULL, PZ_PAYLOAD_RELIABLE);
@@ -383,6 +396,15 @@ uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
   return n;
 }
 
+/* The tick's changes are done with, sent or not. */
+static void clear_changes(pz_room_t *r) {
+  for (uint32_t i = 0; i < r->n_dirty; i++)
+    r->dirty[i]->dirty = false;
+  for (uint32_t i = 0; i < r->n_rdirty; i++)
+    r->rdirty[i]->dirty = false;
+  r->n_dirty = r->n_rdirty = 0;
+}
+
 /* The STATE of a tick: the members whose position changed (local ones,
  * then other nodes'), encoded once for the room. */
 static pz_payload_t *encode_changes(pz_shard_t *sh, pz_room_t *r) {
@@ -435,25 +457,36 @@ static pz_payload_t *encode_full(pz_shard_t *sh, pz_room_t *r) {
                            PZ_PAYLOAD_STATE_FULL);
 }
 
-/* Each attached member gets the full STATE if it is owed one, else the
- * changes; one whose outlet dropped an unsent STATE to take the changes
- * is owed the full one at the next tick. */
-static void send_states(pz_shard_t *sh, pz_room_t *r, pz_payload_t *changes,
-                        pz_payload_t *full) {
+/* Each attached member without a VIEW gets the full STATE if it is owed
+ * one, else the changes; one whose outlet dropped an unsent STATE to take
+ * the changes is owed the full one at the next tick. Each payload is
+ * encoded once, when the first member needs it. */
+static void send_states(pz_shard_t *sh, pz_room_t *r, bool moved) {
+  pz_payload_t *changes = NULL, *full = NULL;
   for (uint32_t i = 0; i < r->n_members; i++) {
     pz_session_t *m = r->members[i];
-    if (!m->outlet)
+    if (!m->outlet || m->view)
       continue;
     if (m->behind) {
+      if (full == NULL)
+        full = encode_full(sh, r);
       pz_outlet_send(m->outlet, full->data, full->len, full->kind, full);
-      behind_clear(r, m);
+      pz_shard_behind_clear(r, m);
       sh->stats.state_resyncs++;
-    } else if (changes &&
-               pz_outlet_send(m->outlet, changes->data, changes->len,
-                              changes->kind, changes) == PZ_OUTLET_LOST) {
-      behind_set(r, m);
+    } else if (moved) {
+      if (changes == NULL)
+        changes = encode_changes(sh, r);
+      if (pz_outlet_send(m->outlet, changes->data, changes->len, changes->kind,
+                         changes) == PZ_OUTLET_LOST)
+        pz_shard_behind_set(r, m);
     }
   }
+  if (full)
+    pz_payload_unref(full);
+  if (changes)
+    pz_payload_unref(changes);
+  else if (moved) /* nobody took them: the changes are done all the same */
+    clear_changes(r);
 }
 
 void pz_shard_tick(pz_shard_t *sh) {
@@ -464,16 +497,11 @@ void pz_shard_tick(pz_shard_t *sh) {
       sh->hooks->state(sh->hooks_ctx, r, sh->tick);
     if (r->loading) /* nobody has ROOM yet: it will say it all */
       continue;
+    /* Views first: what moved is cleared once the changes are encoded. */
+    if (r->grid)
+      pz_interest_tick(sh, r);
     bool moved = r->n_dirty || r->n_rdirty;
-    if (!moved && !r->n_behind)
-      continue;
-    /* The full STATE first: encoding the changes clears them. */
-    pz_payload_t *full = r->n_behind ? encode_full(sh, r) : NULL;
-    pz_payload_t *changes = moved ? encode_changes(sh, r) : NULL;
-    send_states(sh, r, changes, full);
-    if (full)
-      pz_payload_unref(full);
-    if (changes)
-      pz_payload_unref(changes);
+    if (moved || r->n_behind)
+      send_states(sh, r, moved);
   }
 }

@@ -42,6 +42,7 @@ typedef struct pz_shard_config {
   pz_rstate_limits_t room;    /* a room's state */
   uint64_t room_state_ttl_ms; /* a state's life after its room empties */
   uint64_t parked_max;        /* cost of the parked states (rstate_cost) */
+  double view_cell;           /* side of an interest cell (grid.h), > 0 */
 } pz_shard_config_t;
 
 /* Counters a shard keeps for metrics (read by other threads as relaxed
@@ -54,6 +55,13 @@ typedef struct pz_shard_stats {
   uint64_t sessions;
   uint64_t parked;         /* room states kept for emptied rooms */
   uint64_t parked_evicted; /* of those, dropped before their time (bound) */
+  /* VIEW (interest.c): STATE_C payloads, their entries and bytes (a
+   * STATE_C is also counted in state_frames and state_entries), and the
+   * members named in AWAY messages. */
+  uint64_t state_c_frames;
+  uint64_t state_c_entries;
+  uint64_t state_c_bytes;
+  uint64_t aways;
 } pz_shard_stats_t;
 
 /* What a clustered shard tells the bus (NULL hooks in the embedded
@@ -130,6 +138,7 @@ typedef struct pz_shard {
   uint64_t parked_cost;
   uint64_t now_ms;
   msgpack_zone zone;
+  struct pz_interest *interest; /* interest.c's tick scratch, or NULL */
 } pz_shard_t;
 
 void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg);
@@ -203,6 +212,19 @@ uint32_t pz_shard_system_chat(pz_shard_t *sh, pz_str_t room, pz_str_t name,
  * STATE (PZ_OUTLET_LOST), a full STATE instead, whether or not anything
  * moved: every member's current position, encoded once per room. */
 void pz_shard_tick(pz_shard_t *sh);
+
+/* ---- protocol 1.1: VIEW (interest.c) ------------------------------------ */
+
+/* VIEW: what s receives of positions from now on, in this room and the
+ * next ones (the options belong to the session). radius > 0: only the
+ * members within it (horizontally), entering at <= radius and leaving past
+ * PZ_VIEW_HYSTERESIS times it, with AWAY; 0: the whole room. compact:
+ * STATE_C instead of STATE. The defaults (0, false) are v1. In a room,
+ * the next tick sends a full STATE of the new view (and AWAY to the
+ * members it had in view that are out of it now). The caller has checked
+ * the options (finite, radius >= 0). Returns PZ_SHARD_OK. */
+pz_shard_result_t pz_shard_view(pz_shard_t *sh, pz_session_t *s, double radius,
+                                bool compact);
 
 /* ---- protocol 1.1: member state, signals, room state (shard_app.c) ----- */
 

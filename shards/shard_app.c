@@ -24,6 +24,7 @@
 #include <utlist.h>
 
 #include "alloc.h"
+#include "interest.h"
 #include "remote.h"
 #include "shard.h"
 #include "shard_int.h"
@@ -47,6 +48,7 @@ void pz_shard_session_set_state(pz_session_t *s, pz_raw_t state) {
 }
 
 void pz_shard_session_free(pz_session_t *s) {
+  pz_interest_session_free(s);
   while (s->sigq) {
     pz_sigq_t *q = s->sigq;
     s->sigq = q->next;

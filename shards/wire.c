@@ -18,3 +18,17 @@ msgpack_packer *pz_wire_begin(pz_wire_t *w) {
   w->sb.size = 0; /* keep the allocation: no malloc once warm */
   return &w->pk;
 }
+
+uint8_t *pz_wire_append(pz_wire_t *w, size_t n) {
+  msgpack_sbuffer *sb = &w->sb;
+  if (sb->alloc - sb->size < n) {
+    size_t cap = sb->alloc ? sb->alloc : 256;
+    while (cap - sb->size < n)
+      cap *= 2;
+    sb->data = pz_xrealloc(sb->data, cap);
+    sb->alloc = cap;
+  }
+  uint8_t *p = (uint8_t *)sb->data + sb->size;
+  sb->size += n;
+  return p;
+}

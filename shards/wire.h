@@ -25,6 +25,10 @@ static inline const uint8_t *pz_wire_data(const pz_wire_t *w) {
 static inline size_t pz_wire_len(const pz_wire_t *w) {
   return w->sb.size;
 }
+/* Room for n more bytes at the end of what was encoded since begin, which
+ * the caller fills at once (no other write in between). */
+uint8_t *pz_wire_append(pz_wire_t *w, size_t n);
+
 /* Sends what was encoded since begin to one outlet (borrowed bytes). */
 static inline void pz_wire_send(pz_wire_t *w, pz_outlet_t *o, int kind) {
   if (o)

@@ -3,6 +3,7 @@
  * context's scratch buffer, raw messages, and messages cut into several
  * frames. wslay copies what is queued, so the scratch is reused at once.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,4 +264,15 @@ void pz_client__frags_free(pz_client_t *c) {
     c->frags = f->next;
     free(f);
   }
+}
+
+int pz_client_send_view(pz_client_t *c, double radius, bool compact) {
+  msgpack_packer pk;
+  int r;
+  if (!isfinite(radius) || radius < 0)
+    return PZ_CLIENT_EINVAL;
+  if ((r = enc_begin(c, &pk)) != 0)
+    return r;
+  pz_enc_view(&pk, radius, compact);
+  return enc_end(c);
 }

@@ -28,6 +28,7 @@
  * New client ops that carry state the server keeps per session belong in
  * restore() (sent again to a fresh session) next to JOIN.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,12 @@ struct pz_client_session {
   uint64_t move_pending_seq;
   qmsg_t *queue, **queue_tail;
   uint32_t queued;
+
+  /* VIEW (protocol 1.1): asked for again after every WELCOME; STATE_C is
+   * decoded against the short ids of this table, reset at each ROOM. */
+  bool has_view, view_compact;
+  double view_radius;
+  pz_compact_t compact;
 };
 
 /* ---- small things -------------------------------------------------------- */
@@ -194,6 +201,7 @@ static void on_timer_closed(uv_handle_t *h) {
   pz_client_session_t *s = h->data;
   queue_free(s);
   msgpack_zone_destroy(&s->zone);
+  pz_compact_dispose(&s->compact);
   free_strings(s);
   free(s->session);
   free(s->room);
@@ -369,6 +377,11 @@ static void on_welcome(pz_client_session_t *s, const pz_smsg_t *m) {
   emit(s, &ev);
   if (s->c == NULL || s->ending)
     return; /* closed from a callback */
+  /* A resume on the node that had the session keeps its VIEW (the same
+   * one again changes nothing); elsewhere, or fresh, it is set again,
+   * before the JOIN. */
+  if (s->has_view)
+    (void)pz_client_send_view(s->c, s->view_radius, s->view_compact);
   if (m->u.welcome.resumed && s->room != NULL) {
     s->gated = true; /* its ROOM follows */
     arm(s, DL_ROOM, RESUMED_ROOM_WAIT_MS);
@@ -407,6 +420,7 @@ static void on_room(pz_client_session_t *s, const pz_smsg_t *m) {
         sync_state(s, m->u.room.member_states[i]);
         break;
       }
+  pz_compact_reset(&s->compact); /* a view starts over at ROOM */
   deliver(s, &copy);
   if (s->c != NULL && !s->ending)
     reconcile(s);
@@ -488,6 +502,14 @@ static void on_server_message(pz_client_session_t *s, const pz_smsg_t *m) {
   case PZ_S_ERROR:
     on_error(s, m);
     break;
+  case PZ_S_STATE_C: {
+    /* Decoded here, delivered with its entries as a STATE's. One that
+     * does not decode (which plaza never sends) is dropped. */
+    pz_smsg_t copy = *m;
+    if (pz_compact_decode(&s->compact, &copy, &s->zone) == 0)
+      deliver(s, &copy);
+    break;
+  }
   default:
     deliver(s, m);
     break;
@@ -677,6 +699,7 @@ int pz_client_session_start(pz_client_ctx_t *ctx, const char *url,
   /* Callbacks run from the loop only, so these are in place in time. */
   ctx->n_sessions++;
   msgpack_zone_init(&s->zone, 4096);
+  pz_compact_init(&s->compact);
   uv_timer_init(pz_client_ctx_loop(ctx), &s->timer);
   s->timer.data = s;
   *out = s;
@@ -819,6 +842,20 @@ int pz_client_session_room_set(pz_client_session_t *s, pz_str_t key,
   if (!utf8_sized(key, PZ_ROOM_KEY_MAX))
     return PZ_CLIENT_EINVAL;
   return send_or_queue(s, &m, key, value);
+}
+
+int pz_client_session_view(pz_client_session_t *s, double radius,
+                           bool compact) {
+  if (s->ending)
+    return PZ_CLIENT_ESTATE;
+  if (!isfinite(radius) || radius < 0)
+    return PZ_CLIENT_EINVAL;
+  s->has_view = true;
+  s->view_radius = radius;
+  s->view_compact = compact;
+  if (s->c != NULL && s->welcomed)
+    return pz_client_send_view(s->c, radius, compact);
+  return 0;
 }
 
 int pz_client_session_ping(pz_client_session_t *s, double t) {

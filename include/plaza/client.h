@@ -11,8 +11,8 @@
  * Two levels:
  *  - pz_client_*: one WebSocket connection. Received messages are handed
  *    over as raw bytes (decode them with pz_decode_server() when you want
- *    to); the send helpers encode the client ops of protocol v1. When the
- *    socket goes, the client is over.
+ *    to); the send helpers encode the client ops of protocol v1 (and
+ *    VIEW of 1.1). When the socket goes, the client is over.
  *  - pz_client_session_*: a plaza session kept across connections, as
  * plaza-client (TypeScript) does: it says HELLO, decodes what arrives, and when
  * the socket drops or a draining server closes with 1001 it reconnects with
@@ -245,6 +245,12 @@ int pz_client_send_signal(pz_client_t *c, bool to_room, uint64_t to,
                           pz_str_t kind, pz_raw_t data);
 int pz_client_send_room_set(pz_client_t *c, pz_str_t key, pz_raw_t value,
                             bool has_if_version, uint64_t if_version);
+/* VIEW (protocol 1.1, WELCOME's features "view" and "compact"): receive
+ * only the members within `radius` (0: the whole room), as STATE_C when
+ * `compact`. PZ_CLIENT_EINVAL for a negative or non-finite radius. A
+ * STATE_C must be read with pz_compact_decode() and a table reset at each
+ * ROOM (plaza/codec.h); a session does that itself. */
+int pz_client_send_view(pz_client_t *c, double radius, bool compact);
 
 /* Sends len bytes (copied) as one message with `opcode`: PZ_CLIENT_BINARY,
  * PZ_CLIENT_TEXT, or any other RFC 6455 opcode (tests: 9 ping, 10 pong; a
@@ -432,6 +438,13 @@ int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
                               pz_str_t text);
 /* PING now; ESTATE while away. */
 int pz_client_session_ping(pz_client_session_t *s, double t);
+/* VIEW: the radius (0: the whole room) and compact, sent now when open and
+ * again after every WELCOME (a resume elsewhere or a fresh session keeps
+ * it). STATE_C then reaches on_message decoded: op PZ_S_STATE_C with
+ * u.state.entries as a STATE's (positions within 1/64 unit, yaw 1/256);
+ * AWAY (op PZ_S_AWAY) names the members that left the view. 0, EINVAL
+ * (radius negative or not finite) or ESTATE. */
+int pz_client_session_view(pz_client_session_t *s, double radius, bool compact);
 
 /* Protocol 1.1; each is sent now when the session is in step, else queued
  * as CHAT is (EFULL beyond queue_max); ESTATE when closing, ENOMEM. What

@@ -96,6 +96,10 @@ typedef struct pz_cmsg {
       bool has_if_version;
       uint64_t if_version;
     } room_set;
+    struct {
+      double radius; /* finite, >= 0; 0: the whole room */
+      bool compact;  /* STATE_C instead of STATE */
+    } view;
   } u;
 } pz_cmsg_t;
 
@@ -159,6 +163,8 @@ void pz_enc_signal(msgpack_packer *pk, bool to_room, uint64_t to, pz_str_t kind,
  * delete); if_version only when has_if_version. */
 void pz_enc_room_set(msgpack_packer *pk, pz_str_t key, pz_raw_t value,
                      bool has_if_version, uint64_t if_version);
+/* VIEW [11, {"radius": radius, "compact": compact}] (radius as float64). */
+void pz_enc_view(msgpack_packer *pk, double radius, bool compact);
 
 /* ---- server -> client ---------------------------------------------------- */
 
@@ -218,11 +224,19 @@ typedef struct pz_smsg {
     struct {
       uint64_t id;
     } left;
+    /* STATE, and STATE_C: pz_decode_server gives a STATE_C's tick, n and
+     * the bytes of its entries (`compact`, borrowed like strings) with
+     * entries NULL; pz_compact_decode then fills entries. */
     struct {
       uint64_t tick;
       size_t n;
       pz_state_entry_t *entries; /* in the zone */
+      pz_raw_t compact;          /* STATE_C only (ptr NULL for a STATE) */
     } state;
+    struct {
+      size_t n;
+      uint64_t *ids; /* in the zone */
+    } away;
     pz_chat_entry_t chat;
     struct {
       uint64_t from;
@@ -312,6 +326,70 @@ void pz_enc_signal_msg(msgpack_packer *pk, uint64_t from, pz_str_t name,
 /* ROOM_STATE [12, key, value, version, by_id] (value ptr NULL: nil). */
 void pz_enc_room_state_msg(msgpack_packer *pk, pz_str_t key, pz_raw_t value,
                            uint64_t version, uint64_t by);
+/* AWAY [13, [id, ...]]. */
+void pz_enc_away(msgpack_packer *pk, const uint64_t *ids, size_t n);
+/* STATE_C [14, tick, n, entries]: the header, with the entries' count and
+ * their length in bytes; then exactly `len` bytes of entries follow
+ * (msgpack_pack_bin_body, or the packer's write callback). */
+void pz_enc_state_c_begin(msgpack_packer *pk, uint64_t tick, size_t n,
+                          size_t len);
+
+/* ---- compact positions (STATE_C, docs/protocol.md) ---------------------- */
+
+/* A STATE_C entry is at most this many bytes. */
+#define PZ_COMPACT_ENTRY_MAX 48
+
+/* What a delta entry is taken from and leads to: a member's seq and its
+ * position quantised (x, y, z in 1/PZ_COMPACT_POS_SCALE units, yaw in
+ * 1/PZ_COMPACT_YAW_SCALE). */
+typedef struct pz_compact_q {
+  uint64_t seq;
+  int32_t v[4]; /* x, y, z, yaw */
+} pz_compact_q_t;
+
+/* Quantises pos (rounding to nearest) with seq into *q. False when a value
+ * does not fit in 32 bits: such a position travels as raw floats. */
+bool pz_compact_quantize(const pz_pos_t *pos, uint64_t seq, pz_compact_q_t *q);
+/* The position a quantised one stands for. */
+pz_pos_t pz_compact_position(const pz_compact_q_t *q);
+
+/* Writes a full entry for member `id` at short id `idx` (<
+ * PZ_COMPACT_IDX_MAX) into out (PZ_COMPACT_ENTRY_MAX bytes): quantised
+ * when pos quantises, else raw float32s (no baseline follows a raw one).
+ * Returns the bytes written. *raw, when not NULL, tells which. */
+size_t pz_compact_put_full(uint8_t *out, uint32_t idx, uint64_t id,
+                           uint64_t seq, const pz_pos_t *pos, bool *raw);
+/* Writes a delta entry from `from` to `to` for short id idx, or returns 0
+ * when a coordinate moved too far for 16 bits (write a full one). */
+size_t pz_compact_put_delta(uint8_t *out, uint32_t idx,
+                            const pz_compact_q_t *from,
+                            const pz_compact_q_t *to);
+
+/* The receiving side: per connection, what each short id stands for
+ * (the member's id and the baseline of its deltas). Reset it at each
+ * ROOM: a new view starts there. */
+typedef struct pz_compact_slot {
+  uint64_t id;
+  pz_compact_q_t q;
+  bool bound; /* a full entry named this idx */
+  bool based; /* and was quantised: deltas may follow */
+} pz_compact_slot_t;
+
+typedef struct pz_compact {
+  pz_compact_slot_t *slots; /* by idx, owned */
+  uint32_t cap;
+} pz_compact_t;
+
+void pz_compact_init(pz_compact_t *t);
+void pz_compact_reset(pz_compact_t *t);
+void pz_compact_dispose(pz_compact_t *t);
+/* Decodes the entries of STATE_C m (from pz_decode_server) into
+ * m->u.state.entries (n of them, in the zone), updating t. Returns 0, or
+ * -1 when the bytes are not n well-formed entries, a delta names an idx
+ * with no baseline, or an idx is past PZ_COMPACT_IDX_MAX (t may then hold
+ * part of the message: reset it with the next ROOM). PZ_CLIENT_ENOMEM-like
+ * failures to grow the table or the zone also give -1. */
+int pz_compact_decode(pz_compact_t *t, pz_smsg_t *m, msgpack_zone *zone);
 
 /* ---- helpers ------------------------------------------------------------- */
 

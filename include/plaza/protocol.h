@@ -25,6 +25,7 @@ enum pz_client_op {
   PZ_C_SET = 8,       /* [8, patch]: change this member's state */
   PZ_C_SIGNAL = 9,    /* [9, to, kind, data]: an app-defined message */
   PZ_C_ROOM_SET = 10, /* [10, key, value, if_version?]: one room state key */
+  PZ_C_VIEW = 11,     /* [11, options]: what positions this client gets */
 };
 
 /* Server -> client ops. */
@@ -42,6 +43,8 @@ enum pz_server_op {
   PZ_S_MEMBER = 10,     /* [10, id, patch] */
   PZ_S_SIGNAL = 11,     /* [11, from_id, name, kind, data, ts_ms] */
   PZ_S_ROOM_STATE = 12, /* [12, key, value, version, by_id] */
+  PZ_S_AWAY = 13,       /* [13, [id, ...]]: members that left the view */
+  PZ_S_STATE_C = 14,    /* [14, tick, n, entries]: compact STATE */
 };
 
 /* ERROR op codes. */
@@ -67,6 +70,8 @@ enum pz_feature {
   PZ_FEATURE_STATE = 1 << 0,      /* "state": HELLO state, SET, MEMBER */
   PZ_FEATURE_SIGNAL = 1 << 1,     /* "signal": SIGNAL both ways */
   PZ_FEATURE_ROOM_STATE = 1 << 2, /* "room_state": ROOM_SET, ROOM_STATE */
+  PZ_FEATURE_VIEW = 1 << 3,       /* "view": VIEW radius, AWAY */
+  PZ_FEATURE_COMPACT = 1 << 4,    /* "compact": VIEW compact, STATE_C */
 };
 
 /* WebSocket close codes. */
@@ -98,5 +103,13 @@ enum pz_close_code {
 #define PZ_ROOM_KEY_MAX 64    /* bytes of UTF-8 of a room state key */
 /* Containers (arrays, maps) nested within one app value: [[1]] is 2. */
 #define PZ_VALUE_DEPTH_MAX 16
+/* VIEW: a member leaves a view past this many times its radius. */
+#define PZ_VIEW_HYSTERESIS 1.25
+/* STATE_C (docs/protocol.md, "Compact positions"): coordinates travel in
+ * units of 1/64, yaw in units of 1/256; a short id (the index a member has
+ * in this connection's room) is below PZ_COMPACT_IDX_MAX. */
+#define PZ_COMPACT_POS_SCALE 64
+#define PZ_COMPACT_YAW_SCALE 256
+#define PZ_COMPACT_IDX_MAX (1u << 20)
 
 #endif

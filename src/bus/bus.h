@@ -76,6 +76,9 @@ typedef struct pz_bus_record {
   pz_pos_t pos;
   uint64_t seq;
   bool has_seq, placed;
+  bool has_view; /* its VIEW (view.h) when it had one */
+  bool view_compact;
+  double view_radius;
 } pz_bus_record_t;
 
 /* One key of a room's state, as the bus holds it (borrowed). */

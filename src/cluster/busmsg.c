@@ -78,6 +78,16 @@ static bool rd_value(rd_t *r, pz_raw_t *v, bool map_only) {
   return true;
 }
 
+/* A session's VIEW: a radius as the client may send it (finite, >= 0)
+ * and compact. */
+static bool rd_view(rd_t *r, double *radius, bool *compact, bool *has) {
+  if (pz_mpr_num(r, radius) != 0 || !isfinite(*radius) || *radius < 0 ||
+      !rd_bool(r, compact))
+    return false;
+  *has = true;
+  return true;
+}
+
 /* The bytes of an embedded message: str (what Redis' cmsgpack writes for
  * a Lua string) or bin. */
 static bool rd_bytes(rd_t *r, const uint8_t **b, uint32_t *len) {
@@ -171,7 +181,10 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
            rd_str(r, &m->u.session.sub, PZ_BUS_SUB_MAX) &&
            rd_u32(r, &m->u.session.gen, UINT32_MAX) &&
            rd_value(r, &m->u.session.state, true) &&
-           rd_str(r, &m->u.session.addr, PZ_BUS_ADDR_MAX);
+           rd_str(r, &m->u.session.addr, PZ_BUS_ADDR_MAX) &&
+           (n < 21 || rd_view(r, &m->u.session.view_radius,
+                              &m->u.session.view_compact,
+                              &m->u.session.has_view));
   case PZ_BUS_MEMBER:
     return rd_room(r, &m->room) && rd_id(r, &m->u.member.id) &&
            rd_value(r, &m->u.member.patch, true);
@@ -228,6 +241,8 @@ int pz_busmsg_decode(const uint8_t *data, size_t len, pz_busmsg_t *out) {
   uint32_t known = min_elements[type];
   if (type == PZ_BUS_DELIVER) /* its optional data and version */
     known = n < 17 ? n : 17;
+  if (type == PZ_BUS_SESSION) /* its optional VIEW */
+    known = n < 21 ? 19 : 21;
   for (uint32_t i = known; i < n; i++) /* newer fields */
     if (pz_mpr_skip_depth(&r, 8) != 0)
       return PZ_EPROTO;
@@ -370,7 +385,7 @@ void pz_busmsg_probe(msgpack_packer *pk, uint32_t node, uint32_t worker,
 
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
                        const pz_busmsg_record_t *r) {
-  head(pk, 19, node, PZ_BUS_SESSION);
+  head(pk, r->has_view ? 21 : 19, node, PZ_BUS_SESSION);
   msgpack_pack_uint64(pk, r->id);
   str(pk, r->token_hash);
   str(pk, r->name);
@@ -384,6 +399,10 @@ void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
   msgpack_pack_uint32(pk, r->gen);
   value(pk, r->state);
   str(pk, r->addr);
+  if (r->has_view) {
+    msgpack_pack_double(pk, r->view_radius);
+    boolean(pk, r->view_compact);
+  }
 }
 
 void pz_busmsg_member(msgpack_packer *pk, uint32_t node, pz_str_t room,

@@ -118,6 +118,9 @@ typedef struct pz_busmsg {
       uint32_t gen;
       pz_raw_t state;
       pz_str_t addr;
+      bool has_view; /* its VIEW (elements 20, 21: absent from older nodes) */
+      bool view_compact;
+      double view_radius;
     } session;
     struct {
       uint64_t id;
@@ -179,6 +182,9 @@ typedef struct pz_busmsg_record {
   bool has_seq, placed;
   uint32_t gen;
   pz_raw_t state;
+  bool has_view; /* VIEW's options (view.h) when it sent one */
+  bool view_compact;
+  double view_radius;
 } pz_busmsg_record_t;
 void pz_busmsg_session(msgpack_packer *pk, uint32_t node,
                        const pz_busmsg_record_t *r);

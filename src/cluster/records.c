@@ -3,7 +3,7 @@
  * record in Redis, plaza:session:<id>, from its HELLO on: a hash of its
  * owner node (o), generation (g), the SHA-256 of its session token (t) and
  * the SESSION message (r: name, room, position, seq, member state, last
- * chat seq, JWT user, address). So a client resumes on any node, after a
+ * chat seq, JWT user, address, VIEW). So a client resumes on any node, after a
  * drain and after a kill -9 alike.
  *
  * Cost: records are written in batches, one EVAL per worker per timer
@@ -33,6 +33,7 @@
 #include "id.h"
 #include "log.h"
 #include "scripts.h"
+#include "view.h"
 
 /* Lowercase hex SHA-256 of a session token: what a record keeps instead
  * of the token. out holds 65 bytes. */
@@ -128,6 +129,9 @@ static void put_record(batch_t *b, pz_session_t *s, uint64_t now, bool list) {
       .placed = s->placed,
       .gen = s->gen,
       .state = pz_session_state(s),
+      .has_view = s->view != NULL,
+      .view_compact = s->view && s->view->compact,
+      .view_radius = s->view ? s->view->radius : 0,
   };
   b->offs[b->n++] = cw->sb.size;
   pz_busmsg_session(&cw->pk, cw->cl->node, &rec);
@@ -246,6 +250,9 @@ static void on_taken(redisAsyncContext *ac, void *reply, void *pd) {
       .seq = m.u.session.seq,
       .has_seq = m.u.session.has_seq,
       .placed = m.u.session.placed,
+      .has_view = m.u.session.has_view,
+      .view_compact = m.u.session.view_compact,
+      .view_radius = m.u.session.view_radius,
   };
   cw->bw.up->resumed(cw->bw.ctx, q->hold, &rec);
   free(q);

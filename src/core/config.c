@@ -105,9 +105,12 @@ static const struct option_spec specs[] = {
      "bytes of memory a node keeps for emptied rooms' state; beyond, the "
      "longest empty go first"},
     {"app-rate", K_DBL, OFF(app_rate), 0.01, 1e6, "20",
-     "SET + SIGNAL + ROOM_SET per second per session"},
+     "SET + SIGNAL + ROOM_SET + VIEW per second per session"},
     {"app-burst", K_DBL, OFF(app_burst), 1, 1e6, "40",
-     "SET + SIGNAL + ROOM_SET burst"},
+     "SET + SIGNAL + ROOM_SET + VIEW burst"},
+    {"view-cell", K_DBL, OFF(view_cell), 0.01, 1e9, "32",
+     "side of the grid cells that VIEW radii look in, about the common "
+     "radius"},
     {"max-connections", K_U32, OFF(max_connections), 1, 1e9, "100000",
      "sessions per process; HELLO beyond gives ERROR 10 and close 1001"},
     {"max-outbound", K_U32, OFF(max_outbound), 1024, 1e9, "1048576",
@@ -352,6 +355,7 @@ static void defaults(pz_config_t *cfg) {
   cfg->sndbuf = 0;
   cfg->max_speed = 50;
   cfg->bounds = 10000;
+  cfg->view_cell = 32;
   cfg->node_id = UINT32_MAX; /* random, chosen by main */
   cfg->log_level = PZ_LOG_INFO;
   cfg->jwt_leeway_s = 30;

@@ -39,6 +39,7 @@ typedef struct pz_config {
   uint32_t room_state_max;
   uint32_t room_state_ttl_ms;
   uint32_t room_state_parked_max;
+  double view_cell; /* interest cells (shards/grid.h) */
   double app_rate;
   double app_burst;
   uint32_t max_connections;

@@ -25,8 +25,8 @@
 #define PZ_N_CLOSE_CODES 13
 
 /* Sizes of the by-op and by-code arrays: the highest op or code + 1. */
-#define PZ_METRICS_OPS_IN 11  /* client ops; [0]: unknown/malformed */
-#define PZ_METRICS_OPS_OUT 13 /* server ops */
+#define PZ_METRICS_OPS_IN 12  /* client ops; [0]: unknown/malformed */
+#define PZ_METRICS_OPS_OUT 15 /* server ops */
 #define PZ_METRICS_ERRORS 13  /* ERROR codes */
 
 typedef struct pz_metrics {
@@ -42,6 +42,9 @@ typedef struct pz_metrics {
   _Atomic uint64_t dropped_frames; /* messages shed: full inbox, slow client */
   _Atomic uint64_t state_frames, state_entries;
   _Atomic uint64_t state_resyncs; /* full STATEs to clients owed one */
+  /* VIEW: compact STATEs, their entries and bytes; members named AWAY */
+  _Atomic uint64_t state_c_frames, state_c_entries, state_c_bytes;
+  _Atomic uint64_t aways;
   _Atomic uint64_t tick_buckets[PZ_TICK_BUCKETS + 1]; /* last: +Inf */
   _Atomic uint64_t tick_sum_us, tick_count;
   _Atomic uint64_t http_requests;

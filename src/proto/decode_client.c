@@ -10,6 +10,7 @@
  * as where their bytes lie in the caller's buffer (value.c).
  */
 #include <limits.h>
+#include <string.h>
 
 #include "mp.h"
 
@@ -149,6 +150,42 @@ static int pz_decode_move(const msgpack_object_array *a, pz_cmsg_t *out,
   return 0;
 }
 
+/* [11, options]: every refusal is ERROR 6, as the contract has it for a
+ * bad option; unknown keys are refused too, so that a misspelt option
+ * does not pass for the default. */
+static int pz_decode_view(const msgpack_object_array *a, pz_cmsg_t *out,
+                          pz_decode_error_t *err) {
+  const msgpack_object *o = pz_mp_at(a, 1);
+  out->u.view.radius = 0;
+  out->u.view.compact = false;
+  if (o == NULL || o->type != MSGPACK_OBJECT_MAP)
+    return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_VIEW,
+                   "VIEW options must be a map");
+  for (uint32_t i = 0; i < o->via.map.size; i++) {
+    const msgpack_object_kv *kv = &o->via.map.ptr[i];
+    pz_str_t key;
+    if (!pz_mp_str(&kv->key, &key))
+      return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_VIEW,
+                     "VIEW option names must be strings");
+    if (key.len == 6 && memcmp(key.ptr, "radius", 6) == 0) {
+      double r;
+      if (pz_mp_double(&kv->val, &r) != PZ_MP_NUM_OK || !isfinite(r) || r < 0)
+        return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_VIEW,
+                       "VIEW radius must be a finite number >= 0");
+      out->u.view.radius = r;
+    } else if (key.len == 7 && memcmp(key.ptr, "compact", 7) == 0) {
+      if (kv->val.type != MSGPACK_OBJECT_BOOLEAN)
+        return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_VIEW,
+                       "VIEW compact must be true or false");
+      out->u.view.compact = kv->val.via.boolean;
+    } else {
+      return pz_fail(err, PZ_ERR_INVALID_ARGUMENT, PZ_C_VIEW,
+                     "unknown VIEW option (radius, compact)");
+    }
+  }
+  return 0;
+}
+
 int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
                      pz_cmsg_t *out, pz_decode_error_t *err) {
   msgpack_object_array a;
@@ -160,7 +197,7 @@ int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
   if (a.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a.ptr[0].via.u64 == 0)
     return pz_bad(err, 0, "op must be a positive integer");
   uint64_t op64 = a.ptr[0].via.u64;
-  if (op64 > PZ_C_ROOM_SET)
+  if (op64 > PZ_C_VIEW)
     /* An op too large for an int cannot be named back in ERROR. */
     return pz_fail(err, PZ_ERR_UNKNOWN_OP, op64 <= INT_MAX ? (int)op64 : 0,
                    "unknown op");
@@ -199,7 +236,9 @@ int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
     return patch_at(data, len, &a, 1, zone, PZ_C_SET, &out->u.set.patch, err);
   case PZ_C_SIGNAL:
     return pz_decode_signal(data, len, &a, out, err);
-  default: /* PZ_C_ROOM_SET */
+  case PZ_C_ROOM_SET:
     return pz_decode_room_set(data, len, &a, out, err);
+  default: /* PZ_C_VIEW */
+    return pz_decode_view(&a, out, err);
   }
 }

@@ -147,6 +147,7 @@ static int pz_decode_state(const msgpack_object_array *a, msgpack_zone *zone,
     return -1;
   out->u.state.entries = v;
   out->u.state.n = entries.size;
+  out->u.state.compact = (pz_raw_t){NULL, 0};
   for (uint32_t i = 0; i < entries.size; i++) {
     pz_state_entry_t *se = &out->u.state.entries[i];
     if (!pz_sub_array(&entries, i, &e) ||
@@ -237,13 +238,48 @@ static int pz_decode_room_state_msg(const msgpack_object_array *a, pz_raw_t raw,
   return 0;
 }
 
+/* [13, [id, ...]] */
+static int pz_decode_away(const msgpack_object_array *a, msgpack_zone *zone,
+                          pz_smsg_t *out) {
+  msgpack_object_array ids;
+  void *v;
+  if (!pz_sub_array(a, 1, &ids) ||
+      !pz_vec(zone, ids.size, sizeof(uint64_t), &v))
+    return -1;
+  out->u.away.ids = v;
+  out->u.away.n = ids.size;
+  for (uint32_t i = 0; i < ids.size; i++)
+    if (!pz_mp_uint(&ids.ptr[i], &out->u.away.ids[i]))
+      return -1;
+  return 0;
+}
+
+/* [14, tick, n, entries]: the frame only; pz_compact_decode reads the
+ * entries against the connection's table. */
+static int pz_decode_state_c(const msgpack_object_array *a, pz_smsg_t *out) {
+  const msgpack_object *b = pz_mp_at(a, 3);
+  uint64_t n;
+  if (!pz_mp_uint(pz_mp_at(a, 1), &out->u.state.tick) ||
+      !pz_mp_uint(pz_mp_at(a, 2), &n) || b == NULL ||
+      b->type != MSGPACK_OBJECT_BIN)
+    return -1;
+  /* msgpack-c may give an empty bin a NULL ptr: "" keeps ptr non-NULL */
+  out->u.state.compact =
+      (pz_raw_t){b->via.bin.size ? b->via.bin.ptr : "", b->via.bin.size};
+  if (n > b->via.bin.size / 2) /* an entry takes two bytes at least */
+    return -1;
+  out->u.state.n = (size_t)n;
+  out->u.state.entries = NULL;
+  return 0;
+}
+
 int pz_decode_server(const char *data, size_t len, msgpack_zone *zone,
                      pz_smsg_t *out) {
   msgpack_object_array a;
   uint64_t op, u;
   if (len > UINT32_MAX || pz_mp_unpack_array(data, len, zone, &a) != NULL ||
       !pz_mp_uint(pz_mp_at(&a, 0), &op) || op < PZ_S_WELCOME ||
-      op > PZ_S_ROOM_STATE)
+      op > PZ_S_STATE_C)
     return -1;
   pz_raw_t raw = {data, (uint32_t)len};
   out->op = (int)op;
@@ -293,7 +329,11 @@ int pz_decode_server(const char *data, size_t len, msgpack_zone *zone,
     return pz_decode_member_msg(&a, raw, out);
   case PZ_S_SIGNAL:
     return pz_decode_signal_msg(&a, raw, out);
-  default: /* PZ_S_ROOM_STATE */
+  case PZ_S_ROOM_STATE:
     return pz_decode_room_state_msg(&a, raw, out);
+  case PZ_S_AWAY:
+    return pz_decode_away(&a, zone, out);
+  default: /* PZ_S_STATE_C */
+    return pz_decode_state_c(&a, out);
   }
 }

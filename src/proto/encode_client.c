@@ -66,6 +66,19 @@ void pz_enc_room_set(msgpack_packer *pk, pz_str_t key, pz_raw_t value,
     msgpack_pack_uint64(pk, if_version);
 }
 
+void pz_enc_view(msgpack_packer *pk, double radius, bool compact) {
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_uint8(pk, PZ_C_VIEW);
+  msgpack_pack_map(pk, 2);
+  msgpack_pack_str_with_body(pk, "radius", 6);
+  msgpack_pack_double(pk, radius);
+  msgpack_pack_str_with_body(pk, "compact", 7);
+  if (compact)
+    msgpack_pack_true(pk);
+  else
+    msgpack_pack_false(pk);
+}
+
 void pz_enc_join(msgpack_packer *pk, pz_str_t room) {
   msgpack_pack_array(pk, 2);
   msgpack_pack_uint8(pk, PZ_C_JOIN);

@@ -9,8 +9,8 @@
 
 #include "mp.h"
 
-const char *const pz_mp_features[PZ_MP_N_FEATURES] = {"state", "signal",
-                                                      "room_state"};
+const char *const pz_mp_features[PZ_MP_N_FEATURES] = {
+    "state", "signal", "room_state", "view", "compact"};
 
 void pz_enc_welcome(msgpack_packer *pk, uint64_t id, pz_str_t session,
                     uint32_t tick_hz, uint64_t server_time_ms, bool resumed,
@@ -110,6 +110,23 @@ void pz_enc_room_state_msg(msgpack_packer *pk, pz_str_t key, pz_raw_t value,
   pz_mp_pack_raw(pk, value, 0xc0);
   msgpack_pack_uint64(pk, version);
   msgpack_pack_uint64(pk, by);
+}
+
+void pz_enc_away(msgpack_packer *pk, const uint64_t *ids, size_t n) {
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_uint8(pk, PZ_S_AWAY);
+  msgpack_pack_array(pk, n);
+  for (size_t i = 0; i < n; i++)
+    msgpack_pack_uint64(pk, ids[i]);
+}
+
+void pz_enc_state_c_begin(msgpack_packer *pk, uint64_t tick, size_t n,
+                          size_t len) {
+  msgpack_pack_array(pk, 4);
+  msgpack_pack_uint8(pk, PZ_S_STATE_C);
+  msgpack_pack_uint64(pk, tick);
+  msgpack_pack_uint64(pk, n);
+  msgpack_pack_bin(pk, len);
 }
 
 void pz_enc_left(msgpack_packer *pk, uint64_t id) {

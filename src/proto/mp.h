@@ -58,7 +58,7 @@ const char *pz_mp_patch_check(const msgpack_object *o, msgpack_zone *zone,
 int pz_mp_key_cmp(const void *a, const void *b);
 
 /* The names of enum pz_feature's bits, in bit order (WELCOME). */
-#define PZ_MP_N_FEATURES 3
+#define PZ_MP_N_FEATURES 5
 extern const char *const pz_mp_features[PZ_MP_N_FEATURES];
 
 /* Element i of a, or NULL when the array is shorter. */

@@ -325,6 +325,17 @@ static void on_room_set(const pz_ctx_t *x, const pz_cmsg_t *m) {
   }
 }
 
+/* VIEW: options checked by the codec; it counts against the app bucket
+ * (a radius slider sends many). */
+static void on_view(const pz_ctx_t *x, const pz_cmsg_t *m) {
+  if (!app_allowed(x, PZ_C_VIEW))
+    return;
+  pz_dispatch_answer(
+      x->c,
+      pz_shard_view(&x->w->shard, x->s, m->u.view.radius, m->u.view.compact),
+      PZ_C_VIEW);
+}
+
 static void on_leave(const pz_ctx_t *x) {
   if (!x->s->room)
     error(x, PZ_ERR_NOT_IN_ROOM, "LEAVE outside a room", PZ_C_LEAVE);
@@ -376,6 +387,9 @@ void pz_dispatch(pz_conn_t *c, const uint8_t *data, size_t len) {
       break;
     case PZ_C_ROOM_SET:
       on_room_set(&x, &m);
+      break;
+    case PZ_C_VIEW:
+      on_view(&x, &m);
       break;
     }
   }

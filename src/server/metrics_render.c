@@ -51,11 +51,12 @@ static void family(out_t *o, const char *name, const char *type,
   })
 
 static const char *const in_ops[PZ_METRICS_OPS_IN] = {
-    "invalid", "hello", "join", "leave",  "move",    "chat",
-    "whisper", "ping",  "set",  "signal", "room_set"};
+    "invalid", "hello", "join", "leave",  "move",     "chat",
+    "whisper", "ping",  "set",  "signal", "room_set", "view"};
 static const char *const out_ops[PZ_METRICS_OPS_OUT] = {
-    "",        "welcome", "room",  "joined", "left",   "state",     "chat",
-    "whisper", "pong",    "error", "member", "signal", "room_state"};
+    "",       "welcome", "room",       "joined", "left",
+    "state",  "chat",    "whisper",    "pong",   "error",
+    "member", "signal",  "room_state", "away",   "state_c"};
 static const char *const error_names[PZ_METRICS_ERRORS] = {"",
                                                            "bad_message",
                                                            "unknown_op",
@@ -131,6 +132,20 @@ char *pz_metrics_render(pz_server_t *srv, size_t *len) {
          "Full STATEs sent to clients whose outbound queue had replaced an "
          "unsent STATE (slow readers).");
   put(&o, "plaza_state_resyncs_total %lld\n", (long long)SUM(state_resyncs));
+  family(&o, "plaza_state_c_frames_total", "counter",
+         "Compact STATEs (STATE_C) encoded for clients with a VIEW (also "
+         "counted in plaza_state_frames_total).");
+  put(&o, "plaza_state_c_frames_total %lld\n", (long long)SUM(state_c_frames));
+  family(&o, "plaza_state_c_entries_total", "counter",
+         "Member entries in the STATE_C messages encoded.");
+  put(&o, "plaza_state_c_entries_total %lld\n",
+      (long long)SUM(state_c_entries));
+  family(&o, "plaza_state_c_bytes_total", "counter",
+         "Bytes of the STATE_C messages encoded (before WebSocket framing).");
+  put(&o, "plaza_state_c_bytes_total %lld\n", (long long)SUM(state_c_bytes));
+  family(&o, "plaza_view_aways_total", "counter",
+         "Members named in AWAY messages: left a client's view.");
+  put(&o, "plaza_view_aways_total %lld\n", (long long)SUM(aways));
 
   family(&o, "plaza_room_states_parked", "gauge",
          "Room states kept for rooms that emptied, until their lifetime "

@@ -26,6 +26,7 @@ void pz_reply_conflict(pz_worker_t *w, pz_outlet_t *o, pz_str_t key,
                        uint64_t version);
 /* The protocol 1.1 features this server has (WELCOME). */
 #define PZ_SERVER_FEATURES                                                     \
-  (PZ_FEATURE_STATE | PZ_FEATURE_SIGNAL | PZ_FEATURE_ROOM_STATE)
+  (PZ_FEATURE_STATE | PZ_FEATURE_SIGNAL | PZ_FEATURE_ROOM_STATE |              \
+   PZ_FEATURE_VIEW | PZ_FEATURE_COMPACT)
 
 #endif

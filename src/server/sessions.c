@@ -429,6 +429,8 @@ static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
   s->seq = r->seq;
   s->has_seq = r->has_seq;
   s->placed = r->placed;
+  if (r->has_view) /* VIEW holds across resumes; outside a room: no error */
+    pz_shard_view(&w->shard, s, r->view_radius, r->view_compact);
   s->grant = grant;
   attach(w, c, s);
   pz_reply_welcome(w, pz_conn_outlet(c), s, true);

@@ -65,6 +65,13 @@ static void on_tick(uv_timer_t *t) {
          w->shard.stats.state_entries - PZ_GET(w->metrics.state_entries));
   PZ_ADD(w->metrics.state_resyncs,
          w->shard.stats.state_resyncs - PZ_GET(w->metrics.state_resyncs));
+  PZ_ADD(w->metrics.state_c_frames,
+         w->shard.stats.state_c_frames - PZ_GET(w->metrics.state_c_frames));
+  PZ_ADD(w->metrics.state_c_entries,
+         w->shard.stats.state_c_entries - PZ_GET(w->metrics.state_c_entries));
+  PZ_ADD(w->metrics.state_c_bytes,
+         w->shard.stats.state_c_bytes - PZ_GET(w->metrics.state_c_bytes));
+  PZ_ADD(w->metrics.aways, w->shard.stats.aways - PZ_GET(w->metrics.aways));
   atomic_store_explicit(&w->metrics.rooms, w->shard.n_rooms,
                         memory_order_relaxed);
   schedule_tick(w);
@@ -218,6 +225,7 @@ pz_worker_t *pz_worker_create(pz_server_t *srv, int index) {
       .room_state_ttl_ms = w->cfg->room_state_ttl_ms,
       /* the node's bound, shared out: rooms spread over the shards */
       .parked_max = w->cfg->room_state_parked_max / (uint64_t)srv->n_workers,
+      .view_cell = w->cfg->view_cell,
   };
   pz_shard_init(&w->shard, index, &sc);
   msgpack_zone_init(&w->zone, 4096);

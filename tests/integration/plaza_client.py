@@ -314,6 +314,15 @@ def http_get(server, path, timeout=TIMEOUT):
         return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
 
 
+def metric(server, name):
+    """The value of an unlabelled series of GET /metrics."""
+    _, _, text = http_get(server, "/metrics")
+    for ln in text.splitlines():
+        if ln.startswith(name + " "):
+            return float(ln.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def http_json(server, path):
     status, _, body = http_get(server, path)
     assert status == 200, f"GET {path}: {status} {body[:500]!r}"

@@ -16,7 +16,8 @@ import urllib.request
 from plaza_client import (E_BAD_MESSAGE, E_CONFLICT, E_INVALID_ARGUMENT, E_NOT_FOUND,
                           E_NOT_IN_ROOM, E_RATE_LIMITED, E_SESSION_EXPIRED, ERROR, JOIN,
                           JOINED, LEAVE, LEFT, MEMBER, ROOM, ROOM_SET, ROOM_STATE, SET,
-                          SIGNAL, SIGNAL_C, WELCOME, Client, async_test, http_get, shard_of)
+                          SIGNAL, SIGNAL_C, WELCOME, Client, async_test, http_get, metric,
+                          shard_of)
 
 FAST = dict(app_rate=1000, app_burst=1000, malformed_limit=1000)
 ADMIN = "test-admin-token"
@@ -68,7 +69,7 @@ async def test_welcome_lists_the_features(plaza):
     srv = plaza()
     c = await Client.connect(srv)
     w = await c.hello("ana")
-    assert w[6] == ["state", "signal", "room_state"], w
+    assert w[6] == ["state", "signal", "room_state", "view", "compact"], w
     await c.close()
 
 
@@ -474,14 +475,6 @@ async def test_parked_room_states_are_bounded(plaza):
 
 
 # ---- admin and metrics -----------------------------------------------------
-
-
-def metric(srv, name):
-    _, _, text = http_get(srv, "/metrics")
-    for ln in text.splitlines():
-        if ln.startswith(name + " "):
-            return float(ln.split()[1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 def admin(srv, method, path, body=None):

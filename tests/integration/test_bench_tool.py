@@ -73,6 +73,23 @@ def test_bench_against_plaza(plaza, tmp_path):
     check_clean_run(d, report)
 
 
+def test_bench_event_with_views_against_plaza(plaza, tmp_path):
+    """The event scenario: one room, VIEW radius and STATE_C; every move a
+    sampled member was sure to see (well inside its view) reached it, the
+    compact entries were read (a few bytes each) and members came and
+    went from views (AWAY)."""
+    need_bench()
+    srv = plaza(workers=1)
+    d, report = run_bench(srv.ws_url(), tmp_path, "--scenario", "event", "--area", "100",
+                          "--view-radius", "20")
+    assert d["scenario"] == "event" and d["params"]["compact"] is True, report
+    assert d["params"]["room_size"] == CLIENTS, report
+    check_clean_run(d, report)
+    assert d["decode_errors"] == 0, report
+    assert 2 <= d["state_bytes_per_entry"] < 10, report
+    assert d["aways"] > 0, report
+
+
 def test_bench_against_floor(tmp_path):
     need_bench()
     if not os.access(FLOOR_BIN, os.X_OK):

@@ -167,6 +167,16 @@ def test_c_session_resumed_out_of_a_forbidden_room(plaza):
     assert "c_forbid: ok" in out
 
 
+def test_c_session_view_decodes_state_c(plaza):
+    """pz_client_session_view: the session sends VIEW (again after a
+    resume), decodes STATE_C against its short ids (reset at ROOM) and
+    hands the entries over at their exact places; AWAY names who left
+    (c_view.c says each step)."""
+    srv = plaza(max_speed=0, resume_grace_ms=5000)
+    out = run_c_test("c_view", srv.ws_url())
+    assert "c_view: ok" in out
+
+
 def test_docs_c_example_builds_and_talks(plaza, tmp_path):
     """docs/client.md's C example, built the way it says against the
     library of this build, says hello in the lobby."""

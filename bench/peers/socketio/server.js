@@ -31,6 +31,7 @@ const io = new Server(server, {
 });
 
 const players = new Map(); // id -> player (plain data, also socket.data)
+const sockets = new Map(); // id -> socket, for per-player sends (views)
 const rooms = new Map(); // name -> { name, players: Map<id, player>, dirty: Set<player>, seq, history }
 let redis = null; // set in cluster mode: ids, chat seq and history live in Redis
 let lastId = 0;
@@ -82,6 +83,9 @@ function leaveRoom(socket, player, notifySelf) {
   const room = rooms.get(player.room);
   player.room = null;
   if (!room) return;
+  socket.leave(`v:${room.name}`);
+  if (player.inView) player.inView = new Set();
+  for (const p of room.players.values()) if (p.inView) p.inView.delete(player.id);
   room.players.delete(player.id);
   room.dirty.delete(player);
   if (notifySelf) io.to(room.name).emit('left', player.id);
@@ -94,7 +98,8 @@ function leaveRoom(socket, player, notifySelf) {
 io.use(async (socket, next) => {
   try {
     const id = redis ? await redis.incr('player:nextId') : ++lastId;
-    socket.data = { id, name: `guest-${id}`, room: null, seq: 0, x: 0, y: 0, z: 0, yaw: 0 };
+    socket.data = { id, name: `guest-${id}`, room: null, seq: 0, x: 0, y: 0, z: 0, yaw: 0,
+      radius: 0, inView: null };
     next();
   } catch (err) {
     next(err);
@@ -104,6 +109,7 @@ io.use(async (socket, next) => {
 io.on('connection', (socket) => {
   const player = socket.data;
   players.set(player.id, player);
+  sockets.set(player.id, socket);
   socket.join(`p:${player.id}`); // whisper target, reachable from any node
 
   socket.on('hello', (msg, ack) => {
@@ -122,6 +128,7 @@ io.on('connection', (socket) => {
     player.room = name;
     room.players.set(player.id, player);
     socket.join(name);
+    if (player.radius > 0) socket.join(`v:${name}`);
     socket.to(name).emit('joined', memberRow(player));
     if (!redis) {
       const members = [...room.players.values()].map(memberRow);
@@ -131,6 +138,19 @@ io.on('connection', (socket) => {
     clusterRoom(name)
       .then((snapshot) => socket.emit('room', snapshot))
       .catch((err) => console.error('join', name, err.message));
+  });
+
+  // An area of interest: only the players within `radius` (x, z) come in
+  // `state`; one enters at <= radius, leaves past 1.25 x radius with an
+  // `away` event. 0: the whole room again.
+  socket.on('view', (v) => {
+    const r = v && v.radius;
+    if (!isNum(r) || r < 0) return;
+    player.radius = r;
+    player.inView = r > 0 ? new Set() : null;
+    if (!player.room) return;
+    if (r > 0) socket.join(`v:${player.room}`);
+    else socket.leave(`v:${player.room}`);
   });
 
   socket.on('leave', () => {
@@ -183,19 +203,61 @@ io.on('connection', (socket) => {
 
   socket.on('disconnect', () => {
     players.delete(player.id);
+    sockets.delete(player.id);
     if (player.room) leaveRoom(socket, player, false);
   });
 });
 
-// One state event per room per tick, holding the players that moved.
+function stateRow(p) {
+  return [p.id, p.seq, p.x, p.y, p.z, p.yaw];
+}
+
+// A player with a view radius gets its own state: the players near it that
+// moved, and those that came near (moved or not); the usual way, by looking
+// at every player of the room.
+function sendView(room, v) {
+  const r2 = v.radius * v.radius;
+  const out2 = r2 * 1.25 * 1.25;
+  const entries = [];
+  const away = [];
+  for (const p of room.players.values()) {
+    const dx = p.x - v.x;
+    const dz = p.z - v.z;
+    const d2 = dx * dx + dz * dz;
+    if (v.inView.has(p.id)) {
+      if (p !== v && d2 > out2) {
+        v.inView.delete(p.id);
+        away.push(p.id);
+      } else if (room.dirty.has(p)) {
+        entries.push(stateRow(p));
+      }
+    } else if (p === v || d2 <= r2) {
+      v.inView.add(p.id);
+      entries.push(stateRow(p));
+    }
+  }
+  const socket = sockets.get(v.id);
+  if (!socket) return;
+  if (away.length) socket.emit('away', away);
+  if (entries.length) socket.emit('state', [tick, entries]);
+}
+
+// One state event per room per tick, holding the players that moved; the
+// players with a view get theirs apart.
 setInterval(() => {
   tick++;
   for (const room of rooms.values()) {
-    if (room.dirty.size === 0) continue;
-    const changed = [];
-    for (const p of room.dirty) changed.push([p.id, p.seq, p.x, p.y, p.z, p.yaw]);
+    let viewers = 0;
+    for (const p of room.players.values()) if (p.radius > 0) viewers++;
+    if (room.dirty.size === 0 && viewers === 0) continue;
+    if (room.dirty.size > 0) {
+      const changed = [];
+      for (const p of room.dirty) changed.push(stateRow(p));
+      if (viewers === 0) io.to(room.name).emit('state', [tick, changed]);
+      else io.to(room.name).except(`v:${room.name}`).emit('state', [tick, changed]);
+    }
+    if (viewers > 0) for (const p of room.players.values()) if (p.radius > 0) sendView(room, p);
     room.dirty.clear();
-    io.to(room.name).emit('state', [tick, changed]);
   }
 }, 1000 / TICK_HZ);
 

@@ -179,6 +179,24 @@ static void test_each_type_round_trips(void **state) {
   pz_busmsg_session(begin(&b), 6, &rec);
   assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
   assert_int_equal(m.room.len, 0);
+  assert_false(m.u.session.has_view); /* none sent: 19 elements, as before */
+  msgpack_sbuffer_destroy(&b.sb);
+
+  /* A session with a VIEW carries it in two trailing elements. */
+  rec.has_view = true;
+  rec.view_radius = 12.5;
+  rec.view_compact = true;
+  pz_busmsg_session(begin(&b), 6, &rec);
+  assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m), 0);
+  assert_true(m.u.session.has_view);
+  assert_true(m.u.session.view_compact);
+  assert_true(m.u.session.view_radius == 12.5);
+  assert_truncations_refused(&b);
+  msgpack_sbuffer_destroy(&b.sb);
+  rec.view_radius = -1; /* no client could have sent it */
+  pz_busmsg_session(begin(&b), 6, &rec);
+  assert_int_equal(pz_busmsg_decode((uint8_t *)b.sb.data, b.sb.size, &m),
+                   PZ_EPROTO);
   msgpack_sbuffer_destroy(&b.sb);
 
   /* An EVENT carries another message, decoded in its turn. */

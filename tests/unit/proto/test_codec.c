@@ -395,7 +395,7 @@ static void test_reject_bad_op(void **state) {
 static void test_reject_unknown_op(void **state) {
   fx_t *f = *state;
   REJECT(f, PZ_ERR_UNKNOWN_OP, 99, "unknown op", "a u", 1, 99);
-  /* 8-10 are protocol 1.1's SET, SIGNAL and ROOM_SET. */
+  /* 8-11 are protocol 1.1's SET, SIGNAL, ROOM_SET and VIEW. */
   REJECT(f, PZ_ERR_UNKNOWN_OP, 12, "unknown op", "a u s", 2, 12, "x");
   REJECT(f, PZ_ERR_UNKNOWN_OP, 65535, "unknown op", "a u", 1, 65535);
   REJECT(f, PZ_ERR_UNKNOWN_OP, INT_MAX, "unknown op", "a U", 1,

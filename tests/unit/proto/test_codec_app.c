@@ -320,8 +320,8 @@ static void test_reject_bad_signals_and_room_sets(void **state) {
   REJECT(f, B, PZ_C_ROOM_SET,
          "ROOM_SET if_version must be a non-negative integer or nil",
          "a u s u i", 4, 10, "k", 1, -1);
-  /* VIEW (11) is not this server's yet. */
-  REJECT(f, PZ_ERR_UNKNOWN_OP, 11, "unknown op", "a u m", 2, 11, 0);
+  /* Past VIEW (11): not an op. */
+  REJECT(f, PZ_ERR_UNKNOWN_OP, 12, "unknown op", "a u m", 2, 12, 0);
 }
 
 /* ---- server -> client ----------------------------------------------------
@@ -330,12 +330,14 @@ static void test_reject_bad_signals_and_room_sets(void **state) {
 static void test_welcome_features(void **state) {
   fx_t *f = *state;
   pz_smsg_t m;
-  uint32_t all = PZ_FEATURE_STATE | PZ_FEATURE_SIGNAL | PZ_FEATURE_ROOM_STATE;
+  uint32_t all = PZ_FEATURE_STATE | PZ_FEATURE_SIGNAL | PZ_FEATURE_ROOM_STATE |
+                 PZ_FEATURE_VIEW | PZ_FEATURE_COMPACT;
   pz_enc_welcome(fx_pk(f), 5, pz_str_c("s"), 30, 7, false, all);
   assert_int_equal(dec_s(f, f->sb.size, &m), 0);
   assert_int_equal(m.u.welcome.features, all);
   /* The names, in bit order. */
-  const char tail[] = "\x93\xa5state\xa6signal\xaaroom_state";
+  const char tail[] = "\x95\xa5state\xa6signal\xaaroom_state\xa4view\xa7"
+                      "compact";
   assert_memory_equal(f->sb.data + f->sb.size - (sizeof tail - 1), tail,
                       sizeof tail - 1);
   /* A v1 server: no features. */
