@@ -290,7 +290,7 @@ pz_shard_result_t pz_shard_view(pz_shard_t *sh, pz_session_t *s, double radius,
   pz_view_t *v = s->view;
   pz_room_t *r = s->room;
   s->changed |= PZ_SESSION_CHANGED; /* its record carries the VIEW */
-  if (radius <= 0 && !compact) { /* the whole room as STATE: v1 */
+  if (radius <= 0 && !compact) {    /* the whole room as STATE: v1 */
     if (v == NULL)
       return PZ_SHARD_OK;
     pz_interest_session_free(s);

@@ -182,9 +182,9 @@ static bool body(rd_t *r, pz_busmsg_t *m, uint32_t n) {
            rd_u32(r, &m->u.session.gen, UINT32_MAX) &&
            rd_value(r, &m->u.session.state, true) &&
            rd_str(r, &m->u.session.addr, PZ_BUS_ADDR_MAX) &&
-           (n < 21 || rd_view(r, &m->u.session.view_radius,
-                              &m->u.session.view_compact,
-                              &m->u.session.has_view));
+           (n < 21 ||
+            rd_view(r, &m->u.session.view_radius, &m->u.session.view_compact,
+                    &m->u.session.has_view));
   case PZ_BUS_MEMBER:
     return rd_room(r, &m->room) && rd_id(r, &m->u.member.id) &&
            rd_value(r, &m->u.member.patch, true);
