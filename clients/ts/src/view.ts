@@ -103,9 +103,11 @@ export class ViewChannel {
   }
 
   /** Positions come only from within a radius: members not carried are
-   * out of view. */
+   * out of view. Not from a server without views (a reconnect that
+   * landed on one), which sends the whole room. */
   get filtering(): boolean {
-    return (this.wish?.radius ?? 0) > 0;
+    const f = this.host.features();
+    return (this.wish?.radius ?? 0) > 0 && (f === null || f.has("view"));
   }
 
   /** The app's new view: sent when the rate allows (the latest wins).

@@ -202,6 +202,7 @@ test("a server without view: the first connect() rejects, setView() throws, a re
   assert.equal(errors[0].requestOp, ClientOp.View);
   assert.match(errors[0].message, /does not offer "view"/);
   assert.deepEqual(e.view, { radius: 10, compact: false }, "kept for a node that has it");
+  assert.equal(e.members.get(8).outOfView, undefined, "the whole room comes: nobody is out of view");
   const m = await reconnect(s2, e);
   assert.deepEqual(views(s2, m), [[VIEW, { radius: 10, compact: false }]]);
 });
