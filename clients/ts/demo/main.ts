@@ -3,7 +3,9 @@
  * ?name= (default a guest name), moves with the keyboard or a finger,
  * draws the room top-down, chats; avatars have a colour (member state)
  * and emotes (signals), and the room has a seat anyone can take (room
- * state). window.__plaza exposes what is drawn, for tests.
+ * state). A slider sets a view radius (VIEW, compact): members out of
+ * view are dimmed where they were last seen. window.__plaza exposes what
+ * is drawn, for tests.
  */
 import {
   ClientOp,
@@ -36,6 +38,7 @@ import {
   logLine,
   offerColors,
   offerRooms,
+  offerViewRadius,
   setStatus,
   showColor,
   showMembers,
@@ -66,6 +69,8 @@ const exposed = {
   labels: () => lastLabels.map((l) => ({ ...l })),
   /** The label layout itself, for tests with boxes of their own. */
   placeLabels,
+  /** The view this page asked for (null: the whole room). */
+  view: () => exposed.client?.view ?? null,
 };
 (window as unknown as { __plaza: typeof exposed }).__plaza = exposed;
 
@@ -113,6 +118,15 @@ async function main(): Promise<void> {
     (id === c.id ? colorOf(c.state) : undefined) ?? colorOf(c.members.get(id)?.state ?? {}) ?? "#7d8394";
 
   const refreshMembers = () => showMembers(c.members.values(), c.id, (m) => colorOfMember(m.id));
+  // The list shows who is out of view: redrawn when that changes, not at
+  // every STATE.
+  let outOfView = "";
+  c.on("members", (ms) => {
+    const now = [...ms.values()].filter((m) => m.outOfView).map((m) => m.id).join();
+    if (now === outOfView) return;
+    outOfView = now;
+    refreshMembers();
+  });
   const refreshSeat = () => {
     const h = seatHolder(c);
     showSeat(h?.name ?? null, h?.id === c.id, seatFree(c));
@@ -172,6 +186,15 @@ async function main(): Promise<void> {
     refreshMembers();
   });
   showColor(colorOf(c.state));
+  // The view radius: only the members within it come, as compact
+  // positions; 0 is the whole room, as without a view.
+  offerViewRadius(c.features.has("view") && c.features.has("compact"), (radius) => {
+    try {
+      c.setView(radius > 0 ? { radius, compact: true } : null);
+    } catch (e) {
+      logLine("sys", "", `view: ${(e as Error).message}`);
+    }
+  });
   for (const b of el.emoteButtons) b.addEventListener("click", () => emote(Number(b.dataset.emote)));
   el.seatButton.addEventListener("click", async () => {
     if (el.seatButton.getAttribute("aria-disabled") === "true") return;
@@ -240,11 +263,12 @@ async function main(): Promise<void> {
         yaw: p.yaw,
         color: colorOfMember(m.id),
         emote: emotes.of(m.id, now),
+        dim: m.outOfView === true,
       });
     }
     const h = seatHolder(c);
     const seat = { ...SEAT, holder: h?.name ?? null, color: h ? colorOfMember(h.id) : null };
-    draw(el.canvas, avatars, seat, pred.position, now);
+    draw(el.canvas, avatars, seat, pred.position, now, c.view?.radius ?? 0);
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);

@@ -24,6 +24,8 @@ export const el = {
   canvas: $<HTMLCanvasElement>("view"),
   swatches: $<HTMLElement>("swatches"),
   seatButton: $<HTMLButtonElement>("seat-button"),
+  viewRadius: $<HTMLInputElement>("view-radius"),
+  viewRadiusValue: $<HTMLOutputElement>("view-radius-value"),
   emoteButtons: Array.from(document.querySelectorAll<HTMLButtonElement>("button.emote")),
 };
 
@@ -45,6 +47,14 @@ export function showMembers<S extends object>(
       li.dataset.id = String(m.id);
       li.style.setProperty("--c", colorOf(m));
       if (m.id === selfId) li.className = "self";
+      else if (m.outOfView) {
+        li.className = "out-of-view";
+        // Said, not only shown: a screen reader hears it with the name.
+        const note = document.createElement("span");
+        note.className = "vh";
+        note.textContent = " (out of view)";
+        li.append(note);
+      }
       return li;
     });
   el.members.replaceChildren(...items);
@@ -79,6 +89,25 @@ export function showSeat(holder: string | null, mine: boolean, free: boolean): v
   // aria-disabled, not disabled: a disabled button drops the keyboard
   // focus, and a screen reader user should still reach and hear it.
   b.setAttribute("aria-disabled", String(!mine && !free));
+}
+
+/** The view radius slider: `set` gets the radius chosen (0: the whole
+ * room). A server without views leaves it disabled. */
+export function offerViewRadius(enabled: boolean, set: (radius: number) => void): void {
+  const input = el.viewRadius;
+  const show = () => {
+    const r = Number(input.value);
+    const text = r > 0 ? `${r} units` : "whole room";
+    el.viewRadiusValue.textContent = text;
+    input.setAttribute("aria-valuetext", text);
+  };
+  input.disabled = !enabled;
+  if (!enabled) input.title = "this server has no views";
+  input.addEventListener("input", () => {
+    show();
+    set(Number(input.value));
+  });
+  show();
 }
 
 /** Adds a line to the chat log: kind "chat", "whisper" or "sys". */

@@ -3,7 +3,9 @@
  * heading, colour, name and emote, and the room's seat. x runs right and
  * z runs down; y (height) is not drawn. The camera follows the caller's
  * own avatar. Names never overlap: each label takes the first place
- * around its avatar that no label drawn before it holds.
+ * around its avatar that no label drawn before it holds. With a view
+ * radius, a dashed circle shows it, and avatars out of view are drawn
+ * faint where they were last seen.
  */
 import type { Position } from "../src/index.js";
 import type { Emote } from "./social.js";
@@ -14,6 +16,8 @@ export interface Avatar extends Position {
   self: boolean;
   color: string;
   emote: Emote | undefined;
+  /** Out of this page's view: drawn faint at its last known place. */
+  dim: boolean;
 }
 
 export interface SeatView extends Position {
@@ -31,6 +35,7 @@ export interface Box {
 
 const PX_PER_UNIT = 24;
 const LABEL_H = 16;
+const DIM_ALPHA = 0.35;
 const EMOTE_TEXT: Record<Emote, string> = { wave: "wave o/", dance: "dance ~", heart: "\u2665 heart" };
 
 /** Reallocations of the canvas' backing store, for tests. */
@@ -111,6 +116,7 @@ export function draw(
   seat: SeatView,
   camera: Position,
   now: number,
+  viewRadius = 0,
 ): void {
   const g = resize(canvas);
   if (!g) return;
@@ -134,7 +140,18 @@ export function draw(
   g.fillRect(seatX - 12, seatY - 12, 24, 24);
   g.strokeRect(seatX - 12, seatY - 12, 24, 24);
 
-  const texts: Array<{ text: string; x: number; y: number; color: string }> = [
+  if (viewRadius > 0) {
+    // The view: members enter it within the radius (and leave it past
+    // 1.25 times it).
+    g.setLineDash([6, 6]);
+    g.strokeStyle = "#4a5066";
+    g.beginPath();
+    g.arc(sx(camera.x), sz(camera.z), viewRadius * PX_PER_UNIT, 0, 2 * Math.PI);
+    g.stroke();
+    g.setLineDash([]);
+  }
+
+  const texts: Array<{ text: string; x: number; y: number; color: string; alpha?: number }> = [
     { text: seat.holder ? `seat: ${seat.holder}` : "seat (free)", x: seatX, y: seatY - 14, color: "#c8ccd8" },
   ];
   for (const a of avatars) {
@@ -142,6 +159,7 @@ export function draw(
     const bob = a.emote === "dance" ? Math.sin(now / 90) * 3 : 0;
     const x = sx(a.x);
     const y = sz(a.z) + bob;
+    g.globalAlpha = a.dim ? DIM_ALPHA : 1;
     g.fillStyle = a.color;
     g.beginPath();
     g.arc(x, y, 10, 0, 2 * Math.PI);
@@ -157,14 +175,17 @@ export function draw(
     g.moveTo(x, y);
     g.lineTo(x + Math.cos(a.yaw) * 14, y + Math.sin(a.yaw) * 14);
     g.stroke();
-    texts.push({ text: a.self ? `${a.name} (you)` : a.name, x, y: y - 12, color: "#e6e6e6" });
-    if (a.emote) texts.push({ text: EMOTE_TEXT[a.emote], x, y: y - 12, color: "#14161c" });
+    const alpha = a.dim ? DIM_ALPHA + 0.25 : 1;
+    texts.push({ text: a.self ? `${a.name} (you)` : a.name, x, y: y - 12, color: "#e6e6e6", alpha });
+    if (a.emote) texts.push({ text: EMOTE_TEXT[a.emote], x, y: y - 12, color: "#14161c", alpha });
   }
+  g.globalAlpha = 1;
   g.lineWidth = 1;
   const boxes = placeLabels(texts.map((t) => ({ x: t.x, y: t.y, w: g.measureText(t.text).width + 8 })));
   lastLabels = [];
   texts.forEach((t, i) => {
     const b = boxes[i] as Box;
+    g.globalAlpha = t.alpha ?? 1;
     if (t.color === "#14161c") {
       // An emote: a light bubble, dark text (8:1 and more).
       g.fillStyle = "#f4f1d0";
@@ -174,4 +195,5 @@ export function draw(
     g.fillText(t.text, b.x + b.w / 2, b.y + b.h / 2);
     lastLabels.push({ ...b, text: t.text });
   });
+  g.globalAlpha = 1;
 }

@@ -19,6 +19,8 @@ import { ClientOp, ErrorCode, errorName, PROTOCOL_VERSION, ServerOp } from "./pr
 
 export class DecodeError extends Error {
   override name = "DecodeError";
+  /** The op of the message that could not be read, when it could be. */
+  op?: number;
 }
 
 // ---- encoding ---------------------------------------------------------
@@ -59,6 +61,8 @@ export function clientTuple(m: ClientMessage): unknown[] {
       return m.ifVersion === undefined
         ? [m.op, m.key, m.value ?? null]
         : [m.op, m.key, m.value ?? null, m.ifVersion];
+    case ClientOp.View:
+      return [m.op, { radius: m.radius, compact: m.compact }];
   }
 }
 
@@ -181,6 +185,15 @@ function stateEntry(v: unknown): StateEntry {
 export function serverMessage(v: unknown): ServerMessage | null {
   const t = arr(v, "message");
   const op = num(t[0], "op");
+  try {
+    return byOp(op, t);
+  } catch (e) {
+    if (e instanceof DecodeError) e.op = op;
+    throw e;
+  }
+}
+
+function byOp(op: number, t: unknown[]): ServerMessage | null {
   switch (op) {
     case ServerOp.Welcome:
       return {
@@ -260,9 +273,18 @@ export function serverMessage(v: unknown): ServerMessage | null {
         version: num(t[3], "version"),
         by: num(t[4], "by_id"),
       };
+    case ServerOp.Away:
+      return { op, ids: arr(t[1], "away ids").map((id) => num(id, "away id")) };
+    case ServerOp.StateC: {
+      // The frame only: its entries are read against the connection's
+      // table of short ids (compact.ts), which the client keeps.
+      const n = num(t[2], "state_c n");
+      if (!Number.isSafeInteger(n) || n < 0) throw new DecodeError("state_c n: a count expected");
+      if (!(t[3] instanceof Uint8Array)) throw new DecodeError("state_c entries: bin expected");
+      return { op, tick: num(t[1], "tick"), n, entries: t[3] };
+    }
     default:
-      // A later protocol version's op, or one this client did not ask
-      // for (AWAY, STATE_C come only after a VIEW): ignored, not an error.
+      // A later protocol version's op: ignored, not an error.
       return null;
   }
 }

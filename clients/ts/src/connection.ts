@@ -286,10 +286,15 @@ export abstract class Connection<
       m = decodeServer(bytes);
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
-      this.localError(`malformed frame from the server ignored: ${e.message}`);
+      this.unreadable(e);
       return;
     }
     if (m) this.handle(m);
+  }
+
+  /** A message from the server that could not be read: said, and left. */
+  protected unreadable(e: DecodeError): void {
+    this.localError(`malformed frame from the server ignored: ${e.message}`);
   }
 
   protected localError(message: string): void {

@@ -12,6 +12,17 @@ export {
   TimeoutError,
 } from "./errors.js";
 export { DecodeError, decodeServer, encodeClient } from "./codec.js";
+export {
+  COMPACT_IDX_MAX,
+  COMPACT_POS_SCALE,
+  COMPACT_YAW_SCALE,
+  CompactTable,
+  CompactWriter,
+  type Quantised,
+  quantize,
+  unquantize,
+} from "./compact.js";
+export { checkView, type View, type ViewOptions } from "./view.js";
 export { backoffDelay, type BackoffOptions } from "./backoff.js";
 export type { RateLimits } from "./bucket.js";
 export type { PersistOptions, StorageLike } from "./session-store.js";
@@ -22,6 +33,7 @@ export {
   PlazaClient,
   type ClientEvents,
   type ConnectOptions,
+  type AwayEvent,
   type LeftEvent,
   type MemberEvent,
   type MemberStateInit,

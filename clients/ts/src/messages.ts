@@ -43,6 +43,11 @@ export interface Member<S extends object = StateShape> extends Readonly<Position
   readonly name: string;
   /** Its state (protocol 1.1; `{}` from a server without it). */
   readonly state: MemberState<S>;
+  /** True while the member is out of this client's view (a VIEW with a
+   * radius, protocol 1.1): its position is the last one carried, and no
+   * STATE moves it until it comes back in view. Absent otherwise (the
+   * client's own entry never has it). */
+  readonly outOfView?: true;
 }
 
 /** One key of a room's shared state. */
@@ -101,6 +106,24 @@ export interface StateEntry extends Position {
 export interface State {
   tick: number;
   entries: StateEntry[];
+  /** True when it came as STATE_C (a VIEW with `compact`): positions are
+   * within 1/128 unit of the server's, yaw within 1/512. */
+  compact?: true;
+}
+
+/** A STATE_C as the codec gives it: its entries are read against the
+ * connection's table of short ids (CompactTable), which the client keeps. */
+export interface StateC {
+  tick: number;
+  /** How many entries `entries` holds. */
+  n: number;
+  /** The entries' bytes (docs/protocol.md, "Compact positions"). */
+  entries: Uint8Array;
+}
+
+/** AWAY: members that left this client's view (still in the room). */
+export interface Away {
+  ids: number[];
 }
 
 export type Chat = ChatLine;
@@ -172,6 +195,8 @@ export type ServerMessage =
   | ({ op: ServerOp.RoomState } & RoomStateChange)
   | { op: ServerOp.Left; id: number }
   | ({ op: ServerOp.State } & State)
+  | ({ op: ServerOp.StateC } & StateC)
+  | ({ op: ServerOp.Away } & Away)
   | ({ op: ServerOp.Chat } & Chat)
   | ({ op: ServerOp.Whisper } & Whisper)
   | ({ op: ServerOp.Pong } & Pong)
@@ -242,6 +267,15 @@ export interface RoomSetSend {
   ifVersion?: number;
 }
 
+/** What a client wants of positions (protocol 1.1): only the members
+ * within `radius` (x, z) of itself, 0 for the whole room; as STATE_C when
+ * `compact`. */
+export interface ViewSend {
+  op: ClientOp.View;
+  radius: number;
+  compact: boolean;
+}
+
 export type ClientMessage =
   | Hello
   | Join
@@ -252,4 +286,5 @@ export type ClientMessage =
   | Ping
   | SetSend
   | SignalSend
-  | RoomSetSend;
+  | RoomSetSend
+  | ViewSend;

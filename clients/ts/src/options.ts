@@ -23,6 +23,7 @@ import type {
 } from "./messages.js";
 import type { PersistOptions } from "./session-store.js";
 import type { SocketFactory } from "./transport.js";
+import type { ViewOptions } from "./view.js";
 
 export type Status = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
@@ -78,6 +79,16 @@ export interface MemberEvent<S extends object = StateShape> {
   member: Member<S>;
 }
 
+/** AWAY: members that left this client's view (a VIEW with a radius).
+ * They stay in `members` at their last position, with `outOfView: true`,
+ * until a STATE carries them again. */
+export interface AwayEvent<S extends object = StateShape> {
+  /** The ids the server named. */
+  ids: number[];
+  /** Those of them in `members`, as they are there now (flagged). */
+  members: Member<S>[];
+}
+
 /** `roomState` changed. */
 export interface RoomStateEvent<R extends object = RoomShape> {
   /** The room's state after the change (the map now in `roomState`). */
@@ -102,7 +113,10 @@ export interface ClientEvents<
   members: ReadonlyMap<number, Member<S>>;
   /** A member's state changed. */
   member: MemberEvent<S>;
+  /** Positions: a STATE, or a STATE_C read into the same shape. */
   state: State;
+  /** Members left this client's view (protocol 1.1 VIEW). */
+  away: AwayEvent<S>;
   chat: Chat;
   whisper: Whisper;
   /** A SIGNAL to you or to your room. */
@@ -128,6 +142,12 @@ export interface ConnectOptions<S extends object = StateShape> {
   /** The member's initial state (protocol 1.1), sent in HELLO: the room
    * sees it from the first JOINED. Later changes: setState(). */
   state?: MemberStateInit<S>;
+  /** What to receive of positions (protocol 1.1 VIEW): only the
+   * members within `radius` of the client, and/or compact positions;
+   * sent after every WELCOME. Bad options throw (createClient) or reject
+   * (connect) with a RefusedError; a server without "view" (or
+   * "compact") makes the first connect() reject. See setView(). */
+  view?: ViewOptions | null;
   /** JWT for servers with an auth secret. */
   token?: TokenSource;
   /** Reconnect backoff, or false to give up when the socket drops. */

@@ -49,7 +49,7 @@ export class Predictor {
       }),
       client.on("state", (s) => {
         const me = s.entries.find((e) => e.id === client.id);
-        if (me) this.reconcile(me);
+        if (me) this.reconcile(me, s.compact === true);
       }),
       client.on("error", (e) => {
         if (e.code === ErrorCode.move_rejected) this.rejected++;
@@ -71,11 +71,15 @@ export class Predictor {
     return this.position;
   }
 
-  /** The server's word on our avatar: its position after move `seq`. */
-  reconcile(e: StateEntry): void {
+  /** The server's word on our avatar: its position after move `seq`.
+   * A `compact` one (STATE_C) is that position quantised: where it is
+   * within the quantisation of the prediction, the prediction (what was
+   * sent, exactly) stands. */
+  reconcile(e: StateEntry, compact = false): void {
     this.unacked = this.unacked.filter((u) => u.seq > e.seq);
     let p: Position = { x: e.x, y: e.y, z: e.z, yaw: e.yaw };
     for (const u of this.unacked) p = apply(p, u.step);
+    if (compact && withinQuantum(p, this.position)) return;
     const off = Math.hypot(
       p.x - this.position.x,
       p.y - this.position.y,
@@ -94,6 +98,20 @@ export class Predictor {
   detach(): void {
     this.offs.forEach((off) => off());
   }
+}
+
+// Half a step of STATE_C's quantisation (1/64 unit, 1/256 of yaw), and
+// float32's rounding of what was sent on top.
+const POS_QUANTUM = 1 / 128 + 1e-3;
+const YAW_QUANTUM = 1 / 512 + 1e-4;
+
+function withinQuantum(a: Position, b: Position): boolean {
+  return (
+    Math.abs(a.x - b.x) <= POS_QUANTUM &&
+    Math.abs(a.y - b.y) <= POS_QUANTUM &&
+    Math.abs(a.z - b.z) <= POS_QUANTUM &&
+    Math.abs(a.yaw - b.yaw) <= YAW_QUANTUM
+  );
 }
 
 function apply(p: Position, s: Step): Position {

@@ -25,7 +25,7 @@ export enum ClientOp {
   Signal = 9,
   /** [10, key, value, if_version?]: one key of the room's state ("room_state"). */
   RoomSet = 10,
-  /** [11, options]: what positions to receive ("view"; not sent by this version). */
+  /** [11, {radius, compact}]: what positions to receive ("view"). */
   View = 11,
 }
 
@@ -47,9 +47,9 @@ export enum ServerOp {
   Signal = 11,
   /** [12, key, value, version, by_id]: one key of the room's state changed. */
   RoomState = 12,
-  /** [13, [id, ...]]: members out of this client's view ("view"; ignored by this version). */
+  /** [13, [id, ...]]: members that left this client's view ("view"). */
   Away = 13,
-  /** The compact STATE ("compact"; ignored by this version). */
+  /** [14, tick, n, entries]: the compact STATE ("compact"; compact.ts). */
   StateC = 14,
 }
 

@@ -32,7 +32,7 @@ async function client(name, opts = {}) {
 
 test("WELCOME's features are exposed", async () => {
   const c = await client("feat");
-  assert.deepEqual([...c.features].sort(), ["room_state", "signal", "state"]);
+  assert.deepEqual([...c.features].sort(), ["compact", "room_state", "signal", "state", "view"]);
 });
 
 test("member state: HELLO's, setState, MEMBER to everyone, null deletes", async () => {

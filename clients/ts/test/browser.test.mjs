@@ -1,8 +1,9 @@
 // The demo page in a real browser: Debian's chromium, headless, driven by
 // playwright-core. Two pages join one room; one moves and chats; the other
 // must show both avatars, the chat line and the mover's new position. Two
-// pages see each other's colour, emotes and who holds the seat; on a
-// phone's screen the page fits and a finger moves the avatar.
+// pages see each other's colour, emotes and who holds the seat; a page
+// with a view radius dims a member that walked out of it; on a phone's
+// screen the page fits and a finger moves the avatar.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -165,13 +166,19 @@ test("accessibility: labels, live regions, visible focus, contrast, Enter on but
       }
       return "rgb(0, 0, 0)";
     };
-    return [...document.querySelectorAll("input")].flatMap((i) => {
+    const fields = [...document.querySelectorAll("input:not([type=range])")].flatMap((i) => {
       const border = getComputedStyle(i).borderTopColor;
       return [ratio(border, bg(i)), ratio(border, bg(i.parentElement))];
     });
+    // A slider has no border: its track and thumb are its accent colour.
+    const slider = document.querySelector("#view-radius");
+    return [...fields, ratio(getComputedStyle(slider).accentColor, bg(slider))];
   });
-  assert.equal(ratios.length, 4);
+  assert.equal(ratios.length, 5);
   for (const r of ratios) assert.ok(r >= 3, `border contrast ${r.toFixed(2)}:1`);
+  // The view radius slider: labelled, and told in words.
+  assert.equal(await page.getByLabel("View radius").getAttribute("id"), "view-radius");
+  assert.equal(await page.getAttribute("#view-radius", "aria-valuetext"), "whole room");
 
   // The focused room view shows it.
   await page.focus("#view");
@@ -361,6 +368,59 @@ test("two pages see each other's colour, emotes and who holds the seat", async (
   for (const p of [ann, ben]) await p.close();
 });
 
+test("a view radius dims a member who walked out of it, and a wider one brings it back", async () => {
+  const errors = [];
+  const vera = await openPage("vera", "view-room", errors);
+  const walt = await openPage("walt", "view-room", errors);
+  for (const p of [vera, walt]) await p.waitForFunction(() => window.__plaza.avatars().length === 2);
+  const waltOn = (page) => page.evaluate(() => window.__plaza.avatars().find((a) => a.name === "walt"));
+  assert.equal((await waltOn(vera)).dim, false);
+
+  // The smallest radius, with the keyboard: Home (0), then one step.
+  await vera.focus("#view-radius");
+  await vera.keyboard.press("Home");
+  await vera.keyboard.press("ArrowRight");
+  assert.equal(await vera.textContent("#view-radius-value"), "5 units");
+  assert.equal(await vera.getAttribute("#view-radius", "aria-valuetext"), "5 units");
+  assert.deepEqual(await vera.evaluate(() => window.__plaza.view()), { radius: 5, compact: true });
+
+  // walt walks off to the right, well past 1.25 x 5 from vera.
+  await walt.focus("#view");
+  await walt.keyboard.down("KeyD");
+  await walt.waitForTimeout(1500);
+  await walt.keyboard.up("KeyD");
+  await vera.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "walt")?.dim === true);
+  const li = vera.locator("#members li", { hasText: "walt" });
+  assert.equal(await li.getAttribute("class"), "out-of-view");
+  assert.equal(await li.textContent(), "walt (out of view)");
+  const mine = () => walt.evaluate(() => window.__plaza.avatars().find((a) => a.self));
+  const where = await mine();
+  const seen = await waltOn(vera);
+  const dist = (a) => Math.hypot(a.x - where.x, a.z - where.z);
+  assert.ok(dist(seen) > 1, `dimmed where vera last saw walt: ${JSON.stringify(seen)}, walt at ${JSON.stringify(where)}`);
+  mkdirSync(OUT, { recursive: true });
+  await vera.screenshot({ path: path.join(OUT, "demo-view.png") });
+
+  // The widest radius: walt is in view again, where walt stands.
+  await vera.keyboard.press("End");
+  assert.equal(await vera.textContent("#view-radius-value"), "60 units");
+  await vera.waitForFunction(() => window.__plaza.avatars().find((a) => a.name === "walt")?.dim === false);
+  await vera.waitForFunction(
+    ([x, z]) => {
+      const a = window.__plaza.avatars().find((v) => v.name === "walt");
+      return Math.abs(a.x - x) <= 1 / 64 && Math.abs(a.z - z) <= 1 / 64;
+    },
+    [where.x, where.z],
+  );
+  assert.equal(await li.getAttribute("class"), null);
+  // Back to the whole room.
+  await vera.keyboard.press("Home");
+  assert.equal(await vera.textContent("#view-radius-value"), "whole room");
+  assert.equal(await vera.evaluate(() => window.__plaza.view()), null);
+  assert.deepEqual(errors, []);
+  for (const p of [vera, walt]) await p.close();
+});
+
 function assertNoOverlap(boxes) {
   for (let i = 0; i < boxes.length; i++)
     for (let j = i + 1; j < boxes.length; j++) {
@@ -391,7 +451,8 @@ test("on a phone's screen (390 x 844) the page fits and a finger moves you", asy
       scroll: [d.scrollWidth, d.scrollHeight],
       view: document.querySelector("#view").getBoundingClientRect().height,
       inside: ["#view", "#chat-input", "#chat-form button", "#room-input", "#seat-button",
-               "button.emote", "#swatches button", "#members", "#chat-log", "#status"].filter((s) => !inside(s)),
+               "button.emote", "#swatches button", "#members", "#chat-log", "#status",
+               "#view-radius"].filter((s) => !inside(s)),
     };
   });
   assert.deepEqual(fit.inside, [], `outside the screen: ${fit.inside}`);

@@ -88,9 +88,11 @@ test("MEMBER, SIGNAL, ROOM_STATE and ERROR 12", () => {
   assert.deepEqual(dec([11, 4, "a", "blob", bin, 1]).data, bin);
 });
 
-test("ops this client did not ask for (AWAY, STATE_C) and later ones are ignored", () => {
-  assert.equal(dec([13, [1, 2]]), null);
-  assert.equal(dec([14, "compact"]), null);
+test("AWAY and STATE_C decode (compact.test.mjs reads STATE_C's entries); later ops are ignored", () => {
+  assert.deepEqual(dec([13, [1, 2]]), { op: ServerOp.Away, ids: [1, 2] });
+  const c = dec([14, 3, 0, new Uint8Array(0)]);
+  assert.deepEqual([c.op, c.tick, c.n, c.entries.length], [ServerOp.StateC, 3, 0, 0]);
+  assert.throws(() => dec([14, "compact"]), (e) => e instanceof DecodeError && e.op === ServerOp.StateC);
   assert.equal(dec([99]), null);
 });
 
@@ -117,6 +119,8 @@ test("malformed 1.1 frames throw DecodeError", () => {
 test("client ops of 1.1 encode to the documented tuples", () => {
   const enc = (m) => decode(encodeClient(m));
   assert.deepEqual(enc({ op: ClientOp.Set, patch: { a: 1, b: null } }), [8, { a: 1, b: null }]);
+  assert.deepEqual(enc({ op: ClientOp.View, radius: 40, compact: true }), [11, { radius: 40, compact: true }]);
+  assert.deepEqual(enc({ op: ClientOp.View, radius: 0, compact: false }), [11, { radius: 0, compact: false }]);
   assert.deepEqual(enc({ op: ClientOp.Signal, to: null, kind: "emote", data: { t: 1 } }), [9, null, "emote", { t: 1 }]);
   assert.deepEqual(enc({ op: ClientOp.Signal, to: 42, kind: "offer", data: undefined }), [9, 42, "offer", null]);
   assert.deepEqual(enc({ op: ClientOp.RoomSet, key: "seat", value: null }), [10, "seat", null]);

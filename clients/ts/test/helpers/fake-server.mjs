@@ -73,16 +73,17 @@ export const member = (id, name, x = 0) => [id, name, x, 0, 0, 0];
 
 /** A fake server and a client (made by `make(opts)`, default the
  * package's connect) that said HELLO, got WELCOME as id 7 and joined
- * `room`; `history` goes in its ROOM. */
-export async function joinedClient(connect, opts = {}, room = "r", history = []) {
+ * `room`; `history` goes in its ROOM, with `members` (default: the client
+ * alone); `features` in the WELCOME (default none: a v1 server). */
+export async function joinedClient(connect, opts = {}, room = "r", history = [], { features, members } = {}) {
   const srv = await new FakeServer().start();
   const pending = connect({ url: srv.url, name: "fay", ...opts });
   await srv.nextOp(1);
-  srv.send([W, 7, "7.tok", 30, Date.now(), false]);
+  srv.send([W, 7, "7.tok", 30, Date.now(), false, ...(features ? [features] : [])]);
   const c = await pending;
   const joining = c.join(room);
   await srv.nextOp(2);
-  srv.send([ROOM, room, [member(7, "fay")], history]);
+  srv.send([ROOM, room, members ?? [member(7, "fay")], history]);
   await joining;
   return { srv, c };
 }
