@@ -245,7 +245,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude $(L_NET) $(P
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c \
+	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c src/core/alloc.c src/core/log.c \
 	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
 	  mkdir -p $(BUILD)/fuzz/corpus-new/$${t#fuzz_}; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
