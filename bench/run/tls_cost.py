@@ -12,6 +12,7 @@ CPU 0 with --workers 1; bench and haproxy share CPU 1. Runs are
 interleaved, three each; figures are medians.
 
     /usr/bin/python3 bench/run/tls_cost.py [--clients 1000] [--runs 3]
+                                           [--plaza BUILD/plaza] [--modes proxy,proxy-tls]
 
 Prints a Markdown table and the commands; run JSON goes under
 bench/results/tls-<date>/.
@@ -77,7 +78,7 @@ listen ws
 
 def one_run(mode, r, args, tmp, outdir, cert, key):
     port = free_port()
-    argv = ["taskset", "-c", "0", PLAZA, "--host", "127.0.0.1", "--port", str(port),
+    argv = ["taskset", "-c", "0", args.plaza, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1", "--tick-hz", "30", "--log-level", "warn"]
     if mode == "proxy-tls":
         argv += ["--tls-cert", cert, "--tls-key", key]
@@ -142,7 +143,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ramp", type=int, default=5)
     ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--plaza", default=PLAZA, help="the plaza binary (build/plaza)")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="paths to run, of " + ",".join(MODES))
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m in MODES]
     outdir = os.path.join(ROOT, "bench", "results", "tls-" + time.strftime("%Y-%m-%d-%H%M"))
     os.makedirs(outdir, exist_ok=True)
     results = []
@@ -152,7 +157,7 @@ def main():
                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
                         "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
         for r in range(1, args.runs + 1):
-            for mode in MODES:
+            for mode in modes:
                 res = one_run(mode, r, args, tmp, outdir, cert, key)
                 print(f"{mode:<10} r{r}: plaza {res['cpu_pct']:.1f}% "
                       f"({res['user_pct']:.1f} user, {res['sys_pct']:.1f} kernel), "
@@ -165,7 +170,7 @@ def main():
     print(f"\n| path | plaza CPU per 1,000 clients, % of a core | user / kernel % | "
           f"p99 move latency, ms | moves delivered | haproxy CPU % |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for mode in MODES:
+    for mode in modes:
         hp = "" if mode == "direct" else f"{med(mode, 'haproxy_pct'):.1f}"
         print(f"| {mode} | {med(mode, 'cpu_per_1000'):.1f} | {med(mode, 'user_pct'):.1f} / "
               f"{med(mode, 'sys_pct'):.1f} | {med(mode, 'p99'):.1f} | "
