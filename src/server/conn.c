@@ -328,10 +328,11 @@ static void flush_one(pz_conn_t *c) {
   write_out(c);
   if (c->state == PZ_CONN_CLOSED)
     return;
-  /* A quiet connection gives its queue's ring back once it is written;
-   * an active one keeps it for the next tick. */
-  if (c->list != &c->host->active)
-    pz_outq_shrink(&c->outq);
+  /* A written queue gives its ring back: most ticks bring one frame per
+   * connection, which needs none, and a ring kept across turns would pin
+   * heap pages among the long-lived objects (RSS that malloc_trim cannot
+   * return). */
+  pz_outq_shrink(&c->outq);
   pz_conn_check_done(c);
 }
 
