@@ -46,7 +46,6 @@ struct pz_stream_vtbl {
   void (*close)(pz_stream_t *s, pz_stream_closed_cb cb);
   void (*detach)(pz_stream_t *s, pz_stream_detached_cb cb);
   size_t (*held)(pz_stream_t *s); /* NULL: the transport holds nothing */
-  void (*trim)(pz_stream_t *s);   /* NULL: nothing to let go */
 };
 
 struct pz_stream {
@@ -73,12 +72,6 @@ static inline ssize_t pz_stream_writev(pz_stream_t *s, const uv_buf_t *bufs,
  * what it queues itself. 0 for plain TCP. */
 static inline size_t pz_stream_held(pz_stream_t *s) {
   return s->vt->held ? s->vt->held(s) : 0;
-}
-/* The owner is idle: the transport lets go of what only busy time needs
- * (TLS record buffers); it makes them again when used. */
-static inline void pz_stream_trim(pz_stream_t *s) {
-  if (s->vt->trim)
-    s->vt->trim(s);
 }
 /* Ends our sending side (FIN); reading goes on. 0 or a PZ_E* code. */
 static inline int pz_stream_shutdown(pz_stream_t *s) {

@@ -181,9 +181,6 @@ static void pump_input(pz_tls_stream_t *t) {
     int n = SSL_read(t->ssl, buf, size);
     if (n > 0) {
       t->base.on_read(&t->base, n, buf);
-      /* Nothing more buffered: no second call only to hear WANT_READ. */
-      if (!t->off && !SSL_has_pending(t->ssl) && !BIO_ctrl_pending(t->rbio))
-        break;
       continue;
     }
     int e = SSL_get_error(t->ssl, n);
@@ -288,9 +285,6 @@ static ssize_t encrypt(pz_tls_stream_t *t, const uv_buf_t *bufs, unsigned n) {
     if (bufs[i].len - off >= RECORD_MAX) { /* a whole record: no copy */
       src = (const uint8_t *)bufs[i].base + off;
       len = RECORD_MAX;
-    } else if (i + 1 == n) { /* the last buffer: no need to gather */
-      src = (const uint8_t *)bufs[i].base + off;
-      len = bufs[i].len - off;
     } else { /* gather without consuming: SSL_write may take less */
       len = 0;
       for (unsigned j = i; j < n && len < RECORD_MAX; j++) {
@@ -424,19 +418,6 @@ static size_t tls_held(pz_stream_t *s) {
   return ((pz_tls_stream_t *)s)->held.len;
 }
 
-/* Idle: OpenSSL's record buffers (about 34 KiB) go unless they hold a
- * record; so do grown BIO buffers. */
-static void tls_trim(pz_stream_t *s) {
-  pz_tls_stream_t *t = (pz_tls_stream_t *)s;
-  if (t->off || !SSL_is_init_finished(t->ssl))
-    return;
-  shrink_rbio(t);
-  if (!BIO_ctrl_pending(t->wbio))
-    empty_wbio(t);
-  if (!SSL_has_pending(t->ssl))
-    (void)SSL_free_buffers(t->ssl); /* 0 when a buffer is in use: kept */
-}
-
 static const struct pz_stream_vtbl tls_vtbl = {
     .read_start = tls_read_start,
     .read_stop = tls_read_stop,
@@ -445,7 +426,6 @@ static const struct pz_stream_vtbl tls_vtbl = {
     .close = tls_close,
     .detach = tls_detach,
     .held = tls_held,
-    .trim = tls_trim,
 };
 
 pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim) {

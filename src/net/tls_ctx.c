@@ -84,14 +84,10 @@ static int build(const char *cert, const char *key, SSL_CTX **out, char *err,
   /* NO_RENEGOTIATION refuses it both ways (TLS 1.3 has none). */
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   /* Memory BIOs never block, so partial writes and a moving buffer are
-   * harmless. Record buffers are kept while a connection is busy
-   * (SSL_MODE_RELEASE_BUFFERS freed and made them again at every record,
-   * a malloc and free of 16 KiB or more each time) and let go once it is
-   * idle (pz_stream_trim). Read ahead: one BIO read takes every record
-   * waiting, rather than a header and a body per record. */
+   * harmless; released buffers keep idle connections small. */
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_read_ahead(ctx, 1);
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
   /* Tickets resume sessions without a cache shared (and locked) by every
    * worker. */
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

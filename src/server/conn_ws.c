@@ -176,12 +176,11 @@ void pz_conn_ws_input(pz_conn_t *c, uint8_t *data, size_t len) {
   pz_conn_schedule_flush(c);
 }
 
-/* A quiet connection keeps no buffer: a message gathered in pieces, its
- * queue's ring, TLS's record buffers. */
+/* A quiet connection keeps no buffer: a message gathered in pieces, or
+ * its queue's ring. */
 void pz_conn_ws_release_idle(pz_conn_t *c) {
   if (pz_ws_rx_at_boundary(&c->rx))
     pz_ws_rx_release(&c->rx);
   pz_outq_shrink(&c->outq);
-  pz_stream_trim(c->stream);
   c->host->gone_quiet++;
 }
