@@ -120,8 +120,9 @@ static void rx_fail(pz_conn_t *c, int code) {
 static int on_rx(void *arg, int opcode, const uint8_t *data, size_t len) {
   pz_conn_t *c = arg;
   switch (opcode) {
-  case PZ_WS_PING: /* RFC 6455 lets a pong answer only the latest ping */
-    push_control(c, PZ_WS_PONG, data, len, PZ_OUT_PONG);
+  case PZ_WS_PING:      /* RFC 6455 lets a pong answer only the latest ping */
+    if (!c->close_sent) /* nothing follows a close frame */
+      push_control(c, PZ_WS_PONG, data, len, PZ_OUT_PONG);
     return 0;
   case PZ_WS_PONG:
     return 0;
