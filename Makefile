@@ -267,7 +267,7 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang $(FUZZ_CFLAGS) tests/fuzz/$$t.c $(PROTO_SRC) src/net/http.c src/net/ws.c \
-	    src/net/proxy.c src/core/addr.c \
+	    src/net/proxy.c src/core/addr.c src/core/alloc.c src/core/log.c \
 	    -o $(BUILD)/fuzz/$$t $(PKG_LIBS) -lm; \
 	  mkdir -p $(BUILD)/fuzz/corpus-new/$${t#fuzz_}; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

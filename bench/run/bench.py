@@ -765,8 +765,8 @@ def write_markdown(summary, outdir, plots):
       "*Bytes per client per second*: from the client's side (in = received).")
     w("- *Write syscalls per client-second*: the server's `syscw` from `/proc/<pid>/io` over the "
       "measured window / (clients × seconds). ¹ The kernel does not count send(2)/sendmsg(2) there "
-      "and the floor writes with send(2), so its figure is not comparable (plaza and the peer "
-      "write with write/writev).")
+      "and the floor writes with send(2), so its figure is not comparable (the peer writes with "
+      "write/writev; plaza too until issue 19, with sendmsg(2) since: ≈0 from then on).")
     w("- *user / kernel*: the server's utime and stime from `/proc/<pid>/stat`, sampled by the "
       "script inside the measured window. On loopback the kernel's TCP work of a write (the "
       "sender's and much of the receiver's) is charged to the writing process, which is why "
@@ -1089,7 +1089,8 @@ def issue7_write(outdir, summary, compare=None):
     w("- *p99*: MOVE → STATE at the other sampled members, over the window. *ERROR 11*: "
       "`errors_by_code[\"11\"]`, as the clients counted them over the whole run (ramp included).")
     w("- The floor writes with send(2), which `/proc/PID/io` does not count (¹): its syscw "
-      "figures are ≈0 and not comparable with plaza's, which writes with write/writev (libuv).")
+      "figures are ≈0 and not comparable with plaza's, which wrote with writev until issue 19 "
+      "and writes with sendmsg(2) since (≈0 too from then on).")
     w("")
     w("## Medians")
     w("")

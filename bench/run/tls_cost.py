@@ -12,6 +12,7 @@ CPU 0 with --workers 1; bench and haproxy share CPU 1. Runs are
 interleaved, three each; figures are medians.
 
     /usr/bin/python3 bench/run/tls_cost.py [--clients 1000] [--runs 3]
+                                           [--plaza BUILD/plaza] [--modes proxy,proxy-tls]
 
 Prints a Markdown table and the commands; run JSON goes under
 bench/results/tls-<date>/.
@@ -75,9 +76,9 @@ listen ws
 """)
 
 
-def one_run(mode, r, args, tmp, outdir, cert, key):
+def one_run(mode, r, args, tmp, outdir, cert, key, plaza=PLAZA, tag=""):
     port = free_port()
-    argv = ["taskset", "-c", "0", PLAZA, "--host", "127.0.0.1", "--port", str(port),
+    argv = ["taskset", "-c", "0", plaza, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1", "--tick-hz", "30", "--log-level", "warn"]
     if mode == "proxy-tls":
         argv += ["--tls-cert", cert, "--tls-key", key]
@@ -96,7 +97,7 @@ def one_run(mode, r, args, tmp, outdir, cert, key):
             wait_port(url_port)
             cmds["haproxy"] = " ".join(pargv)
             cmds["haproxy_server_line"] = open(cfg).read().strip().splitlines()[-1].strip()
-        out = os.path.join(outdir, f"social-{args.clients}-{mode}-r{r}.json")
+        out = os.path.join(outdir, f"social-{args.clients}-{tag}{mode}-r{r}.json")
         bargv = ["taskset", "-c", "1", BENCH, "--url", f"ws://127.0.0.1:{url_port}/ws",
                  "--proto", "plaza", "--scenario", "social", "--threads", "1",
                  "--ramp", str(args.ramp), "--duration", str(args.duration),
@@ -142,7 +143,15 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ramp", type=int, default=5)
     ap.add_argument("--duration", type=int, default=15)
+    ap.add_argument("--plaza", action="append",
+                    help="plaza binaries (build/plaza); several are interleaved run by run")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="paths to run, of " + ",".join(MODES))
     args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m in MODES]
+    binaries = [os.path.abspath(b) for b in (args.plaza or [PLAZA])]
+    tags = {b: (f"b{i}-" if len(binaries) > 1 else "") for i, b in enumerate(binaries)}
+    name = lambda b: os.path.relpath(b, ROOT)
     outdir = os.path.join(ROOT, "bench", "results", "tls-" + time.strftime("%Y-%m-%d-%H%M"))
     os.makedirs(outdir, exist_ok=True)
     results = []
@@ -152,26 +161,36 @@ def main():
                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
                         "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
         for r in range(1, args.runs + 1):
-            for mode in MODES:
-                res = one_run(mode, r, args, tmp, outdir, cert, key)
-                print(f"{mode:<10} r{r}: plaza {res['cpu_pct']:.1f}% "
-                      f"({res['user_pct']:.1f} user, {res['sys_pct']:.1f} kernel), "
-                      f"{res['cpu_per_1000']:.1f}/1000 clients, p99 {res['p99']:.1f} ms, "
-                      f"delivered {res['delivered']:.4f}", flush=True)
-                results.append(res)
+            for b in binaries:
+                for mode in modes:
+                    res = one_run(mode, r, args, tmp, outdir, cert, key, b, tags[b])
+                    res["plaza"] = name(b)
+                    print(f"{name(b)} {mode:<10} r{r}: plaza {res['cpu_pct']:.1f}% "
+                          f"({res['user_pct']:.1f} user, {res['sys_pct']:.1f} kernel), "
+                          f"{res['cpu_per_1000']:.1f}/1000 clients, p99 {res['p99']:.1f} ms, "
+                          f"delivered {res['delivered']:.4f}", flush=True)
+                    results.append(res)
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(results, f, indent=1)
-    med = lambda mode, k: statistics.median(x[k] for x in results if x["mode"] == mode)
-    print(f"\n| path | plaza CPU per 1,000 clients, % of a core | user / kernel % | "
-          f"p99 move latency, ms | moves delivered | haproxy CPU % |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for mode in MODES:
-        hp = "" if mode == "direct" else f"{med(mode, 'haproxy_pct'):.1f}"
-        print(f"| {mode} | {med(mode, 'cpu_per_1000'):.1f} | {med(mode, 'user_pct'):.1f} / "
-              f"{med(mode, 'sys_pct'):.1f} | {med(mode, 'p99'):.1f} | "
-              f"{med(mode, 'delivered'):.4f} | {hp} |")
-    print(f"\nTLS / plain through the same proxy: "
-          f"{med('proxy-tls', 'cpu_per_1000') / med('proxy', 'cpu_per_1000'):.2f}x")
+
+    def med(b, mode, k):
+        return statistics.median(x[k] for x in results if x["mode"] == mode and x["plaza"] == b)
+
+    print("\n| plaza | path | plaza CPU per 1,000 clients, % of a core | user / kernel % | "
+          "p99 move latency, ms | moves delivered | haproxy CPU % |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for b in map(name, binaries):
+        for mode in modes:
+            hp = "" if mode == "direct" else f"{med(b, mode, 'haproxy_pct'):.1f}"
+            print(f"| `{b}` | {mode} | {med(b, mode, 'cpu_per_1000'):.1f} | "
+                  f"{med(b, mode, 'user_pct'):.1f} / {med(b, mode, 'sys_pct'):.1f} | "
+                  f"{med(b, mode, 'p99'):.1f} | {med(b, mode, 'delivered'):.4f} | {hp} |")
+    if "proxy" in modes and "proxy-tls" in modes:
+        for b in map(name, binaries):
+            print(f"\n`{b}`: TLS / plain through the same proxy: "
+                  f"{med(b, 'proxy-tls', 'cpu_per_1000') / med(b, 'proxy', 'cpu_per_1000'):.2f}x; "
+                  f"user time alone: {med(b, 'proxy-tls', 'user_pct'):.1f} vs "
+                  f"{med(b, 'proxy', 'user_pct'):.1f} % of a core")
     print(f"results: {os.path.relpath(outdir, ROOT)}")
 
 

@@ -11,6 +11,7 @@ pz_payload_t *pz_payload_alloc(size_t len, int kind) {
   p->refs = 1;
   p->len = (uint32_t)len;
   p->kind = (uint8_t)kind;
+  p->head_len = 0;
   return p;
 }
 
@@ -30,6 +31,7 @@ pz_payload_t *pz_payload_own(pz_payload_t *p) {
   if (p->refs == 1)
     return p;
   pz_payload_t *copy = pz_payload_create(p->data, p->len, p->kind);
+  pz_payload_set_head(copy, pz_payload_wire(p), p->head_len);
   pz_payload_unref(p);
   return copy;
 }

@@ -22,6 +22,15 @@
  *
  * Payloads may be shared with other queues of the same worker; before a
  * queue crosses threads pz_outq_privatize() gives it its own copies.
+ *
+ * Memory: entries sit in an array ring (a power of two, grown by
+ * doubling), not one allocation each: a broadcast to a thousand clients
+ * allocates nothing per client, and the frame header lives in the shared
+ * payload (the same for every recipient), so an entry is 16 bytes and a
+ * queued frame is one buffer for writev. A queue that never holds more
+ * than one entry at a time (a quiet client's occasional message) needs no
+ * ring at all; an empty queue keeps its ring for the next tick until the
+ * owner lets it go (pz_outq_shrink).
  */
 #ifndef PZ_OUTQ_H
 #define PZ_OUTQ_H
@@ -33,7 +42,7 @@
 
 #include "payload.h"
 
-#define PZ_OUTQ_HDR_MAX 14
+#define PZ_OUTQ_HDR_MAX PZ_PAYLOAD_HEAD_MAX
 
 enum pz_out_kind {
   PZ_OUT_RELIABLE = PZ_PAYLOAD_RELIABLE,
@@ -47,32 +56,40 @@ enum pz_out_kind {
 #define PZ_OUTQ_LOST 1
 
 typedef struct pz_outq_entry {
-  struct pz_outq_entry *prev, *next;
-  pz_payload_t *payload;
-  uint32_t off; /* bytes of header + payload already written */
+  pz_payload_t *payload; /* its head holds the frame header */
+  uint32_t off;          /* bytes of header + payload already written */
   uint8_t kind;
-  uint8_t hdr_len;
-  uint8_t hdr[PZ_OUTQ_HDR_MAX];
 } pz_outq_entry_t;
 
 /* What an entry costs beyond its bytes, as counted against the bound. */
 #define PZ_OUTQ_ENTRY_COST (sizeof(pz_outq_entry_t) + sizeof(pz_payload_t))
 
+/* The latest-wins slots: STATE (both kinds) and PONG. */
+enum { PZ_OUTQ_SLOT_STATE, PZ_OUTQ_SLOT_PONG, PZ_OUTQ_SLOTS };
+
 typedef struct pz_outq {
-  pz_outq_entry_t *head;                 /* utlist DL: head->prev is the tail */
-  pz_outq_entry_t *unsent[PZ_OUT_KINDS]; /* latest-wins slots only */
-  size_t bytes;                          /* as counted against limit */
-  size_t limit;
+  pz_outq_entry_t *ring; /* cap entries, malloc'd; NULL: `one` holds one */
+  pz_outq_entry_t one;   /* a queue of one entry needs no ring */
+  uint32_t cap;          /* of ring: 0 or a power of two */
+  uint32_t first;        /* position of the head entry (ring[first & cap-1]) */
   uint32_t count;
+  uint32_t unsent[PZ_OUTQ_SLOTS]; /* position + 1 of a slot's unsent entry */
+  size_t bytes;                   /* as counted against limit */
+  size_t limit;
   uint64_t replaced; /* latest-wins entries dropped for newer ones */
   uint64_t lost;     /* of them, STATEs replaced by a partial one */
 } pz_outq_t;
 
 void pz_outq_init(pz_outq_t *q, size_t limit);
-/* Frees every entry. */
+/* Frees every entry and the ring. */
 void pz_outq_dispose(pz_outq_t *q);
+/* Frees the ring when the queue is empty (an idle connection's). */
+void pz_outq_shrink(pz_outq_t *q);
 
 /* Queues [hdr][p]; takes a reference to p (the caller keeps its own).
+ * The header is kept in p (pz_payload_set_head): every push of one payload
+ * must give the same header, as a frame header depending only on the
+ * length does.
  * Returns 0; PZ_OUTQ_LOST when p is a PZ_OUT_STATE that replaced an unsent
  * STATE (of either kind), whose positions p may not all carry; or
  * PZ_EFULL when the queue now holds more than its limit (the entry is
@@ -85,11 +102,16 @@ int pz_outq_push_copy(pz_outq_t *q, const uint8_t *hdr, size_t hlen,
                       const void *data, size_t len, int kind);
 
 static inline bool pz_outq_empty(const pz_outq_t *q) {
-  return q->head == NULL;
+  return q->count == 0;
 }
-/* Fills at most n buffers with the unsent bytes from the head, in order;
- * returns how many. The buffers point into the queue: valid until the
- * next change to it. */
+/* The i-th entry from the head (i < count), valid until the next change. */
+static inline const pz_outq_entry_t *pz_outq_at(const pz_outq_t *q,
+                                                uint32_t i) {
+  return q->ring ? &q->ring[(q->first + i) & (q->cap - 1)] : &q->one;
+}
+/* Fills at most n buffers with the unsent bytes from the head, in order,
+ * one per entry; returns how many. The buffers point into the queued
+ * payloads: valid until the next change to the queue. */
 unsigned pz_outq_bufs(const pz_outq_t *q, uv_buf_t *bufs, unsigned n);
 /* Removes n written bytes from the head. */
 void pz_outq_consume(pz_outq_t *q, size_t n);

@@ -26,14 +26,15 @@
 
 typedef struct pz_stream pz_stream_t;
 
-/* n > 0: bytes read into data (borrowed for the call); n < 0: PZ_ECLOSED
+/* n > 0: bytes read into data (the stream's read buffer, borrowed for the
+ * call; the owner may modify them in place, as a WebSocket receiver
+ * unmasks); n < 0: PZ_ECLOSED
  * when the peer closed its side, PZ_EFULL when the transport holds more
  * output of its own than its bound (a TLS peer that makes it answer and
  * does not read), PZ_EABUSE when the peer broke a limit of the transport
  * (TLS key updates), another PZ_E* code on error. Reading stops by itself
  * after n < 0. */
-typedef void (*pz_stream_read_cb)(pz_stream_t *s, ssize_t n,
-                                  const uint8_t *data);
+typedef void (*pz_stream_read_cb)(pz_stream_t *s, ssize_t n, uint8_t *data);
 typedef void (*pz_stream_writable_cb)(pz_stream_t *s);
 /* close: the transport is gone. detach: its descriptor is the caller's. */
 typedef void (*pz_stream_closed_cb)(pz_stream_t *s);

@@ -29,7 +29,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (status < 0) /* an error on the socket: let read() say which */
     events = UV_READABLE | (t->want_write ? UV_WRITABLE : 0);
   if ((events & (UV_READABLE | UV_DISCONNECT)) && t->reading) {
-    ssize_t n = read(t->fd, t->readbuf, t->readbuf_size);
+    ssize_t n = recv(t->fd, t->readbuf, t->readbuf_size, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       /* spurious */
     } else {
@@ -83,10 +83,15 @@ static ssize_t tcp_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++)
     total += bufs[i].len;
-  /* uv_buf_t is laid out as struct iovec on unix (libuv guarantees it). */
+  /* uv_buf_t is laid out as struct iovec on unix (libuv guarantees it).
+   * sendmsg rather than writev (and recv rather than read): the socket
+   * calls skip the VFS layer (file position lock, fsnotify, security
+   * hooks), which a profile of `social` found costing a tenth of plaza's
+   * CPU; MSG_NOSIGNAL: a closed peer is an error, never a signal. */
+  struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
   ssize_t r;
   do
-    r = writev(t->fd, (const struct iovec *)bufs, (int)n);
+    r = sendmsg(t->fd, &m, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
   if (r < 0 && errno != EAGAIN)
     return errno_to_pz(errno);

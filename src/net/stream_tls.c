@@ -209,7 +209,7 @@ static void pump_input(pz_tls_stream_t *t) {
   maybe_writable(t);
 }
 
-static void on_tcp_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
+static void on_tcp_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
   pz_tls_stream_t *t = s->data;
   if (n < 0) {
     t->reading = false;

@@ -4,8 +4,10 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "plaza/protocol.h"
 
 size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
@@ -27,44 +29,191 @@ size_t pz_ws_frame_header(uint8_t out[PZ_WS_HEADER_MAX], int opcode,
   return 10;
 }
 
-void pz_ws_scan_feed(pz_ws_scan_t *s, const uint8_t *p, size_t n) {
-  while (n) {
-    if (s->payload_left) {
-      size_t k = n < s->payload_left ? n : (size_t)s->payload_left;
-      s->payload_left -= k;
-      p += k;
-      n -= k;
-      continue;
-    }
-    s->hdr[s->have++] = *p++;
-    n--;
-    if (s->have < 2)
-      continue;
-    unsigned len7 = s->hdr[1] & 0x7f;
-    unsigned need = 2 +
-                    (len7 == 126   ? 2
-                     : len7 == 127 ? 8
-                                   : 0) +
-                    (s->hdr[1] & 0x80 ? 4 : 0);
-    if (s->have < need)
-      continue;
-    uint64_t len = len7;
-    if (len7 == 126)
-      len = (uint64_t)s->hdr[2] << 8 | s->hdr[3];
-    else if (len7 == 127)
-      for (int i = 0; i < 8; i++)
-        len = (i ? len << 8 : 0) | s->hdr[2 + i];
-    unsigned opcode = s->hdr[0] & 0x0f;
-    if (opcode < 8) { /* data or continuation: FIN ends the message */
-      if (!s->in_message)
-        s->frames = 0;
-      if (s->frames < UINT32_MAX)
-        s->frames++;
-      s->in_message = !(s->hdr[0] & 0x80);
-    }
-    s->payload_left = len;
-    s->have = 0;
+/* ---- receiving ----------------------------------------------------------
+ */
+
+enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8 };
+
+static bool close_code_valid(unsigned code) {
+  return (code >= 1000 && code <= 1011 && code != 1004 && code != 1005 &&
+          code != 1006) ||
+         (code >= 3000 && code <= 4999);
+}
+
+/* XORs n bytes with the mask from phase `at`, eight at a time. */
+static void unmask(uint8_t *p, size_t n, const uint8_t mask[4], unsigned at) {
+  uint8_t m8[8];
+  for (int i = 0; i < 8; i++)
+    m8[i] = mask[(at + (unsigned)i) & 3];
+  uint64_t m;
+  memcpy(&m, m8, 8);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    v ^= m;
+    memcpy(p + i, &v, 8);
   }
+  for (; i < n; i++)
+    p[i] ^= m8[i & 7];
+}
+
+static void *grow(void *p, uint32_t *cap, size_t need) {
+  size_t c = *cap ? *cap : 256;
+  while (c < need)
+    c *= 2;
+  void *q = pz_xrealloc(p, c);
+  *cap = (uint32_t)c;
+  return q;
+}
+
+/* The header is whole in rx->hdr: checks it and starts the frame. */
+static int start_frame(pz_ws_rx_t *rx, size_t max_message) {
+  const uint8_t *h = rx->hdr;
+  unsigned op = h[0] & 0x0f, len7 = h[1] & 0x7f;
+  bool fin = h[0] & 0x80;
+  uint64_t len = len7;
+  if (len7 == 126) {
+    len = (uint64_t)h[2] << 8 | h[3];
+    if (len < 126)
+      return PZ_CLOSE_PROTOCOL_ERROR; /* not minimal */
+  } else if (len7 == 127) {
+    len = 0;
+    for (int i = 0; i < 8; i++)
+      len = len << 8 | h[2 + i];
+    if (len >> 63 || len <= 0xffff)
+      return PZ_CLOSE_PROTOCOL_ERROR;
+  }
+  if ((h[0] & 0x70) || !(h[1] & 0x80))
+    return PZ_CLOSE_PROTOCOL_ERROR; /* RSV bits; an unmasked client frame */
+  if (op & 0x8) {
+    if (op > 10 || !fin || len > PZ_WS_CONTROL_MAX)
+      return PZ_CLOSE_PROTOCOL_ERROR;
+  } else {
+    if (op > OP_BINARY || (op == OP_CONT) != (rx->msg_op != 0))
+      return PZ_CLOSE_PROTOCOL_ERROR; /* continuation out of a message, or
+                                       * a new one inside */
+    rx->frames = op == OP_CONT ? rx->frames + 1 : 1;
+    if (rx->frames > PZ_WS_MESSAGE_FRAMES_MAX ||
+        len > max_message - rx->msg_len)
+      return PZ_CLOSE_TOO_BIG;
+    if (op != OP_CONT)
+      rx->msg_op = (uint8_t)op;
+  }
+  rx->op = (uint8_t)(op | (fin ? 0x80 : 0));
+  rx->payload_left = len;
+  rx->mask_at = 0;
+  return 0;
+}
+
+/* A close payload: empty, or a valid code and a reason. */
+static int check_close(const uint8_t *p, size_t n) {
+  if (n == 1 || (n >= 2 && !close_code_valid((unsigned)p[0] << 8 | p[1])))
+    return PZ_CLOSE_PROTOCOL_ERROR;
+  return 0;
+}
+
+int pz_ws_rx_feed(pz_ws_rx_t *rx, uint8_t *data, size_t len, size_t max_message,
+                  pz_ws_rx_cb cb, void *arg, size_t *used) {
+  size_t off = 0;
+  int r = 0;
+  while (!rx->done && !r) {
+    if (rx->have < 2 || rx->payload_left == 0) {
+      /* Reading a header (the frame before it is over). */
+      if (off == len)
+        break;
+      rx->hdr[rx->have++] = data[off++];
+      if (rx->have < 2)
+        continue;
+      unsigned len7 = rx->hdr[1] & 0x7f;
+      unsigned need = 2u +
+                      (len7 == 126   ? 2
+                       : len7 == 127 ? 8
+                                     : 0) +
+                      (rx->hdr[1] & 0x80 ? 4 : 0);
+      if (rx->have < need)
+        continue;
+      int e = start_frame(rx, max_message);
+      if (e) {
+        rx->done = 1;
+        r = e;
+        break;
+      }
+      memcpy(rx->mask_key, rx->hdr + need - 4, 4);
+      if (rx->payload_left)
+        continue;
+      /* an empty payload: the frame ends here */
+    }
+    uint64_t frame_len = 0;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (rx->payload_left) {
+      n = len - off < rx->payload_left ? len - off : (size_t)rx->payload_left;
+      if (n == 0)
+        break;
+      p = data + off;
+      unmask(data + off, n, rx->mask_key, rx->mask_at);
+      rx->mask_at = (uint8_t)((rx->mask_at + n) & 3);
+      frame_len = rx->payload_left;
+      rx->payload_left -= n;
+      off += n;
+    }
+    bool fin = rx->op & 0x80, ctrl = rx->op & 0x8;
+    bool whole = n == frame_len; /* the frame lay in this input whole */
+    if (ctrl) {
+      if (!whole || rx->ctl) { /* gathered */
+        if (!rx->ctl)
+          rx->ctl = pz_xmalloc(PZ_WS_CONTROL_MAX);
+        if (n)
+          memcpy(rx->ctl + rx->ctl_len, p, n);
+        rx->ctl_len = (uint8_t)(rx->ctl_len + n);
+        p = rx->ctl;
+        n = rx->ctl_len;
+      }
+    } else if (!whole || !fin || rx->msg_len) {
+      if (rx->msg_len + n > rx->msg_cap)
+        rx->msg = grow(rx->msg, &rx->msg_cap, rx->msg_len + n);
+      if (n)
+        memcpy(rx->msg + rx->msg_len, p, n);
+      rx->msg_len += (uint32_t)n;
+      p = rx->msg;
+      n = rx->msg_len;
+    }
+    if (rx->payload_left)
+      continue; /* the frame goes on in the next input */
+    rx->have = 0;
+    if (!ctrl && !fin)
+      continue; /* the message goes on in the next frame */
+    unsigned op = ctrl ? rx->op & 0x0f : rx->msg_op;
+    if (op == OP_CLOSE) {
+      rx->done = 1;
+      r = check_close(p, n);
+      if (r)
+        break;
+    }
+    if (!ctrl) {
+      rx->msg_op = 0;
+      rx->msg_len = 0;
+    }
+    int stop = cb(arg, (int)op, p, n);
+    if (ctrl && rx->ctl) {
+      free(rx->ctl);
+      rx->ctl = NULL;
+      rx->ctl_len = 0;
+    }
+    if (stop)
+      break;
+  }
+  *used = off;
+  return r;
+}
+
+void pz_ws_rx_release(pz_ws_rx_t *rx) {
+  free(rx->msg);
+  free(rx->ctl);
+  rx->msg = rx->ctl = NULL;
+  rx->msg_len = rx->msg_cap = 0;
+  rx->ctl_len = 0;
 }
 
 void pz_ws_accept_key(const char *key, size_t key_len, char out[29]) {

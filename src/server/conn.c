@@ -108,8 +108,7 @@ void pz_conn_free(pz_conn_t *c) {
   if (c->http)
     pz_http_req_dispose(c->http);
   free(c->http);
-  if (c->ws)
-    wslay_event_context_free(c->ws);
+  pz_ws_rx_release(&c->rx);
   pz_tls_stream_destroy(c->tls);
   free(c);
 }
@@ -165,6 +164,7 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd) {
     c->proxy = pz_xmalloc(sizeof(*c->proxy));
     pz_proxy_init(c->proxy);
   }
+  c->rx.done = 1; /* no WebSocket input before the upgrade */
   c->http = pz_xmalloc(sizeof(*c->http));
   pz_http_req_init(c->http);
   pz_outq_init(&c->outq, h->cfg->max_outbound);
@@ -237,7 +237,7 @@ void pz_conn_check_done(pz_conn_t *c) {
     pz_conn_hard_close(c);
     return;
   }
-  if (c->ws && (wslay_event_want_read(c->ws) || wslay_event_want_write(c->ws)))
+  if (pz_conn_ws_reading(c)) /* the peer's close frame is still to come */
     return;
   if (c->shut)
     return;
@@ -280,7 +280,7 @@ int pz_conn_send(pz_conn_t *c, const uint8_t *data, size_t len, int kind,
       c->close_pending)
     return 0;
   uint8_t hdr[PZ_WS_HEADER_MAX];
-  size_t hlen = pz_ws_frame_header(hdr, WSLAY_BINARY_FRAME, len);
+  size_t hlen = pz_ws_frame_header(hdr, PZ_WS_BINARY, len);
   if (len > 1 && data[1] < PZ_METRICS_OPS_OUT)
     PZ_ADD(c->host->metrics->msgs_out[data[1]], 1);
   return pz_conn_push(c, hdr, hlen, data, len, kind, shared) == PZ_OUTQ_LOST
@@ -335,14 +335,12 @@ static void carry_out_close(pz_conn_t *c) {
   const char *reason = c->close_reason ? c->close_reason : "";
   pz_debug("closing %s with %d (%s)", c->peer, c->close_code, reason);
   pz_conn_release_session(c, c->close_code);
-  if (!pz_conn_ws_ensure(c)) {
-    pz_conn_hard_close(c);
-    return;
-  }
-  wslay_event_queue_close(c->ws, (uint16_t)c->close_code,
-                          (const uint8_t *)reason, strlen(reason));
+  if (c->state == PZ_CONN_CLOSING)
+    return; /* the peer closed first: its echo went instead */
+  /* Closing first: the close frame may pass the bound, which is no slow
+   * consumer of its own. */
   pz_conn_enter_closing(c);
-  pz_conn_ws_close(c);
+  pz_conn_ws_push_close(c, c->close_code, reason);
 }
 
 static void flush_one(pz_conn_t *c) {
@@ -351,8 +349,14 @@ static void flush_one(pz_conn_t *c) {
   if (c->state == PZ_CONN_CLOSED)
     return;
   write_out(c);
-  if (c->state != PZ_CONN_CLOSED)
-    pz_conn_check_done(c);
+  if (c->state == PZ_CONN_CLOSED)
+    return;
+  /* A written queue gives its ring back: most ticks bring one frame per
+   * connection, which needs none, and a ring kept across turns would pin
+   * heap pages among the long-lived objects (RSS that malloc_trim cannot
+   * return). */
+  pz_outq_shrink(&c->outq);
+  pz_conn_check_done(c);
 }
 
 /* The flush step: every connection that got output or a close request
@@ -392,7 +396,7 @@ void pz_conn_close(pz_conn_t *c, int code, const char *reason) {
 
 /* A WebSocket ping of our own: no parser needed (idle ones have none). */
 static void ping(pz_conn_t *c) {
-  static const uint8_t frame[] = {0x80 | WSLAY_PING, 0};
+  static const uint8_t frame[] = {0x80 | PZ_WS_PING, 0};
   pz_conn_push(c, NULL, 0, frame, sizeof(frame), PZ_OUT_RELIABLE, NULL);
 }
 
@@ -446,11 +450,13 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
     pz_conn_list_move(c, &h->idle);
   }
   sweep_silent(h, now_ms);
-  /* Freed parsers sit in malloc's free lists, still counted in RSS; once
-   * enough have gone, hand the pages back (at most once a second). */
-  if (h->released_parsers >= 64 && now_ms >= h->last_trim_ms + 1000) {
+  /* What connections freed on their way here (the HTTP request, buffers
+   * of their busy time, messages written) sits in malloc's free lists,
+   * still counted in RSS, in holes between what stays; once enough have
+   * gone quiet, hand those pages back (at most once a second). */
+  if (h->gone_quiet >= 64 && now_ms >= h->last_trim_ms + 1000) {
     malloc_trim(0);
-    h->released_parsers = 0;
+    h->gone_quiet = 0;
     h->last_trim_ms = now_ms;
   }
 }
@@ -509,7 +515,7 @@ static bool stream_limit(pz_conn_t *c, int err) {
   return true;
 }
 
-void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
+void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
   pz_conn_t *c = s->data;
   pz_conn_host_t *h = c->host;
   if (n < 0 && stream_limit(c, (int)n))
@@ -538,10 +544,9 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
     pz_conn_ws_input(c, data, (size_t)n);
     break;
   case PZ_CONN_CLOSING:
-    /* Until the close handshake is over wslay reads (the peer's close
-     * frame); after it, input is drained and dropped. */
-    if (c->ws && !c->ws_broken && wslay_event_want_read(c->ws))
-      pz_conn_ws_input(c, data, (size_t)n);
+    /* Until the close handshake is over input is parsed (the peer's
+     * close frame); after it, it is drained and dropped. */
+    pz_conn_ws_input(c, data, (size_t)n);
     break;
   default:
     break;

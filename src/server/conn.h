@@ -75,8 +75,8 @@ typedef struct pz_conn_host {
   pz_conn_t *idle;    /* quiet ones whose parser was released */
   pz_conn_t *pinged;  /* silent past --ping-interval-ms: pinged, by silence */
   pz_conn_t *closing;
-  pz_conn_t *flush; /* output or a close to carry out this turn */
-  uint32_t released_parsers;
+  pz_conn_t *flush;    /* output or a close to carry out this turn */
+  uint32_t gone_quiet; /* connections gone quiet since the last trim */
   uint64_t last_trim_ms;
   uint8_t readbuf[64 * 1024];
 } pz_conn_host_t;

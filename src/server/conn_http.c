@@ -103,7 +103,7 @@ static void http_error(pz_conn_t *c, int status, const char *text) {
   pz_conn_http_answer(c, status, "text/plain", NULL, text, strlen(text));
 }
 
-static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
+static void upgrade(pz_conn_t *c, uint8_t *rest, size_t rest_len) {
   /* A browser page of another site must not open a socket that carries
    * its visitor's cookies or token (cross-site WebSocket hijacking). The
    * server's own page (the demo at /) is not another site. */
@@ -122,14 +122,11 @@ static void upgrade(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   }
   if (c->host->events->on_upgrade && !c->host->events->on_upgrade(c))
     return; /* refused, and answered */
-  if (!pz_conn_ws_ensure(c)) {
-    pz_conn_hard_close(c);
-    return;
-  }
   pz_http_req_dispose(c->http);
   free(c->http);
   c->http = NULL;
   c->state = PZ_CONN_WS;
+  c->rx.done = 0;
   pz_conn_push(c, NULL, 0, answer, strlen(answer), PZ_OUT_RELIABLE, NULL);
   /* HELLO is due within the timeout from the upgrade. */
   c->deadline_ms = uv_now(c->host->loop) + c->host->cfg->hello_timeout_ms;
@@ -154,7 +151,7 @@ static void forwarded_client(pz_conn_t *c) {
   pz_debug("request from %s through proxy %s (X-Forwarded-For)", c->peer, from);
 }
 
-void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len) {
+void pz_conn_http_input(pz_conn_t *c, uint8_t *data, size_t len) {
   if (c->request_pending)
     return; /* one request per connection: the rest is not read */
   ssize_t r = pz_http_req_feed(c->http, (const char *)data, len);

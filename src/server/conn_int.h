@@ -1,12 +1,10 @@
 /*
  * The connection's insides, shared by its files only: conn.c (lifetime,
- * output, closing, the flush step), conn_ws.c (wslay), conn_http.c (the
+ * output, closing, the flush step), conn_ws.c (WebSocket), conn_http.c (the
  * HTTP phase) and conn_move.c (moving between workers).
  */
 #ifndef PZ_CONN_INT_H
 #define PZ_CONN_INT_H
-
-#include <wslay/wslay.h>
 
 #include "conn.h"
 #include "outq.h"
@@ -25,11 +23,20 @@ enum pz_conn_state {
   PZ_CONN_CLOSED,
 };
 
-/* Something read while the connection was moving, handled on arrival: a
- * message (binary or text), the peer's close, or our own close request. */
+/* WebSocket opcodes (RFC 6455 5.2). */
+enum {
+  PZ_WS_TEXT = 1,
+  PZ_WS_BINARY = 2,
+  PZ_WS_CLOSE = 8,
+  PZ_WS_PING = 9,
+  PZ_WS_PONG = 10
+};
+
+/* Something that waits while the connection moves, handled on arrival: our
+ * own close request. */
 typedef struct pz_deferred {
   struct pz_deferred *next;
-  int opcode; /* WSLAY_*_FRAME, WSLAY_CONNECTION_CLOSE, or -code: close */
+  int opcode; /* a PZ_WS_* opcode, or -code: close */
   size_t len;
   uint8_t data[];
 } pz_deferred_t;
@@ -52,7 +59,6 @@ struct pz_conn {
   bool blocked;         /* the stream takes no more until on_writable */
   bool close_pending;   /* pz_conn_close asked; the flush step does it */
   bool input_paused;    /* pz_conn_pause_input: read messages wait */
-  bool ws_broken;       /* a protocol error: our own 1002 replaces wslay */
   uint64_t deadline_ms; /* HELLO or close linger deadline */
   /* The client: the socket's peer, or whom a trusted proxy named. */
   pz_ip_t ip;
@@ -63,11 +69,9 @@ struct pz_conn {
   bool request_pending; /* on_request called, no answer yet */
   void *request_data;   /* the answering module's, meanwhile */
 
-  wslay_event_context_ptr ws; /* NULL while idle (released) */
-  pz_ws_scan_t scan;          /* where the input stands between frames */
+  pz_ws_rx_t rx;   /* what the client sends, parsed from the read buffer */
+  bool close_sent; /* our close frame (or the echo of the peer's) queued */
   uint64_t last_rx_ms;
-  const uint8_t *rx; /* input being fed to wslay */
-  size_t rx_len;
   pz_deferred_t *deferred, *deferred_tail; /* messages read while moving */
   uint8_t *pending_rx;                     /* bytes read while moving */
   size_t pending_rx_len;
@@ -92,7 +96,7 @@ void pz_conn_enter_closing(pz_conn_t *c);
 void pz_conn_release_session(pz_conn_t *c, int code);
 void pz_conn_hard_close(pz_conn_t *c);
 void pz_conn_check_done(pz_conn_t *c);
-void pz_conn_on_read(pz_stream_t *s, ssize_t n, const uint8_t *data);
+void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data);
 void pz_conn_on_writable(pz_stream_t *s);
 int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd);
 /* A TLS stream for a new client of h (its limits set); NULL: no memory. */
@@ -100,20 +104,22 @@ struct pz_tls_stream *pz_conn_tls_new(pz_conn_host_t *h);
 void pz_conn_free(pz_conn_t *c);
 
 /* conn_ws.c */
-bool pz_conn_ws_ensure(pz_conn_t *c);
-void pz_conn_ws_input(pz_conn_t *c, const uint8_t *data, size_t len);
+void pz_conn_ws_input(pz_conn_t *c, uint8_t *data, size_t len);
 void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
                         size_t len);
-void pz_conn_ws_close(pz_conn_t *c);
+/* Queues a close frame (code 0: an empty one), once. */
+void pz_conn_ws_push_close(pz_conn_t *c, int code, const char *reason);
+/* True until the peer's close frame is read (or its input is refused). */
+bool pz_conn_ws_reading(const pz_conn_t *c);
 void pz_conn_ws_release_idle(pz_conn_t *c);
 void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len);
 
 /* conn_http.c */
-void pz_conn_http_input(pz_conn_t *c, const uint8_t *data, size_t len);
+void pz_conn_http_input(pz_conn_t *c, uint8_t *data, size_t len);
 
 /* conn_proxy.c */
 bool pz_conn_proxy_expected(const pz_conn_t *c);
-void pz_conn_proxy_input(pz_conn_t *c, const uint8_t *data, size_t len);
+void pz_conn_proxy_input(pz_conn_t *c, uint8_t *data, size_t len);
 /* The client is ip (port 0: unknown): what logs, limits and the admin API
  * see from now on. */
 void pz_conn_set_client(pz_conn_t *c, const pz_ip_t *ip, uint16_t port);

@@ -4,7 +4,7 @@
  * queue and travels with it, after the queue has made private copies of
  * the broadcast payloads it shared with this worker's other connections
  * (their reference counts are not atomic). Input already read travels too:
- * messages wslay had parsed are deferred, bytes it had not are kept.
+ * bytes not yet parsed are kept, and parsed again on arrival.
  */
 #include <stdlib.h>
 #include <unistd.h>

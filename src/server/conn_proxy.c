@@ -38,7 +38,7 @@ static int start_tls(pz_conn_t *c, const uint8_t *rest, size_t rest_len) {
   return pz_stream_read_start(c->stream);
 }
 
-void pz_conn_proxy_input(pz_conn_t *c, const uint8_t *data, size_t len) {
+void pz_conn_proxy_input(pz_conn_t *c, uint8_t *data, size_t len) {
   pz_proxy_result_t r;
   ssize_t n = pz_proxy_feed(c->proxy, data, len, &r);
   if (n == PZ_EAGAIN)
@@ -60,7 +60,7 @@ void pz_conn_proxy_input(pz_conn_t *c, const uint8_t *data, size_t len) {
     pz_debug("connection from %s through proxy %s", c->peer, from);
   }
   c->state = PZ_CONN_HTTP;
-  const uint8_t *rest = data + n;
+  uint8_t *rest = data + n; /* unmasked in place by the receiver */
   size_t rest_len = len - (size_t)n;
   if (c->host->tls) {
     if (start_tls(c, rest, rest_len) != 0)

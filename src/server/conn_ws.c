@@ -1,13 +1,16 @@
 /*
- * A connection's WebSocket side over wslay: wslay parses what the client
- * sends (masking, fragments, control frames, the size limit) and answers
- * pings and closes; its frames join the outbound queue in order. Server
- * data frames are framed by pz_conn_send instead (a broadcast shares one
- * payload, which wslay's per-context copy would undo).
+ * A connection's WebSocket side. What the client sends is parsed by the
+ * receiver in src/net/ws.c straight from the read buffer: a frame that
+ * arrives whole (every MOVE, as a rule) is unmasked where it lies and
+ * handed up with no copy and no allocation, and an idle connection's
+ * receiver is a few bytes of state. Our own frames (data, pongs, closes)
+ * are framed here and join the outbound queue in order; a broadcast
+ * shares one payload, header included.
  *
- * Idle connections keep no parser: after a few quiet seconds, when the
- * input stands between messages, wslay's context (~9 KiB) is freed and
- * made again on the next byte.
+ * wslay's event layer did this before: it allocated a chunk and a queue
+ * entry per frame, copied each message twice, and kept a 9 KiB context per
+ * connection (freed when idle), which a profile of `social` found costing
+ * as much as the dispatch itself (docs/benchmarks.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,49 +18,15 @@
 #include "alloc.h"
 #include "conn_int.h"
 #include "log.h"
+#include "plaza/codec.h"
 #include "plaza/protocol.h"
-
-static bool too_many_frames(const pz_conn_t *c) {
-  return c->scan.frames > PZ_WS_MESSAGE_FRAMES_MAX;
-}
-
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
-                       int flags, void *user_data) {
-  pz_conn_t *c = user_data;
-  if (c->rx_len == 0 || c->state == PZ_CONN_MIGRATING || c->input_paused ||
-      c->ws_broken || too_many_frames(c)) {
-    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    return -1;
-  }
-  size_t n = len < c->rx_len ? len : c->rx_len;
-  memcpy(buf, c->rx, n);
-  pz_ws_scan_feed(&c->scan, c->rx, n);
-  c->rx += n;
-  c->rx_len -= n;
-  return (ssize_t)n;
-}
-
-/* wslay's own frames (pong, close) join the outbound queue; a pong is
- * latest-wins: RFC 6455 lets it answer only the most recent ping. */
-static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
-                       size_t len, int flags, void *user_data) {
-  pz_conn_t *c = user_data;
-  if (c->state == PZ_CONN_CLOSED) {
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
-  }
-  int kind =
-      len && (data[0] & 0x0f) == WSLAY_PONG ? PZ_OUT_PONG : PZ_OUT_RELIABLE;
-  pz_conn_push(c, NULL, 0, data, len, kind, NULL);
-  return (ssize_t)len;
-}
 
 void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len) {
   pz_deferred_t *d = pz_xmalloc(sizeof(*d) + len);
   d->next = NULL;
   d->opcode = opcode;
   d->len = len;
-  if (len) /* wslay gives an empty message as NULL */
+  if (len)
     memcpy(d->data, data, len);
   if (c->deferred_tail)
     c->deferred_tail->next = d;
@@ -66,20 +35,52 @@ void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len) {
   c->deferred_tail = d;
 }
 
+bool pz_conn_ws_reading(const pz_conn_t *c) {
+  return !c->rx.done;
+}
+
+static void push_control(pz_conn_t *c, int opcode, const uint8_t *data,
+                         size_t len, int kind) {
+  uint8_t frame[2 + PZ_WS_CONTROL_MAX];
+  if (len > PZ_WS_CONTROL_MAX)
+    len = PZ_WS_CONTROL_MAX;
+  frame[0] = (uint8_t)(0x80 | opcode);
+  frame[1] = (uint8_t)len;
+  if (len)
+    memcpy(frame + 2, data, len);
+  pz_conn_push(c, NULL, 0, frame, 2 + len, kind, NULL);
+}
+
+void pz_conn_ws_push_close(pz_conn_t *c, int code, const char *reason) {
+  if (c->close_sent)
+    return;
+  c->close_sent = true;
+  uint8_t payload[PZ_WS_CONTROL_MAX];
+  size_t n = 0;
+  if (code) {
+    size_t rl = strnlen(reason, PZ_WS_CONTROL_MAX - 2);
+    payload[0] = (uint8_t)(code >> 8);
+    payload[1] = (uint8_t)code;
+    memcpy(payload + 2, reason, rl);
+    n = 2 + rl;
+  }
+  push_control(c, PZ_WS_CLOSE, payload, n, PZ_OUT_RELIABLE);
+}
+
 void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
                         size_t len) {
   switch (opcode) {
-  case WSLAY_BINARY_FRAME:
+  case PZ_WS_BINARY:
     if (c->state == PZ_CONN_WS && !c->close_pending)
       c->host->events->on_message(c, data, len);
     break;
-  case WSLAY_TEXT_FRAME:
+  case PZ_WS_TEXT:
     pz_conn_close(c, PZ_CLOSE_UNSUPPORTED_DATA,
                   "text messages are not supported");
     break;
-  case WSLAY_CONNECTION_CLOSE:
-    /* The peer closes: wslay answers; the session waits for a resume,
-     * whatever code the peer gave (its code is not ours to act on). */
+  case PZ_WS_CLOSE:
+    /* The peer closes: the session waits for a resume, whatever code the
+     * peer gave (its code is not ours to act on). */
     if (c->state == PZ_CONN_WS) {
       pz_metrics_close(c->host->metrics, 1005);
       pz_debug("client %s closed with %d", c->peer,
@@ -87,141 +88,100 @@ void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
     }
     pz_conn_enter_closing(c);
     break;
-  default: /* ping and pong: wslay answers pings itself */
+  default:
     break;
   }
 }
 
-static void msg_cb(wslay_event_context_ptr ctx,
-                   const struct wslay_event_on_msg_recv_arg *arg,
-                   void *user_data) {
-  pz_conn_t *c = user_data;
-  if (c->ws_broken)
-    return;
-  if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->msg_length == 1) {
-    /* A close payload is empty or holds a 2-byte code: wslay would echo an
-     * empty close; this is a protocol error (handled once wslay returns). */
-    c->ws_broken = true;
-    return;
-  }
-  if (c->state == PZ_CONN_MIGRATING || c->input_paused) {
-    if (arg->opcode != WSLAY_PING && arg->opcode != WSLAY_PONG)
-      pz_conn_defer(c, arg->opcode, arg->msg, arg->msg_length);
-    return;
-  }
-  pz_conn_ws_message(c, arg->opcode, arg->msg, arg->msg_length);
-}
-
-static const struct wslay_event_callbacks callbacks = {
-    .recv_callback = recv_cb,
-    .send_callback = send_cb,
-    .on_msg_recv_callback = msg_cb,
-};
-
-bool pz_conn_ws_ensure(pz_conn_t *c) {
-  if (c->ws)
-    return true;
-  if (c->ws_broken ||
-      wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
-    c->ws = NULL;
-    return false;
-  }
-  wslay_event_config_set_max_recv_msg_length(c->ws, c->host->cfg->max_message);
-  return true;
-}
-
-/* Hands wslay's queued frames (pongs, its close) to the outbound queue. */
-static void ws_drain(pz_conn_t *c) {
-  if (c->ws && c->state != PZ_CONN_CLOSED && wslay_event_want_write(c->ws))
-    wslay_event_send(c->ws);
-}
-
-void pz_conn_ws_close(pz_conn_t *c) {
-  ws_drain(c);
-}
-
-/* wslay found a framing error (an oversized or fragmented control frame, a
- * bad length, a 1-byte close). It would drop the connection or close
- * without a code: plaza sends 1002 itself, ends the session, and lets the
- * peer's FIN end the connection. */
-static void protocol_error(pz_conn_t *c) {
-  static const char reason[] = "WebSocket protocol error";
-  uint8_t frame[2 + 2 + sizeof(reason) - 1];
-  frame[0] = 0x80 | WSLAY_CONNECTION_CLOSE;
-  frame[1] = (uint8_t)(sizeof(frame) - 2);
-  frame[2] = PZ_CLOSE_PROTOCOL_ERROR >> 8;
-  frame[3] = PZ_CLOSE_PROTOCOL_ERROR & 0xff;
-  memcpy(frame + 4, reason, sizeof(reason) - 1);
-  c->ws_broken = true;
-  wslay_event_context_free(c->ws);
-  c->ws = NULL;
-  if (c->state == PZ_CONN_CLOSING) /* our close was already on its way */
+/* The input is a protocol error, a message too big or a close reason that
+ * is not UTF-8: nothing more is read, the close says why and ends the
+ * session (unless our own close was already on its way). */
+static void rx_fail(pz_conn_t *c, int code) {
+  const char *reason = code == PZ_CLOSE_PROTOCOL_ERROR
+                           ? "WebSocket protocol error"
+                       : code == PZ_CLOSE_TOO_BIG ? "message too big"
+                                                  : "invalid close reason";
+  c->rx.done = 1;
+  pz_ws_rx_release(&c->rx);
+  if (c->state == PZ_CONN_CLOSING)
     return;
   c->close_pending = false;
-  c->close_code = PZ_CLOSE_PROTOCOL_ERROR;
-  pz_metrics_close(c->host->metrics, c->close_code);
-  pz_debug("closing %s with 1002 (%s)", c->peer, reason);
-  pz_conn_release_session(c, c->close_code);
-  pz_conn_push(c, NULL, 0, frame, sizeof(frame), PZ_OUT_RELIABLE, NULL);
+  c->close_code = code;
+  pz_metrics_close(c->host->metrics, code);
+  pz_debug("closing %s with %d (%s)", c->peer, code, reason);
+  pz_conn_release_session(c, code);
   pz_conn_enter_closing(c);
+  pz_conn_ws_push_close(c, code, reason);
 }
 
-void pz_conn_ws_input(pz_conn_t *c, const uint8_t *data, size_t len) {
-  if (!pz_conn_ws_ensure(c)) {
-    if (!c->ws_broken)
-      pz_conn_hard_close(c);
-    return;
+/* A whole message from the receiver. Returns nonzero to stop parsing:
+ * the connection is moving or its input paused (the rest waits), or the
+ * close reason was not UTF-8. */
+static int on_rx(void *arg, int opcode, const uint8_t *data, size_t len) {
+  pz_conn_t *c = arg;
+  switch (opcode) {
+  case PZ_WS_PING:      /* RFC 6455 lets a pong answer only the latest ping */
+    if (!c->close_sent) /* nothing follows a close frame */
+      push_control(c, PZ_WS_PONG, data, len, PZ_OUT_PONG);
+    return 0;
+  case PZ_WS_PONG:
+    return 0;
+  case PZ_WS_CLOSE:
+    if (len > 2 && !pz_utf8_valid((const char *)data + 2, len - 2))
+      return -1;
+    pz_conn_ws_message(c, opcode, data, len); /* closing from here */
+    /* Echo its code and reason, unless our own close went first. */
+    if (len >= 2) {
+      char reason[PZ_WS_CONTROL_MAX];
+      memcpy(reason, data + 2, len - 2);
+      reason[len - 2] = 0;
+      pz_conn_ws_push_close(c, data[0] << 8 | data[1], reason);
+    } else {
+      pz_conn_ws_push_close(c, 0, "");
+    }
+    return 0;
+  default:
+    break;
   }
-  c->rx = data;
-  c->rx_len = len;
-  int r = wslay_event_recv(c->ws);
-  if (c->rx_len && (c->state == PZ_CONN_MIGRATING || c->input_paused)) {
+  pz_conn_ws_message(c, opcode, data, len);
+  return c->state == PZ_CONN_MIGRATING || c->input_paused;
+}
+
+void pz_conn_ws_input(pz_conn_t *c, uint8_t *data, size_t len) {
+  if (c->rx.done)
+    return; /* after the peer's close or an error: drained, dropped */
+  size_t used = 0;
+  int code = 0;
+  if (c->state != PZ_CONN_MIGRATING && !c->input_paused) {
+    code = pz_ws_rx_feed(&c->rx, data, len, c->host->cfg->max_message, on_rx, c,
+                         &used);
+    if (c->state == PZ_CONN_CLOSED)
+      return;
+    if (!code && c->rx.done && c->state != PZ_CONN_CLOSING)
+      code = 1007; /* the callback refused a close reason */
+  }
+  if (code) {
+    rx_fail(c, code);
+  } else if (used < len && !c->rx.done) {
     /* Read but not yet parsed: waits (and goes along to the next worker
      * when the connection moves). */
-    uint8_t *keep = pz_xmalloc(c->pending_rx_len + c->rx_len);
+    size_t rest = len - used;
+    uint8_t *keep = pz_xmalloc(c->pending_rx_len + rest);
     if (c->pending_rx_len)
       memcpy(keep, c->pending_rx, c->pending_rx_len);
-    memcpy(keep + c->pending_rx_len, c->rx, c->rx_len);
+    memcpy(keep + c->pending_rx_len, data + used, rest);
     free(c->pending_rx);
     c->pending_rx = keep;
-    c->pending_rx_len += c->rx_len;
-  }
-  c->rx = NULL;
-  c->rx_len = 0;
-  if (c->state == PZ_CONN_CLOSED)
-    return;
-  if (r == WSLAY_ERR_NOMEM) {
-    pz_conn_hard_close(c);
-    return;
-  }
-  if (r != 0 || c->ws_broken) {
-    protocol_error(c);
-    return;
-  }
-  if (too_many_frames(c) && c->state == PZ_CONN_WS && !c->close_pending) {
-    /* No more of its input is parsed (recv_cb); 1009 ends the session,
-     * as for a message over --max-message. */
-    pz_debug("%s: a message in more than %d frames", c->peer,
-             PZ_WS_MESSAGE_FRAMES_MAX);
-    pz_conn_close(c, PZ_CLOSE_TOO_BIG, "message in too many frames");
-  }
-  ws_drain(c);
-  if (c->state == PZ_CONN_WS && !c->close_pending &&
-      !wslay_event_want_read(c->ws)) {
-    /* wslay stopped reading: it sent a close of its own (1009, 1007...). */
-    c->close_code = wslay_event_get_status_code_sent(c->ws);
-    pz_metrics_close(c->host->metrics, c->close_code);
-    pz_conn_release_session(c, c->close_code);
-    pz_conn_enter_closing(c);
+    c->pending_rx_len += rest;
   }
   pz_conn_schedule_flush(c);
 }
 
+/* A quiet connection keeps no buffer: a message gathered in pieces, or
+ * its queue's ring. */
 void pz_conn_ws_release_idle(pz_conn_t *c) {
-  if (c->ws && pz_ws_scan_at_boundary(&c->scan) &&
-      !wslay_event_want_write(c->ws)) {
-    wslay_event_context_free(c->ws);
-    c->ws = NULL;
-    c->host->released_parsers++;
-  }
+  if (pz_ws_rx_at_boundary(&c->rx))
+    pz_ws_rx_release(&c->rx);
+  pz_outq_shrink(&c->outq);
+  c->host->gone_quiet++;
 }

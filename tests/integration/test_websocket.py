@@ -4,7 +4,8 @@ import asyncio
 
 import websockets.exceptions
 
-from plaza_client import (CHAT, PONG, ROOM, Client, async_test, pack, ws_frame)
+from plaza_client import (CHAT, NO_CLOSE, PONG, ROOM, Client, async_test, pack, ws_frame)
+from rawws import OP_CLOSE, OP_PING, OP_TEXT, RawClosed, RawWS
 
 
 @async_test
@@ -94,3 +95,23 @@ async def test_many_messages_in_one_tcp_write_are_all_handled(plaza):
     for i in range(30):
         await c.wait_for(CHAT, lambda m, t=f"p{i}": m[4] == t)
     await c.close()
+
+
+@async_test
+async def test_nothing_follows_the_servers_close_frame(plaza):
+    """RFC 6455 5.5.1: after its close frame an endpoint sends nothing more.
+    A ping the client sends while the server waits for its close answer
+    gets no pong; the client's close then ends the connection."""
+    srv = plaza()
+    c = await RawWS.joined(srv, "closing", name="pinger")
+    await c.write(ws_frame(OP_TEXT, b"text is refused"))
+    await c.expect_close(1003)
+    await c.write(ws_frame(OP_PING, b"late"))
+    await c.write(ws_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+    after = []
+    try:
+        while True:
+            after.append(await c.frame(timeout=5))
+    except RawClosed as e:
+        assert e.code == NO_CLOSE  # the server's FIN
+    assert after == [], f"frames after the server's close: {after}"

@@ -246,14 +246,14 @@ static void test_privatize_copies_shared_payloads(void **state) {
   pz_outq_push(&a, NULL, 0, shared, PZ_OUT_STATE);
   pz_outq_push(&b, NULL, 0, shared, PZ_OUT_STATE);
   pz_outq_push_copy(&a, NULL, 0, "mine", 4, PZ_OUT_RELIABLE);
-  pz_payload_t *own = a.head->next->payload;
+  pz_payload_t *own = pz_outq_at(&a, 1)->payload;
   assert_int_equal(shared->refs, 3);
   pz_outq_privatize(&a);
   /* a holds a copy now; b and the caller still share the original. */
-  assert_ptr_not_equal(a.head->payload, shared);
-  assert_int_equal(a.head->payload->refs, 1);
-  assert_memory_equal(a.head->payload->data, "broadcast", 9);
-  assert_ptr_equal(a.head->next->payload, own); /* already its own */
+  assert_ptr_not_equal(pz_outq_at(&a, 0)->payload, shared);
+  assert_int_equal(pz_outq_at(&a, 0)->payload->refs, 1);
+  assert_memory_equal(pz_outq_at(&a, 0)->payload->data, "broadcast", 9);
+  assert_ptr_equal(pz_outq_at(&a, 1)->payload, own); /* already its own */
   assert_int_equal(shared->refs, 2);
   pz_outq_dispose(&a);
   pz_outq_dispose(&b);
@@ -267,9 +267,76 @@ static void test_bufs_bound_by_count(void **state) {
   for (int i = 0; i < 10; i++)
     push_str(&q, "h", "p", PZ_OUT_RELIABLE);
   uv_buf_t bufs[5];
-  /* Whole entries only: two buffers each. */
-  assert_int_equal(pz_outq_bufs(&q, bufs, 5), 4);
+  /* One buffer per entry: the header sits right before the payload. */
+  assert_int_equal(pz_outq_bufs(&q, bufs, 5), 5);
+  for (int i = 0; i < 5; i++)
+    assert_memory_equal(bufs[i].base, "hp", 2);
   pz_outq_dispose(&q);
+}
+
+static void test_shared_payload_header_written_once(void **state) {
+  /* A broadcast: every queue frames the same payload with the same
+   * header, kept once in the payload; the frames read whole. */
+  pz_outq_t a, b;
+  pz_outq_init(&a, 1 << 20);
+  pz_outq_init(&b, 1 << 20);
+  pz_payload_t *p = pz_payload_create("state", 5, PZ_PAYLOAD_STATE);
+  const uint8_t hdr[2] = {0x82, 5};
+  pz_outq_push(&a, hdr, 2, p, PZ_OUT_STATE);
+  pz_outq_push(&b, hdr, 2, p, PZ_OUT_STATE);
+  char out[64];
+  assert_int_equal(pending(&a, out, sizeof(out)), 7);
+  assert_memory_equal(out, "\x82\x05state", 7);
+  assert_int_equal(pending(&b, out, sizeof(out)), 7);
+  assert_memory_equal(out, "\x82\x05state", 7);
+  /* A copy for a queue that moves keeps the header. */
+  pz_outq_privatize(&a);
+  assert_ptr_not_equal(pz_outq_at(&a, 0)->payload, p);
+  assert_int_equal(pending(&a, out, sizeof(out)), 7);
+  assert_memory_equal(out, "\x82\x05state", 7);
+  pz_outq_dispose(&a);
+  pz_outq_dispose(&b);
+  pz_payload_unref(p);
+}
+
+static void test_ring_grows_wraps_and_shrinks(void **state) {
+  /* Entries pushed and written in waves wrap around the ring; a latest-
+   * wins entry removed from the middle keeps the order of the rest. */
+  pz_outq_t q;
+  pz_outq_init(&q, 1 << 20);
+  char expect[256], out[256];
+  for (int wave = 0; wave < 50; wave++) {
+    size_t n = 0;
+    push_str(&q, "", "S", PZ_OUT_STATE);
+    for (int i = 0; i < wave % 7; i++) {
+      char m[2] = {(char)('a' + i), 0};
+      push_str(&q, "", m, PZ_OUT_RELIABLE);
+      expect[n++] = m[0];
+    }
+    push_str(&q, "", "T", PZ_OUT_STATE); /* replaces S, goes last */
+    expect[n++] = 'T';
+    expect[n] = 0;
+    assert_int_equal(pending(&q, out, sizeof(out)), n);
+    assert_string_equal(out, expect);
+    pz_outq_consume(&q, n);
+    assert_true(pz_outq_empty(&q));
+    assert_int_equal(q.bytes, 0);
+  }
+  assert_non_null(q.ring); /* kept for the next tick */
+  pz_outq_shrink(&q);
+  assert_null(q.ring);
+  push_str(&q, "", "x", PZ_OUT_RELIABLE);
+  assert_null(q.ring); /* one entry at a time needs no ring */
+  pz_outq_consume(&q, 1);
+  push_str(&q, "", "y", PZ_OUT_RELIABLE);
+  push_str(&q, "", "z", PZ_OUT_RELIABLE);
+  assert_non_null(q.ring);
+  pz_outq_shrink(&q); /* not empty: kept */
+  assert_non_null(q.ring);
+  assert_int_equal(pending(&q, out, sizeof(out)), 2);
+  assert_string_equal(out, "yz");
+  pz_outq_dispose(&q);
+  assert_null(q.ring);
 }
 
 int main(void) {
@@ -288,6 +355,8 @@ int main(void) {
       cmocka_unit_test(test_drop_unsent_keeps_begun_frame),
       cmocka_unit_test(test_privatize_copies_shared_payloads),
       cmocka_unit_test(test_bufs_bound_by_count),
+      cmocka_unit_test(test_shared_payload_header_written_once),
+      cmocka_unit_test(test_ring_grows_wraps_and_shrinks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

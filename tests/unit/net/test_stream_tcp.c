@@ -34,7 +34,7 @@ typedef struct fixture {
   uv_os_sock_t detached_fd;
 } fixture_t;
 
-static void on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
+static void on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
   fixture_t *f = s->data;
   if (n < 0) {
     f->last_error = n;

@@ -60,7 +60,7 @@ static void on_detached(pz_stream_t *s, uv_os_sock_t fd) {
   f->detached_fd = fd;
 }
 
-static void on_read(pz_stream_t *s, ssize_t n, const uint8_t *data) {
+static void on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
   fixture_t *f = s->data;
   if (n < 0) {
     f->last_error = n;
