@@ -439,8 +439,9 @@ int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
 /* PING now; ESTATE while away. */
 int pz_client_session_ping(pz_client_session_t *s, double t);
 /* VIEW: the radius (0: the whole room) and compact, sent now when open and
- * again after every WELCOME (a resume elsewhere or a fresh session keeps
- * it). STATE_C then reaches on_message decoded: op PZ_S_STATE_C with
+ * again after every WELCOME (a fresh session has none; a resume, on any
+ * node, kept it, and the same VIEW again changes nothing). STATE_C then
+ * reaches on_message decoded: op PZ_S_STATE_C with
  * u.state.entries as a STATE's (positions within 1/64 unit, yaw 1/256);
  * AWAY (op PZ_S_AWAY) names the members that left the view. 0, EINVAL
  * (radius negative or not finite) or ESTATE. */

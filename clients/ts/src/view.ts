@@ -1,8 +1,9 @@
 /*
  * VIEW (protocol 1.1): what the client wants of positions, kept across
- * sockets. The server keeps a VIEW for the session, but not across nodes
- * (a resume elsewhere starts without one), so the wanted view goes out
- * after every WELCOME, and whenever the app changes it; only the latest
+ * sockets. The server keeps a VIEW for the session, on any node it
+ * resumes on, but a fresh session (a refused resume) starts without one,
+ * so the wanted view goes out after every WELCOME (the same VIEW again
+ * changes nothing), and whenever the app changes it; only the latest
  * matters, so a radius slider dragged fast sends a few VIEWs, paced
  * under the rate the server gives VIEW with SET, SIGNAL and ROOM_SET.
  *
