@@ -34,10 +34,9 @@
 
 #include <openssl/rand.h>
 
-#include "backoff.h"
-#include "client_int.h"
 #include "member_state.h"
 #include "plaza/protocol.h"
+#include "session_int.h"
 
 #define RESUMED_ROOM_WAIT_MS 5000 /* a ROOM waits up to 2 s for Redis */
 
@@ -48,69 +47,6 @@ enum deadline {
   DL_ROOM,    /* a resumed session's ROOM */
   DL_JOIN,    /* a JOIN sent to restore the room */
   DL_CLOSED,  /* CLOSED to report from the loop (no connection) */
-};
-
-/* A message sent while away: CHAT and WHISPER (`a` the text), SET (`b`
- * the patch), SIGNAL (`a` the kind, `b` the data), ROOM_SET (`a` the key,
- * `b` the value). */
-typedef struct qmsg {
-  struct qmsg *next;
-  int op;
-  bool to_room;        /* SIGNAL */
-  bool has_if_version; /* ROOM_SET */
-  bool in_hello;       /* SET: applied to the state a HELLO carried */
-  uint64_t to;         /* WHISPER, SIGNAL; ROOM_SET: if_version */
-  uint32_t alen, blen;
-  char data[]; /* a, then b */
-} qmsg_t;
-
-struct pz_client_session {
-  pz_client_ctx_t *ctx;
-  const pz_client_session_cbs_t *cbs;
-  void *data;
-  char *url;
-  pz_client_opts_t conn; /* strings point at the copies below */
-  char *ca_file, *bind_addr, *subprotocol;
-  char *token, *name;
-  bool reconnect;
-  pz_backoff_t backoff;
-  uint32_t queue_max, wait_ms;
-
-  pz_client_t *c; /* the connection, or NULL while away */
-  uv_timer_t timer;
-  int deadline; /* enum deadline */
-  msgpack_zone zone;
-  int status;
-  unsigned attempt; /* attempts since the last WELCOME */
-
-  uint64_t id;
-  uint32_t features;   /* WELCOME's, enum pz_feature bits */
-  pz_mstate_t state;   /* the member state wanted */
-  bool state_doubt;    /* a patch was refused: the next ROOM's state rules */
-  bool hello_no_state; /* a reconnect's HELLO was refused for its state */
-  char *session;       /* the resume token, NUL-terminated */
-  uint32_t session_len;
-  uint64_t last_chat_seq;
-  char *room;      /* where the server has us */
-  char *desired;   /* where the user wants to be */
-  char *join_sent; /* a JOIN not answered yet */
-  bool welcomed;   /* WELCOME on this connection */
-  bool welcomed_once;
-  bool gated; /* the room is not back yet: hold what the user sends */
-  bool ending, refused;
-
-  uint64_t move_seq;
-  bool move_pending;
-  pz_pos_t move_pos;
-  uint64_t move_pending_seq;
-  qmsg_t *queue, **queue_tail;
-  uint32_t queued;
-
-  /* VIEW (protocol 1.1): asked for again after every WELCOME; STATE_C is
-   * decoded against the short ids of this table, reset at each ROOM. */
-  bool has_view, view_compact;
-  double view_radius;
-  pz_compact_t compact;
 };
 
 /* ---- small things -------------------------------------------------------- */
@@ -154,7 +90,7 @@ static double random01(void) {
   return v / 4294967296.0;
 }
 
-static bool can_send(const pz_client_session_t *s) {
+bool pz_session_can_send(const pz_client_session_t *s) {
   return s->c != NULL && s->welcomed && !s->gated && !s->ending;
 }
 
@@ -178,16 +114,6 @@ static void emit(pz_client_session_t *s, pz_client_session_event_t *ev) {
 
 /* ---- the end ------------------------------------------------------------- */
 
-static void queue_free(pz_client_session_t *s) {
-  while (s->queue != NULL) {
-    qmsg_t *q = s->queue;
-    s->queue = q->next;
-    free(q);
-  }
-  s->queue_tail = &s->queue;
-  s->queued = 0;
-}
-
 static void free_strings(pz_client_session_t *s) {
   free(s->url);
   free(s->ca_file);
@@ -199,7 +125,7 @@ static void free_strings(pz_client_session_t *s) {
 
 static void on_timer_closed(uv_handle_t *h) {
   pz_client_session_t *s = h->data;
-  queue_free(s);
+  pz_session_outbox_free(s);
   msgpack_zone_destroy(&s->zone);
   pz_compact_dispose(&s->compact);
   free_strings(s);
@@ -232,60 +158,12 @@ static void send_join(pz_client_session_t *s, const char *room) {
   (void)pz_client_send_join(s->c, pz_str_c(room));
 }
 
-static void send_queued(pz_client_session_t *s, const qmsg_t *q) {
-  pz_str_t a = {q->data, q->alen};
-  pz_raw_t b = {q->blen ? q->data + q->alen : NULL, q->blen};
-  switch (q->op) {
-  case PZ_C_CHAT:
-    (void)pz_client_send_chat(s->c, a);
-    break;
-  case PZ_C_WHISPER:
-    (void)pz_client_send_whisper(s->c, q->to, a);
-    break;
-  case PZ_C_SET:
-    (void)pz_client_send_set(s->c, b);
-    break;
-  case PZ_C_SIGNAL:
-    (void)pz_client_send_signal(s->c, q->to_room, q->to, a, b);
-    break;
-  case PZ_C_ROOM_SET:
-    (void)pz_client_send_room_set(s->c, a, b, q->has_if_version, q->to);
-    break;
-  default:
-    break;
-  }
-}
-
-/* Drops the queued SETs (all, or those a HELLO's state carried). */
-static void drop_sets(pz_client_session_t *s, bool only_in_hello) {
-  qmsg_t **pp = &s->queue;
-  while (*pp != NULL) {
-    qmsg_t *q = *pp;
-    if (q->op == PZ_C_SET && (q->in_hello || !only_in_hello)) {
-      *pp = q->next;
-      s->queued--;
-      free(q);
-    } else {
-      pp = &q->next;
-    }
-  }
-  s->queue_tail = pp;
-}
-
 /* What waited for the room: the queue in order, then the latest move. */
 static void flush(pz_client_session_t *s) {
   s->gated = false;
   if (s->deadline == DL_ROOM || s->deadline == DL_JOIN)
     disarm(s);
-  while (s->queue != NULL && s->c != NULL) {
-    qmsg_t *q = s->queue;
-    s->queue = q->next;
-    s->queued--;
-    send_queued(s, q);
-    free(q);
-  }
-  if (s->queue == NULL)
-    s->queue_tail = &s->queue;
+  pz_session_outbox_send(s);
   if (s->move_pending && s->c != NULL && s->room != NULL) {
     s->move_pending = false;
     (void)pz_client_send_move(s->c, s->move_pending_seq, s->move_pos);
@@ -337,7 +215,8 @@ static void sync_state(pz_client_session_t *s, pz_raw_t server) {
     s->state_doubt = s->hello_no_state = false;
     return;
   }
-  drop_sets(s, false); /* the state they made is what goes (or is there) */
+  pz_session_outbox_drop_sets(
+      s, false); /* the state they made is what goes (or is there) */
   msgpack_sbuffer_init(&sb);
   if (pz_mstate_diff(&s->state, server, &sb) > 0 && s->c != NULL)
     (void)pz_client_send_set(s->c, (pz_raw_t){sb.data, (uint32_t)sb.size});
@@ -371,7 +250,8 @@ static void on_welcome(pz_client_session_t *s, const pz_smsg_t *m) {
     free(s->room);
     s->room = NULL;
     s->last_chat_seq = 0;
-    drop_sets(s, true); /* a new session: HELLO's state had them */
+    pz_session_outbox_drop_sets(
+        s, true); /* a new session: HELLO's state had them */
   }
   deliver(s, m);
   emit(s, &ev);
@@ -717,7 +597,7 @@ int pz_client_session_join(pz_client_session_t *s, pz_str_t room) {
     return PZ_CLIENT_ENOMEM;
   free(s->desired);
   s->desired = copy;
-  if (can_send(s))
+  if (pz_session_can_send(s))
     send_join(s, s->desired);
   return 0;
 }
@@ -727,7 +607,7 @@ int pz_client_session_leave(pz_client_session_t *s) {
     return PZ_CLIENT_ESTATE;
   free(s->desired);
   s->desired = NULL;
-  if (can_send(s))
+  if (pz_session_can_send(s))
     return pz_client_send_leave(s->c);
   return 0;
 }
@@ -739,109 +619,12 @@ int pz_client_session_move(pz_client_session_t *s, pz_pos_t pos,
   s->move_seq++;
   if (seq != NULL)
     *seq = s->move_seq;
-  if (can_send(s))
+  if (pz_session_can_send(s))
     return pz_client_send_move(s->c, s->move_seq, pos);
   s->move_pending = true;
   s->move_pos = pos;
   s->move_pending_seq = s->move_seq;
   return 0;
-}
-
-/* Sends `q` now when the room is as asked, else queues it (a copy of
- * it, a and b). The caller checked the arguments. */
-static int send_or_queue(pz_client_session_t *s, const qmsg_t *m, pz_str_t a,
-                         pz_raw_t b) {
-  qmsg_t *q;
-  if (s->queued >= s->queue_max && !can_send(s))
-    return PZ_CLIENT_EFULL;
-  if ((q = malloc(sizeof(*q) + a.len + b.len)) == NULL)
-    return PZ_CLIENT_ENOMEM;
-  *q = *m;
-  q->next = NULL;
-  q->alen = a.len;
-  q->blen = b.ptr != NULL ? b.len : 0;
-  if (q->alen > 0)
-    memcpy(q->data, a.ptr, q->alen);
-  if (q->blen > 0)
-    memcpy(q->data + q->alen, b.ptr, q->blen);
-  if (can_send(s)) {
-    send_queued(s, q);
-    free(q);
-    return 0;
-  }
-  *s->queue_tail = q;
-  s->queue_tail = &q->next;
-  s->queued++;
-  return 0;
-}
-
-static bool utf8_sized(pz_str_t v, uint32_t max) {
-  return v.ptr != NULL && v.len >= 1 && v.len <= max &&
-         pz_utf8_valid(v.ptr, v.len);
-}
-
-static int send_text(pz_client_session_t *s, int op, uint64_t to,
-                     pz_str_t text) {
-  qmsg_t m = {.op = op, .to = to};
-  if (s->ending)
-    return PZ_CLIENT_ESTATE;
-  if (text.len > PZ_CHAT_TEXT_MAX)
-    return PZ_CLIENT_EINVAL;
-  return send_or_queue(s, &m, text, (pz_raw_t){NULL, 0});
-}
-
-int pz_client_session_chat(pz_client_session_t *s, pz_str_t text) {
-  return send_text(s, PZ_C_CHAT, 0, text);
-}
-
-int pz_client_session_whisper(pz_client_session_t *s, uint64_t to,
-                              pz_str_t text) {
-  return send_text(s, PZ_C_WHISPER, to, text);
-}
-
-int pz_client_session_set_state(pz_client_session_t *s, pz_raw_t patch) {
-  qmsg_t m = {.op = PZ_C_SET};
-  pz_map_iter_t it;
-  pz_str_t k;
-  pz_raw_t v;
-  int r;
-
-  if (s->ending)
-    return PZ_CLIENT_ESTATE;
-  if (patch.ptr == NULL || !pz_map_iter_init(&it, patch))
-    return PZ_CLIENT_EINVAL;
-  while (pz_map_next(&it, &k, &v))
-    if (!utf8_sized(k, PZ_STATE_KEY_MAX))
-      return PZ_CLIENT_EINVAL;
-  if (it.bad || it.left != 0)
-    return PZ_CLIENT_EINVAL; /* a key not a string, or bytes past the map */
-  if (s->queued >= s->queue_max && !can_send(s))
-    return PZ_CLIENT_EFULL;
-  if ((r = pz_mstate_apply(&s->state, patch)) != 0)
-    return r; /* the state is as it was */
-  return send_or_queue(s, &m, (pz_str_t){NULL, 0}, patch);
-}
-
-int pz_client_session_signal(pz_client_session_t *s, bool to_room, uint64_t to,
-                             pz_str_t kind, pz_raw_t data) {
-  qmsg_t m = {.op = PZ_C_SIGNAL, .to_room = to_room, .to = to};
-  if (s->ending)
-    return PZ_CLIENT_ESTATE;
-  if (!utf8_sized(kind, PZ_SIGNAL_KIND_MAX))
-    return PZ_CLIENT_EINVAL;
-  return send_or_queue(s, &m, kind, data);
-}
-
-int pz_client_session_room_set(pz_client_session_t *s, pz_str_t key,
-                               pz_raw_t value, bool has_if_version,
-                               uint64_t if_version) {
-  qmsg_t m = {
-      .op = PZ_C_ROOM_SET, .has_if_version = has_if_version, .to = if_version};
-  if (s->ending)
-    return PZ_CLIENT_ESTATE;
-  if (!utf8_sized(key, PZ_ROOM_KEY_MAX))
-    return PZ_CLIENT_EINVAL;
-  return send_or_queue(s, &m, key, value);
 }
 
 int pz_client_session_view(pz_client_session_t *s, double radius,
@@ -859,7 +642,8 @@ int pz_client_session_view(pz_client_session_t *s, double radius,
 }
 
 int pz_client_session_ping(pz_client_session_t *s, double t) {
-  return can_send(s) ? pz_client_send_ping(s->c, t) : PZ_CLIENT_ESTATE;
+  return pz_session_can_send(s) ? pz_client_send_ping(s->c, t)
+                                : PZ_CLIENT_ESTATE;
 }
 
 void pz_client_session_close(pz_client_session_t *s, bool leave) {

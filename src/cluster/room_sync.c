@@ -80,6 +80,16 @@ static pz_room_t *ref_room(const room_ref_t *q) {
   return r && r->gen == q->gen && r->sync ? r : NULL;
 }
 
+/* A read for the room answered: the room (NULL when the node is closing
+ * or the room went meanwhile), no longer fetching. Frees q. */
+static pz_room_t *fetched(room_ref_t *q) {
+  pz_room_t *r = q->cw->closing ? NULL : ref_room(q);
+  free(q);
+  if (r)
+    r->sync->fetching = false;
+  return r;
+}
+
 static void held_clear(pz_room_sync_t *y) {
   for (uint32_t i = 0; i < y->n_held; i++)
     free(y->held[i]);
@@ -346,12 +356,10 @@ static void on_range(redisAsyncContext *ac, void *reply, void *pd) {
   room_ref_t *q = pd;
   redisReply *rep = reply;
   pz_cwork_t *cw = q->cw;
-  pz_room_t *r = cw->closing ? NULL : ref_room(q);
-  free(q);
+  pz_room_t *r = fetched(q);
   if (!r)
     return;
   pz_room_sync_t *y = r->sync;
-  y->fetching = false;
   if (!rep || rep->type != REDIS_REPLY_ARRAY)
     return; /* the link went down: the relink reads the room again */
   uint64_t want = y->off + 1;
@@ -473,12 +481,10 @@ static void on_snapshot(redisAsyncContext *ac, void *reply, void *pd) {
   room_ref_t *q = pd;
   redisReply *rep = reply;
   pz_cwork_t *cw = q->cw;
-  pz_room_t *r = cw->closing ? NULL : ref_room(q);
-  free(q);
+  pz_room_t *r = fetched(q);
   if (!r)
     return;
   pz_room_sync_t *y = r->sync;
-  y->fetching = false;
   if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 4 ||
       rep->element[0]->type != REDIS_REPLY_STRING ||
       rep->element[1]->type != REDIS_REPLY_STRING ||
