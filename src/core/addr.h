@@ -14,6 +14,8 @@
 struct sockaddr;
 
 #define PZ_ADDR_MAX 46 /* INET6_ADDRSTRLEN: the longest text form + NUL */
+/* "[addr]:port": the longest pz_ip_format_peer gives, + NUL */
+#define PZ_PEER_MAX (PZ_ADDR_MAX + 8)
 #define PZ_CIDR_MAX 32 /* prefixes in one list */
 
 typedef struct pz_ip {

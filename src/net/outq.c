@@ -28,7 +28,7 @@ static int slot(int kind) {
   return kind == PZ_OUT_PONG ? PZ_OUTQ_SLOT_PONG : -1;
 }
 
-void pz_outq_init(pz_outq_t *q, size_t limit) {
+void pz_outq_init(pz_outq_t *q, uint32_t limit) {
   memset(q, 0, sizeof(*q));
   q->limit = limit;
 }

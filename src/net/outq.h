@@ -74,13 +74,14 @@ typedef struct pz_outq {
   uint32_t first;        /* position of the head entry (ring[first & cap-1]) */
   uint32_t count;
   uint32_t unsent[PZ_OUTQ_SLOTS]; /* position + 1 of a slot's unsent entry */
-  size_t bytes;                   /* as counted against limit */
-  size_t limit;
-  uint64_t replaced; /* latest-wins entries dropped for newer ones */
-  uint64_t lost;     /* of them, STATEs replaced by a partial one */
+  uint32_t limit;                 /* 32-bit fields together: one queue per */
+  size_t bytes;                   /* client; bytes as counted against limit */
+  uint32_t replaced; /* latest-wins entries dropped for newer ones */
+  uint32_t lost;     /* of them, STATEs replaced by a partial one (both
+                      * for tests and debugging: they wrap) */
 } pz_outq_t;
 
-void pz_outq_init(pz_outq_t *q, size_t limit);
+void pz_outq_init(pz_outq_t *q, uint32_t limit);
 /* Frees every entry and the ring. */
 void pz_outq_dispose(pz_outq_t *q);
 /* Frees the ring when the queue is empty (an idle connection's). */

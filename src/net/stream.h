@@ -98,9 +98,9 @@ typedef struct pz_tcp_stream {
   pz_stream_t base;
   uv_poll_t poll;
   uv_os_sock_t fd;
-  uint8_t *readbuf; /* the owner's scratch buffer (a worker's) */
-  size_t readbuf_size;
-  int events; /* UV_READABLE | UV_WRITABLE being watched */
+  uint32_t readbuf_size; /* beside fd: one per client, no padding */
+  uint8_t *readbuf;      /* the owner's scratch buffer (a worker's) */
+  int events;            /* UV_READABLE | UV_WRITABLE being watched */
   bool reading, want_write, closing;
   union {
     pz_stream_closed_cb closed;
@@ -113,7 +113,8 @@ typedef struct pz_tcp_options {
   int keepalive_s; /* TCP keepalive idle seconds when > 0 */
 } pz_tcp_options_t;
 
-/* Opens fd on loop (nodelay, options applied). Returns 0, or a negative
+/* Opens fd on loop (nodelay, options applied), reading into readbuf (the
+ * caller's, below 4 GiB, shared by its streams). Returns 0, or a negative
  * PZ_E* code: then fd is still the caller's. */
 int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
                        uint8_t *readbuf, size_t readbuf_size,

@@ -161,7 +161,7 @@ int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
   t->poll.data = t;
   t->fd = fd;
   t->readbuf = readbuf;
-  t->readbuf_size = readbuf_size;
+  t->readbuf_size = (uint32_t)readbuf_size;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (opt && opt->sndbuf > 0)

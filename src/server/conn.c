@@ -57,7 +57,9 @@ struct pz_session *pz_conn_session(const pz_conn_t *c) {
   return c->session;
 }
 const char *pz_conn_peer(const pz_conn_t *c) {
-  return c->peer;
+  /* Made when asked rather than kept: logs are rare, connections many. */
+  static _Thread_local char peer[PZ_PEER_MAX];
+  return pz_ip_format_peer(&c->ip, c->port, peer, sizeof(peer));
 }
 const pz_ip_t *pz_conn_ip(const pz_conn_t *c) {
   return &c->ip;
@@ -67,7 +69,7 @@ const char *pz_conn_addr(const pz_conn_t *c, char *out, size_t size) {
 }
 void pz_conn_set_client(pz_conn_t *c, const pz_ip_t *ip, uint16_t port) {
   c->ip = *ip;
-  pz_ip_format_peer(ip, port, c->peer, sizeof(c->peer));
+  c->port = port;
 }
 bool pz_conn_closing(const pz_conn_t *c) {
   return c->close_pending || c->state == PZ_CONN_CLOSING ||
@@ -100,9 +102,7 @@ void pz_conn_schedule_flush(pz_conn_t *c) {
 
 void pz_conn_free(pz_conn_t *c) {
   pz_outq_dispose(&c->outq);
-  pz_deferred_t *d, *tmp;
-  LL_FOREACH_SAFE(c->deferred, d, tmp) free(d);
-  free(c->pending_rx);
+  pz_conn_held_free(c->held);
   free(c->close_reason);
   free(c->proxy);
   if (c->http)
@@ -155,9 +155,7 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd) {
   pz_conn_t *c = pz_xcalloc(1, sizeof(*c));
   c->outlet.vt = &conn_outlet;
   c->host = h;
-  uint16_t port;
-  pz_tcp_peer(fd, &c->ip, &port);
-  pz_conn_set_client(c, &c->ip, port);
+  pz_tcp_peer(fd, &c->ip, &c->port);
   c->state = PZ_CONN_HTTP;
   if (pz_conn_proxy_expected(c)) {
     c->state = PZ_CONN_PROXY;
@@ -255,8 +253,8 @@ static void slow_consumer(pz_conn_t *c) {
   /* What is not on the wire is dropped: the client resumes and gets ROOM. */
   uint32_t dropped = pz_outq_drop_unsent(&c->outq);
   PZ_ADD(c->host->metrics->dropped_frames, dropped);
-  pz_info("closing slow consumer %s: outbound queue passed %u bytes", c->peer,
-          c->host->cfg->max_outbound);
+  pz_info("closing slow consumer %s: outbound queue passed %u bytes",
+          pz_conn_peer(c), c->host->cfg->max_outbound);
   pz_conn_close(c, PZ_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
@@ -298,7 +296,7 @@ static void write_out(pz_conn_t *c) {
       total += bufs[i].len;
     ssize_t r = pz_stream_writev(c->stream, bufs, n);
     if (r < 0) {
-      pz_debug("write to %s failed: %s", c->peer, pz_strerror((int)r));
+      pz_debug("write to %s failed: %s", pz_conn_peer(c), pz_strerror((int)r));
       c->eof = true;
       pz_conn_hard_close(c);
       return;
@@ -333,7 +331,7 @@ static void carry_out_close(pz_conn_t *c) {
   }
   pz_metrics_close(c->host->metrics, c->close_code);
   const char *reason = c->close_reason ? c->close_reason : "";
-  pz_debug("closing %s with %d (%s)", c->peer, c->close_code, reason);
+  pz_debug("closing %s with %d (%s)", pz_conn_peer(c), c->close_code, reason);
   pz_conn_release_session(c, c->close_code);
   if (c->state == PZ_CONN_CLOSING)
     return; /* the peer closed first: its echo went instead */
@@ -401,7 +399,7 @@ static void ping(pz_conn_t *c) {
 }
 
 static void close_silent(pz_conn_t *c) {
-  pz_debug("closing %s: silent for %u ms", c->peer,
+  pz_debug("closing %s: silent for %u ms", pz_conn_peer(c),
            c->host->cfg->idle_timeout_ms);
   pz_conn_list_move(c, NULL); /* closing now: off the silence lists */
   pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "idle timeout");
@@ -509,8 +507,9 @@ static bool stream_limit(pz_conn_t *c, int err) {
   }
   if (err != PZ_EABUSE)
     return false;
-  pz_info("closing %s: more than %u TLS key updates within %d s", c->peer,
-          c->host->cfg->tls_key_updates, PZ_TLS_KEY_UPDATE_WINDOW_MS / 1000);
+  pz_info("closing %s: more than %u TLS key updates within %d s",
+          pz_conn_peer(c), c->host->cfg->tls_key_updates,
+          PZ_TLS_KEY_UPDATE_WINDOW_MS / 1000);
   pz_conn_close(c, PZ_CLOSE_KICKED, "TLS key update flood");
   return true;
 }
@@ -524,7 +523,7 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     c->eof = true;
     if (c->state == PZ_CONN_WS && !c->close_pending) {
       pz_metrics_close(h->metrics, 1006);
-      pz_debug("client %s dropped the connection (1006)", c->peer);
+      pz_debug("client %s dropped the connection (1006)", pz_conn_peer(c));
     }
     pz_conn_hard_close(c);
     return;

@@ -110,7 +110,9 @@ bool pz_close_ends_session(int code);
  * ("addr:port" for logs). The peer, and the client's address (pz_conn_ip,
  * pz_conn_addr: no port), are the socket's, or whom a trusted proxy named
  * once its PROXY header or X-Forwarded-For has been read (--trusted-
- * proxies): what logs, rate limits and the admin API know the client by. */
+ * proxies): what logs, rate limits and the admin API know the client by.
+ * pz_conn_peer's text lives in a buffer of the calling thread, valid until
+ * its next call there. */
 void *pz_conn_owner(const pz_conn_t *c);
 pz_outlet_t *pz_conn_outlet(pz_conn_t *c);
 pz_conn_t *pz_conn_from_outlet(pz_outlet_t *o);

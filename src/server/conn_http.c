@@ -110,7 +110,7 @@ static void upgrade(pz_conn_t *c, uint8_t *rest, size_t rest_len) {
   const char *origin = pz_http_header(c->http, PZ_HF_ORIGIN);
   if (origin[0] && !pz_origin_listed(c->host->cfg->allowed_origins, origin) &&
       !pz_origin_same_host(origin, pz_http_header(c->http, PZ_HF_HOST))) {
-    pz_debug("upgrade from %s refused: origin not allowed", c->peer);
+    pz_debug("upgrade from %s refused: origin not allowed", pz_conn_peer(c));
     http_error(c, 403, "origin not allowed\n");
     return;
   }
@@ -145,10 +145,11 @@ static void forwarded_client(pz_conn_t *c) {
       !pz_forwarded_client(xff, c->http->forwarded_cut, &cfg->trusted_proxies,
                            &ip))
     return;
-  char from[sizeof(c->peer)];
-  snprintf(from, sizeof(from), "%s", c->peer);
+  char from[PZ_PEER_MAX];
+  snprintf(from, sizeof(from), "%s", pz_conn_peer(c));
   pz_conn_set_client(c, &ip, 0);
-  pz_debug("request from %s through proxy %s (X-Forwarded-For)", c->peer, from);
+  pz_debug("request from %s through proxy %s (X-Forwarded-For)",
+           pz_conn_peer(c), from);
 }
 
 void pz_conn_http_input(pz_conn_t *c, uint8_t *data, size_t len) {

@@ -41,49 +41,61 @@ typedef struct pz_deferred {
   uint8_t data[];
 } pz_deferred_t;
 
+/* What a connection holds only while it moves between workers or its
+ * input waits (pz_conn_pause_input): the socket in transit, whom to tell
+ * once it has left, and what was read meanwhile. Made on first need and
+ * freed once empty: most connections never need it, and every idle one
+ * would pay for it inline. */
+typedef struct pz_conn_held {
+  pz_deferred_t *deferred, *deferred_tail; /* messages read meanwhile */
+  uint8_t *pending_rx;                     /* bytes read, not parsed */
+  size_t pending_rx_len;
+  pz_conn_moved_cb moved;
+  void *moved_arg;
+  uv_os_sock_t fd; /* while moving */
+} pz_conn_held_t;
+
+/* Ordered for size: pointers and 8-byte fields first, then the small ones
+ * packed at the end (an idle server holds one of these per client:
+ * docs/architecture.md, "Memory per connection"). */
 struct pz_conn {
   pz_outlet_t outlet; /* first: the outlet is the connection */
   pz_conn_host_t *host;
   struct pz_conn *prev, *next;   /* in one of the host's lists */
   struct pz_conn **list;         /* which one */
   struct pz_conn *fprev, *fnext; /* in the host's flush list */
-  bool flushing;
   pz_stream_t *stream; /* what the connection reads and writes: tcp or tls */
   pz_tcp_stream_t tcp;
   /* TLS over tcp when the server has it; NULL for plain connections */
   struct pz_tls_stream *tls;
-  uv_os_sock_t fd; /* while moving */
-  int state;
+  uint64_t deadline_ms; /* HELLO or close linger deadline */
+  uint64_t last_rx_ms;
+
+  pz_proxy_parser_t *proxy; /* PROXY phase only */
+  pz_http_req_t *http;      /* HTTP phase only */
+  void *request_data;       /* the answering module's, while one pends */
+
+  pz_ws_rx_t rx; /* what the client sends, parsed from the read buffer */
+  struct pz_session *session;
+  char *close_reason;   /* while a close waits for the flush step (malloc'd:
+                         * closes are rare, connections many) */
+  pz_conn_held_t *held; /* NULL unless moving or holding input */
+  pz_outq_t outq;
+
+  /* The client: the socket's peer, or whom a trusted proxy named. Its
+   * "addr:port" for logs is made from these when asked (pz_conn_peer). */
+  pz_ip_t ip;
+  uint16_t port;
+  uint8_t state;        /* enum pz_conn_state */
+  bool flushing;        /* in the host's flush list */
   bool eof;             /* the peer's side is closed */
   bool shut;            /* our FIN sent: draining until the peer's */
   bool blocked;         /* the stream takes no more until on_writable */
   bool close_pending;   /* pz_conn_close asked; the flush step does it */
   bool input_paused;    /* pz_conn_pause_input: read messages wait */
-  uint64_t deadline_ms; /* HELLO or close linger deadline */
-  /* The client: the socket's peer, or whom a trusted proxy named. */
-  pz_ip_t ip;
-  char peer[56];            /* "addr:port" or "[addr]:port" for logs */
-  pz_proxy_parser_t *proxy; /* PROXY phase only */
-
-  pz_http_req_t *http;  /* HTTP phase only */
   bool request_pending; /* on_request called, no answer yet */
-  void *request_data;   /* the answering module's, meanwhile */
-
-  pz_ws_rx_t rx;   /* what the client sends, parsed from the read buffer */
-  bool close_sent; /* our close frame (or the echo of the peer's) queued */
-  uint64_t last_rx_ms;
-  pz_deferred_t *deferred, *deferred_tail; /* messages read while moving */
-  uint8_t *pending_rx;                     /* bytes read while moving */
-  size_t pending_rx_len;
-
-  struct pz_session *session;
-  int close_code;
-  char *close_reason; /* while a close waits for the flush step (malloc'd:
-                       * closes are rare, connections many) */
-
-  pz_outq_t outq;
-  pz_conn_moved_cb moved;
-  void *moved_arg;
+  bool close_sent;      /* our close frame (or the echo of the peer's) queued */
+  uint16_t close_code;
 };
 
 /* conn.c */
@@ -113,6 +125,13 @@ void pz_conn_ws_push_close(pz_conn_t *c, int code, const char *reason);
 bool pz_conn_ws_reading(const pz_conn_t *c);
 void pz_conn_ws_release_idle(pz_conn_t *c);
 void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len);
+
+/* conn_move.c */
+/* c's held state, made if it has none (never NULL: aborts on no memory). */
+pz_conn_held_t *pz_conn_held_get(pz_conn_t *c);
+/* Frees c's held state once nothing waits in it and c is not moving. */
+void pz_conn_held_release(pz_conn_t *c);
+void pz_conn_held_free(pz_conn_held_t *held);
 
 /* conn_http.c */
 void pz_conn_http_input(pz_conn_t *c, uint8_t *data, size_t len);

@@ -11,22 +11,50 @@
 
 #include <utlist.h>
 
+#include "alloc.h"
 #include "conn_int.h"
 #include "log.h"
 #include "plaza/protocol.h"
 
+pz_conn_held_t *pz_conn_held_get(pz_conn_t *c) {
+  if (!c->held) {
+    c->held = pz_xcalloc(1, sizeof(*c->held));
+    c->held->fd = -1;
+  }
+  return c->held;
+}
+
+void pz_conn_held_free(pz_conn_held_t *held) {
+  if (!held)
+    return;
+  pz_deferred_t *d, *tmp;
+  LL_FOREACH_SAFE(held->deferred, d, tmp) free(d);
+  free(held->pending_rx);
+  free(held);
+}
+
+void pz_conn_held_release(pz_conn_t *c) {
+  pz_conn_held_t *held = c->held;
+  if (held && !held->deferred && !held->pending_rx &&
+      c->state != PZ_CONN_MIGRATING) {
+    free(held);
+    c->held = NULL;
+  }
+}
+
 static void on_detached(pz_stream_t *s, uv_os_sock_t fd) {
   pz_conn_t *c = s->data;
-  c->fd = fd;
+  c->held->fd = fd;
   pz_outq_privatize(&c->outq);
-  c->moved(c, c->moved_arg);
+  c->held->moved(c, c->held->moved_arg);
 }
 
 void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
   c->state = PZ_CONN_MIGRATING;
   c->input_paused = false; /* what waits is deferred: it goes along */
-  c->moved = moved;
-  c->moved_arg = arg;
+  pz_conn_held_t *held = pz_conn_held_get(c);
+  held->moved = moved;
+  held->moved_arg = arg;
   pz_conn_list_move(c, NULL);
   if (c->flushing) {
     DL_DELETE2(c->host->flush, c, fprev, fnext);
@@ -38,23 +66,27 @@ void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
 
 int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
   c->host = h;
-  int r = pz_conn_open_stream(c, c->fd);
+  uv_os_sock_t fd = c->held->fd;
+  c->held->fd = -1;
+  int r = pz_conn_open_stream(c, fd);
   if (r) {
     /* Best effort: the client learns why (1011) rather than seeing a drop. */
     static const uint8_t close_1011[] = {0x88, 0x02,
                                          PZ_CLOSE_INTERNAL_ERROR >> 8,
                                          PZ_CLOSE_INTERNAL_ERROR & 0xff};
-    pz_error("cannot open a moved connection (%s): closing it", c->peer);
+    pz_error("cannot open a moved connection (%s): closing it",
+             pz_conn_peer(c));
     if (!c->tls) { /* TLS would need the stream that failed to open */
-      ssize_t w = write(c->fd, close_1011, sizeof(close_1011));
+      ssize_t w = write(fd, close_1011, sizeof(close_1011));
       (void)w;
     }
-    close(c->fd);
+    close(fd);
     c->session = NULL;
     pz_conn_free(c);
     return r;
   }
   c->state = PZ_CONN_WS;
+  pz_conn_held_release(c); /* unless input came along */
   c->last_rx_ms = uv_now(h->loop);
   pz_conn_list_move(c, &h->active);
   if (!pz_outq_empty(&c->outq))
@@ -76,30 +108,33 @@ void pz_conn_resume_input(pz_conn_t *c) {
     c->input_paused = false;
     pz_stream_read_start(c->stream);
   }
-  while (c->deferred && c->state == PZ_CONN_WS && !c->close_pending &&
-         !c->input_paused) {
-    pz_deferred_t *d = c->deferred;
-    c->deferred = d->next;
-    if (!c->deferred)
-      c->deferred_tail = NULL;
+  pz_conn_held_t *held;
+  while ((held = c->held) && held->deferred && c->state == PZ_CONN_WS &&
+         !c->close_pending && !c->input_paused) {
+    pz_deferred_t *d = held->deferred;
+    held->deferred = d->next;
+    if (!held->deferred)
+      held->deferred_tail = NULL;
     if (d->opcode < 0)
       pz_conn_close(c, -d->opcode, (const char *)d->data);
     else
       pz_conn_ws_message(c, d->opcode, d->data, d->len);
     free(d);
   }
-  if (c->pending_rx && c->state == PZ_CONN_WS && !c->input_paused) {
-    uint8_t *data = c->pending_rx;
-    size_t len = c->pending_rx_len;
-    c->pending_rx = NULL;
-    c->pending_rx_len = 0;
+  if ((held = c->held) && held->pending_rx && c->state == PZ_CONN_WS &&
+      !c->input_paused) {
+    uint8_t *data = held->pending_rx;
+    size_t len = held->pending_rx_len;
+    held->pending_rx = NULL;
+    held->pending_rx_len = 0;
     pz_conn_ws_input(c, data, len);
     free(data);
   }
+  pz_conn_held_release(c);
 }
 
 void pz_conn_abandon(pz_conn_t *c) {
-  close(c->fd);
+  close(c->held->fd);
   c->session = NULL;
   pz_conn_free(c);
 }

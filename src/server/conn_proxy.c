@@ -47,17 +47,17 @@ void pz_conn_proxy_input(pz_conn_t *c, uint8_t *data, size_t len) {
     PZ_ADD(c->host->metrics->refused_proxy, 1);
     pz_info("connection from %s refused: a trusted proxy must begin with a "
             "PROXY protocol header (--proxy-protocol)",
-            c->peer);
+            pz_conn_peer(c));
     pz_conn_hard_close(c);
     return;
   }
   free(c->proxy);
   c->proxy = NULL;
   if (r.has_client) {
-    char from[sizeof(c->peer)];
-    snprintf(from, sizeof(from), "%s", c->peer);
+    char from[PZ_PEER_MAX];
+    snprintf(from, sizeof(from), "%s", pz_conn_peer(c));
     pz_conn_set_client(c, &r.client, r.client_port);
-    pz_debug("connection from %s through proxy %s", c->peer, from);
+    pz_debug("connection from %s through proxy %s", pz_conn_peer(c), from);
   }
   c->state = PZ_CONN_HTTP;
   uint8_t *rest = data + n; /* unmasked in place by the receiver */

@@ -28,11 +28,12 @@ void pz_conn_defer(pz_conn_t *c, int opcode, const uint8_t *data, size_t len) {
   d->len = len;
   if (len)
     memcpy(d->data, data, len);
-  if (c->deferred_tail)
-    c->deferred_tail->next = d;
+  pz_conn_held_t *held = pz_conn_held_get(c);
+  if (held->deferred_tail)
+    held->deferred_tail->next = d;
   else
-    c->deferred = d;
-  c->deferred_tail = d;
+    held->deferred = d;
+  held->deferred_tail = d;
 }
 
 bool pz_conn_ws_reading(const pz_conn_t *c) {
@@ -83,7 +84,7 @@ void pz_conn_ws_message(pz_conn_t *c, int opcode, const uint8_t *data,
      * peer gave (its code is not ours to act on). */
     if (c->state == PZ_CONN_WS) {
       pz_metrics_close(c->host->metrics, 1005);
-      pz_debug("client %s closed with %d", c->peer,
+      pz_debug("client %s closed with %d", pz_conn_peer(c),
                len >= 2 ? data[0] << 8 | data[1] : 1005);
     }
     pz_conn_enter_closing(c);
@@ -108,7 +109,7 @@ static void rx_fail(pz_conn_t *c, int code) {
   c->close_pending = false;
   c->close_code = code;
   pz_metrics_close(c->host->metrics, code);
-  pz_debug("closing %s with %d (%s)", c->peer, code, reason);
+  pz_debug("closing %s with %d (%s)", pz_conn_peer(c), code, reason);
   pz_conn_release_session(c, code);
   pz_conn_enter_closing(c);
   pz_conn_ws_push_close(c, code, reason);
@@ -166,13 +167,14 @@ void pz_conn_ws_input(pz_conn_t *c, uint8_t *data, size_t len) {
     /* Read but not yet parsed: waits (and goes along to the next worker
      * when the connection moves). */
     size_t rest = len - used;
-    uint8_t *keep = pz_xmalloc(c->pending_rx_len + rest);
-    if (c->pending_rx_len)
-      memcpy(keep, c->pending_rx, c->pending_rx_len);
-    memcpy(keep + c->pending_rx_len, data + used, rest);
-    free(c->pending_rx);
-    c->pending_rx = keep;
-    c->pending_rx_len += rest;
+    pz_conn_held_t *held = pz_conn_held_get(c);
+    uint8_t *keep = pz_xmalloc(held->pending_rx_len + rest);
+    if (held->pending_rx_len)
+      memcpy(keep, held->pending_rx, held->pending_rx_len);
+    memcpy(keep + held->pending_rx_len, data + used, rest);
+    free(held->pending_rx);
+    held->pending_rx = keep;
+    held->pending_rx_len += rest;
   }
   pz_conn_schedule_flush(c);
 }
