@@ -9,7 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct pz_bucket {
+/* Packed to 12 bytes (the time unaligned, which x86 and arm64 read at no
+ * cost): a session holds four buckets and two windows, and a server one
+ * session per client. */
+#define PZ_PACKED4 __attribute__((packed, aligned(4)))
+
+typedef struct PZ_PACKED4 pz_bucket {
   float tokens;
   uint64_t last_ms;
 } pz_bucket_t;
@@ -22,7 +27,7 @@ bool pz_bucket_take(pz_bucket_t *b, double rate, double burst, uint64_t now_ms);
 
 /* Counts events in a fixed window restarted when it has passed: cheap and
  * good enough to tell sustained abuse from a burst. */
-typedef struct pz_window {
+typedef struct PZ_PACKED4 pz_window {
   uint32_t count;
   uint64_t start_ms;
 } pz_window_t;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "plaza/codec.h"
+#include "ratelimit.h" /* PZ_PACKED4 */
 
 /* Seconds of travel at max_speed the budget holds. Moves of a client
  * walking at speed v pass however they are bunched as long as the delay
@@ -28,7 +29,7 @@ typedef struct pz_rules {
   double bounds;    /* |x|, |y|, |z| limit; 0: no limit */
 } pz_rules_t;
 
-typedef struct pz_motion {
+typedef struct PZ_PACKED4 pz_motion { /* packed as a pz_bucket_t */
   float budget; /* distance the session may still travel now */
   uint64_t last_ms;
 } pz_motion_t;

@@ -10,9 +10,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "addr.h"
+#include "id.h"
 #include "jwt.h"
 #include "outlet.h"
 #include "plaza/codec.h"
@@ -33,28 +33,14 @@ typedef struct pz_sigq {
   struct pz_sigq *next;
 } pz_sigq_t;
 
+/* Ordered for size: 8-byte fields first, the small ones packed at the end
+ * (one per client: docs/architecture.md, "Memory per connection"). */
 typedef struct pz_session {
-  uint64_t id;
-  UT_hash_handle hh; /* the owning shard's table, by id */
-  char name[PZ_NAME_MAX + 1];
-  uint8_t name_len;
-  uint8_t token_len;
-  char token[PZ_SESSION_TOKEN_MAX + 1]; /* "<id>.<secret>" for resume */
+  uint64_t id; /* the key of the owning shard's table (idmap.h) */
 
-  struct pz_room *room;  /* NULL outside a room */
-  uint32_t member_index; /* position in room->members */
-  bool dirty;            /* position changed since the last tick */
-  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
-   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
-  bool behind;
-  bool has_seq;
-  uint64_t seq; /* last MOVE seq applied (or acknowledged) */
+  struct pz_room *room; /* NULL outside a room */
+  uint64_t seq;         /* last MOVE seq applied (or acknowledged) */
   pz_pos_t pos;
-  /* False from creation and from each JOIN until a MOVE is accepted: that
-   * move is a spawn, anywhere inside the bounds, since where the server
-   * holds the session then (the origin, or its spot in the room it left)
-   * is no place the client walked from. A resume keeps it as it was. */
-  bool placed;
   pz_motion_t motion;
 
   pz_bucket_t move_bucket;
@@ -63,52 +49,76 @@ typedef struct pz_session {
   pz_bucket_t app_bucket; /* SET, SIGNAL and ROOM_SET share it */
   pz_window_t dropped;    /* rate-limited messages, for 4003 */
   pz_window_t malformed;  /* malformed messages, for 4002 */
+  uint32_t member_index;  /* position in room->members */
 
-  /* Clustered: ROOM is owed once the room has loaded (with the replay a
-   * resume asked for), and a join that continues a session from another
-   * node (no JOINED for those who know it). */
-  bool room_owed, replay;
-  bool handoff;
-  /* SIGNALs of this sender: one may be in flight to another worker at a
-   * time, the later ones wait in sigq, in order (signals.c). */
-  bool signal_in_flight;
+  /* Clustered: the replay a resume asked for (with `replay`). */
   uint64_t replay_after;
-  /* Clustered: +1 at each resume on another node; a node holding an older
-   * generation of the session lets it go. */
-  uint32_t gen;
-  /* What changed since the bus last looked (PZ_SESSION_*): clustered, the
-   * session's record in Redis is rewritten from it. */
-  uint8_t changed;
   uint64_t bus_ms; /* the bus's: when it last wrote the record */
-  /* A JOIN of a room on another worker waits for that worker to grant a
-   * place (src/server/joins.c): the number of the ask pending, if
-   * `placing`. A new outlet (or none) voids it: the answer then finds
-   * nobody waiting and gives the place back. */
-  bool placing;
-  uint32_t place_ask;
 
   /* Member state (protocol 1.1): one MessagePack map (owned), NULL when
    * empty. It belongs to the session: JOINs and resumes keep it. */
   char *state;
+  /* SIGNALs of this sender: one may be in flight to another worker at a
+   * time (signal_in_flight), the later ones wait here, in order
+   * (signals.c). */
   pz_sigq_t *sigq;
-  uint32_t state_len;
-  /* Its short id in its room's grid (grid.h, VIEW), PZ_GRID_NONE while the
-   * room has none; here, where the struct had 4 bytes of padding. */
-  uint32_t vidx;
-
   /* VIEW (protocol 1.1): the options and what is in view (owned); NULL
    * for the whole room as STATE, which is v1. */
   struct pz_view *view;
-
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
-  pz_ip_t addr;        /* the client's address at its HELLO or latest resume */
   pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */
   struct pz_session *dprev, *dnext; /* the worker's list of detached ones */
+
+  /* Clustered: +1 at each resume on another node; a node holding an older
+   * generation of the session lets it go. */
+  uint32_t gen;
+  /* A JOIN of a room on another worker waits for that worker to grant a
+   * place (src/server/joins.c): the number of the ask pending, if
+   * `placing`. A new outlet (or none) voids it: the answer then finds
+   * nobody waiting and gives the place back. */
+  uint32_t place_ask;
+  uint32_t state_len;
+  /* Its short id in its room's grid (grid.h, VIEW), PZ_GRID_NONE while the
+   * room has none. */
+  uint32_t vidx;
+  pz_ip_t addr; /* the client's address at its HELLO or latest resume */
+  char name[PZ_NAME_MAX + 1];
+  uint8_t name_len;
+  /* The resume token is "<id>.<secret>" (id.h): the secret is kept in
+   * binary and the token made when sent (pz_session_token). */
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES];
+  /* What changed since the bus last looked (PZ_SESSION_*): clustered, the
+   * session's record in Redis is rewritten from it. */
+  uint8_t changed;
+  bool dirty : 1; /* position changed since the last tick */
+  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
+   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
+  bool behind : 1;
+  bool has_seq : 1;
+  /* False from creation and from each JOIN until a MOVE is accepted: that
+   * move is a spawn, anywhere inside the bounds, since where the server
+   * holds the session then (the origin, or its spot in the room it left)
+   * is no place the client walked from. A resume keeps it as it was. */
+  bool placed : 1;
+  /* Clustered: ROOM is owed once the room has loaded (with the replay a
+   * resume asked for), and a join that continues a session from another
+   * node (no JOINED for those who know it). */
+  bool room_owed : 1;
+  bool replay : 1;
+  bool handoff : 1;
+  bool signal_in_flight : 1;
+  bool placing : 1;
 } pz_session_t;
 
 static inline pz_str_t pz_session_name(const pz_session_t *s) {
   return (pz_str_t){s->name, s->name_len};
+}
+
+/* The session's resume token into out; returns its length. */
+static inline int pz_session_token(const pz_session_t *s,
+                                   char out[PZ_SESSION_TOKEN_MAX + 1]) {
+  return pz_token_format(s->id, s->secret, out, PZ_SESSION_TOKEN_MAX + 1);
 }
 
 static inline pz_raw_t pz_session_state(const pz_session_t *s) {

@@ -5,6 +5,7 @@
  */
 #include "shard.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg) {
     sh->cfg.view_cell = 32; /* --view-cell's default */
   pz_wire_init(&sh->wire);
   msgpack_zone_init(&sh->zone, 1024);
+  pz_idmap_init(&sh->sessions, offsetof(pz_session_t, id));
 }
 
 static void room_free(pz_room_t *r) {
@@ -35,11 +37,11 @@ static void room_free(pz_room_t *r) {
 }
 
 void pz_shard_dispose(pz_shard_t *sh) {
-  pz_session_t *s, *stmp;
-  HASH_ITER(hh, sh->sessions, s, stmp) {
-    HASH_DEL(sh->sessions, s);
+  pz_session_t *s;
+  uint32_t pos = 0;
+  while ((s = pz_idmap_next(&sh->sessions, &pos)))
     pz_shard_session_free(s);
-  }
+  pz_idmap_dispose(&sh->sessions);
   pz_room_t *r, *rtmp;
   HASH_ITER(hh, sh->rooms, r, rtmp) {
     HASH_DEL(sh->rooms, r);
@@ -53,16 +55,13 @@ void pz_shard_dispose(pz_shard_t *sh) {
 }
 
 pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
-                                      pz_str_t name, pz_str_t token,
+                                      pz_str_t name, const uint8_t *secret,
                                       uint64_t now_ms) {
   pz_session_t *s = pz_xcalloc(1, sizeof(*s));
   s->id = id;
   s->name_len = (uint8_t)(name.len > PZ_NAME_MAX ? PZ_NAME_MAX : name.len);
   memcpy(s->name, name.ptr, s->name_len);
-  s->token_len =
-      (uint8_t)(token.len > PZ_SESSION_TOKEN_MAX ? PZ_SESSION_TOKEN_MAX
-                                                 : token.len);
-  memcpy(s->token, token.ptr, s->token_len);
+  memcpy(s->secret, secret, sizeof(s->secret));
   pz_motion_init(&s->motion, &sh->cfg.rules, now_ms);
   pz_bucket_init(&s->move_bucket, sh->cfg.move_rate, now_ms);
   pz_bucket_init(&s->chat_bucket, sh->cfg.chat_burst, now_ms);
@@ -75,19 +74,17 @@ pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
 }
 
 void pz_shard_session_add(pz_shard_t *sh, pz_session_t *s) {
-  HASH_ADD(hh, sh->sessions, id, sizeof(s->id), s);
+  pz_idmap_put(&sh->sessions, s);
   sh->n_sessions++;
 }
 
 void pz_shard_session_remove(pz_shard_t *sh, pz_session_t *s) {
-  HASH_DEL(sh->sessions, s);
+  pz_idmap_del(&sh->sessions, s->id);
   sh->n_sessions--;
 }
 
 pz_session_t *pz_shard_session_find(pz_shard_t *sh, uint64_t id) {
-  pz_session_t *s;
-  HASH_FIND(hh, sh->sessions, &id, sizeof(id), s);
-  return s;
+  return pz_idmap_find(&sh->sessions, id);
 }
 
 void pz_shard_session_destroy(pz_shard_t *sh, pz_session_t *s) {

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "idmap.h"
 #include "room.h"
 #include "room_state.h"
 #include "rules.h"
@@ -123,7 +124,7 @@ typedef struct pz_shard {
   void *hooks_ctx;
   uint32_t room_gen;
   pz_room_t *rooms;       /* by name */
-  pz_session_t *sessions; /* by id: every session living on this shard */
+  pz_idmap_t sessions;    /* by id: every session living on this shard */
   pz_place_hold_t *holds; /* places held in rooms, by name (places.c) */
   uint32_t n_rooms, n_sessions;
   uint64_t tick;
@@ -145,12 +146,13 @@ void pz_shard_init(pz_shard_t *sh, int index, const pz_shard_config_t *cfg);
 /* Frees every room and session (sessions' outlets are not touched). */
 void pz_shard_dispose(pz_shard_t *sh);
 
-/* Sessions. create: a new session (copies name and token), not in a room.
+/* Sessions. create: a new session (copies name and the token's secret,
+ * PZ_TOKEN_SECRET_BYTES), not in a room.
  * add/remove: move an existing session in or out of this shard's table
  * without touching its room (used when it moves between workers).
  * destroy: leaves its room (LEFT to the others) and frees it. */
 pz_session_t *pz_shard_session_create(pz_shard_t *sh, uint64_t id,
-                                      pz_str_t name, pz_str_t token,
+                                      pz_str_t name, const uint8_t *secret,
                                       uint64_t now_ms);
 void pz_shard_session_add(pz_shard_t *sh, pz_session_t *s);
 void pz_shard_session_remove(pz_shard_t *sh, pz_session_t *s);

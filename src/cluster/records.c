@@ -101,8 +101,8 @@ static void send_batch(batch_t *b) {
 
 static void put_record(batch_t *b, pz_session_t *s, uint64_t now, bool list) {
   pz_cwork_t *cw = b->cw;
-  char hash[65];
-  token_hash(s->token, s->token_len, hash);
+  char hash[65], token[PZ_SESSION_TOKEN_MAX + 1];
+  token_hash(token, (size_t)pz_session_token(s, token), hash);
   put_u64(b, s->id);
   put_u64(b, s->gen);
   put(b, hash, strlen(hash));
@@ -168,8 +168,9 @@ void pz_records_flush(pz_cwork_t *cw, uint64_t now, bool all) {
     return; /* what changed waits: the relink writes every record */
   batch_t *b = batch_new(cw);
   put_ended(b);
-  pz_session_t *s, *tmp;
-  HASH_ITER(hh, pz_cluster_shard(cw)->sessions, s, tmp) {
+  pz_session_t *s;
+  uint32_t pos = 0;
+  while ((s = pz_idmap_next(&pz_cluster_shard(cw)->sessions, &pos))) {
     bool full = all || (s->changed & PZ_SESSION_CHANGED);
     bool due = full ||
                ((s->changed & PZ_SESSION_MOVED) &&

@@ -32,12 +32,24 @@ static inline uint32_t pz_id_worker(uint64_t id) {
 }
 
 #define PZ_TOKEN_SECRET_HEX 32
+#define PZ_TOKEN_SECRET_BYTES (PZ_TOKEN_SECRET_HEX / 2)
 
-/* Writes "<id>.<secret>" into out (size >= 64). Returns its length, or
+/* A fresh secret from the CSPRNG: 0, or PZ_EIO when it failed. */
+int pz_token_secret_new(uint8_t secret[PZ_TOKEN_SECRET_BYTES]);
+/* Writes "<id>.<secret in lowercase hex>" into out (size >= 64): the token
+ * is kept as its id and secret in binary and made when sent. Returns its
+ * length. */
+int pz_token_format(uint64_t id, const uint8_t secret[PZ_TOKEN_SECRET_BYTES],
+                    char *out, size_t size);
+/* A fresh token for id into out (size >= 64). Returns its length, or
  * PZ_EIO when the random source failed. */
 int pz_token_make(uint64_t id, char *out, size_t size);
 /* Reads the id of a token. Returns false when it is not of our form. */
 bool pz_token_parse(const char *token, size_t len, uint64_t *id);
+/* Reads the id and the secret (NULL: not wanted) of a token. Returns false
+ * when it is not of our form. */
+bool pz_token_read(const char *token, size_t len, uint64_t *id,
+                   uint8_t secret[PZ_TOKEN_SECRET_BYTES]);
 /* Constant-time comparison of two tokens. */
 bool pz_token_equal(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -285,8 +285,9 @@ static void on_list(void *receiver, pz_msg_t *msg) {
   pz_worker_t *w = receiver;
   pz_msg_admin_list_t *m = (pz_msg_admin_list_t *)msg;
   json_t *list = json_array();
-  pz_session_t *s, *tmp;
-  HASH_ITER(hh, w->shard.sessions, s, tmp) {
+  pz_session_t *s;
+  uint32_t pos = 0;
+  while ((s = pz_idmap_next(&w->shard.sessions, &pos))) {
     if (m->room_len && (!s->room || s->room->name_len != m->room_len ||
                         memcmp(s->room->name, m->room, m->room_len) != 0))
       continue;

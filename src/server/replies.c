@@ -13,8 +13,10 @@ void pz_reply_error(pz_worker_t *w, pz_outlet_t *o, int code,
 
 void pz_reply_welcome(pz_worker_t *w, pz_outlet_t *o, const pz_session_t *s,
                       bool resumed) {
+  char token[PZ_SESSION_TOKEN_MAX + 1];
+  int tlen = pz_session_token(s, token);
   pz_enc_welcome(pz_wire_begin(&w->shard.wire), s->id,
-                 (pz_str_t){s->token, s->token_len}, (uint32_t)w->cfg->tick_hz,
+                 (pz_str_t){token, (uint32_t)tlen}, (uint32_t)w->cfg->tick_hz,
                  pz_wall_ms(), resumed, PZ_SERVER_FEATURES);
   pz_wire_send(&w->shard.wire, o, PZ_PAYLOAD_RELIABLE);
 }

@@ -1,14 +1,15 @@
 /* Routing whispers, signals and errors to session ids (see routing.h). */
 #include "routing.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "admin.h"
 #include "alloc.h"
 #include "bus.h"
 #include "id.h"
+#include "idmap.h"
 #include "log.h"
 #include "replies.h"
 #include "sessions.h"
@@ -21,14 +22,14 @@
 
 typedef struct pz_dir_entry {
   uint64_t id;
-  int worker;
   pz_msg_deliver_t *waiting; /* held while moving, in arrival order */
-  UT_hash_handle hh;
+  int worker;
 } pz_dir_entry_t;
 
-/* This module's state, per worker: the directory of its home's sessions. */
+/* This module's state, per worker: the directory of its home's sessions,
+ * one entry per session (by id: idmap.h). */
 struct pz_routing {
-  pz_dir_entry_t *dir;
+  pz_idmap_t dir;
 };
 
 /* To a session's home: it lives on `worker` now (or moves), or is gone. */
@@ -378,8 +379,7 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     forward(w, home, d);
     return;
   }
-  pz_dir_entry_t *e;
-  HASH_FIND(hh, w->routing->dir, &d->to, sizeof(d->to), e);
+  pz_dir_entry_t *e = pz_idmap_find(&w->routing->dir, d->to);
   if (!e) {
     if (!ask_cluster(w, d)) /* resumed on another node? */
       not_found(w, d);
@@ -403,14 +403,13 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
 /* Home worker: the directory learns where session id lives, or that it is
  * gone; messages held for it are routed again. */
 static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
-  pz_dir_entry_t *e;
-  HASH_FIND(hh, w->routing->dir, &id, sizeof(id), e);
+  pz_dir_entry_t *e = pz_idmap_find(&w->routing->dir, id);
   if (!e && gone)
     return;
   if (!e) {
     e = pz_xcalloc(1, sizeof(*e));
     e->id = id;
-    HASH_ADD(hh, w->routing->dir, id, sizeof(e->id), e);
+    pz_idmap_put(&w->routing->dir, e);
   }
   pz_msg_deliver_t *held = NULL;
   if (worker != PZ_DIR_MOVING || gone) {
@@ -418,7 +417,7 @@ static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
     e->waiting = NULL;
   }
   if (gone) {
-    HASH_DEL(w->routing->dir, e);
+    pz_idmap_del(&w->routing->dir, id);
     free(e);
   } else {
     e->worker = worker;
@@ -459,8 +458,7 @@ void pz_routing_dir_gone(pz_worker_t *w, uint64_t id) {
 }
 
 int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id) {
-  pz_dir_entry_t *e;
-  HASH_FIND(hh, w->routing->dir, &id, sizeof(id), e);
+  pz_dir_entry_t *e = pz_idmap_find(&w->routing->dir, id);
   return e ? e->worker : -2;
 }
 
@@ -483,13 +481,15 @@ static void on_deliver(void *receiver, pz_msg_t *msg) {
 }
 
 pz_routing_t *pz_routing_create(void) {
-  return pz_xcalloc(1, sizeof(pz_routing_t));
+  pz_routing_t *rt = pz_xcalloc(1, sizeof(pz_routing_t));
+  pz_idmap_init(&rt->dir, offsetof(pz_dir_entry_t, id));
+  return rt;
 }
 
 void pz_routing_destroy(pz_routing_t *rt) {
-  pz_dir_entry_t *e, *tmp;
-  HASH_ITER(hh, rt->dir, e, tmp) {
-    HASH_DEL(rt->dir, e);
+  pz_dir_entry_t *e;
+  uint32_t pos = 0;
+  while ((e = pz_idmap_next(&rt->dir, &pos))) {
     while (e->waiting) {
       pz_msg_deliver_t *d = e->waiting;
       e->waiting = (pz_msg_deliver_t *)d->hdr.next;
@@ -497,5 +497,6 @@ void pz_routing_destroy(pz_routing_t *rt) {
     }
     free(e);
   }
+  pz_idmap_dispose(&rt->dir);
   free(rt);
 }

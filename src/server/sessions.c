@@ -70,9 +70,8 @@ static void resume_failed(pz_worker_t *w, pz_conn_t *c, pz_str_t name,
 static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
   uint64_t id = pz_id_make(w->srv->node_id, (uint32_t)w->index,
                            ++w->sessions->id_counter);
-  char token[PZ_SESSION_TOKEN_MAX + 1];
-  int tlen = pz_token_make(id, token, sizeof(token));
-  if (tlen < 0)
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES];
+  if (pz_token_secret_new(secret) != 0)
     return NULL;
   char guest[PZ_NAME_MAX + 1];
   if (!name.ptr) {
@@ -80,8 +79,8 @@ static pz_session_t *session_new(pz_worker_t *w, pz_str_t name) {
         snprintf(guest, sizeof(guest), "guest-%llu", (unsigned long long)id);
     name = (pz_str_t){guest, (uint32_t)n};
   }
-  pz_session_t *s = pz_shard_session_create(
-      &w->shard, id, name, (pz_str_t){token, (uint32_t)tlen}, pz_worker_now(w));
+  pz_session_t *s =
+      pz_shard_session_create(&w->shard, id, name, secret, pz_worker_now(w));
   PZ_ADD(w->metrics.sessions, 1);
   pz_routing_dir_set(w, id, w->index);
   return s;
@@ -335,7 +334,9 @@ static void resume(pz_worker_t *w, pz_conn_t *c, pz_msg_adopt_t *a) {
   if (a->token_len) {
     pz_session_t *s = pz_shard_session_find(&w->shard, a->id);
     if (s) {
-      if (pz_token_equal(s->token, s->token_len, a->token, a->token_len)) {
+      char token[PZ_SESSION_TOKEN_MAX + 1];
+      int tlen = pz_session_token(s, token);
+      if (pz_token_equal(token, (size_t)tlen, a->token, a->token_len)) {
         if (a->grant &&
             (!s->grant || s->grant->sub_len != a->grant->sub_len ||
              memcmp(s->grant->sub, a->grant->sub, a->grant->sub_len) != 0)) {
@@ -415,8 +416,11 @@ static void restore(pz_worker_t *w, pz_conn_t *c, const pz_bus_record_t *r,
   pz_session_t *old = pz_shard_session_find(&w->shard, r->id);
   if (old) /* an older copy left behind here: the record is the newer */
     pz_sessions_drop(w, old);
-  pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name,
-                                            (pz_str_t){a->token, a->token_len},
+  /* The token matched the record's hash, so it is one of ours. */
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES] = {0};
+  uint64_t id;
+  pz_token_read(a->token, a->token_len, &id, secret);
+  pz_session_t *s = pz_shard_session_create(&w->shard, r->id, r->name, secret,
                                             pz_worker_now(w));
   /* Counted, never refused: a resume is let through (the session left
    * its node, whose count went down; and its record is taken already). */

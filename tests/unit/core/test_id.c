@@ -75,6 +75,32 @@ static void test_token_make_parse(void **state) {
   }
 }
 
+/* A session keeps its token as id and binary secret: reading a token and
+ * formatting what was read gives the same bytes back. */
+static void test_token_read_format(void **state) {
+  static const uint64_t ids[] = {0, 7, 4294967296ull, PZ_ID_MAX};
+  for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+    char tok[PZ_SESSION_TOKEN_MAX + 1], again[PZ_SESSION_TOKEN_MAX + 1];
+    int n = pz_token_make(ids[i], tok, sizeof(tok));
+    uint8_t secret[PZ_TOKEN_SECRET_BYTES];
+    uint64_t id = 1;
+    assert_true(pz_token_read(tok, (size_t)n, &id, secret));
+    assert_int_equal(id, ids[i]);
+    assert_int_equal(pz_token_format(id, secret, again, sizeof(again)), n);
+    assert_string_equal(again, tok);
+  }
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES] = {0x00, 0x01, 0xab, 0xff};
+  char tok[PZ_SESSION_TOKEN_MAX + 1];
+  assert_int_equal(pz_token_format(42, secret, tok, sizeof(tok)), 35);
+  assert_string_equal(tok, "42.0001abff000000000000000000000000");
+  uint64_t id;
+  uint8_t got[PZ_TOKEN_SECRET_BYTES];
+  assert_true(pz_token_read(tok, 35, &id, got));
+  assert_memory_equal(got, secret, sizeof(got));
+  tok[5] = 'A'; /* uppercase hex is not ours */
+  assert_false(pz_token_read(tok, 35, &id, got));
+}
+
 static void test_token_secrets_differ(void **state) {
   char a[80], b[80];
   int na = pz_token_make(7, a, sizeof(a));
@@ -147,6 +173,7 @@ int main(void) {
       cmocka_unit_test(test_id_round_trip),
       cmocka_unit_test(test_id_below_2_53),
       cmocka_unit_test(test_token_make_parse),
+      cmocka_unit_test(test_token_read_format),
       cmocka_unit_test(test_token_secrets_differ),
       cmocka_unit_test(test_token_parse_rejects),
       cmocka_unit_test(test_token_equal),

@@ -158,10 +158,9 @@ static const char *const names[NREC] = {"ana", "bob", "cy",  "dee",
 
 /* Session i: id 100 + i, attached to rec[i]. */
 static inline pz_session_t *mk(fx_t *f, int i) {
-  char token[32];
-  snprintf(token, sizeof(token), "%d.secret", 100 + i);
-  pz_session_t *s = pz_shard_session_create(
-      &f->sh, 100 + (uint64_t)i, pz_str_c(names[i]), pz_str_c(token), 0);
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES] = {(uint8_t)i};
+  pz_session_t *s = pz_shard_session_create(&f->sh, 100 + (uint64_t)i,
+                                            pz_str_c(names[i]), secret, 0);
   assert_non_null(s);
   pz_shard_session_attach(&f->sh, s, &f->rec[i].outlet);
   return s;

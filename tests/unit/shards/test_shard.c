@@ -217,14 +217,18 @@ static void test_session_table(void **state) {
   fx_t *f = *state;
   char long_name[64];
   memset(long_name, 'n', sizeof(long_name));
-  pz_session_t *s = pz_shard_session_create(
-      &f->sh, 7, (pz_str_t){long_name, 64}, pz_str_c("7.abc"), 0);
+  uint8_t secret[PZ_TOKEN_SECRET_BYTES];
+  for (int i = 0; i < PZ_TOKEN_SECRET_BYTES; i++)
+    secret[i] = (uint8_t)(0xf0 + i);
+  pz_session_t *s =
+      pz_shard_session_create(&f->sh, 7, (pz_str_t){long_name, 64}, secret, 0);
   assert_int_equal(f->sh.n_sessions, 1);
   assert_ptr_equal(pz_shard_session_find(&f->sh, 7), s);
   assert_null(pz_shard_session_find(&f->sh, 8));
   assert_int_equal(s->name_len, PZ_NAME_MAX); /* capped */
-  assert_int_equal(s->token_len, 5);
-  assert_memory_equal(s->token, "7.abc", 5);
+  char token[PZ_SESSION_TOKEN_MAX + 1];
+  assert_int_equal(pz_session_token(s, token), 34);
+  assert_string_equal(token, "7.f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
   assert_null(s->room);
   assert_null(s->outlet);
   pz_shard_session_remove(&f->sh, s);
