@@ -29,7 +29,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (status < 0) /* an error on the socket: let read() say which */
     events = UV_READABLE | (t->want_write ? UV_WRITABLE : 0);
   if ((events & (UV_READABLE | UV_DISCONNECT)) && t->reading) {
-    ssize_t n = recv(t->fd, t->readbuf, t->readbuf_size, 0);
+    ssize_t n = recv(t->fd, t->readbuf->data, t->readbuf->size, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       /* spurious */
     } else {
@@ -41,7 +41,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
                       n > 0    ? n
                       : n == 0 ? PZ_ECLOSED
                                : errno_to_pz(errno),
-                      t->readbuf);
+                      t->readbuf->data);
       if (t->closing)
         return;
     }
@@ -58,7 +58,7 @@ static void watch(pz_tcp_stream_t *t) {
   int ev = (t->reading ? UV_READABLE : 0) | (t->want_write ? UV_WRITABLE : 0);
   if (ev == t->events || t->closing)
     return;
-  t->events = ev;
+  t->events = (uint8_t)ev;
   if (ev)
     uv_poll_start(&t->poll, ev, on_poll);
   else
@@ -152,7 +152,7 @@ static const struct pz_stream_vtbl tcp_vtbl = {
 };
 
 int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
-                       uint8_t *readbuf, size_t readbuf_size,
+                       const pz_readbuf_t *readbuf,
                        const pz_tcp_options_t *opt) {
   memset(t, 0, sizeof(*t));
   if (uv_poll_init_socket(loop, &t->poll, fd) != 0)
@@ -161,7 +161,6 @@ int pz_tcp_stream_open(pz_tcp_stream_t *t, uv_loop_t *loop, uv_os_sock_t fd,
   t->poll.data = t;
   t->fd = fd;
   t->readbuf = readbuf;
-  t->readbuf_size = (uint32_t)readbuf_size;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (opt && opt->sndbuf > 0)

@@ -173,9 +173,9 @@ static void on_tls_message(int write_p, int version, int content_type,
  * sends what the handshake (or a key update) wrote. Reading ends when the
  * peer sent too many key updates, or made us hold more than the bound. */
 static void pump_input(pz_tls_stream_t *t) {
-  uint8_t *buf = t->tcp->readbuf;
+  uint8_t *buf = t->tcp->readbuf->data;
   int size =
-      t->tcp->readbuf_size > INT_MAX ? INT_MAX : (int)t->tcp->readbuf_size;
+      t->tcp->readbuf->size > INT_MAX ? INT_MAX : (int)t->tcp->readbuf->size;
   ERR_clear_error(); /* SSL_get_error reads this thread's queue */
   while (t->reading && !t->off && !t->flooded) {
     int n = SSL_read(t->ssl, buf, size);

@@ -76,10 +76,31 @@ bool pz_conn_closing(const pz_conn_t *c) {
          c->state == PZ_CONN_CLOSED;
 }
 
+static pz_conn_t **list_head(pz_conn_host_t *h, int list) {
+  switch (list) {
+  case PZ_LIST_WAITING:
+    return &h->waiting;
+  case PZ_LIST_ACTIVE:
+    return &h->active;
+  case PZ_LIST_IDLE:
+    return &h->idle;
+  case PZ_LIST_PINGED:
+    return &h->pinged;
+  case PZ_LIST_CLOSING:
+    return &h->closing;
+  default:
+    return NULL;
+  }
+}
+
 void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list) {
-  if (c->list)
-    DL_DELETE(*c->list, c);
-  c->list = list;
+  pz_conn_t **from = list_head(c->host, c->list);
+  if (from)
+    DL_DELETE(*from, c);
+  c->list = PZ_LIST_NONE;
+  for (int l = PZ_LIST_WAITING; list && l <= PZ_LIST_CLOSING; l++)
+    if (list_head(c->host, l) == list)
+      c->list = (uint8_t)l;
   if (list)
     DL_APPEND(*list, c);
 }
@@ -137,8 +158,7 @@ int pz_conn_open_stream(pz_conn_t *c, uv_os_sock_t fd) {
   if (h->tls && !c->tls && c->state != PZ_CONN_PROXY &&
       !(c->tls = pz_conn_tls_new(h)))
     return PZ_ENOMEM;
-  int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, h->readbuf,
-                             sizeof(h->readbuf), &opt);
+  int r = pz_tcp_stream_open(&c->tcp, h->loop, fd, &h->readbuf, &opt);
   if (r)
     return r;
   c->stream = c->tls ? pz_tls_stream_wrap(c->tls, &c->tcp) : &c->tcp.base;
@@ -478,6 +498,7 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
   h->metrics = metrics;
   h->events = events;
   h->owner = owner;
+  h->readbuf = (pz_readbuf_t){h->readbuf_bytes, sizeof(h->readbuf_bytes)};
   uv_prepare_init(loop, &h->before_poll);
   h->before_poll.data = h;
   uv_prepare_start(&h->before_poll, on_before_poll);
@@ -538,7 +559,8 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     break;
   case PZ_CONN_WS:
     c->last_rx_ms = uv_now(h->loop);
-    if (c->list == &h->active || c->list == &h->idle || c->list == &h->pinged)
+    if (c->list == PZ_LIST_ACTIVE || c->list == PZ_LIST_IDLE ||
+        c->list == PZ_LIST_PINGED)
       pz_conn_list_move(c, &h->active); /* to the tail: most recent */
     pz_conn_ws_input(c, data, (size_t)n);
     break;

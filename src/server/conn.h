@@ -33,6 +33,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "outlet.h"
+#include "stream.h" /* pz_readbuf_t */
 
 typedef struct pz_conn pz_conn_t;
 struct pz_session;
@@ -78,7 +79,8 @@ typedef struct pz_conn_host {
   pz_conn_t *flush;    /* output or a close to carry out this turn */
   uint32_t gone_quiet; /* connections gone quiet since the last trim */
   uint64_t last_trim_ms;
-  uint8_t readbuf[64 * 1024];
+  uint8_t readbuf_bytes[64 * 1024];
+  pz_readbuf_t readbuf; /* readbuf_bytes, as the streams see it */
 } pz_conn_host_t;
 
 void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,

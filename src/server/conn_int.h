@@ -23,6 +23,17 @@ enum pz_conn_state {
   PZ_CONN_CLOSED,
 };
 
+/* The host's lists, by number in the connection (a pointer to the list
+ * would cost 8 bytes of every idle connection). */
+enum pz_conn_list {
+  PZ_LIST_NONE,
+  PZ_LIST_WAITING,
+  PZ_LIST_ACTIVE,
+  PZ_LIST_IDLE,
+  PZ_LIST_PINGED,
+  PZ_LIST_CLOSING,
+};
+
 /* WebSocket opcodes (RFC 6455 5.2). */
 enum {
   PZ_WS_TEXT = 1,
@@ -62,7 +73,6 @@ struct pz_conn {
   pz_outlet_t outlet; /* first: the outlet is the connection */
   pz_conn_host_t *host;
   struct pz_conn *prev, *next;   /* in one of the host's lists */
-  struct pz_conn **list;         /* which one */
   struct pz_conn *fprev, *fnext; /* in the host's flush list */
   pz_stream_t *stream; /* what the connection reads and writes: tcp or tls */
   pz_tcp_stream_t tcp;
@@ -87,6 +97,7 @@ struct pz_conn {
   pz_ip_t ip;
   uint16_t port;
   uint8_t state;        /* enum pz_conn_state */
+  uint8_t list;         /* which of the host's lists it is in: PZ_LIST_* */
   bool flushing;        /* in the host's flush list */
   bool eof;             /* the peer's side is closed */
   bool shut;            /* our FIN sent: draining until the peer's */

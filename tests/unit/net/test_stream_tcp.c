@@ -26,6 +26,7 @@ typedef struct fixture {
   pz_tcp_stream_t t;
   int peer;
   uint8_t buf[4096];
+  pz_readbuf_t readbuf;
   char got[8192];
   size_t got_len;
   ssize_t last_error;
@@ -64,9 +65,9 @@ static fixture_t *open_fixture(int sndbuf) {
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
   assert_int_equal(uv_loop_init(&f->loop), 0);
   pz_tcp_options_t opt = {.sndbuf = sndbuf};
+  f->readbuf = (pz_readbuf_t){f->buf, sizeof(f->buf)};
   assert_int_equal(
-      pz_tcp_stream_open(&f->t, &f->loop, sv[0], f->buf, sizeof(f->buf), &opt),
-      0);
+      pz_tcp_stream_open(&f->t, &f->loop, sv[0], &f->readbuf, &opt), 0);
   f->t.base.data = f;
   f->t.base.on_read = on_read;
   f->t.base.on_writable = on_writable;

@@ -45,7 +45,8 @@ typedef struct fixture {
   SSL_CTX *cctx;
   SSL *client;
   int peer;
-  uint8_t readbuf[65536];
+  uint8_t readbuf_bytes[65536];
+  pz_readbuf_t readbuf;
   uint8_t *got; /* plaintext the server read */
   size_t got_len;
   ssize_t last_error;
@@ -105,9 +106,9 @@ static fixture_t *open_fixture_with(int sndbuf, int client_max_version,
   assert_int_equal(uv_loop_init(&f->loop), 0);
   f->cur = &f->loop;
   pz_tcp_options_t opt = {.sndbuf = sndbuf};
-  assert_int_equal(pz_tcp_stream_open(&f->tcp, &f->loop, sv[0], f->readbuf,
-                                      sizeof(f->readbuf), &opt),
-                   0);
+  f->readbuf = (pz_readbuf_t){f->readbuf_bytes, sizeof(f->readbuf_bytes)};
+  assert_int_equal(
+      pz_tcp_stream_open(&f->tcp, &f->loop, sv[0], &f->readbuf, &opt), 0);
   f->tls = pz_tls_stream_create(pz_tls_ctx_new_ssl(f->ctx), lim);
   assert_non_null(f->tls);
   f->s = pz_tls_stream_wrap(f->tls, &f->tcp);
@@ -311,7 +312,7 @@ static void test_detach_keeps_tls_state_across_loops(void **state) {
   assert_int_equal(uv_loop_init(&f->loop2), 0);
   f->cur = &f->loop2;
   assert_int_equal(pz_tcp_stream_open(&f->tcp2, &f->loop2, f->detached_fd,
-                                      f->readbuf, sizeof(f->readbuf), NULL),
+                                      &f->readbuf, NULL),
                    0);
   f->s = pz_tls_stream_wrap(f->tls, &f->tcp2);
   set_owner(f);
