@@ -393,18 +393,17 @@ void pz_routing_deliver(pz_worker_t *w, pz_msg_deliver_t *d) {
     *tail = d;
     return;
   }
-  if (e->worker == w->index) { /* ours, yet not here: gone meanwhile */
-    not_found(w, d);
-    return;
-  }
-  forward(w, e->worker, d);
+  forward(w, e->worker, d); /* never here: dir_update keeps no such entry */
 }
 
 /* Home worker: the directory learns where session id lives, or that it is
- * gone; messages held for it are routed again. */
+ * gone; messages held for it are routed again. A session that lives on its
+ * home worker has no entry: that worker's shard holds it, and an idle
+ * server would otherwise keep one entry per client for nothing. */
 static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
   pz_dir_entry_t *e = pz_idmap_find(&w->routing->dir, id);
-  if (!e && gone)
+  bool drop = gone || worker == w->index;
+  if (!e && drop)
     return;
   if (!e) {
     e = pz_xcalloc(1, sizeof(*e));
@@ -416,7 +415,7 @@ static void dir_update(pz_worker_t *w, uint64_t id, int worker, bool gone) {
     held = e->waiting;
     e->waiting = NULL;
   }
-  if (gone) {
+  if (drop) {
     pz_idmap_del(&w->routing->dir, id);
     free(e);
   } else {
@@ -459,7 +458,13 @@ void pz_routing_dir_gone(pz_worker_t *w, uint64_t id) {
 
 int pz_routing_dir_lookup(pz_worker_t *w, uint64_t id) {
   pz_dir_entry_t *e = pz_idmap_find(&w->routing->dir, id);
-  return e ? e->worker : -2;
+  if (e)
+    return e->worker;
+  /* No entry: here if the shard has it (see dir_update), else unknown. */
+  return pz_routing_home(w->srv, id) == w->index &&
+                 pz_shard_session_find(&w->shard, id)
+             ? w->index
+             : -2;
 }
 
 static void on_dir(void *receiver, pz_msg_t *msg) {

@@ -53,7 +53,8 @@ typedef struct pz_msg_deliver {
   char text[]; /* whisper text, the error message, a signal, a key */
 } pz_msg_deliver_t;
 
-/* A home worker's record of where one of its sessions lives. While the
+/* A home worker's record of where one of its sessions lives, kept for the
+ * sessions away from it (the home's own shard holds the others). While the
  * session moves between workers it is "in transit" (PZ_DIR_MOVING) and
  * whispers for it wait here until its new worker reports in. */
 #define PZ_DIR_MOVING (-1)
