@@ -7,23 +7,25 @@
  * Design notes:
  * - Reading: OpenSSL reads the ciphertext straight from the TCP stream's
  *   read buffer (no copy into a BIO first) and SSL_read decrypts into a
- *   per-thread plaintext buffer handed to on_read. What OpenSSL has not
+ *   plaintext buffer on the stack, handed to on_read. What OpenSSL has not
  *   read when the call returns (reading stopped, or the stream moves) is
  *   kept by the stream, and freed once read. The handshake runs inside:
  *   reads may produce handshake output to write.
  * - Writing keeps the try-first contract: writev encrypts plaintext (small
- *   iovecs gathered into full records, one record per flush of up to 16
- *   KiB) into a per-thread stage and passes it to the TCP stream in one
- *   write. What the socket does not take is held here, at most about
- *   PZ_TLS_HOLD_MAX bytes: writev stops encrypting at that bound and takes
- *   nothing while above it, so the owner's queue keeps the rest, and
- *   on_writable fires once the held ciphertext has gone.
- * - Why not OpenSSL's memory BIOs: each flush reset (and so zeroed) the
- *   write BIO's whole buffer and every read was copied in and out of the
- *   read BIO; at 1,000 clients in `social` they cost TLS about a third of
- *   its user time (docs/benchmarks.md, issue 19). Why not a socket BIO:
- *   OpenSSL's uses read()/write() (the VFS path) and one system call per
- *   record, and reading until WANT_READ costs a recv() that fails.
+ *   iovecs gathered into records of up to 16 KiB: one per flush as a
+ *   rule) into a stage on its stack and passes it to the TCP stream in
+ *   one write, behind what is held. What the socket does not take is
+ *   held here, at most about PZ_TLS_HOLD_MAX bytes: writev stops
+ *   encrypting at that bound and takes nothing while above it, so the
+ *   owner's queue keeps the rest, and on_writable fires once the held
+ *   ciphertext has gone.
+ * - Why not OpenSSL's memory BIOs: every read was copied into and out of
+ *   the read BIO and each flush reset the write BIO, which clears its
+ *   whole buffer; replacing them cut the user time TLS adds at 1,000
+ *   clients in `social` by about a third (docs/benchmarks.md, issue 19).
+ *   Why not a socket BIO on the descriptor (not tried): OpenSSL's uses
+ *   read()/write() (the VFS path), makes a system call per record, and
+ *   reading until WANT_READ would cost a recv() that fails.
  * - Detach keeps the TLS state (the SSL object, unread ciphertext, held
  *   output); pz_tls_stream_wrap puts it on a new TCP stream, on any loop.
  *   An SSL object may change threads when it is not used concurrently; the
