@@ -88,13 +88,21 @@ def one_run(mode, r, args, tmp, outdir, cert, key, plaza=PLAZA, tag=""):
     try:
         wait_port(port)
         url_port = port
-        if mode != "direct":
+        # The machine is shared: another process may take a free port
+        # before haproxy binds it; then haproxy exits and we try another.
+        for attempt in range(5 if mode != "direct" else 0):
             url_port = free_port()
             cfg = os.path.join(tmp, f"haproxy-{mode}.cfg")
             haproxy_cfg(cfg, url_port, port, mode == "proxy-tls")
             pargv = ["taskset", "-c", "1", "haproxy", "-db", "-f", cfg]
             proxy = subprocess.Popen(pargv, stdout=subprocess.DEVNULL)
-            wait_port(url_port)
+            try:
+                wait_port(url_port)
+                break
+            except RuntimeError:
+                if proxy.poll() is None or attempt == 4:
+                    raise
+        if proxy:
             cmds["haproxy"] = " ".join(pargv)
             cmds["haproxy_server_line"] = open(cfg).read().strip().splitlines()[-1].strip()
         out = os.path.join(outdir, f"social-{args.clients}-{tag}{mode}-r{r}.json")
@@ -103,6 +111,7 @@ def one_run(mode, r, args, tmp, outdir, cert, key, plaza=PLAZA, tag=""):
                  "--ramp", str(args.ramp), "--duration", str(args.duration),
                  "--server-pid", str(plaza.pid), "--json", out, "--clients", str(args.clients)]
         cmds["bench"] = " ".join(bargv)
+        load = os.getloadavg()
         bench = subprocess.Popen(bargv, stdout=subprocess.DEVNULL)
         # user/kernel split of plaza over the measured window, sampled here
         time.sleep(args.ramp + 0.5)
@@ -133,6 +142,7 @@ def one_run(mode, r, args, tmp, outdir, cert, key, plaza=PLAZA, tag=""):
         "p99": d["latency_ms"]["move"]["p99"],
         "delivered": d["moves_delivered_ratio"],
         "bench_cpu_pct": d.get("bench", {}).get("cpu_pct"),
+        "loadavg_at_start": load,
         "commands": cmds,
     }
 
@@ -168,7 +178,8 @@ def main():
                     print(f"{name(b)} {mode:<10} r{r}: plaza {res['cpu_pct']:.1f}% "
                           f"({res['user_pct']:.1f} user, {res['sys_pct']:.1f} kernel), "
                           f"{res['cpu_per_1000']:.1f}/1000 clients, p99 {res['p99']:.1f} ms, "
-                          f"delivered {res['delivered']:.4f}", flush=True)
+                          f"delivered {res['delivered']:.4f}, "
+                          f"load {res['loadavg_at_start'][0]:.2f}", flush=True)
                     results.append(res)
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(results, f, indent=1)

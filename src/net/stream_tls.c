@@ -1,11 +1,11 @@
 /*
- * The TLS byte stream (see stream_tls.h): OpenSSL on memory BIOs, between
- * the owner (plaintext) and a TCP stream (ciphertext).
+ * The TLS byte stream (see stream_tls.h): OpenSSL on a BIO of ours,
+ * between the owner (plaintext) and a TCP stream (ciphertext).
  *
- * Invariants: the write BIO is empty between calls (its ciphertext went to
- * the socket or into `held`); `held` is handed to the socket before
- * anything newer; after close or detach (`off`) nothing here touches the
- * TCP stream or calls the owner.
+ * Invariants: nothing stays staged between calls (a stream's ciphertext
+ * went to the socket or into `held` before control returns to its owner);
+ * `held` is handed to the socket before anything newer; after close or
+ * detach (`off`) nothing here touches the TCP stream or calls the owner.
  */
 #include <limits.h>
 #include <openssl/err.h>
@@ -16,16 +16,29 @@
 #include "error.h"
 #include "stream_tls.h"
 
-#define RECORD_MAX 16384     /* plaintext of one TLS record */
-#define BIO_KEEP (16 * 1024) /* larger BIO buffers are dropped once empty */
-#define HELD_BUFS 16         /* blocks of held ciphertext per write */
+#define RECORD_MAX 16384 /* plaintext of one TLS record */
+#define HELD_BUFS 16     /* blocks of held ciphertext per write */
+/* Ciphertext writev stages on its stack: two records with their
+ * overhead; a larger burst moves into `held` as the stage fills. */
+#define STAGE_SIZE (2 * RECORD_MAX + 1024)
 
 struct pz_tls_stream {
   pz_stream_t base;
   pz_tcp_stream_t *tcp; /* borrowed: the owner's */
   SSL *ssl;
-  BIO *rbio, *wbio;   /* owned by ssl */
   pz_bufchain_t held; /* ciphertext the socket did not take yet */
+  /* Ciphertext read from the socket and not yet by OpenSSL: `kept` (owned,
+   * first) and the TCP stream's read buffer during on_tcp_read
+   * (borrowed). */
+  uint8_t *kept;
+  size_t kept_off, kept_len, kept_cap;
+  const uint8_t *in;
+  size_t in_off, in_len;
+  /* writev's stack buffer for the ciphertext of its records, handed to
+   * the socket in one write with what is held (NULL outside writev:
+   * OpenSSL's other output goes into `held`). */
+  uint8_t *stage;
+  size_t staged;
   pz_tls_limits_t lim;
   uint64_t key_updates_since; /* start of the window (loop time, ms) */
   uint32_t key_updates;       /* the peer's, within the window */
@@ -45,56 +58,136 @@ struct pz_tls_stream {
   } cb;
 };
 
-static BIO *new_mem_bio(void) {
-  BIO *b = BIO_new(BIO_s_mem());
-  if (b)
-    BIO_set_mem_eof_return(b, -1); /* empty means "retry", not EOF */
-  return b;
-}
-
-/* A burst (a large read, a full send budget) grows a BIO's buffer for
- * good; an idle connection should not keep it. */
-static bool bio_is_big(BIO *b) {
-  BUF_MEM *m = NULL;
-  BIO_get_mem_ptr(b, &m);
-  return m && m->max > BIO_KEEP;
-}
-
-static void shrink_rbio(pz_tls_stream_t *t) {
-  if (BIO_ctrl_pending(t->rbio) || !bio_is_big(t->rbio))
-    return;
-  BIO *b = new_mem_bio();
-  if (b) {
-    SSL_set0_rbio(t->ssl, b); /* frees the old one */
-    t->rbio = b;
-  }
-}
-
-static void empty_wbio(pz_tls_stream_t *t) {
-  if (bio_is_big(t->wbio)) {
-    BIO *b = new_mem_bio();
-    if (b) {
-      SSL_set0_wbio(t->ssl, b);
-      t->wbio = b;
-      return;
-    }
-  }
-  (void)BIO_reset(t->wbio);
-}
-
 static void fail(pz_tls_stream_t *t, int err) {
   if (!t->error)
     t->error = err;
 }
 
-/* Hands ciphertext to the socket, held bytes first, then what the write
- * BIO gathered; keeps what the socket did not take. 0 or a PZ_E* code. */
-static int flush_out(pz_tls_stream_t *t) {
-  if (t->off)
+/* Moves the staged ciphertext behind what is held. 0 or PZ_ENOMEM. */
+static int unstage(pz_tls_stream_t *t) {
+  int r = pz_bufchain_append(&t->held, t->stage, t->staged);
+  t->staged = 0;
+  if (r)
+    fail(t, r);
+  return r;
+}
+
+static size_t input_left(const pz_tls_stream_t *t) {
+  return (t->kept_len - t->kept_off) + (t->in_len - t->in_off);
+}
+
+/* Keeps n bytes of ciphertext behind the kept ones. 0 or PZ_ENOMEM. */
+static int keep(pz_tls_stream_t *t, const uint8_t *p, size_t n) {
+  if (!n)
     return 0;
-  char *p = NULL;
-  long n = BIO_get_mem_data(t->wbio, &p);
-  size_t fresh = n > 0 ? (size_t)n : 0;
+  if (t->kept_off) {
+    memmove(t->kept, t->kept + t->kept_off, t->kept_len - t->kept_off);
+    t->kept_len -= t->kept_off;
+    t->kept_off = 0;
+  }
+  if (t->kept_len + n > t->kept_cap) {
+    size_t cap = t->kept_len + n;
+    uint8_t *k = realloc(t->kept, cap);
+    if (!k)
+      return PZ_ENOMEM;
+    t->kept = k;
+    t->kept_cap = cap;
+  }
+  memcpy(t->kept + t->kept_len, p, n);
+  t->kept_len += n;
+  return 0;
+}
+
+/* ---- the BIO OpenSSL reads and writes through ---------------------------
+ * In place of two memory BIOs: reads come straight from the TCP read
+ * buffer (or the kept bytes), writes go to writev's stage or behind the
+ * held bytes; no buffer of its own, nothing zeroed or moved per record.
+ * Its data is the stream. */
+
+static int bio_write(BIO *b, const char *in, size_t inl, size_t *written) {
+  pz_tls_stream_t *t = BIO_get_data(b);
+  *written = inl; /* always all: what the socket refuses is held */
+  if (t->stage && inl <= STAGE_SIZE) {
+    if (t->staged + inl > STAGE_SIZE && unstage(t))
+      return 0;
+    memcpy(t->stage + t->staged, in, inl);
+    t->staged += inl;
+    return 1;
+  }
+  if (t->staged && unstage(t)) /* in order */
+    return 0;
+  int r = pz_bufchain_append(&t->held, in, inl);
+  if (r)
+    fail(t, r);
+  return r ? 0 : 1;
+}
+
+static int bio_read(BIO *b, char *out, size_t outl, size_t *readbytes) {
+  pz_tls_stream_t *t = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  size_t n = 0;
+  if (t->kept_len > t->kept_off) {
+    n = t->kept_len - t->kept_off < outl ? t->kept_len - t->kept_off : outl;
+    memcpy(out, t->kept + t->kept_off, n);
+    t->kept_off += n;
+  } else if (t->in_len > t->in_off) {
+    n = t->in_len - t->in_off < outl ? t->in_len - t->in_off : outl;
+    memcpy(out, t->in + t->in_off, n);
+    t->in_off += n;
+  }
+  if (!n) {
+    BIO_set_retry_read(b); /* empty means "more to come", not EOF */
+    *readbytes = 0;
+    return 0;
+  }
+  *readbytes = n;
+  if (t->kept && t->kept_off == t->kept_len) { /* drained: idle is small */
+    free(t->kept);
+    t->kept = NULL;
+    t->kept_off = t->kept_len = t->kept_cap = 0;
+  }
+  return 1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  pz_tls_stream_t *t = BIO_get_data(b);
+  switch (cmd) {
+  case BIO_CTRL_PENDING:
+    return (long)input_left(t);
+  case BIO_CTRL_WPENDING:
+    return (long)(t->staged + t->held.len);
+  case BIO_CTRL_FLUSH: /* flush_out follows every call that writes */
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static BIO_METHOD *bio_method;
+static uv_once_t bio_once = UV_ONCE_INIT;
+
+static void make_bio_method(void) {
+  BIO_METHOD *m =
+      BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "plaza tls");
+  if (m && BIO_meth_set_write_ex(m, bio_write) &&
+      BIO_meth_set_read_ex(m, bio_read) && BIO_meth_set_ctrl(m, bio_ctrl) &&
+      BIO_meth_set_create(m, bio_create))
+    bio_method = m;
+  else
+    BIO_meth_free(m);
+}
+
+/* Hands ciphertext to the socket, held bytes first, then what was staged;
+ * keeps what the socket did not take. 0 or a PZ_E* code. */
+static int flush_out(pz_tls_stream_t *t) {
+  if (t->off) /* detached: it leaves from the next socket */
+    return unstage(t);
+  size_t fresh = t->staged;
   if (!t->held.len && !fresh)
     return 0;
   uv_buf_t b[HELD_BUFS + 1];
@@ -105,29 +198,25 @@ static int flush_out(pz_tls_stream_t *t) {
   int r = 0;
   if (fresh && offered < t->held.len) {
     /* More is held than one write offers: the new bytes queue behind. */
-    r = pz_bufchain_append(&t->held, p, fresh);
-    fresh = 0;
-    empty_wbio(t);
-    if (r) {
-      fail(t, r);
+    if ((r = unstage(t)))
       return r;
-    }
+    fresh = 0;
   }
   if (fresh)
-    b[k++] = uv_buf_init(p, (unsigned)fresh);
+    b[k++] = uv_buf_init((char *)t->stage, (unsigned)fresh);
   ssize_t w = t->error ? t->error : pz_stream_writev(&t->tcp->base, b, k);
   if (w < 0) {
     fail(t, (int)w);
     pz_bufchain_dispose(&t->held);
-    empty_wbio(t);
+    t->staged = 0;
     return (int)w;
   }
   size_t sent = (size_t)w, from_held = sent < offered ? sent : offered;
   pz_bufchain_consume(&t->held, from_held);
   if (fresh) {
-    r = pz_bufchain_append(&t->held, p + (sent - from_held),
+    r = pz_bufchain_append(&t->held, t->stage + (sent - from_held),
                            fresh - (sent - from_held));
-    empty_wbio(t);
+    t->staged = 0;
   }
   if (r)
     fail(t, r);
@@ -169,18 +258,30 @@ static void on_tls_message(int write_p, int version, int content_type,
     t->flooded = true;
 }
 
-/* Decrypts what the read BIO holds for as long as the owner reads, then
+/* SSL_get_error reads this thread's error queue, so it must be empty
+ * before a call; our calls leave it so, and peeking is cheaper than
+ * clearing its slots. */
+static void errors_cleared(void) {
+  if (ERR_peek_error())
+    ERR_clear_error();
+}
+
+/* Decrypts the ciphertext read and kept as long as the owner reads, then
  * sends what the handshake (or a key update) wrote. Reading ends when the
  * peer sent too many key updates, or made us hold more than the bound. */
 static void pump_input(pz_tls_stream_t *t) {
-  uint8_t *buf = t->tcp->readbuf->data;
-  int size =
-      t->tcp->readbuf->size > INT_MAX ? INT_MAX : (int)t->tcp->readbuf->size;
-  ERR_clear_error(); /* SSL_get_error reads this thread's queue */
+  /* The ciphertext is in the TCP stream's read buffer: plaintext goes to
+   * a buffer of its own. */
+  uint8_t plain[RECORD_MAX];
+  errors_cleared();
   while (t->reading && !t->off && !t->flooded) {
-    int n = SSL_read(t->ssl, buf, size);
+    int n = SSL_read(t->ssl, plain, sizeof(plain));
     if (n > 0) {
-      t->base.on_read(&t->base, n, buf);
+      t->base.on_read(&t->base, n, plain);
+      /* All read and nothing pending: another call would only answer
+       * WANT_READ, after touching the whole SSL state again. */
+      if (!input_left(t) && !SSL_has_pending(t->ssl))
+        break;
       continue;
     }
     int e = SSL_get_error(t->ssl, n);
@@ -191,15 +292,13 @@ static void pump_input(pz_tls_stream_t *t) {
     end_input(t, e == SSL_ERROR_ZERO_RETURN ? PZ_ECLOSED : PZ_EPROTO);
     return;
   }
-  ERR_clear_error();
   if (t->off)
-    return; /* what the handshake wrote leaves from the next loop */
+    return; /* what the handshake wrote leaves from the next socket */
   if (t->flooded && t->reading) {
-    flush_out(t); /* the write BIO is empty between calls */
+    flush_out(t); /* what it was answered so far */
     end_input(t, PZ_EABUSE);
     return;
   }
-  shrink_rbio(t);
   if (flush_out(t) != 0)
     return;
   if (t->lim.hold_max && t->held.len > t->lim.hold_max && t->reading) {
@@ -216,11 +315,24 @@ static void on_tcp_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     t->base.on_read(&t->base, n, NULL);
     return;
   }
-  if (BIO_write(t->rbio, data, (int)n) != (int)n) {
-    end_input(t, PZ_ENOMEM);
-    return;
+  if (t->kept) { /* behind what waits already */
+    if (keep(t, data, (size_t)n) != 0) {
+      end_input(t, PZ_ENOMEM);
+      return;
+    }
+  } else {
+    t->in = data;
+    t->in_off = 0;
+    t->in_len = (size_t)n;
   }
   pump_input(t);
+  /* The read buffer is the TCP stream's: what OpenSSL did not read yet
+   * (reading stopped, or the stream moves) is kept. */
+  int r = t->in ? keep(t, t->in + t->in_off, t->in_len - t->in_off) : 0;
+  t->in = NULL;
+  t->in_off = t->in_len = 0;
+  if (r && t->reading && !t->off)
+    end_input(t, PZ_ENOMEM);
 }
 
 static void on_tcp_writable(pz_stream_t *s) {
@@ -246,7 +358,7 @@ static void on_later(uv_idle_t *h) {
  * reading was stopped) with no socket event to come: handle it on the next
  * loop turn, once the owner has set itself up. */
 static void kick_if_buffered(pz_tls_stream_t *t) {
-  if (t->reading && (BIO_ctrl_pending(t->rbio) || SSL_has_pending(t->ssl)))
+  if (t->reading && (t->kept || SSL_has_pending(t->ssl)))
     uv_idle_start(&t->later, on_later);
 }
 
@@ -268,12 +380,12 @@ static void tls_read_stop(pz_stream_t *s) {
  * ciphertext waiting for the socket reaches the bound. Returns the
  * plaintext taken or a PZ_E* code. */
 static ssize_t encrypt(pz_tls_stream_t *t, const uv_buf_t *bufs, unsigned n) {
-  uint8_t stage[RECORD_MAX];
+  uint8_t gather[RECORD_MAX];
   size_t taken = 0;
   unsigned i = 0;
   size_t off = 0; /* into bufs[i] */
-  ERR_clear_error();
-  while (t->held.len + BIO_ctrl_pending(t->wbio) < PZ_TLS_HOLD_MAX) {
+  errors_cleared();
+  while (t->held.len + t->staged < PZ_TLS_HOLD_MAX) {
     while (i < n && off == bufs[i].len) {
       i++;
       off = 0;
@@ -282,9 +394,9 @@ static ssize_t encrypt(pz_tls_stream_t *t, const uv_buf_t *bufs, unsigned n) {
       break;
     const uint8_t *src;
     size_t len;
-    if (bufs[i].len - off >= RECORD_MAX) { /* a whole record: no copy */
+    if (bufs[i].len - off >= RECORD_MAX || i + 1 == n) { /* no copy */
       src = (const uint8_t *)bufs[i].base + off;
-      len = RECORD_MAX;
+      len = bufs[i].len - off < RECORD_MAX ? bufs[i].len - off : RECORD_MAX;
     } else { /* gather without consuming: SSL_write may take less */
       len = 0;
       for (unsigned j = i; j < n && len < RECORD_MAX; j++) {
@@ -292,10 +404,10 @@ static ssize_t encrypt(pz_tls_stream_t *t, const uv_buf_t *bufs, unsigned n) {
         size_t c = bufs[j].len - from;
         if (c > RECORD_MAX - len)
           c = RECORD_MAX - len;
-        memcpy(stage + len, bufs[j].base + from, c);
+        memcpy(gather + len, bufs[j].base + from, c);
         len += c;
       }
-      src = stage;
+      src = gather;
     }
     int w = SSL_write(t->ssl, src, (int)len);
     if (w <= 0) {
@@ -329,12 +441,15 @@ static ssize_t tls_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
   int r = flush_out(t); /* older ciphertext leaves first */
   if (r)
     return r;
+  uint8_t stage[STAGE_SIZE];
+  t->stage = stage;
   ssize_t taken = encrypt(t, bufs, n);
+  r = flush_out(t); /* also after a failure: its alert, if any */
+  t->stage = NULL;
   if (taken < 0) {
     fail(t, (int)taken);
     return taken;
   }
-  r = flush_out(t);
   if (r)
     return r;
   if ((size_t)taken < total) {
@@ -351,7 +466,7 @@ static ssize_t tls_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
 static int tls_shutdown(pz_stream_t *s) {
   pz_tls_stream_t *t = (pz_tls_stream_t *)s;
   if (SSL_is_init_finished(t->ssl) && !t->error) {
-    ERR_clear_error();
+    errors_cleared();
     (void)SSL_shutdown(t->ssl); /* 0: sent, the peer's not yet read */
     ERR_clear_error();
   }
@@ -431,16 +546,17 @@ static const struct pz_stream_vtbl tls_vtbl = {
 pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim) {
   if (!ssl)
     return NULL;
+  uv_once(&bio_once, make_bio_method);
   pz_tls_stream_t *t = calloc(1, sizeof(*t));
-  BIO *r = new_mem_bio(), *w = new_mem_bio();
-  if (!t || !r || !w) {
-    BIO_free(r);
-    BIO_free(w);
+  BIO *b = bio_method ? BIO_new(bio_method) : NULL;
+  if (!t || !b) {
+    BIO_free(b);
     free(t);
     SSL_free(ssl);
     return NULL;
   }
-  SSL_set_bio(ssl, r, w); /* ssl owns both */
+  BIO_set_data(b, t);
+  SSL_set_bio(ssl, b, b); /* ssl owns it: one reference for both ends */
   SSL_set_accept_state(ssl);
   SSL_set_msg_callback(ssl, on_tls_message);
   SSL_set_msg_callback_arg(ssl, t);
@@ -448,8 +564,6 @@ pz_tls_stream_t *pz_tls_stream_create(SSL *ssl, const pz_tls_limits_t *lim) {
   t->lim = *lim;
   pz_bufchain_init(&t->held);
   t->ssl = ssl;
-  t->rbio = r;
-  t->wbio = w;
   return t;
 }
 
@@ -472,9 +586,7 @@ pz_stream_t *pz_tls_stream_wrap(pz_tls_stream_t *t, pz_tcp_stream_t *tcp) {
 
 int pz_tls_stream_push_input(pz_tls_stream_t *t, const uint8_t *data,
                              size_t len) {
-  if (len > INT_MAX || BIO_write(t->rbio, data, (int)len) != (int)len)
-    return PZ_ENOMEM;
-  return 0;
+  return keep(t, data, len);
 }
 
 void pz_tls_stream_destroy(pz_tls_stream_t *t) {
@@ -482,6 +594,7 @@ void pz_tls_stream_destroy(pz_tls_stream_t *t) {
     return;
   SSL_free(t->ssl);
   pz_bufchain_dispose(&t->held);
+  free(t->kept);
   free(t);
 }
 

@@ -1,26 +1,37 @@
 /*
- * TLS as a byte stream (see stream.h) wrapping a TCP stream: OpenSSL works
- * on two memory BIOs and this file moves ciphertext between them and the
- * TCP stream, so the layers above see plaintext through the same interface
- * and never learn that TLS is there.
+ * TLS as a byte stream (see stream.h) wrapping a TCP stream: OpenSSL reads
+ * and writes through a BIO of ours and this file moves ciphertext between
+ * it and the TCP stream, so the layers above see plaintext through the
+ * same interface and never learn that TLS is there.
  *
  * Design notes:
- * - Reading: ciphertext from the TCP stream goes into the read BIO and
- *   SSL_read hands plaintext to on_read, decrypted into the TCP stream's
- *   scratch buffer (the ciphertext was copied into the BIO first). The
- *   handshake runs inside: reads may produce handshake output to write.
+ * - Reading: OpenSSL reads the ciphertext straight from the TCP stream's
+ *   read buffer (no copy into a BIO first) and SSL_read decrypts into a
+ *   plaintext buffer on the stack, handed to on_read. What OpenSSL has not
+ *   read when the call returns (reading stopped, or the stream moves) is
+ *   kept by the stream, and freed once read. The handshake runs inside:
+ *   reads may produce handshake output to write.
  * - Writing keeps the try-first contract: writev encrypts plaintext (small
- *   iovecs gathered into full records) and passes the ciphertext to the TCP
- *   stream. What the socket does not take is held here, at most about
- *   PZ_TLS_HOLD_MAX bytes: writev stops encrypting at that bound and takes
- *   nothing while above it, so the owner's queue keeps the rest, and
- *   on_writable fires once the held ciphertext has gone.
+ *   iovecs gathered into records of up to 16 KiB: one per flush as a
+ *   rule) into a stage on its stack and passes it to the TCP stream in
+ *   one write, behind what is held. What the socket does not take is
+ *   held here, at most about PZ_TLS_HOLD_MAX bytes: writev stops
+ *   encrypting at that bound and takes nothing while above it, so the
+ *   owner's queue keeps the rest, and on_writable fires once the held
+ *   ciphertext has gone.
+ * - Why not OpenSSL's memory BIOs: every read was copied into and out of
+ *   the read BIO and each flush reset the write BIO, which clears its
+ *   whole buffer; replacing them cut the user time TLS adds at 1,000
+ *   clients in `social` by about a third (docs/benchmarks.md, issue 19).
+ *   Why not a socket BIO on the descriptor (not tried): OpenSSL's uses
+ *   read()/write() (the VFS path), makes a system call per record, and
+ *   reading until WANT_READ would cost a recv() that fails.
  * - Detach keeps the TLS state (the SSL object, unread ciphertext, held
  *   output); pz_tls_stream_wrap puts it on a new TCP stream, on any loop.
  *   An SSL object may change threads when it is not used concurrently; the
  *   caller's hand-over (a mutex-protected mailbox) orders memory.
- * - Idle streams stay small: SSL_MODE_RELEASE_BUFFERS (tls_ctx.c), and the
- *   BIOs are replaced when a burst left them with large buffers.
+ * - Idle streams stay small: SSL_MODE_RELEASE_BUFFERS (tls_ctx.c), no
+ *   buffer in the BIO, kept input and held output freed once gone.
  * - Reading makes output too: the handshake, and in TLS 1.3 a KeyUpdate
  *   that asks for one in return. A peer that sends those and never reads
  *   would fill `held` without end, so it is bounded (hold_max: past it

@@ -5,7 +5,9 @@
  * ways; TLS 1.1 refused; a writev the socket cannot take whole returns
  * what it took, takes nothing once its held ciphertext passes the bound,
  * and on_writable fires once the client reads, every byte arriving in
- * order; detach in the middle of a read keeps the TLS state, the unread
+ * order; records cut anywhere between reads, and reading stopped with
+ * records left in the same read and started again, lose nothing; detach in
+ * the middle of a read keeps the TLS state, the unread
  * input and the held output, and the stream carries on wrapped around a
  * new TCP stream on another loop; shutdown sends close_notify then FIN;
  * the client's close_notify reads as PZ_ECLOSED and garbage as PZ_EPROTO;
@@ -51,7 +53,7 @@ typedef struct fixture {
   size_t got_len;
   ssize_t last_error;
   int writable, closed, detached;
-  bool detach_on_read;
+  bool detach_on_read, stop_on_read;
   uv_os_sock_t detached_fd;
 } fixture_t;
 
@@ -70,6 +72,10 @@ static void on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
   f->got = realloc(f->got, f->got_len + (size_t)n);
   memcpy(f->got + f->got_len, data, (size_t)n);
   f->got_len += (size_t)n;
+  if (f->stop_on_read) { /* as a connection whose queue is full */
+    f->stop_on_read = false;
+    pz_stream_read_stop(s);
+  }
   if (f->detach_on_read) { /* as a connection moving to another worker */
     f->detach_on_read = false;
     pz_stream_detach(s, on_detached);
@@ -285,6 +291,50 @@ static void test_short_writes_hold_a_bounded_amount(void **state) {
   close_fixture(f);
 }
 
+/* The stream's BIO reads from the TCP read buffer: a record may end
+ * anywhere in one read, and what OpenSSL did not read when reading stops
+ * is kept until reading starts again. */
+static void test_records_cut_anywhere_and_reading_stopped(void **state) {
+  fixture_t *f = open_fixture(0, 0);
+  assert_int_equal(handshake(f), 1);
+  /* Three records, written to the socket a few bytes at a time. */
+  BIO *sock = SSL_get_wbio(f->client), *mem = BIO_new(BIO_s_mem());
+  assert_non_null(mem);
+  BIO_up_ref(sock);
+  SSL_set0_wbio(f->client, mem);
+  client_write(f, "alpha|");
+  client_write(f, "beta|");
+  client_write(f, "gamma");
+  char *wire;
+  long wire_len = BIO_get_mem_data(mem, &wire);
+  assert_true(wire_len > 16);
+  for (long off = 0; off < wire_len; off += 3) {
+    size_t c = wire_len - off < 3 ? (size_t)(wire_len - off) : 3;
+    assert_int_equal(write(f->peer, wire + off, c), (ssize_t)c);
+    spin(f);
+  }
+  SSL_set0_wbio(f->client, sock); /* frees mem */
+  assert_int_equal(f->got_len, 16);
+  assert_memory_equal(f->got, "alpha|beta|gamma", 16);
+
+  /* Three records in one read; the owner stops reading after the first. */
+  f->stop_on_read = true;
+  client_write(f, "one|");
+  client_write(f, "two|");
+  client_write(f, "three");
+  spin(f);
+  assert_int_equal(f->got_len, 20);
+  assert_memory_equal(f->got + 16, "one|", 4);
+  client_write(f, "|four"); /* arrives while reading is stopped */
+  spin(f);
+  assert_int_equal(f->got_len, 20);
+  assert_int_equal(pz_stream_read_start(f->s), 0);
+  spin(f);
+  assert_int_equal(f->got_len, 34);
+  assert_memory_equal(f->got + 16, "one|two|three|four", 18);
+  close_fixture(f);
+}
+
 /* A connection moving to another worker: the stream is detached inside a
  * read, with more input already read from the socket and output still
  * held, and wrapped around a new TCP stream on another loop. */
@@ -450,6 +500,7 @@ int main(void) {
       cmocka_unit_test(test_handshake_and_data_both_ways),
       cmocka_unit_test(test_tls11_is_refused),
       cmocka_unit_test(test_short_writes_hold_a_bounded_amount),
+      cmocka_unit_test(test_records_cut_anywhere_and_reading_stopped),
       cmocka_unit_test(test_detach_keeps_tls_state_across_loops),
       cmocka_unit_test(test_shutdown_sends_close_notify_then_fin),
       cmocka_unit_test(test_peer_close_notify_reads_as_closed),
