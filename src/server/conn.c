@@ -80,6 +80,7 @@ void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list) {
   c->list = list;
   if (list)
     DL_APPEND(*list, c);
+  c->listed_ms = (uint32_t)uv_now(c->host->loop);
 }
 
 static void flush_remove(pz_conn_t *c) {
@@ -407,9 +408,9 @@ static void close_silent(pz_conn_t *c) {
   pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "idle timeout");
 }
 
-/* Dead peers. The idle and pinged lists are ordered by last input (a
- * connection joins each as its silence passes a threshold), so each scan
- * stops at the first one still within its time. */
+/* Dead peers. The idle and pinged lists are ordered by last input, to
+ * within relist_ms (a connection joins each as its silence passes a
+ * threshold), so each scan stops at the first one still within its time. */
 static void sweep_silent(pz_conn_host_t *h, uint64_t now_ms) {
   uint32_t every = h->cfg->ping_interval_ms, limit = h->cfg->idle_timeout_ms;
   pz_conn_t *c;
@@ -443,7 +444,8 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
     if (c->deadline_ms <= now_ms)
       pz_conn_hard_close(c);
   }
-  /* The active list is ordered by last input: stop at the first recent. */
+  /* The active list is ordered by last input (to within relist_ms): stop
+   * at the first recent. */
   while ((c = h->active) && c->last_rx_ms + IDLE_RELEASE_MS <= now_ms) {
     if (!c->close_pending)
       pz_conn_ws_release_idle(c);
@@ -480,6 +482,12 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
   h->metrics = metrics;
   h->events = events;
   h->owner = owner;
+  uint32_t shortest = IDLE_RELEASE_MS;
+  if (cfg->ping_interval_ms && cfg->ping_interval_ms < shortest)
+    shortest = cfg->ping_interval_ms;
+  if (cfg->idle_timeout_ms && cfg->idle_timeout_ms < shortest)
+    shortest = cfg->idle_timeout_ms;
+  h->relist_ms = shortest / 8;
   uv_prepare_init(loop, &h->before_poll);
   h->before_poll.data = h;
   uv_prepare_start(&h->before_poll, on_before_poll);
@@ -539,7 +547,9 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     break;
   case PZ_CONN_WS:
     c->last_rx_ms = uv_now(h->loop);
-    if (c->list == &h->active || c->list == &h->idle || c->list == &h->pinged)
+    if (c->list == &h->idle || c->list == &h->pinged ||
+        (c->list == &h->active &&
+         (uint32_t)c->last_rx_ms - c->listed_ms >= h->relist_ms))
       pz_conn_list_move(c, &h->active); /* to the tail: most recent */
     pz_conn_ws_input(c, data, (size_t)n);
     break;

@@ -72,6 +72,7 @@ struct pz_conn {
   pz_ws_rx_t rx;   /* what the client sends, parsed from the read buffer */
   bool close_sent; /* our close frame (or the echo of the peer's) queued */
   uint64_t last_rx_ms;
+  uint32_t listed_ms; /* when put at the active list's tail (wraps) */
   pz_deferred_t *deferred, *deferred_tail; /* messages read while moving */
   uint8_t *pending_rx;                     /* bytes read while moving */
   size_t pending_rx_len;
