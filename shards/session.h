@@ -34,30 +34,39 @@ typedef struct pz_sigq {
 } pz_sigq_t;
 
 typedef struct pz_session {
+  /* The first cache line holds what the tick reads of every member and a
+   * MOVE writes: a tick walks a thousand sessions, so each line more is
+   * a cache miss per member per tick. */
   uint64_t id;
+  pz_outlet_t *outlet;  /* NULL while detached */
+  struct pz_view *view; /* VIEW (protocol 1.1), see below */
+  struct pz_room *room; /* NULL outside a room */
+  uint64_t seq;         /* last MOVE seq applied (or acknowledged) */
+  pz_pos_t pos;
+  bool dirty; /* position changed since the last tick */
+  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
+   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
+  bool behind;
+  bool has_seq;
+  /* False from creation and from each JOIN until a MOVE is accepted: that
+   * move is a spawn, anywhere inside the bounds, since where the server
+   * holds the session then (the origin, or its spot in the room it left)
+   * is no place the client walked from. A resume keeps it as it was. */
+  bool placed;
+  /* What changed since the bus last looked (PZ_SESSION_*): clustered, the
+   * session's record in Redis is rewritten from it. */
+  uint8_t changed;
+
+  uint32_t member_index; /* position in room->members */
+  pz_motion_t motion;
+  pz_bucket_t move_bucket;
+
   UT_hash_handle hh; /* the owning shard's table, by id */
   char name[PZ_NAME_MAX + 1];
   uint8_t name_len;
   uint8_t token_len;
   char token[PZ_SESSION_TOKEN_MAX + 1]; /* "<id>.<secret>" for resume */
 
-  struct pz_room *room;  /* NULL outside a room */
-  uint32_t member_index; /* position in room->members */
-  bool dirty;            /* position changed since the last tick */
-  /* Its outlet dropped a STATE it had not sent (a slow reader): the next
-   * tick sends it a full STATE, even if nothing moved. ROOM clears it. */
-  bool behind;
-  bool has_seq;
-  uint64_t seq; /* last MOVE seq applied (or acknowledged) */
-  pz_pos_t pos;
-  /* False from creation and from each JOIN until a MOVE is accepted: that
-   * move is a spawn, anywhere inside the bounds, since where the server
-   * holds the session then (the origin, or its spot in the room it left)
-   * is no place the client walked from. A resume keeps it as it was. */
-  bool placed;
-  pz_motion_t motion;
-
-  pz_bucket_t move_bucket;
   pz_bucket_t chat_bucket;
   pz_bucket_t join_bucket;
   pz_bucket_t app_bucket; /* SET, SIGNAL and ROOM_SET share it */
@@ -76,9 +85,6 @@ typedef struct pz_session {
   /* Clustered: +1 at each resume on another node; a node holding an older
    * generation of the session lets it go. */
   uint32_t gen;
-  /* What changed since the bus last looked (PZ_SESSION_*): clustered, the
-   * session's record in Redis is rewritten from it. */
-  uint8_t changed;
   uint64_t bus_ms; /* the bus's: when it last wrote the record */
   /* A JOIN of a room on another worker waits for that worker to grant a
    * place (src/server/joins.c): the number of the ask pending, if
@@ -96,13 +102,8 @@ typedef struct pz_session {
    * room has none; here, where the struct had 4 bytes of padding. */
   uint32_t vidx;
 
-  /* VIEW (protocol 1.1): the options and what is in view (owned); NULL
-   * for the whole room as STATE, which is v1. */
-  struct pz_view *view;
-
   pz_grant_t *grant;   /* the JWT's user and rooms (owned); NULL without auth */
   pz_ip_t addr;        /* the client's address at its HELLO or latest resume */
-  pz_outlet_t *outlet; /* NULL while detached */
   uint64_t expires_ms; /* detached: when the grace period ends */
   struct pz_session *dprev, *dnext; /* the worker's list of detached ones */
 } pz_session_t;
