@@ -11,12 +11,26 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "error.h"
 #include "stream.h"
+
+/* recv and sendmsg straight to the kernel: libc's wrappers are
+ * cancellation points, and in a threaded process each call takes two
+ * atomic updates of the thread's cancel state around the syscall (1% of
+ * plaza's samples in `social`, 50,000 calls a second). plaza never cancels
+ * a thread. */
+static ssize_t sock_recv(int fd, void *buf, size_t len) {
+  return syscall(SYS_recvfrom, fd, buf, len, 0, NULL, NULL);
+}
+
+static ssize_t sock_sendmsg(int fd, const struct msghdr *m, int flags) {
+  return syscall(SYS_sendmsg, fd, m, flags);
+}
 
 static int errno_to_pz(int e) {
   return e == ECONNRESET || e == EPIPE ? PZ_ECLOSED : PZ_EIO;
@@ -29,7 +43,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (status < 0) /* an error on the socket: let read() say which */
     events = UV_READABLE | (t->want_write ? UV_WRITABLE : 0);
   if ((events & (UV_READABLE | UV_DISCONNECT)) && t->reading) {
-    ssize_t n = recv(t->fd, t->readbuf->data, t->readbuf->size, 0);
+    ssize_t n = sock_recv(t->fd, t->readbuf->data, t->readbuf->size);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       /* spurious */
     } else {
@@ -91,7 +105,7 @@ static ssize_t tcp_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
   struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
   ssize_t r;
   do
-    r = sendmsg(t->fd, &m, MSG_NOSIGNAL);
+    r = sock_sendmsg(t->fd, &m, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
   if (r < 0 && errno != EAGAIN)
     return errno_to_pz(errno);

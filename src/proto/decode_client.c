@@ -1,8 +1,9 @@
 /*
  * Decoder of client -> server messages, the server's hot path (every MOVE
- * comes through here). One bounded msgpack_unpack into the caller's zone,
- * then typed reads of the array's elements; nothing is copied, strings
- * point into the caller's buffer. Only structure and types are checked:
+ * comes through here). A MOVE as clients send it is read in place with the
+ * cursor (mpr.h); anything else takes one bounded msgpack_unpack into the
+ * caller's zone, then typed reads of the array's elements; nothing is copied,
+ * strings point into the caller's buffer. Only structure and types are checked:
  * what a field means (room charset, text length, version) is the caller's.
  * Strings are accepted only as MessagePack str, not bin: str is what every
  * client library emits for text, and one form keeps clients honest.
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "mp.h"
+#include "mpr.h"
 
 static int pz_fail(pz_decode_error_t *err, int code, int op,
                    const char *message) {
@@ -186,8 +188,37 @@ static int pz_decode_view(const msgpack_object_array *a, pz_cmsg_t *out,
   return 0;
 }
 
+/* [4, seq, x, y, z, yaw] exactly, read in place: the message every client
+ * sends 20-60 times a second, which need not build an object tree. Any
+ * other shape (trailing fields, something to refuse) returns false and
+ * takes the general path, which accepts what this accepts and reads it
+ * the same: pz_mpr_num widens as msgpack-c does, the range check is
+ * pz_mp_coord's. */
+static bool decode_move_in_place(const char *data, size_t len, pz_cmsg_t *out) {
+  pz_mpr_t r;
+  uint32_t n;
+  uint64_t op, seq;
+  double v[4];
+  pz_mpr_init(&r, data, len);
+  if (pz_mpr_array(&r, &n) != 0 || n != 6 || pz_mpr_uint(&r, &op) != 0 ||
+      op != PZ_C_MOVE || pz_mpr_uint(&r, &seq) != 0)
+    return false;
+  for (int i = 0; i < 4; i++)
+    if (pz_mpr_num(&r, &v[i]) != 0 || !isfinite(v[i]) || fabs(v[i]) > FLT_MAX)
+      return false;
+  if (pz_mpr_left(&r) != 0)
+    return false;
+  out->op = PZ_C_MOVE;
+  out->u.move.seq = seq;
+  out->u.move.pos =
+      (pz_pos_t){(float)v[0], (float)v[1], (float)v[2], (float)v[3]};
+  return true;
+}
+
 int pz_decode_client(const char *data, size_t len, msgpack_zone *zone,
                      pz_cmsg_t *out, pz_decode_error_t *err) {
+  if (decode_move_in_place(data, len, out))
+    return 0;
   msgpack_object_array a;
   const char *why = pz_mp_unpack_array(data, len, zone, &a);
   if (why != NULL)

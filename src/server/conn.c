@@ -103,6 +103,8 @@ void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list) {
       c->list = (uint8_t)l;
   if (list)
     DL_APPEND(*list, c);
+  if (c->list == PZ_LIST_ACTIVE)
+    c->deadline_ms = uv_now(c->host->loop); /* when it joined the tail */
 }
 
 static void flush_remove(pz_conn_t *c) {
@@ -425,9 +427,9 @@ static void close_silent(pz_conn_t *c) {
   pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "idle timeout");
 }
 
-/* Dead peers. The idle and pinged lists are ordered by last input (a
- * connection joins each as its silence passes a threshold), so each scan
- * stops at the first one still within its time. */
+/* Dead peers. The idle and pinged lists are ordered by last input, to
+ * within relist_ms (a connection joins each as its silence passes a
+ * threshold), so each scan stops at the first one still within its time. */
 static void sweep_silent(pz_conn_host_t *h, uint64_t now_ms) {
   uint32_t every = h->cfg->ping_interval_ms, limit = h->cfg->idle_timeout_ms;
   pz_conn_t *c;
@@ -461,7 +463,8 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
     if (c->deadline_ms <= now_ms)
       pz_conn_hard_close(c);
   }
-  /* The active list is ordered by last input: stop at the first recent. */
+  /* The active list is ordered by last input (to within relist_ms): stop
+   * at the first recent. */
   while ((c = h->active) && c->last_rx_ms + IDLE_RELEASE_MS <= now_ms) {
     if (!c->close_pending)
       pz_conn_ws_release_idle(c);
@@ -499,6 +502,12 @@ void pz_conn_host_init(pz_conn_host_t *h, uv_loop_t *loop,
   h->events = events;
   h->owner = owner;
   h->readbuf = (pz_readbuf_t){h->readbuf_bytes, sizeof(h->readbuf_bytes)};
+  uint32_t shortest = IDLE_RELEASE_MS;
+  if (cfg->ping_interval_ms && cfg->ping_interval_ms < shortest)
+    shortest = cfg->ping_interval_ms;
+  if (cfg->idle_timeout_ms && cfg->idle_timeout_ms < shortest)
+    shortest = cfg->idle_timeout_ms;
+  h->relist_ms = shortest / 8;
   uv_prepare_init(loop, &h->before_poll);
   h->before_poll.data = h;
   uv_prepare_start(&h->before_poll, on_before_poll);
@@ -559,8 +568,9 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     break;
   case PZ_CONN_WS:
     c->last_rx_ms = uv_now(h->loop);
-    if (c->list == PZ_LIST_ACTIVE || c->list == PZ_LIST_IDLE ||
-        c->list == PZ_LIST_PINGED)
+    if (c->list == PZ_LIST_IDLE || c->list == PZ_LIST_PINGED ||
+        (c->list == PZ_LIST_ACTIVE &&
+         c->last_rx_ms - c->deadline_ms >= h->relist_ms))
       pz_conn_list_move(c, &h->active); /* to the tail: most recent */
     pz_conn_ws_input(c, data, (size_t)n);
     break;

@@ -76,7 +76,13 @@ typedef struct pz_conn_host {
   pz_conn_t *idle;    /* quiet ones whose parser was released */
   pz_conn_t *pinged;  /* silent past --ping-interval-ms: pinged, by silence */
   pz_conn_t *closing;
-  pz_conn_t *flush;    /* output or a close to carry out this turn */
+  pz_conn_t *flush; /* output or a close to carry out this turn */
+  /* An input moves its connection to the active list's tail only if it
+   * was put there this long ago: a client moving 20 times a second is
+   * moved a few times a second (each move touches two other
+   * connections), and the lists stay ordered to within this, so a
+   * silence is noticed at most this late. */
+  uint32_t relist_ms;
   uint32_t gone_quiet; /* connections gone quiet since the last trim */
   uint64_t last_trim_ms;
   uint8_t readbuf_bytes[64 * 1024];

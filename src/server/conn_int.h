@@ -78,7 +78,9 @@ struct pz_conn {
   pz_tcp_stream_t tcp;
   /* TLS over tcp when the server has it; NULL for plain connections */
   struct pz_tls_stream *tls;
-  uint64_t deadline_ms; /* HELLO or close linger deadline */
+  /* The HELLO or close linger deadline (waiting, closing lists); in the
+   * active list, when the connection was put at its tail (relist_ms). */
+  uint64_t deadline_ms;
   uint64_t last_rx_ms;
 
   pz_proxy_parser_t *proxy; /* PROXY phase only */

@@ -176,7 +176,11 @@ void pz_conn_ws_input(pz_conn_t *c, uint8_t *data, size_t len) {
     held->pending_rx = keep;
     held->pending_rx_len += rest;
   }
-  pz_conn_schedule_flush(c);
+  /* What the input queued scheduled its own flush; a closing connection
+   * may be done now that the peer's close frame came. Most input (MOVEs)
+   * needs no flush step at all. */
+  if (c->state == PZ_CONN_CLOSING)
+    pz_conn_schedule_flush(c);
 }
 
 /* A quiet connection keeps no buffer: a message gathered in pieces, or

@@ -284,6 +284,32 @@ static void test_move_accepts_ints_and_float64(void **state) {
   assert_float_equal(m.u.move.pos.y, 5, 0);
 }
 
+/* A MOVE of exactly six elements is read in place; with a trailing element
+ * it takes the general path. Both must read every encoding the same:
+ * integers of any width and sign, float32, float64, the widest seq. */
+static void test_move_in_place_reads_as_general_path(void **state) {
+  fx_t *f = *state;
+  pz_cmsg_t exact, general;
+  ACCEPT(f, &exact, "a u U u i I d", 6, 4, UINT64_MAX, 70000, -3, INT64_MIN,
+         1e38);
+  ACCEPT(f, &general, "a u U u i I d n", 7, 4, UINT64_MAX, 70000, -3, INT64_MIN,
+         1e38);
+  assert_int_equal(exact.op, PZ_C_MOVE);
+  assert_int_equal(general.op, PZ_C_MOVE);
+  assert_true(exact.u.move.seq == UINT64_MAX);
+  assert_true(general.u.move.seq == UINT64_MAX);
+  assert_memory_equal(&exact.u.move.pos, &general.u.move.pos,
+                      sizeof exact.u.move.pos);
+  assert_float_equal(exact.u.move.pos.x, 70000, 0);
+  assert_float_equal(exact.u.move.pos.z, (float)INT64_MIN, 0);
+
+  ACCEPT(f, &exact, "a u u f f f f", 6, 4, 7, 0.1, -0.0, 3e38, -1e-30);
+  ACCEPT(f, &general, "a u u f f f f n", 7, 4, 7, 0.1, -0.0, 3e38, -1e-30);
+  assert_memory_equal(&exact.u.move.pos, &general.u.move.pos,
+                      sizeof exact.u.move.pos);
+  assert_true(signbit(exact.u.move.pos.y));
+}
+
 static void test_chat_whisper_roundtrip(void **state) {
   fx_t *f = *state;
   pz_cmsg_t m;
@@ -683,6 +709,7 @@ int main(void) {
       T(test_empty_string_is_present),
       T(test_join_leave_roundtrip),
       T(test_move_roundtrip_float32_on_wire),
+      T(test_move_in_place_reads_as_general_path),
       T(test_move_accepts_ints_and_float64),
       T(test_chat_whisper_roundtrip),
       T(test_ping_roundtrip_float64),
