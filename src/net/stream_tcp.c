@@ -19,17 +19,23 @@
 #include "error.h"
 #include "stream.h"
 
-/* recv and sendmsg straight to the kernel: libc's wrappers are
+/* The socket calls straight to the kernel: libc's wrappers are
  * cancellation points, and in a threaded process each call takes two
  * atomic updates of the thread's cancel state around the syscall (1% of
  * plaza's samples in `social`, 50,000 calls a second). plaza never cancels
- * a thread. */
+ * a thread. One buffer (the usual tick: one frame) goes with sendto, which
+ * spares the kernel copying in and checking a message header and an
+ * iovec array. */
 static ssize_t sock_recv(int fd, void *buf, size_t len) {
   return syscall(SYS_recvfrom, fd, buf, len, 0, NULL, NULL);
 }
 
-static ssize_t sock_sendmsg(int fd, const struct msghdr *m, int flags) {
-  return syscall(SYS_sendmsg, fd, m, flags);
+static ssize_t sock_send(int fd, const uv_buf_t *bufs, unsigned n, int flags) {
+  if (n == 1)
+    return syscall(SYS_sendto, fd, bufs[0].base, bufs[0].len, flags, NULL, 0);
+  /* uv_buf_t is laid out as struct iovec on unix (libuv guarantees it). */
+  struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
+  return syscall(SYS_sendmsg, fd, &m, flags);
 }
 
 static int errno_to_pz(int e) {
@@ -97,15 +103,13 @@ static ssize_t tcp_writev(pz_stream_t *s, const uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++)
     total += bufs[i].len;
-  /* uv_buf_t is laid out as struct iovec on unix (libuv guarantees it).
-   * sendmsg rather than writev (and recv rather than read): the socket
-   * calls skip the VFS layer (file position lock, fsnotify, security
-   * hooks), which a profile of `social` found costing a tenth of plaza's
-   * CPU; MSG_NOSIGNAL: a closed peer is an error, never a signal. */
-  struct msghdr m = {.msg_iov = (struct iovec *)bufs, .msg_iovlen = n};
+  /* sendto/sendmsg rather than writev (and recv rather than read): the
+   * socket calls skip the VFS layer (file position lock, fsnotify,
+   * security hooks), which a profile of `social` found costing a tenth of
+   * plaza's CPU; MSG_NOSIGNAL: a closed peer is an error, never a signal. */
   ssize_t r;
   do
-    r = sock_sendmsg(t->fd, &m, MSG_NOSIGNAL);
+    r = sock_send(t->fd, bufs, n, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
   if (r < 0 && errno != EAGAIN)
     return errno_to_pz(errno);
