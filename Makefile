@@ -43,6 +43,7 @@ SERVER_SRC := $(wildcard src/core/*.c src/net/*.c shards/*.c src/bus/*.c \
 CLI_SRC := $(wildcard clients/cli/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 FLOOR_SRC := $(wildcard bench/floor/*.c)
+TLS_RECORDS_SRC := $(wildcard bench/tls_records/*.c)
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 ITEST_SRC := $(wildcard tests/integration/*.c)
 
@@ -86,6 +87,9 @@ endif
 ifneq ($(FLOOR_SRC),)
 PROGRAMS += $(BUILD)/plaza-floor
 endif
+ifneq ($(TLS_RECORDS_SRC),)
+PROGRAMS += $(BUILD)/tls-records
+endif
 
 # Keep intermediate objects (no trailing `rm` after the test summary) and
 # keep recursive makes quiet about directories: the test runner's summary
@@ -116,6 +120,8 @@ $(BUILD)/plaza-cli: $(call obj,$(CLI_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/plaza-bench: $(call obj,$(BENCH_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 $(BUILD)/plaza-floor: $(call obj,$(FLOOR_SRC))
+	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
+$(BUILD)/tls-records: $(call obj,$(TLS_RECORDS_SRC))
 	$(CC) $(ALL_LDFLAGS) $^ $(LIBS) -o $@
 
 # The demo page plaza serves at GET /, embedded into the binary

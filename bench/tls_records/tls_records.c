@@ -8,10 +8,10 @@
  * null BIO (OpenSSL's work alone), or with --mem to a memory BIO that is
  * read and reset after each write (as plaza's stream did before issue 19).
  *
- *   cc -O2 -o /tmp/tls_records bench/tls_records/tls_records.c -lssl -lcrypto
- *   taskset -c 0 /tmp/tls_records SESSIONS LEN ROUNDS CERT KEY [--mem]
+ *   make build/tls-records    (part of `make all`)
+ *   taskset -c 0 build/tls-records SESSIONS LEN ROUNDS CERT KEY [--mem]
  *
- * Not built by the Makefile: a measuring aid for docs/benchmarks.md.
+ * A measuring aid for docs/benchmarks.md (issue 19's TLS figures).
  */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
