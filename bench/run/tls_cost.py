@@ -35,6 +35,15 @@ MODES = ["direct", "proxy", "proxy-tls"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def self_signed(tmp):
+    """A throwaway P-256 certificate and key in tmp: (cert path, key path)."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
+    return cert, key
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -166,10 +175,7 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
+        cert, key = self_signed(tmp)
         for r in range(1, args.runs + 1):
             for b in binaries:
                 for mode in modes:

@@ -30,6 +30,7 @@ import msgpack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import free_port  # noqa: E402
+from tls_cost import self_signed  # noqa: E402
 from rawws import after_upgrade, frame, rss_kb, split_frames, upgrade_request  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -105,10 +106,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-                        "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
+        cert, key = self_signed(tmp)
         for r in range(args.runs):
             for b in binaries:
                 res = run_once(b, args.clients, args.settle, cert, key)
