@@ -93,17 +93,15 @@ static pz_conn_t **list_head(pz_conn_host_t *h, int list) {
   }
 }
 
-void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list) {
-  pz_conn_t **from = list_head(c->host, c->list);
+void pz_conn_list_move(pz_conn_t *c, int list) {
+  pz_conn_t **from = list_head(c->host, c->list),
+            **to = list_head(c->host, list);
   if (from)
     DL_DELETE(*from, c);
-  c->list = PZ_LIST_NONE;
-  for (int l = PZ_LIST_WAITING; list && l <= PZ_LIST_CLOSING; l++)
-    if (list_head(c->host, l) == list)
-      c->list = (uint8_t)l;
-  if (list)
-    DL_APPEND(*list, c);
-  if (c->list == PZ_LIST_ACTIVE)
+  c->list = (uint8_t)list;
+  if (to)
+    DL_APPEND(*to, c);
+  if (list == PZ_LIST_ACTIVE)
     c->deadline_ms = uv_now(c->host->loop); /* when it joined the tail */
 }
 
@@ -195,7 +193,7 @@ void pz_conn_accept(pz_conn_host_t *h, uv_os_sock_t fd) {
   }
   PZ_ADD(h->metrics->accepted, 1);
   c->deadline_ms = uv_now(h->loop) + h->cfg->hello_timeout_ms;
-  pz_conn_list_move(c, &h->waiting);
+  pz_conn_list_move(c, PZ_LIST_WAITING);
 }
 
 void pz_conn_attach(pz_conn_t *c, struct pz_session *s) {
@@ -203,7 +201,7 @@ void pz_conn_attach(pz_conn_t *c, struct pz_session *s) {
   if (!s)
     return;
   c->last_rx_ms = uv_now(c->host->loop);
-  pz_conn_list_move(c, &c->host->active);
+  pz_conn_list_move(c, PZ_LIST_ACTIVE);
 }
 
 /* The session lets go of this connection; what that means for it is the
@@ -226,7 +224,7 @@ void pz_conn_hard_close(pz_conn_t *c) {
     c->host->events->on_request_gone(c);
   }
   c->state = PZ_CONN_CLOSED;
-  pz_conn_list_move(c, NULL);
+  pz_conn_list_move(c, PZ_LIST_NONE);
   flush_remove(c);
   PZ_ADD(c->host->metrics->connections, -1);
   pz_stream_close(c->stream, on_stream_closed);
@@ -241,7 +239,7 @@ void pz_conn_enter_closing(pz_conn_t *c) {
   }
   c->state = PZ_CONN_CLOSING;
   c->deadline_ms = uv_now(c->host->loop) + PZ_LINGER_MS;
-  pz_conn_list_move(c, &c->host->closing);
+  pz_conn_list_move(c, PZ_LIST_CLOSING);
   pz_conn_schedule_flush(c);
 }
 
@@ -423,7 +421,7 @@ static void ping(pz_conn_t *c) {
 static void close_silent(pz_conn_t *c) {
   pz_debug("closing %s: silent for %u ms", pz_conn_peer(c),
            c->host->cfg->idle_timeout_ms);
-  pz_conn_list_move(c, NULL); /* closing now: off the silence lists */
+  pz_conn_list_move(c, PZ_LIST_NONE); /* closing now: off the silence lists */
   pz_conn_close(c, PZ_CLOSE_GOING_AWAY, "idle timeout");
 }
 
@@ -439,7 +437,7 @@ static void sweep_silent(pz_conn_host_t *h, uint64_t now_ms) {
       close_silent(c);
     } else if (every && silent >= every) {
       ping(c);
-      pz_conn_list_move(c, &h->pinged);
+      pz_conn_list_move(c, PZ_LIST_PINGED);
     } else {
       break;
     }
@@ -455,7 +453,7 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
       pz_conn_hard_close(c);
     } else {
       pz_conn_close(c, PZ_CLOSE_HELLO_EXPECTED, "HELLO timeout");
-      pz_conn_list_move(c, &h->active); /* out of the deadline list */
+      pz_conn_list_move(c, PZ_LIST_ACTIVE); /* out of the deadline list */
     }
   }
   pz_conn_t *c, *tmp;
@@ -468,7 +466,7 @@ void pz_conn_sweep(pz_conn_host_t *h, uint64_t now_ms) {
   while ((c = h->active) && c->last_rx_ms + IDLE_RELEASE_MS <= now_ms) {
     if (!c->close_pending)
       pz_conn_ws_release_idle(c);
-    pz_conn_list_move(c, &h->idle);
+    pz_conn_list_move(c, PZ_LIST_IDLE);
   }
   sweep_silent(h, now_ms);
   /* What connections freed on their way here (the HTTP request, buffers
@@ -571,7 +569,7 @@ void pz_conn_on_read(pz_stream_t *s, ssize_t n, uint8_t *data) {
     if (c->list == PZ_LIST_IDLE || c->list == PZ_LIST_PINGED ||
         (c->list == PZ_LIST_ACTIVE &&
          c->last_rx_ms - c->deadline_ms >= h->relist_ms))
-      pz_conn_list_move(c, &h->active); /* to the tail: most recent */
+      pz_conn_list_move(c, PZ_LIST_ACTIVE); /* to the tail: most recent */
     pz_conn_ws_input(c, data, (size_t)n);
     break;
   case PZ_CONN_CLOSING:

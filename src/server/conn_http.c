@@ -130,7 +130,7 @@ static void upgrade(pz_conn_t *c, uint8_t *rest, size_t rest_len) {
   pz_conn_push(c, NULL, 0, answer, strlen(answer), PZ_OUT_RELIABLE, NULL);
   /* HELLO is due within the timeout from the upgrade. */
   c->deadline_ms = uv_now(c->host->loop) + c->host->cfg->hello_timeout_ms;
-  pz_conn_list_move(c, &c->host->waiting);
+  pz_conn_list_move(c, PZ_LIST_WAITING);
   if (rest_len) /* frames sent right after the head */
     pz_conn_ws_input(c, rest, rest_len);
 }

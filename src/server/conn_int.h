@@ -112,7 +112,9 @@ struct pz_conn {
 };
 
 /* conn.c */
-void pz_conn_list_move(pz_conn_t *c, pz_conn_t **list);
+/* Moves c to the tail of one of its host's lists (PZ_LIST_*; NONE: off
+ * every list). */
+void pz_conn_list_move(pz_conn_t *c, int list);
 void pz_conn_schedule_flush(pz_conn_t *c);
 /* Queues a frame; returns pz_outq_push's result. */
 int pz_conn_push(pz_conn_t *c, const uint8_t *hdr, size_t hlen,

@@ -55,7 +55,7 @@ void pz_conn_migrate(pz_conn_t *c, pz_conn_moved_cb moved, void *arg) {
   pz_conn_held_t *held = pz_conn_held_get(c);
   held->moved = moved;
   held->moved_arg = arg;
-  pz_conn_list_move(c, NULL);
+  pz_conn_list_move(c, PZ_LIST_NONE);
   if (c->flushing) {
     DL_DELETE2(c->host->flush, c, fprev, fnext);
     c->flushing = false;
@@ -88,7 +88,7 @@ int pz_conn_adopt(pz_conn_host_t *h, pz_conn_t *c) {
   c->state = PZ_CONN_WS;
   pz_conn_held_release(c); /* unless input came along */
   c->last_rx_ms = uv_now(h->loop);
-  pz_conn_list_move(c, &h->active);
+  pz_conn_list_move(c, PZ_LIST_ACTIVE);
   if (!pz_outq_empty(&c->outq))
     pz_conn_schedule_flush(c);
   return 0;
