@@ -7,10 +7,11 @@ A client whose stack answers pings stays connected however quiet it is."""
 import asyncio
 import socket
 import struct
+import threading
 import time
 
-from plaza_client import (HELLO, JOIN, LEFT, ROOM, WELCOME, Client, async_test,
-                          pack, raw_socket, unpack, ws_frame)
+from plaza_client import (HELLO, JOIN, LEFT, MOVE, ROOM, WELCOME, Client,
+                          async_test, pack, raw_socket, unpack, ws_frame)
 
 UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -104,3 +105,48 @@ async def test_quiet_client_that_answers_pings_stays(plaza):
     await asyncio.sleep(5.5)  # twice the idle timeout, sending nothing
     pong = await c.ping(t=7)
     assert pong[1] == 7
+
+
+@async_test
+async def test_silent_peer_behind_a_busy_one_is_still_closed(plaza):
+    """A busy connection keeps its place in the order of silence only to
+    within relist_ms (it is not moved on every input): one that joined
+    first and sends without pause must still let the silent one behind it
+    be found, and must itself never be taken for silent."""
+    srv = plaza(ping_interval_ms=500, idle_timeout_ms=3000)
+    busy = RawPeer(srv)
+    busy.send(HELLO, 1, None, "busy")
+    assert unpack(busy.wait_opcode(2, 5)[1])[0] == WELCOME
+    busy.send(JOIN, "busy-room")
+    silent = RawPeer(srv)  # behind the busy one in the order of silence
+    silent.send(HELLO, 1, None, "silent")
+    assert unpack(silent.wait_opcode(2, 5)[1])[0] == WELCOME
+
+    stop = threading.Event()
+
+    def keep_moving():  # 20 MOVEs a second, in place
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            busy.send(MOVE, seq, 1.0, 0.0, 1.0, 0.0)
+            time.sleep(0.05)
+
+    mover = threading.Thread(target=keep_moving)
+    mover.start()
+    try:
+        ping = await asyncio.to_thread(silent.wait_opcode, 9, 6)
+        assert ping is not None, "the silent peer behind a busy one was never pinged"
+        close = await asyncio.to_thread(silent.wait_opcode, 8, 8)
+        assert close is not None, "the silent peer behind a busy one was never closed"
+        assert struct.unpack(">H", close[1][:2])[0] == 1001
+    finally:
+        stop.set()
+        await asyncio.to_thread(mover.join)
+    # The busy one saw neither a ping nor a close the whole time.
+    seen = []
+    while (f := busy.frame(time.monotonic() + 0.3)) is not None:
+        seen.append(f[0])
+    assert 9 not in seen and 8 not in seen, seen
+    assert 2 in seen  # its STATEs came
+    busy.s.close()
+    silent.s.close()
